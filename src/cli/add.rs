@@ -1,0 +1,143 @@
+//! `fleetwright add …` and `fleetwright remove …`: edit `fleet.toml` keeping its comments and
+//! layout, validate the result, write it, then regenerate. An edit that would make the
+//! manifest invalid is reported and nothing is written.
+
+use clap::Subcommand;
+
+use super::output::Printer;
+use super::{GlobalArgs, Status};
+use crate::error::Error;
+use crate::manifest::edit::{self, NewService};
+use crate::manifest::{self, Source};
+use crate::write::Mode;
+
+#[derive(Debug, Subcommand)]
+pub enum AddCommand {
+    /// Add a service
+    Service {
+        /// Service name: lowercase letters, digits and hyphens
+        name: String,
+        /// Its database
+        #[arg(long, value_parser = ["postgres", "sqlite", "none"], default_value = "postgres")]
+        database: String,
+        /// Gateway route prefix, e.g. /api/inventory (leave out for an internal service)
+        #[arg(long)]
+        route: Option<String>,
+        /// Services it calls, comma-separated
+        #[arg(long, value_delimiter = ',')]
+        calls: Vec<String>,
+        /// One-line description
+        #[arg(long)]
+        description: Option<String>,
+        /// Edit fleet.toml only; do not regenerate
+        #[arg(long)]
+        no_generate: bool,
+    },
+    /// Add an entity to a service, e.g. `add entity orders Invoice number:string total:int64`
+    Entity {
+        /// The service that owns it
+        service: String,
+        /// Entity name, `PascalCase`
+        name: String,
+        /// Fields as NAME:TYPE (types: string, text, bool, int32, int64, float64, uuid,
+        /// timestamp, date, enum(a|b), ref(Entity); suffix [] for a list, ? for optional)
+        #[arg(value_name = "FIELD:TYPE", required = true)]
+        fields: Vec<String>,
+        /// Edit fleet.toml only; do not regenerate
+        #[arg(long)]
+        no_generate: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RemoveCommand {
+    /// Remove a service; its untouched generated files are deleted, its own code is kept
+    Service {
+        /// Service name
+        name: String,
+        /// Edit fleet.toml only; do not regenerate
+        #[arg(long)]
+        no_generate: bool,
+    },
+}
+
+pub fn run_add(command: &AddCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+    match command {
+        AddCommand::Service {
+            name,
+            database,
+            route,
+            calls,
+            description,
+            no_generate,
+        } => {
+            let service = NewService {
+                name: name.clone(),
+                description: description.clone(),
+                database: Some(database.clone()),
+                route: route.clone(),
+                calls: calls.clone(),
+            };
+            edit_then_generate(global, printer, *no_generate, |text| edit::add_service(text, &service))
+        }
+        AddCommand::Entity {
+            service,
+            name,
+            fields,
+            no_generate,
+        } => {
+            let fields = fields.iter().map(|f| parse_field(f)).collect::<Result<Vec<_>, _>>()?;
+            edit_then_generate(global, printer, *no_generate, |text| {
+                edit::add_entity(text, service, name, &fields)
+            })
+        }
+    }
+}
+
+pub fn run_remove(command: &RemoveCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+    match command {
+        RemoveCommand::Service { name, no_generate } => {
+            edit_then_generate(global, printer, *no_generate, |text| edit::remove_service(text, name))
+        }
+    }
+}
+
+/// `name:type`; in enum types `|` may stand for `,` so no shell quoting is needed.
+fn parse_field(raw: &str) -> Result<(String, String), Error> {
+    match raw.split_once(':') {
+        Some((name, ty)) if !name.is_empty() && !ty.is_empty() => Ok((name.to_owned(), ty.replace('|', ", "))),
+        _ => Err(Error::usage(
+            format!("field `{raw}` is not NAME:TYPE"),
+            Some("write fields like `total:int64` or `note:text?`"),
+        )),
+    }
+}
+
+fn edit_then_generate(
+    global: &GlobalArgs,
+    printer: &Printer,
+    no_generate: bool,
+    change: impl FnOnce(&str) -> Result<String, Error>,
+) -> Result<Status, Error> {
+    let path = global.manifest_path();
+    let source = Source::read(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::ManifestMissing(path.clone()),
+        _ => Error::io("read", &path, e),
+    })?;
+    // The manifest must be valid before the edit too, or we could not tell whose error it is.
+    manifest::load_source(source.clone())?;
+    let edited = change(&source.text)?;
+    manifest::load_source(Source::from_text(&source.name, &edited))?;
+    crate::write::write_file_atomic(&path, edited.as_bytes(), false)?;
+    printer.info(&format!("updated {}", path.display()));
+    if no_generate {
+        return Ok(Status::Ok);
+    }
+    let (_, outcome) = crate::generate(&path, Mode::Write, false)?;
+    printer.outcome(&outcome, false);
+    Ok(if outcome.conflicts().next().is_some() {
+        Status::Failed
+    } else {
+        Status::Ok
+    })
+}

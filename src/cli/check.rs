@@ -1,0 +1,43 @@
+//! `fleetwright check`: does the workspace match what `generate` would write? For CI.
+
+use super::output::Printer;
+use super::{Format, GlobalArgs, Status};
+use crate::error::Error;
+use crate::write::{Action, Mode};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Report format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+    let (loaded, outcome) = crate::generate(&global.manifest_path(), Mode::Check, false)?;
+    printer.diagnostics(&loaded.source, &loaded.warnings);
+    if args.format == Format::Json {
+        printer.data(&serde_json::to_string_pretty(&outcome).unwrap_or_default());
+        return Ok(if outcome.drift() { Status::Failed } else { Status::Ok });
+    }
+    if !outcome.drift() {
+        printer.info(&format!("ok: {} files match fleet.toml", outcome.files.len()));
+        return Ok(Status::Ok);
+    }
+    printer.data(&super::generate::diffs(&outcome));
+    for file in &outcome.files {
+        let what = match &file.action {
+            Action::Create => "missing",
+            Action::Update => "out of date",
+            Action::Remove => "stale (no longer generated)",
+            Action::Conflict(_) => "edited by hand",
+            Action::Unchanged | Action::Keep | Action::Orphan => continue,
+        };
+        eprintln!("  {what}: {}", file.path);
+    }
+    if outcome.lock_changed && !outcome.files.iter().any(|f| f.action.changes_disk()) {
+        eprintln!("  out of date: fleet.lock");
+    }
+    eprintln!("error: the workspace does not match fleet.toml");
+    eprintln!("  help: run `fleetwright generate` and commit the result");
+    Ok(Status::Failed)
+}

@@ -1,0 +1,69 @@
+//! `fleetwright generate`: render the manifest and write the workspace.
+
+use super::output::Printer;
+use super::{Format, GlobalArgs, Status};
+use crate::error::Error;
+use crate::write::{Action, Mode, Outcome};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Show what would change without writing anything
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print a unified diff of every file that changes
+    #[arg(long)]
+    pub diff: bool,
+    /// Overwrite managed files even if they were edited by hand, and delete stale ones
+    #[arg(long)]
+    pub force: bool,
+    /// Report format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+    let manifest = global.manifest_path();
+    let mode = if args.dry_run { Mode::DryRun } else { Mode::Write };
+    let (loaded, outcome) = crate::generate(&manifest, mode, args.force)?;
+    printer.diagnostics(&loaded.source, &loaded.warnings);
+    report(&outcome, args.diff, args.format, args.dry_run, printer);
+    Ok(if outcome.conflicts().next().is_some() {
+        Status::Failed
+    } else {
+        Status::Ok
+    })
+}
+
+/// Prints an outcome as text (with optional diffs) or JSON.
+pub fn report(outcome: &Outcome, diff: bool, format: Format, dry_run: bool, printer: &Printer) {
+    if format == Format::Json {
+        printer.data(&serde_json::to_string_pretty(outcome).unwrap_or_default());
+        return;
+    }
+    if diff {
+        printer.data(&diffs(outcome));
+    }
+    printer.outcome(outcome, dry_run);
+}
+
+/// Unified diffs of every file that differs between disk and plan.
+pub fn diffs(outcome: &Outcome) -> String {
+    let mut out = String::new();
+    for file in &outcome.files {
+        let Some((before, after)) = &file.before_after else {
+            continue;
+        };
+        if matches!(file.action, Action::Unchanged | Action::Keep) {
+            continue;
+        }
+        let path = file.path.as_str();
+        let (old, new) = match file.action {
+            Action::Create => ("/dev/null".to_owned(), format!("b/{path}")),
+            Action::Remove => (format!("a/{path}"), "/dev/null".to_owned()),
+            _ => (format!("a/{path}"), format!("b/{path}")),
+        };
+        let text = similar::TextDiff::from_lines(before.as_str(), after.as_str());
+        out.push_str(&text.unified_diff().context_radius(3).header(&old, &new).to_string());
+    }
+    out
+}

@@ -1,0 +1,199 @@
+//! The command line: clap lives here and nowhere else. Each subcommand file owns its `Args`
+//! and its `run`; this file holds the global flags, dispatch and exit codes.
+
+mod add;
+mod check;
+mod generate;
+mod graph;
+mod init;
+mod new;
+pub mod output;
+mod schema;
+mod templates;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::error::Error;
+use output::Printer;
+
+/// Exit codes, as documented in `--help` and the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// 0: success.
+    Ok,
+    /// 1: `check` found drift, or a conflict (or I/O failure) stopped a write.
+    Failed,
+    /// 2: invalid manifest, arguments or usage.
+    Invalid,
+}
+
+impl From<Status> for ExitCode {
+    fn from(status: Status) -> Self {
+        ExitCode::from(match status {
+            Status::Ok => 0,
+            Status::Failed => 1,
+            Status::Invalid => 2,
+        })
+    }
+}
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success; 1 `check` found drift, or a conflict stopped a write; 2 invalid input or usage.
+
+Start with `fleetwright new shop --example ecommerce`, then edit shop/fleet.toml and run
+`fleetwright generate` in shop/. Docs: docs/manifest.md describes every manifest key.";
+
+/// Generate and grow a microservice system from one declarative manifest (fleet.toml).
+#[derive(Debug, Parser)]
+#[command(name = "fleetwright", version, about, long_about = None, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Run as if fleetwright was started in DIR
+    #[arg(
+        short = 'C',
+        long = "directory",
+        value_name = "DIR",
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub directory: Option<PathBuf>,
+    /// The manifest to use [default: DIR/fleet.toml]; the workspace is its directory
+    #[arg(long, value_name = "PATH", global = true, help_heading = "Global options")]
+    pub manifest: Option<PathBuf>,
+    /// Print only errors and requested data
+    #[arg(short, long, global = true, help_heading = "Global options")]
+    pub quiet: bool,
+    /// When to color diagnostics (`NO_COLOR` is respected)
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true, help_heading = "Global options")]
+    pub color: ColorWhen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Output format of commands that report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+impl GlobalArgs {
+    /// The base directory commands work in.
+    pub fn base(&self) -> PathBuf {
+        self.directory.clone().unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// The manifest path: `--manifest` (relative to `-C`), else `DIR/fleet.toml`.
+    pub fn manifest_path(&self) -> PathBuf {
+        match &self.manifest {
+            Some(path) if path.is_absolute() => path.clone(),
+            Some(path) => self.base().join(path),
+            None => self.base().join(crate::manifest::FILE_NAME),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a directory with a fleet.toml and generate its workspace
+    New(new::Args),
+    /// Write a starter fleet.toml in the current directory
+    Init(init::Args),
+    /// Render the manifest and write the workspace
+    Generate(generate::Args),
+    /// Exit 1 if the workspace differs from what `generate` would write (for CI)
+    Check(check::Args),
+    /// Check the manifest only; write nothing
+    Validate(validate::Args),
+    /// Add a service or an entity to fleet.toml, then regenerate
+    #[command(subcommand)]
+    Add(add::AddCommand),
+    /// Remove something from fleet.toml, then regenerate
+    #[command(subcommand)]
+    Remove(add::RemoveCommand),
+    /// Print the services with their calls, events and gateway routes
+    Graph(graph::Args),
+    /// List or eject the templates
+    #[command(subcommand)]
+    Templates(templates::TemplatesCommand),
+    /// Print the JSON Schema of fleet.toml (for editor completion)
+    Schema,
+    /// Print a shell completion script
+    Completions {
+        /// The shell to complete for
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Parses arguments, runs the command, prints errors, returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return match error.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => Status::Invalid.into(),
+            };
+        }
+    };
+    let printer = Printer::new(cli.global.quiet, cli.global.color);
+    match run(cli, &printer) {
+        Ok(status) => status.into(),
+        Err(error) => printer.error(&error).into(),
+    }
+}
+
+/// Runs one parsed command.
+///
+/// # Errors
+/// Whatever the command fails with; the caller prints it.
+pub fn run(cli: Cli, printer: &Printer) -> Result<Status, Error> {
+    let global = &cli.global;
+    match cli.command {
+        Command::New(args) => new::run(&args, global, printer),
+        Command::Init(args) => init::run(&args, global, printer),
+        Command::Generate(args) => generate::run(&args, global, printer),
+        Command::Check(args) => check::run(&args, global, printer),
+        Command::Validate(args) => validate::run(&args, global, printer),
+        Command::Add(command) => add::run_add(&command, global, printer),
+        Command::Remove(command) => add::run_remove(&command, global, printer),
+        Command::Graph(args) => graph::run(&args, global, printer),
+        Command::Templates(command) => templates::run(&command, global, printer),
+        Command::Schema => schema::run(printer),
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            let mut buffer = Vec::new();
+            clap_complete::generate(shell, &mut command, "fleetwright", &mut buffer);
+            printer.data(&String::from_utf8_lossy(&buffer));
+            Ok(Status::Ok)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

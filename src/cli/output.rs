@@ -1,0 +1,153 @@
+//! The printer: data to stdout, progress and diagnostics to stderr, verbosity and color
+//! decided once. Commands print only through it.
+
+use std::io::{IsTerminal, Write};
+
+use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
+
+use super::{ColorWhen, Status};
+use crate::diagnostic::{Diagnostics, Renderer};
+use crate::error::Error;
+use crate::manifest::Source;
+use crate::write::{Action, Outcome};
+
+pub struct Printer {
+    quiet: bool,
+    color: bool,
+}
+
+impl Printer {
+    pub fn new(quiet: bool, when: ColorWhen) -> Self {
+        let color = match when {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+            }
+        };
+        Self { quiet, color }
+    }
+
+    /// Requested output (a graph, a schema, a JSON report): always printed, to stdout.
+    pub fn data(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        if !text.ends_with('\n') {
+            let _ = out.write_all(b"\n");
+        }
+    }
+
+    /// Progress and summaries, to stderr; silenced by `--quiet`.
+    pub fn info(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    /// Warnings, to stderr, even with `--quiet`.
+    pub fn warn(&self, text: &str) {
+        eprintln!("warning: {text}");
+    }
+
+    /// Renders diagnostics of one manifest with excerpts and a closing count.
+    pub fn diagnostics(&self, source: &Source, diagnostics: &Diagnostics) {
+        if diagnostics.is_empty() {
+            return;
+        }
+        let renderer = Renderer::new(&source.name, &source.text);
+        if self.color {
+            let mut stream = StandardStream::stderr(ColorChoice::Always);
+            for diagnostic in &diagnostics.items {
+                let _ = renderer.render_color(diagnostic, &mut stream);
+            }
+        } else {
+            let mut err = std::io::stderr().lock();
+            for diagnostic in &diagnostics.items {
+                let _ = err.write_all(renderer.render_plain(diagnostic).as_bytes());
+            }
+        }
+        eprintln!("{}", renderer.summary(diagnostics));
+    }
+
+    /// Prints an error and says which exit status it means.
+    pub fn error(&self, error: &Error) -> Status {
+        match error {
+            Error::Manifest {
+                file: source,
+                diagnostics,
+            } => {
+                self.diagnostics(source, diagnostics);
+                Status::Invalid
+            }
+            Error::Usage { message, help } => {
+                eprintln!("error: {message}");
+                if let Some(help) = help {
+                    eprintln!("  help: {help}");
+                }
+                Status::Invalid
+            }
+            Error::ManifestMissing(path) => {
+                eprintln!("error: no manifest at {}", path.display());
+                eprintln!("  help: run `fleetwright init` to write one, or pass `-C DIR` / `--manifest PATH`");
+                Status::Invalid
+            }
+            Error::UnsafePath(_) | Error::Template { .. } | Error::Lockfile { .. } => {
+                eprintln!("error: {error}");
+                Status::Invalid
+            }
+            Error::Io { .. } | Error::Busy(_) | Error::Bug(_) => {
+                eprintln!("error: {error}");
+                eprintln!(
+                    "  note: files written before this error are complete; fleet.lock was not updated, so the next `fleetwright generate` finishes the job"
+                );
+                Status::Failed
+            }
+        }
+    }
+
+    /// The per-file lines and the closing count of a generation.
+    pub fn outcome(&self, outcome: &Outcome, dry_run: bool) {
+        let verb = |now: &'static str, would: &'static str| if dry_run { would } else { now };
+        for file in &outcome.files {
+            let line = match &file.action {
+                Action::Create => format!("  {} {}", verb("created  ", "would create"), file.path),
+                Action::Update => format!("  {} {}", verb("updated  ", "would update"), file.path),
+                Action::Remove => format!("  {} {}", verb("removed  ", "would remove"), file.path),
+                Action::Orphan => format!(
+                    "  kept      {} (yours; no longer generated, delete it when done)",
+                    file.path
+                ),
+                Action::Conflict(_) | Action::Unchanged | Action::Keep => continue,
+            };
+            self.info(&line);
+        }
+        for file in outcome.conflicts() {
+            let Action::Conflict(kind) = &file.action else { continue };
+            let why = match kind {
+                crate::write::apply::Conflict::Edited => "edited by hand since it was generated".to_owned(),
+                crate::write::apply::Conflict::NotOurs => "exists and was not generated by fleetwright".to_owned(),
+                crate::write::apply::Conflict::EditedStale => "no longer generated, but edited by hand".to_owned(),
+                crate::write::apply::Conflict::LostRegions(names) => format!(
+                    "its user region(s) {} have no place in the new version",
+                    names.join(", ")
+                ),
+            };
+            self.warn(&format!("conflict: {} is {why}; left as it is", file.path));
+        }
+        let conflicts = outcome.conflicts().count();
+        let summary = format!(
+            "{}: {} created, {} updated, {} unchanged, {} removed, {} conflict{}",
+            if dry_run { "dry run" } else { "generated" },
+            outcome.count(|a| *a == Action::Create),
+            outcome.count(|a| *a == Action::Update),
+            outcome.count(|a| matches!(a, Action::Unchanged | Action::Keep)),
+            outcome.count(|a| *a == Action::Remove),
+            conflicts,
+            if conflicts == 1 { "" } else { "s" },
+        );
+        self.info(&summary);
+        if conflicts > 0 {
+            self.info("  help: move your change into a scaffold file or a user region, or rerun with `--force` to overwrite (see `--diff`)");
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! fleetwright turns one declarative manifest (`fleet.toml`) into a complete microservice
+//! workspace, and keeps it in step with the manifest for the life of the project.
+//!
+//! The data flows one way through four stages, one module each:
+//! [`manifest`] (what the user wrote) → [`model`] (what it means) → [`render`] (what we would
+//! write) → [`write`] (what changed on disk). The command line in [`cli`] is one client of it.
+
+pub mod cli;
+pub mod diagnostic;
+pub mod error;
+pub mod examples;
+pub mod manifest;
+pub mod model;
+pub mod render;
+pub mod write;
+
+pub use error::{Error, Result};
+
+use std::path::Path;
+
+/// Loads the manifest at `manifest_path`, renders it and applies the plan to its directory.
+///
+/// # Errors
+/// Any stage's error; see [`Error`].
+pub fn generate(manifest_path: &Path, mode: write::Mode, force: bool) -> Result<(manifest::Loaded, write::Outcome)> {
+    let loaded = manifest::load(manifest_path)?;
+    let root = workspace_root(manifest_path);
+    let templates = templates_for(&loaded, &root)?;
+    let plan = render::render(&loaded.workspace, &templates)?;
+    let outcome = write::apply(&root, &plan, mode, force)?;
+    Ok((loaded, outcome))
+}
+
+/// The directory a manifest governs: the one it sits in.
+pub fn workspace_root(manifest_path: &Path) -> std::path::PathBuf {
+    match manifest_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
+}
+
+/// The template set for a workspace: embedded, plus the project's overrides if it names any.
+///
+/// # Errors
+/// [`Error::Usage`] when the override directory is missing or holds an unknown template.
+pub fn templates_for(loaded: &manifest::Loaded, root: &Path) -> Result<render::Templates> {
+    match &loaded.workspace.project.templates {
+        Some(dir) => {
+            let dir = root.join(dir);
+            if !dir.is_dir() {
+                return Err(Error::usage(
+                    format!("template directory {} does not exist", dir.display()),
+                    Some("create it with `fleetwright templates eject`, or remove `templates` from [project]"),
+                ));
+            }
+            render::Templates::with_overrides(&dir)
+        }
+        None => render::Templates::embedded(),
+    }
+}

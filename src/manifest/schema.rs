@@ -1,0 +1,283 @@
+//! The serde mirror of `fleet.toml`: exactly what the user wrote, with spans on every value a
+//! diagnostic may point at. Nothing here applies defaults or checks meaning; that is
+//! `validate` and `model::resolve`. Every field's doc comment feeds `fleetwright schema`.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// The manifest format this build understands.
+pub const MANIFEST_VERSION: i64 = 1;
+
+/// A fleetwright manifest: one declarative description of a whole microservice system.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[schemars(title = "fleetwright manifest (fleet.toml)")]
+pub struct Manifest {
+    /// Manifest format version. Always `1` for now; bumped only with a migration path.
+    #[schemars(with = "i64")]
+    pub version: Option<Spanned<i64>>,
+    /// The system as a whole: its name, version and where its images go.
+    pub project: ProjectSpec,
+    /// The API gateway (Envoy) in front of every service that has a `route`.
+    #[serde(default)]
+    pub gateway: GatewaySpec,
+    /// The event broker used for `publishes` / `subscribes`.
+    #[serde(default)]
+    pub messaging: MessagingSpec,
+    /// Where the system is deployed.
+    #[serde(default)]
+    pub deploy: DeploySpec,
+    /// Which CI systems get pipelines.
+    #[serde(default)]
+    pub ci: CiSpec,
+    /// The services, one table each, keyed by the service name (`[services.orders]`).
+    /// A name is lowercase letters, digits and single hyphens, starting with a letter.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, ServiceSpec>")]
+    pub services: IndexMap<Spanned<String>, ServiceSpec>,
+}
+
+/// `[project]`
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+pub struct ProjectSpec {
+    /// Project name: used for the proto package root, the Kubernetes namespace, the NATS
+    /// stream and image names. Lowercase letters, digits and single hyphens.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// The system's version (semver), stamped into every crate and image label.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub version: Option<Spanned<String>>,
+    /// One line saying what the system is for; shown in the generated README.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Container registry prefix for images, e.g. `ghcr.io/acme`; images are
+    /// `<registry>/<project>-<service>`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub registry: Option<Spanned<String>>,
+    /// A directory (relative to `fleet.toml`) whose files override the embedded templates
+    /// of the same path. See `fleetwright templates list` and `templates eject`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub templates: Option<Spanned<String>>,
+}
+
+/// `[gateway]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+pub struct GatewaySpec {
+    /// Port the gateway listens on. Default 8080.
+    #[serde(default)]
+    #[schemars(with = "Option<u16>")]
+    pub port: Option<Spanned<i64>>,
+    /// Port of the Envoy admin interface, bound to localhost only. Default 9901.
+    #[serde(default)]
+    #[schemars(with = "Option<u16>")]
+    pub admin_port: Option<Spanned<i64>>,
+    /// Whole-request timeout per route, in milliseconds. Default 15000.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub request_timeout_ms: Option<Spanned<i64>>,
+    /// Upstream connect timeout, in milliseconds. Default 1000.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub connect_timeout_ms: Option<Spanned<i64>>,
+    /// Origins allowed by CORS, e.g. `["https://shop.example.com"]`. Default: none.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+}
+
+/// `[messaging]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+pub struct MessagingSpec {
+    /// `nats` (NATS `JetStream`) or `none`. Default `nats` when any service publishes or
+    /// subscribes, else `none`.
+    #[serde(default)]
+    #[schemars(with = "Option<Broker>")]
+    pub broker: Option<Spanned<String>>,
+}
+
+/// The event brokers fleetwright can target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Broker {
+    Nats,
+    None,
+}
+
+/// `[deploy]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+pub struct DeploySpec {
+    /// Deploy targets to generate: any of `compose`, `kubernetes`. Default both.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<DeployTarget>>")]
+    pub targets: Option<Vec<Spanned<String>>>,
+    /// Kubernetes options.
+    #[serde(default)]
+    pub kubernetes: KubernetesSpec,
+}
+
+/// Deploy targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployTarget {
+    Compose,
+    Kubernetes,
+}
+
+/// `[deploy.kubernetes]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+pub struct KubernetesSpec {
+    /// Namespace for every object. Default: the project name.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub namespace: Option<Spanned<String>>,
+    /// Also emit Gateway API `HTTPRoute` / `GRPCRoute` objects. Default false.
+    #[serde(default)]
+    pub gateway_api: bool,
+    /// Emit Prometheus Operator `ServiceMonitor` objects instead of scrape annotations.
+    /// Default false.
+    #[serde(default)]
+    pub service_monitor: bool,
+}
+
+/// `[ci]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+pub struct CiSpec {
+    /// CI providers to generate pipelines for: any of `github`, `gitlab`. Default `["github"]`.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<CiProvider>>")]
+    pub providers: Option<Vec<Spanned<String>>>,
+}
+
+/// CI providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CiProvider {
+    Github,
+    Gitlab,
+}
+
+/// `[services.<name>]`: one microservice.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+pub struct ServiceSpec {
+    /// What the service is responsible for, in one line.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Implementation language. Only `rust` today; the key exists so others can follow.
+    #[serde(default)]
+    #[schemars(with = "Option<Language>")]
+    pub language: Option<Spanned<String>>,
+    /// The service's own database: `postgres`, `sqlite` or `none`. Default `postgres` when
+    /// the service has entities, else `none`.
+    #[serde(default)]
+    #[schemars(with = "Option<Database>")]
+    pub database: Option<Spanned<String>>,
+    /// HTTP path prefix exposed through the gateway, e.g. `/api/orders`. Leave it out for an
+    /// internal-only service that the gateway does not reach.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub route: Option<Spanned<String>>,
+    /// Ports the service listens on. Assigned from the service's position in this file when
+    /// absent (HTTP from 8081, gRPC from 50051), skipping ports that are taken.
+    #[serde(default)]
+    pub ports: PortsSpec,
+    /// Fixed replica count when `autoscale` is absent. Default 2.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub replicas: Option<Spanned<i64>>,
+    /// Horizontal autoscaling bounds.
+    #[serde(default)]
+    pub autoscale: Option<AutoscaleSpec>,
+    /// CPU and memory requests and limits (Kubernetes quantities).
+    #[serde(default)]
+    pub resources: ResourcesSpec,
+    /// Services this one calls synchronously over gRPC. Calls must not form a cycle.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub calls: Vec<Spanned<String>>,
+    /// Events this service publishes: names of events defined under `[services.<this>.events]`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub publishes: Vec<Spanned<String>>,
+    /// Events this service consumes, as `<service>.<Event>`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub subscribes: Vec<Spanned<String>>,
+    /// Entities this service owns and stores, keyed by `PascalCase` name. Each maps field
+    /// names to types (see the manifest reference).
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, IndexMap<String, String>>")]
+    pub entities: IndexMap<Spanned<String>, IndexMap<Spanned<String>, Spanned<String>>>,
+    /// Event payloads this service defines, keyed by `PascalCase` name, with the same field
+    /// types as entities.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, IndexMap<String, String>>")]
+    pub events: IndexMap<Spanned<String>, IndexMap<Spanned<String>, Spanned<String>>>,
+}
+
+/// Implementation languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Rust,
+}
+
+/// Databases a service can own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Database {
+    Postgres,
+    Sqlite,
+    None,
+}
+
+/// `ports = { http = 8081, grpc = 50051 }`
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+pub struct PortsSpec {
+    /// HTTP port (REST API, `/healthz`, `/readyz`, `/metrics`).
+    #[serde(default)]
+    #[schemars(with = "Option<u16>")]
+    pub http: Option<Spanned<i64>>,
+    /// gRPC port.
+    #[serde(default)]
+    #[schemars(with = "Option<u16>")]
+    pub grpc: Option<Spanned<i64>>,
+}
+
+/// `autoscale = { min = 2, max = 10, cpu_percent = 70 }`
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+pub struct AutoscaleSpec {
+    /// Fewest replicas.
+    #[schemars(with = "u32")]
+    pub min: Spanned<i64>,
+    /// Most replicas.
+    #[schemars(with = "u32")]
+    pub max: Spanned<i64>,
+    /// Target average CPU utilisation, percent of the request. Default 70.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub cpu_percent: Option<Spanned<i64>>,
+}
+
+/// `[services.<name>.resources]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+pub struct ResourcesSpec {
+    /// CPU request, e.g. `100m`. Default `100m`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub cpu: Option<Spanned<String>>,
+    /// Memory request, e.g. `128Mi`. Default `128Mi`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub memory: Option<Spanned<String>>,
+    /// CPU limit. Default `500m`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub cpu_limit: Option<Spanned<String>>,
+    /// Memory limit. Default `256Mi`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub memory_limit: Option<Spanned<String>>,
+}

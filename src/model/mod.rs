@@ -1,0 +1,159 @@
+//! The validated, resolved meaning of a manifest: every default applied, every name derived,
+//! every port assigned. Templates read only this (through `render::context`), so all decisions
+//! are made here, in Rust, where they can be tested.
+
+pub mod graph;
+pub mod resolve;
+pub mod types;
+
+use serde::Serialize;
+
+pub use resolve::resolve;
+pub use types::{BaseType, Scalar, TypeExpr};
+
+/// A whole system.
+#[derive(Debug, Clone, Serialize)]
+pub struct Workspace {
+    pub project: Project,
+    pub gateway: Gateway,
+    /// `nats` or `none`.
+    pub broker: String,
+    pub deploy: Deploy,
+    /// CI providers, in manifest order (`github`, `gitlab`).
+    pub ci: Vec<String>,
+    /// Services in manifest order.
+    pub services: Vec<Service>,
+}
+
+impl Workspace {
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Project {
+    pub name: String,
+    /// `snake_case` form, for Rust and proto identifiers.
+    pub snake: String,
+    pub version: String,
+    pub description: String,
+    /// Image registry prefix without a trailing slash, e.g. `ghcr.io/acme`.
+    pub registry: String,
+    /// Template override directory, relative to the manifest.
+    pub templates: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Gateway {
+    pub port: u16,
+    pub admin_port: u16,
+    pub request_timeout_ms: u32,
+    pub connect_timeout_ms: u32,
+    pub cors_origins: Vec<String>,
+}
+
+/// Deploy switches, each read by its own templates.
+#[derive(Debug, Clone, Serialize)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct Deploy {
+    pub compose: bool,
+    pub kubernetes: bool,
+    pub namespace: String,
+    pub gateway_api: bool,
+    pub service_monitor: bool,
+}
+
+/// One microservice.
+#[derive(Debug, Clone, Serialize)]
+pub struct Service {
+    /// Kebab-case name as written: crate, DNS and Kubernetes name.
+    pub name: String,
+    /// `order_items`: Rust module and SQL identifier form.
+    pub snake: String,
+    /// `OrderItems`: Rust and proto type form.
+    pub pascal: String,
+    /// `ORDER_ITEMS`: environment variable prefix form.
+    pub upper: String,
+    pub description: String,
+    pub language: String,
+    /// `postgres`, `sqlite` or `none`.
+    pub database: String,
+    /// Gateway route prefix, if exposed.
+    pub route: Option<String>,
+    pub http_port: u16,
+    pub grpc_port: u16,
+    pub replicas: u32,
+    pub autoscale: Option<Autoscale>,
+    pub resources: Resources,
+    /// Names of the services this one calls, in manifest order.
+    pub calls: Vec<String>,
+    /// Services that call this one (derived), sorted.
+    pub called_by: Vec<String>,
+    /// Events this service publishes.
+    pub publishes: Vec<EventRef>,
+    /// Events this service consumes.
+    pub subscribes: Vec<EventRef>,
+    pub entities: Vec<Entity>,
+    pub events: Vec<Event>,
+    /// Proto package, e.g. `shop.orders.v1`.
+    pub proto_package: String,
+    /// Proto file path under `proto/`, e.g. `shop/orders/v1/orders.proto`.
+    pub proto_file: String,
+    /// Container image without tag, e.g. `ghcr.io/acme/shop-orders`.
+    pub image: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Autoscale {
+    pub min: u32,
+    pub max: u32,
+    pub cpu_percent: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Resources {
+    pub cpu: String,
+    pub memory: String,
+    pub cpu_limit: String,
+    pub memory_limit: String,
+}
+
+/// An event by its owner: `payments.PaymentCompleted`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventRef {
+    pub service: String,
+    pub event: String,
+    /// NATS subject: `<project>.<service>.<event snake>`.
+    pub subject: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entity {
+    pub name: String,
+    pub snake: String,
+    /// SQL table name (snake plural): `order_lines`.
+    pub table: String,
+    /// Plural kebab for REST paths: `order-lines`.
+    pub plural_kebab: String,
+    pub fields: Vec<Field>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub name: String,
+    pub snake: String,
+    pub fields: Vec<Field>,
+    /// Who publishes it (the owning service when listed in its `publishes`).
+    pub published: bool,
+    /// Services subscribed to it, sorted.
+    pub subscribers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    pub name: String,
+    pub ty: TypeExpr,
+    /// The type as written in the manifest, normalised (`text?`).
+    pub spec: String,
+}

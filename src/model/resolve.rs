@@ -1,0 +1,328 @@
+//! Manifest → [`Workspace`]: applies defaults, derives names and assigns ports. Runs only on a
+//! manifest that passed `manifest::validate`; anything it cannot resolve then is a bug.
+
+use std::collections::BTreeSet;
+
+use heck::{ToKebabCase, ToPascalCase, ToShoutySnakeCase, ToSnakeCase};
+
+use super::types;
+use super::{Autoscale, Deploy, Entity, Event, EventRef, Field, Gateway, Project, Resources, Service, Workspace};
+use crate::error::Error;
+use crate::manifest::schema::{Manifest, ServiceSpec};
+
+/// First ports handed out to services without explicit ones.
+const FIRST_HTTP_PORT: u16 = 8081;
+const FIRST_GRPC_PORT: u16 = 50051;
+
+/// Resolves a validated manifest.
+///
+/// # Errors
+/// [`Error::Bug`] if the manifest was not validated first.
+#[allow(clippy::too_many_lines)] // one straight sequence of defaults; splitting it would scatter them
+pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
+    let name = manifest.project.name.get_ref().clone();
+    let gateway = Gateway {
+        port: port(manifest.gateway.port.as_ref(), 8080)?,
+        admin_port: port(manifest.gateway.admin_port.as_ref(), 9901)?,
+        request_timeout_ms: number(manifest.gateway.request_timeout_ms.as_ref(), 15_000)?,
+        connect_timeout_ms: number(manifest.gateway.connect_timeout_ms.as_ref(), 1_000)?,
+        cors_origins: manifest.gateway.cors_origins.clone(),
+    };
+    let uses_events = manifest
+        .services
+        .values()
+        .any(|s| !s.publishes.is_empty() || !s.subscribes.is_empty());
+    let broker = match &manifest.messaging.broker {
+        Some(b) => b.get_ref().clone(),
+        None if uses_events => "nats".to_owned(),
+        None => "none".to_owned(),
+    };
+    let targets: Vec<String> = match &manifest.deploy.targets {
+        Some(list) => list.iter().map(|t| t.get_ref().clone()).collect(),
+        None => vec!["compose".into(), "kubernetes".into()],
+    };
+    let deploy = Deploy {
+        compose: targets.iter().any(|t| t == "compose"),
+        kubernetes: targets.iter().any(|t| t == "kubernetes"),
+        namespace: manifest
+            .deploy
+            .kubernetes
+            .namespace
+            .as_ref()
+            .map_or_else(|| name.clone(), |n| n.get_ref().clone()),
+        gateway_api: manifest.deploy.kubernetes.gateway_api,
+        service_monitor: manifest.deploy.kubernetes.service_monitor,
+    };
+    let mut ci: Vec<String> = match &manifest.ci.providers {
+        Some(list) => list.iter().map(|p| p.get_ref().clone()).collect(),
+        None => vec!["github".into()],
+    };
+    dedup_keep_order(&mut ci);
+    let project = Project {
+        snake: name.to_snake_case(),
+        version: manifest
+            .project
+            .version
+            .as_ref()
+            .map_or_else(|| "0.1.0".to_owned(), |v| v.get_ref().clone()),
+        description: manifest.project.description.clone().unwrap_or_default(),
+        registry: manifest
+            .project
+            .registry
+            .as_ref()
+            .map_or_else(|| "localhost:5000".to_owned(), |r| r.get_ref().clone()),
+        templates: manifest.project.templates.as_ref().map(|t| t.get_ref().clone()),
+        name,
+    };
+
+    let mut taken: BTreeSet<u16> = [gateway.port, gateway.admin_port].into();
+    for spec in manifest.services.values() {
+        for p in [&spec.ports.http, &spec.ports.grpc].into_iter().flatten() {
+            taken.insert(u16::try_from(*p.get_ref()).map_err(|_| bug("port out of range"))?);
+        }
+    }
+    let mut next_http = FIRST_HTTP_PORT;
+    let mut next_grpc = FIRST_GRPC_PORT;
+    let mut services = Vec::with_capacity(manifest.services.len());
+    for (name, spec) in &manifest.services {
+        let http_port = match &spec.ports.http {
+            Some(p) => port(Some(p), 0)?,
+            None => next_free(&mut next_http, &mut taken)?,
+        };
+        let grpc_port = match &spec.ports.grpc {
+            Some(p) => port(Some(p), 0)?,
+            None => next_free(&mut next_grpc, &mut taken)?,
+        };
+        services.push(service(&project, name.get_ref(), spec, http_port, grpc_port)?);
+    }
+    // Derived, cross-service facts.
+    let callers: Vec<(String, String)> = services
+        .iter()
+        .flat_map(|s| s.calls.iter().map(move |callee| (callee.clone(), s.name.clone())))
+        .collect();
+    let subscriptions: Vec<(EventRef, String)> = services
+        .iter()
+        .flat_map(|s| s.subscribes.iter().map(move |e| (e.clone(), s.name.clone())))
+        .collect();
+    for service in &mut services {
+        service.called_by = callers
+            .iter()
+            .filter(|(callee, _)| *callee == service.name)
+            .map(|(_, c)| c.clone())
+            .collect();
+        service.called_by.sort();
+        for event in &mut service.events {
+            event.subscribers = subscriptions
+                .iter()
+                .filter(|(e, _)| e.service == service.name && e.event == event.name)
+                .map(|(_, s)| s.clone())
+                .collect();
+            event.subscribers.sort();
+            event.subscribers.dedup();
+        }
+    }
+    Ok(Workspace {
+        project,
+        gateway,
+        broker,
+        deploy,
+        ci,
+        services,
+    })
+}
+
+fn service(
+    project: &Project,
+    name: &str,
+    spec: &ServiceSpec,
+    http_port: u16,
+    grpc_port: u16,
+) -> Result<Service, Error> {
+    let snake = name.to_snake_case();
+    let entities = spec
+        .entities
+        .iter()
+        .map(|(entity, fields)| {
+            let entity = entity.get_ref();
+            let snake = entity.to_snake_case();
+            Ok(Entity {
+                table: plural(&snake),
+                plural_kebab: plural(&snake).to_kebab_case(),
+                snake,
+                name: entity.clone(),
+                fields: fields_of(fields)?,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let publishes: Vec<String> = spec.publishes.iter().map(|e| e.get_ref().clone()).collect();
+    let events = spec
+        .events
+        .iter()
+        .map(|(event, fields)| {
+            let event = event.get_ref();
+            Ok(Event {
+                snake: event.to_snake_case(),
+                published: publishes.contains(event),
+                subscribers: Vec::new(),
+                name: event.clone(),
+                fields: fields_of(fields)?,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let event_ref = |service: &str, event: &str| EventRef {
+        subject: format!("{}.{}.{}", project.name, service, event.to_snake_case()),
+        service: service.to_owned(),
+        event: event.to_owned(),
+    };
+    let mut calls: Vec<String> = spec.calls.iter().map(|c| c.get_ref().clone()).collect();
+    dedup_keep_order(&mut calls);
+    let mut subscribes = Vec::new();
+    for s in &spec.subscribes {
+        let (owner, event) = s
+            .get_ref()
+            .split_once('.')
+            .ok_or_else(|| bug("subscription without a service"))?;
+        let r = event_ref(owner, event);
+        if !subscribes.contains(&r) {
+            subscribes.push(r);
+        }
+    }
+    let mut publishes_refs = Vec::new();
+    for e in &publishes {
+        let r = event_ref(name, e);
+        if !publishes_refs.contains(&r) {
+            publishes_refs.push(r);
+        }
+    }
+    let default_db = if entities.is_empty() { "none" } else { "postgres" };
+    let count = |v: Option<&toml::Spanned<i64>>, default: u32| number(v, default);
+    let autoscale = match &spec.autoscale {
+        Some(a) => Some(Autoscale {
+            min: count(Some(&a.min), 1)?,
+            max: count(Some(&a.max), 1)?,
+            cpu_percent: count(a.cpu_percent.as_ref(), 70)?,
+        }),
+        None => None,
+    };
+    let text = |v: &Option<toml::Spanned<String>>, default: &str| {
+        v.as_ref().map_or_else(|| default.to_owned(), |s| s.get_ref().clone())
+    };
+    Ok(Service {
+        pascal: name.to_pascal_case(),
+        upper: name.to_shouty_snake_case(),
+        description: spec.description.clone().unwrap_or_default(),
+        language: text(&spec.language, "rust"),
+        database: text(&spec.database, default_db),
+        route: spec.route.as_ref().map(|r| r.get_ref().clone()),
+        http_port,
+        grpc_port,
+        replicas: count(spec.replicas.as_ref(), 2)?,
+        autoscale,
+        resources: Resources {
+            cpu: text(&spec.resources.cpu, "100m"),
+            memory: text(&spec.resources.memory, "128Mi"),
+            cpu_limit: text(&spec.resources.cpu_limit, "500m"),
+            memory_limit: text(&spec.resources.memory_limit, "256Mi"),
+        },
+        calls,
+        called_by: Vec::new(),
+        publishes: publishes_refs,
+        subscribes,
+        entities,
+        events,
+        proto_package: format!("{}.{}.v1", project.snake, snake),
+        proto_file: format!("{}/{}/v1/{}.proto", project.snake, snake, snake),
+        image: format!("{}/{}-{}", project.registry, project.name, name),
+        snake,
+        name: name.to_owned(),
+    })
+}
+
+fn fields_of(fields: &indexmap::IndexMap<toml::Spanned<String>, toml::Spanned<String>>) -> Result<Vec<Field>, Error> {
+    fields
+        .iter()
+        .map(|(name, ty)| {
+            let parsed = types::parse(ty.get_ref()).map_err(|e| bug(&e.message))?;
+            Ok(Field {
+                name: name.get_ref().clone(),
+                spec: normalise(ty.get_ref()),
+                ty: parsed,
+            })
+        })
+        .collect()
+}
+
+/// `enum( a,b )` → `enum(a, b)`: one spelling of each type, for stable output.
+fn normalise(spec: &str) -> String {
+    let compact: String = spec.chars().filter(|c| !c.is_whitespace()).collect();
+    compact.replace(',', ", ")
+}
+
+/// English plural of a `snake_case` name, for table and path names.
+pub fn plural(snake: &str) -> String {
+    let (head, last) = match snake.rsplit_once('_') {
+        Some((head, last)) => (format!("{head}_"), last),
+        None => (String::new(), snake),
+    };
+    let word = if last.ends_with('s')
+        || last.ends_with('x')
+        || last.ends_with("ch")
+        || last.ends_with("sh")
+        || last.ends_with('z')
+    {
+        format!("{last}es")
+    } else if last.ends_with('y')
+        && !last.ends_with("ay")
+        && !last.ends_with("ey")
+        && !last.ends_with("oy")
+        && !last.ends_with("uy")
+    {
+        format!("{}ies", &last[..last.len() - 1])
+    } else {
+        format!("{last}s")
+    };
+    format!("{head}{word}")
+}
+
+fn next_free(next: &mut u16, taken: &mut BTreeSet<u16>) -> Result<u16, Error> {
+    while taken.contains(next) {
+        *next = next.checked_add(1).ok_or_else(|| bug("ran out of ports"))?;
+    }
+    taken.insert(*next);
+    Ok(*next)
+}
+
+fn port(value: Option<&toml::Spanned<i64>>, default: u16) -> Result<u16, Error> {
+    value.map_or(Ok(default), |v| {
+        u16::try_from(*v.get_ref()).map_err(|_| bug("port out of range"))
+    })
+}
+
+fn number(value: Option<&toml::Spanned<i64>>, default: u32) -> Result<u32, Error> {
+    value.map_or(Ok(default), |v| {
+        u32::try_from(*v.get_ref()).map_err(|_| bug("number out of range"))
+    })
+}
+
+fn dedup_keep_order(items: &mut Vec<String>) {
+    let mut seen = BTreeSet::new();
+    items.retain(|item| seen.insert(item.clone()));
+}
+
+fn bug(what: &str) -> Error {
+    Error::Bug(format!("resolving an unvalidated manifest: {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plural;
+
+    #[test]
+    fn plurals_of_common_entity_names() {
+        assert_eq!(plural("order"), "orders");
+        assert_eq!(plural("order_line"), "order_lines");
+        assert_eq!(plural("category"), "categories");
+        assert_eq!(plural("address"), "addresses");
+        assert_eq!(plural("day"), "days");
+    }
+}

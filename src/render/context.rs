@@ -1,0 +1,70 @@
+//! What templates see. Every template gets the same top-level keys: `workspace` (project,
+//! gateway, broker, deploy and CI settings), `tool` (name and version), and `service` when it
+//! renders one service. Workspace-wide templates also get `workspace.services` and `mermaid`;
+//! per-service templates get `peers`, the services this one calls, instead of the whole list,
+//! so rendering stays linear in the number of services.
+
+use serde::Serialize;
+
+use crate::model::{Deploy, Gateway, Project, Service, Workspace};
+
+#[derive(Serialize)]
+struct Tool {
+    name: &'static str,
+    version: &'static str,
+}
+
+const TOOL: Tool = Tool {
+    name: "fleetwright",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// The workspace without its services.
+#[derive(Serialize)]
+struct Settings<'a> {
+    project: &'a Project,
+    gateway: &'a Gateway,
+    broker: &'a str,
+    deploy: &'a Deploy,
+    ci: &'a [String],
+}
+
+fn settings(workspace: &Workspace) -> Settings<'_> {
+    Settings {
+        project: &workspace.project,
+        gateway: &workspace.gateway,
+        broker: &workspace.broker,
+        deploy: &workspace.deploy,
+        ci: &workspace.ci,
+    }
+}
+
+/// Context for a workspace-wide template.
+pub fn for_workspace(workspace: &Workspace) -> tera::Context {
+    let mut context = tera::Context::new();
+    context.insert("workspace", workspace);
+    context.insert("tool", &TOOL);
+    context.insert("mermaid", &crate::model::graph::mermaid(workspace));
+    context
+}
+
+/// The part of a per-service context shared by all services; build once, clone per service.
+pub fn service_base(workspace: &Workspace) -> tera::Context {
+    let mut context = tera::Context::new();
+    context.insert("workspace", &settings(workspace));
+    context.insert("tool", &TOOL);
+    context
+}
+
+/// Context for a per-service template.
+pub fn for_service(base: &tera::Context, workspace: &Workspace, service: &Service) -> tera::Context {
+    let mut context = base.clone();
+    context.insert("service", service);
+    let peers: Vec<&Service> = service
+        .calls
+        .iter()
+        .filter_map(|name| workspace.service(name))
+        .collect();
+    context.insert("peers", &peers);
+    context
+}

@@ -1,0 +1,353 @@
+//! Decides, per file, what a generation does, then does it in one of three modes. The rules:
+//! managed files are rewritten unless edited by hand (a conflict, unless `force`); scaffold
+//! files are created when missing and otherwise left alone; files the plan no longer has are
+//! deleted only if untouched. Writes are atomic and happen only when bytes change, and
+//! `fleet.lock` is written last, so an interrupted run leaves every file old or new and the
+//! next run finishes the job.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::lockfile::{self, LOCK_FILE, LockedFile, Lockfile};
+use super::plan::{Owner, Plan, RelPath};
+use super::regions;
+use crate::error::Error;
+
+/// What to do with the decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Write files and the lock.
+    Write,
+    /// Write nothing; the outcome says whether anything would change (`fleetwright check`).
+    Check,
+    /// Write nothing; report what `Write` would do.
+    DryRun,
+}
+
+/// What happens (or would happen) to one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action", content = "detail")]
+pub enum Action {
+    Create,
+    Update,
+    Unchanged,
+    /// A scaffold file that exists: the user's, left alone.
+    Keep,
+    /// A managed file the manifest no longer produces, untouched since generated.
+    Remove,
+    /// A scaffold file the manifest no longer produces: the user's code, left in place.
+    Orphan,
+    /// Not written, because writing would lose someone's work.
+    Conflict(Conflict),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Conflict {
+    /// Edited by hand since fleetwright generated it.
+    Edited,
+    /// Exists, but fleetwright did not create it.
+    NotOurs,
+    /// Edited by hand, and no longer generated.
+    EditedStale,
+    /// Its user regions have no place in the new version.
+    LostRegions(Vec<String>),
+}
+
+impl Action {
+    pub fn changes_disk(&self) -> bool {
+        matches!(self, Action::Create | Action::Update | Action::Remove)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub path: RelPath,
+    pub owner: Owner,
+    #[serde(flatten)]
+    pub action: Action,
+    /// Disk text and planned text, for diffs; only for updates and conflicts.
+    #[serde(skip)]
+    pub before_after: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub files: Vec<FileReport>,
+    /// Whether `fleet.lock` changes (or would).
+    pub lock_changed: bool,
+}
+
+impl Outcome {
+    pub fn count(&self, wanted: fn(&Action) -> bool) -> usize {
+        self.files.iter().filter(|f| wanted(&f.action)).count()
+    }
+
+    pub fn conflicts(&self) -> impl Iterator<Item = &FileReport> {
+        self.files.iter().filter(|f| matches!(f.action, Action::Conflict(_)))
+    }
+
+    /// True when the workspace differs from what `generate` would write.
+    pub fn drift(&self) -> bool {
+        self.lock_changed
+            || self
+                .files
+                .iter()
+                .any(|f| f.action.changes_disk() || matches!(f.action, Action::Conflict(_)))
+    }
+}
+
+/// Applies a plan to the workspace at `root`.
+///
+/// # Errors
+/// [`Error::Io`] on a failed read or write (files already written stay consistent: each is
+/// complete, and the lock is only written after all of them), [`Error::UnsafePath`] when a
+/// path would go through a symbolic link, [`Error::Lockfile`] for a damaged lock,
+/// [`Error::Busy`] when another run holds the workspace.
+pub fn apply(root: &Path, plan: &Plan, mode: Mode, force: bool) -> Result<Outcome, Error> {
+    let _guard = if mode == Mode::Write {
+        Some(WorkspaceLock::acquire(root)?)
+    } else {
+        None
+    };
+    let old_lock = Lockfile::read(root)?;
+    let old_files = old_lock.as_ref().map(|l| l.files.clone()).unwrap_or_default();
+    let mut new_lock = Lockfile::new(plan.fingerprint.clone());
+    let mut reports = Vec::with_capacity(plan.files.len());
+    let mut writes: Vec<(RelPath, String)> = Vec::new();
+
+    for (path, planned) in &plan.files {
+        let on_disk = read_text(root, path)?;
+        let recorded = old_files.get(path);
+        let (action, text) = match planned.owner {
+            Owner::Scaffold => match on_disk {
+                None => (Action::Create, planned.contents.clone()),
+                Some(_) => (Action::Keep, planned.contents.clone()),
+            },
+            Owner::Managed => decide_managed(&planned.contents, on_disk.as_deref(), recorded, force),
+        };
+        let entry = match (&action, recorded) {
+            (Action::Conflict(_) | Action::Keep, Some(old)) => Some(old.clone()),
+            (Action::Conflict(_), None) => None,
+            _ => Some(LockedFile {
+                owner: planned.owner,
+                hash: lockfile::hash(&text),
+            }),
+        };
+        if let Some(entry) = entry {
+            new_lock.files.insert(path.clone(), entry);
+        }
+        let before_after = match (&action, &on_disk) {
+            (Action::Update | Action::Conflict(_), Some(disk)) => Some((disk.clone(), text.clone())),
+            (Action::Create, None) => Some((String::new(), text.clone())),
+            _ => None,
+        };
+        if matches!(action, Action::Create | Action::Update) {
+            writes.push((path.clone(), text));
+        }
+        reports.push(FileReport {
+            path: path.clone(),
+            owner: planned.owner,
+            action,
+            before_after,
+        });
+    }
+
+    let mut removals = Vec::new();
+    for (path, old) in &old_files {
+        if plan.files.contains_key(path) {
+            continue;
+        }
+        let on_disk = read_text(root, path)?;
+        let action = match (old.owner, &on_disk) {
+            (_, None) => continue,
+            (Owner::Scaffold, Some(_)) => Action::Orphan,
+            (Owner::Managed, Some(text)) if force || lockfile::hash(text) == old.hash => Action::Remove,
+            (Owner::Managed, Some(_)) => Action::Conflict(Conflict::EditedStale),
+        };
+        if matches!(action, Action::Conflict(_)) {
+            new_lock.files.insert(path.clone(), old.clone());
+        }
+        if action == Action::Remove {
+            removals.push(path.clone());
+        }
+        let before_after = on_disk.map(|text| (text, String::new()));
+        reports.push(FileReport {
+            path: path.clone(),
+            owner: old.owner,
+            action,
+            before_after,
+        });
+    }
+    reports.sort_by(|a, b| a.path.cmp(&b.path));
+
+    // Only the hashes and ownership decide whether the lock changed: a new fleetwright
+    // version alone is not drift.
+    let lock_changed = match &old_lock {
+        Some(old) => old.files != new_lock.files || old.manifest != new_lock.manifest,
+        None => true,
+    };
+    if mode == Mode::Write {
+        for (path, text) in &writes {
+            let executable = plan.files.get(path).is_some_and(super::plan::PlannedFile::executable);
+            write_atomic(root, path, text.as_bytes(), executable)?;
+        }
+        for path in &removals {
+            remove(root, path)?;
+        }
+        if lock_changed {
+            write_atomic(root, &RelPath::new(LOCK_FILE)?, new_lock.to_text().as_bytes(), false)?;
+        }
+    }
+    Ok(Outcome {
+        files: reports,
+        lock_changed,
+    })
+}
+
+fn decide_managed(
+    rendered: &str,
+    on_disk: Option<&str>,
+    recorded: Option<&LockedFile>,
+    force: bool,
+) -> (Action, String) {
+    let Some(disk) = on_disk else {
+        return (Action::Create, rendered.to_owned());
+    };
+    let text = regions::carry_over(rendered, disk);
+    if disk == text {
+        return (Action::Unchanged, text);
+    }
+    if force {
+        return (Action::Update, text);
+    }
+    let lost = regions::orphaned(rendered, disk);
+    if !lost.is_empty() {
+        return (Action::Conflict(Conflict::LostRegions(lost)), text);
+    }
+    match recorded {
+        None => (Action::Conflict(Conflict::NotOurs), text),
+        Some(old) if lockfile::hash(disk) != old.hash => (Action::Conflict(Conflict::Edited), text),
+        Some(_) => (Action::Update, text),
+    }
+}
+
+/// Reads a workspace file as text, refusing to follow symbolic links out of the workspace.
+fn read_text(root: &Path, path: &RelPath) -> Result<Option<String>, Error> {
+    let full = checked_path(root, path)?;
+    match fs::read(&full) {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Err(Error::io(
+            "read",
+            full,
+            std::io::Error::other("a directory stands where a file is generated"),
+        )),
+        Err(e) => Err(Error::io("read", full, e)),
+    }
+}
+
+/// The absolute path of a workspace file, after checking that no existing component below
+/// the root is a symbolic link, so no write or delete can land outside the workspace.
+fn checked_path(root: &Path, path: &RelPath) -> Result<PathBuf, Error> {
+    let mut current = root.to_path_buf();
+    for segment in path.as_str().split('/') {
+        current.push(segment);
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(Error::UnsafePath(format!(
+                    "{path} (`{}` is a symbolic link)",
+                    current.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    Ok(path
+        .as_str()
+        .split('/')
+        .fold(root.to_path_buf(), |acc, seg| acc.join(seg)))
+}
+
+/// Writes through a temporary file in the same directory and a rename, so readers and
+/// interrupted runs only ever see the old or the new bytes.
+fn write_atomic(root: &Path, path: &RelPath, bytes: &[u8], executable: bool) -> Result<(), Error> {
+    let full = checked_path(root, path)?;
+    write_file_atomic(&full, bytes, executable)
+}
+
+/// Replaces one file atomically: a temporary file beside it, synced, then renamed over it.
+///
+/// # Errors
+/// [`Error::Io`] naming the file.
+pub fn write_file_atomic(full: &Path, bytes: &[u8], executable: bool) -> Result<(), Error> {
+    let dir = match full.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".fleetwright-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+    temp.write_all(bytes).map_err(|e| Error::io("write", full, e))?;
+    temp.as_file().sync_all().map_err(|e| Error::io("write", full, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if executable { 0o755 } else { 0o644 };
+        fs::set_permissions(temp.path(), fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io("set permissions of", full, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = executable;
+    temp.persist(full).map_err(|e| Error::io("replace", full, e.error))?;
+    Ok(())
+}
+
+/// Deletes a file, then any directories it leaves empty, up to the workspace root.
+fn remove(root: &Path, path: &RelPath) -> Result<(), Error> {
+    let full = checked_path(root, path)?;
+    match fs::remove_file(&full) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("remove", full, e)),
+    }
+    let mut dir = full.parent();
+    while let Some(d) = dir {
+        if d == root || fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+    Ok(())
+}
+
+/// An exclusive lock on the workspace directory for the length of a run, so two runs never
+/// interleave their writes. A second run waits briefly, then gives up with [`Error::Busy`].
+struct WorkspaceLock {
+    _dir: fs::File,
+}
+
+impl WorkspaceLock {
+    fn acquire(root: &Path) -> Result<Self, Error> {
+        fs::create_dir_all(root).map_err(|e| Error::io("create directory", root, e))?;
+        let dir = fs::File::open(root).map_err(|e| Error::io("open", root, e))?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match dir.try_lock() {
+                // Filesystems without locking support: proceed unlocked rather than refuse.
+                Ok(()) | Err(fs::TryLockError::Error(_)) => return Ok(Self { _dir: dir }),
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(fs::TryLockError::WouldBlock) => return Err(Error::Busy(root.to_owned())),
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! `fleet.lock`: what the last generation wrote. Users commit it. It records, per managed file,
+//! the hash of the generated text (user regions blanked), so a later run can tell "unchanged
+//! since we wrote it" from "edited by hand".
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::plan::{Owner, RelPath};
+use super::regions;
+use crate::error::Error;
+
+pub const LOCK_FILE: &str = "fleet.lock";
+/// Bumped when the lock's shape changes incompatibly.
+pub const LOCK_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lockfile {
+    /// Lock format version.
+    pub format: u32,
+    /// fleetwright version that wrote it.
+    pub tool: String,
+    /// Hash of the resolved manifest (comments and layout do not count).
+    pub manifest: String,
+    /// Every file fleetwright owns or created, by path.
+    #[serde(default)]
+    pub files: BTreeMap<RelPath, LockedFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedFile {
+    pub owner: Owner,
+    /// `sha256:<hex>` of the generated text with user regions blanked; for scaffold files,
+    /// of the text first created.
+    pub hash: String,
+}
+
+impl Lockfile {
+    pub fn new(manifest_hash: String) -> Self {
+        Self {
+            format: LOCK_FORMAT,
+            tool: env!("CARGO_PKG_VERSION").to_owned(),
+            manifest: manifest_hash,
+            files: BTreeMap::new(),
+        }
+    }
+
+    /// Reads the lock of a workspace; `None` when there is none yet.
+    ///
+    /// # Errors
+    /// [`Error::Lockfile`] when it exists but does not parse or is from a newer format.
+    pub fn read(root: &Path) -> Result<Option<Self>, Error> {
+        let path = root.join(LOCK_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("read", path, e)),
+        };
+        let lock: Self = toml::from_str(&text).map_err(|e| Error::Lockfile {
+            path: path.clone(),
+            reason: format!(
+                "{}; restore it from version control, or delete it and run `fleetwright generate --force`",
+                e.message()
+            ),
+        })?;
+        if lock.format > LOCK_FORMAT {
+            return Err(Error::Lockfile {
+                path,
+                reason: format!("written by a newer fleetwright ({}); upgrade fleetwright", lock.tool),
+            });
+        }
+        Ok(Some(lock))
+    }
+
+    /// The lock's file text: stable, sorted, with a header explaining it.
+    pub fn to_text(&self) -> String {
+        let body = toml::to_string(self).unwrap_or_default();
+        format!(
+            "# fleet.lock: written by fleetwright; commit it. It records what was generated, so\n\
+             # hand edits to generated files are detected instead of overwritten. Do not edit.\n{body}"
+        )
+    }
+}
+
+/// `sha256:<hex>` of text with user regions blanked.
+pub fn hash(text: &str) -> String {
+    hash_bytes(regions::blank(text).as_bytes())
+}
+
+pub fn hash_bytes(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for byte in digest {
+        use std::fmt::Write;
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_is_sorted() {
+        let mut lock = Lockfile::new(hash("m"));
+        lock.files.insert(
+            RelPath::new("b.rs").unwrap(),
+            LockedFile {
+                owner: Owner::Managed,
+                hash: hash("b"),
+            },
+        );
+        lock.files.insert(
+            RelPath::new("a.rs").unwrap(),
+            LockedFile {
+                owner: Owner::Scaffold,
+                hash: hash("a"),
+            },
+        );
+        let text = lock.to_text();
+        assert!(text.find("a.rs").unwrap() < text.find("b.rs").unwrap());
+        let back: Lockfile = toml::from_str(&text).unwrap();
+        assert_eq!(back, lock);
+    }
+}

@@ -1,0 +1,134 @@
+//! User regions: blocks inside managed files that belong to the user, such as the extra
+//! dependencies of a service's `Cargo.toml`. A block runs from a line containing
+//! `fleetwright:user-begin NAME` to one containing `fleetwright:user-end NAME`; regeneration
+//! carries its lines over from the file on disk, and hashes ignore them, so editing inside a
+//! block is never a conflict.
+
+const BEGIN: &str = "fleetwright:user-begin ";
+const END: &str = "fleetwright:user-end ";
+
+/// One region's name and inner lines.
+#[derive(Debug, PartialEq, Eq)]
+struct Region<'a> {
+    name: &'a str,
+    inner: Vec<&'a str>,
+}
+
+fn marker<'a>(line: &'a str, kind: &str) -> Option<&'a str> {
+    let at = line.find(kind)?;
+    line[at + kind.len()..].split_whitespace().next()
+}
+
+/// The regions of a text, or `None` when its markers are unbalanced.
+fn regions(text: &str) -> Option<Vec<Region<'_>>> {
+    let mut out = Vec::new();
+    let mut open: Option<Region<'_>> = None;
+    for line in text.split_inclusive('\n') {
+        match (&mut open, marker(line, BEGIN), marker(line, END)) {
+            (None, Some(name), None) => {
+                open = Some(Region {
+                    name,
+                    inner: Vec::new(),
+                });
+            }
+            (Some(region), None, Some(name)) if region.name == name => out.push(open.take()?),
+            (Some(region), None, None) => region.inner.push(line),
+            (None, None, None) => {}
+            _ => return None,
+        }
+    }
+    open.is_none().then_some(out)
+}
+
+/// The text with every region emptied: what hashes and drift checks compare.
+pub fn blank(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut inside = false;
+    for line in text.split_inclusive('\n') {
+        if marker(line, END).is_some() {
+            inside = false;
+        }
+        if !inside {
+            out.push_str(line);
+        }
+        if marker(line, BEGIN).is_some() {
+            inside = true;
+        }
+    }
+    out
+}
+
+/// The freshly rendered text with each region's lines taken from the file on disk. When the
+/// disk file's markers are damaged the rendered text is returned unchanged, and the caller's
+/// hash comparison reports the file as edited.
+pub fn carry_over(rendered: &str, on_disk: &str) -> String {
+    let Some(kept) = regions(on_disk) else {
+        return rendered.to_owned();
+    };
+    if kept.iter().all(|r| r.inner.is_empty()) {
+        return rendered.to_owned();
+    }
+    let mut out = String::with_capacity(rendered.len() + on_disk.len());
+    let mut skipping = false;
+    for line in rendered.split_inclusive('\n') {
+        if marker(line, END).is_some() {
+            skipping = false;
+        }
+        if !skipping {
+            out.push_str(line);
+        }
+        if let Some(name) = marker(line, BEGIN)
+            && let Some(region) = kept.iter().find(|r| r.name == name)
+        {
+            region.inner.iter().for_each(|l| out.push_str(l));
+            skipping = true;
+        }
+    }
+    out
+}
+
+/// Names of non-empty regions on disk that the rendered text no longer has a place for:
+/// writing it would drop the user's lines, so the caller must treat that as a conflict.
+pub fn orphaned(rendered: &str, on_disk: &str) -> Vec<String> {
+    let Some(kept) = regions(on_disk) else {
+        return Vec::new();
+    };
+    let places = regions(rendered).unwrap_or_default();
+    kept.iter()
+        .filter(|r| !r.inner.is_empty() && !places.iter().any(|p| p.name == r.name))
+        .map(|r| r.name.to_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RENDERED: &str =
+        "[dependencies]\naxum = \"0.8\"\n# fleetwright:user-begin deps\n# fleetwright:user-end deps\n";
+
+    #[test]
+    fn user_lines_survive_regeneration() {
+        let disk = "[dependencies]\naxum = \"0.7\"\n# fleetwright:user-begin deps\nrand = \"0.9\"\n# fleetwright:user-end deps\n";
+        let merged = carry_over(RENDERED, disk);
+        assert_eq!(
+            merged,
+            "[dependencies]\naxum = \"0.8\"\n# fleetwright:user-begin deps\nrand = \"0.9\"\n# fleetwright:user-end deps\n"
+        );
+        assert_eq!(blank(&merged), RENDERED);
+    }
+
+    #[test]
+    fn a_region_the_template_dropped_is_reported() {
+        let disk = "# fleetwright:user-begin extra\nx\n# fleetwright:user-end extra\n";
+        assert_eq!(orphaned(RENDERED, disk), vec!["extra".to_owned()]);
+        assert!(orphaned(RENDERED, RENDERED).is_empty());
+    }
+
+    #[test]
+    fn damaged_markers_change_nothing() {
+        let disk = "# fleetwright:user-begin deps\nrand = \"0.9\"\n";
+        assert_eq!(carry_over(RENDERED, disk), RENDERED);
+        assert_ne!(blank(disk), blank(RENDERED));
+    }
+}
