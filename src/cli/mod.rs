@@ -103,10 +103,14 @@ impl GlobalArgs {
 
     /// The manifest path: `--manifest` (relative to `-C`), else `DIR/fleet.toml`.
     pub fn manifest_path(&self) -> PathBuf {
-        match &self.manifest {
-            Some(path) if path.is_absolute() => path.clone(),
-            Some(path) => self.base().join(path),
-            None => self.base().join(crate::manifest::FILE_NAME),
+        let relative = self
+            .manifest
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(crate::manifest::FILE_NAME));
+        match &self.directory {
+            // Without -C, keep the path as typed so messages name it the way the user does.
+            Some(dir) if !relative.is_absolute() => dir.join(relative),
+            _ => relative,
         }
     }
 }

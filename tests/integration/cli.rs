@@ -1,0 +1,271 @@
+//! Every command through the real binary: exit codes, what goes to stdout and stderr.
+
+use crate::support::{ECOMMERCE, MINIMAL, Scratch, insta_settings};
+
+#[test]
+fn new_creates_and_generates_then_refuses_a_non_empty_dir() {
+    let scratch = Scratch::new();
+    let run = scratch.run(&["new", "shop", "--example", "ecommerce"]);
+    run.assert_code(0);
+    assert!(scratch.exists("shop/fleet.toml") && scratch.exists("shop/fleet.lock"));
+    assert!(scratch.exists("shop/services/orders/src/main.rs"));
+    assert_eq!(scratch.read("shop/fleet.toml"), ECOMMERCE);
+    scratch.run(&["-C", "shop", "check"]).assert_code(0);
+    let again = scratch.run(&["new", "shop"]);
+    again.assert_code(2);
+    assert!(again.stderr.contains("is not empty"), "{}", again.stderr);
+}
+
+#[test]
+fn init_writes_a_valid_starter_and_never_overwrites() {
+    let scratch = Scratch::new();
+    std::fs::create_dir(scratch.join("My Shop")).unwrap();
+    scratch.run(&["-C", "My Shop", "init"]).assert_code(0);
+    let text = scratch.read("My Shop/fleet.toml");
+    assert!(text.contains("name = \"my-shop\""), "{text}");
+    scratch.run(&["-C", "My Shop", "validate"]).assert_code(0);
+    let again = scratch.run(&["-C", "My Shop", "init"]);
+    again.assert_code(2);
+    assert_eq!(scratch.read("My Shop/fleet.toml"), text);
+    let bad = scratch.run(&["init", "--name", "Bad Name"]);
+    bad.assert_code(2);
+    assert!(!scratch.exists("fleet.toml"));
+}
+
+#[test]
+fn validate_reports_ok_or_every_problem() {
+    let scratch = Scratch::with_manifest(ECOMMERCE);
+    let run = scratch.run(&["validate"]);
+    run.assert_code(0);
+    assert!(run.stderr.contains("is valid (4 services)"), "{}", run.stderr);
+    scratch.write(
+        "fleet.toml",
+        "[project]\nname = \"x\"\n[services.a]\ncalls = [\"b\", \"a\"]\n",
+    );
+    let run = scratch.run(&["validate"]);
+    run.assert_code(2);
+    insta_settings().bind(|| insta::assert_snapshot!("validate_two_errors", run.transcript()));
+}
+
+#[test]
+fn validate_json_gives_positions() {
+    let scratch = Scratch::with_manifest("[project]\nname = \"x\"\n[services.a]\ncalls = [\"zz\"]\n");
+    let run = scratch.run(&["validate", "--format", "json"]);
+    run.assert_code(2);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(json["valid"], false);
+    assert_eq!(json["diagnostics"][0]["code"], "E012");
+    assert_eq!(json["diagnostics"][0]["line"], 4);
+    assert_eq!(json["diagnostics"][0]["column"], 10);
+}
+
+#[test]
+fn missing_manifest_is_a_usage_error() {
+    let scratch = Scratch::new();
+    let run = scratch.run(&["generate"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("no manifest at") && run.stderr.contains("fleetwright init"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn manifest_flag_points_anywhere() {
+    let scratch = Scratch::new();
+    scratch.write("conf/system.toml", MINIMAL);
+    scratch
+        .run(&["--manifest", "conf/system.toml", "generate"])
+        .assert_code(0);
+    assert!(scratch.exists("conf/services/notes/Cargo.toml"));
+}
+
+#[test]
+fn generate_json_report_lists_actions() {
+    let scratch = Scratch::with_manifest(MINIMAL);
+    let run = scratch.run(&["generate", "--format", "json"]);
+    run.assert_code(0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let files = json["files"].as_array().unwrap();
+    assert!(
+        files
+            .iter()
+            .any(|f| f["path"] == "services/notes/src/lib.rs" && f["action"] == "create")
+    );
+}
+
+#[test]
+fn add_service_and_entity_keep_comments_and_regenerate() {
+    let scratch = Scratch::with_manifest(MINIMAL);
+    scratch.run(&["generate"]).assert_code(0);
+    scratch
+        .run(&["add", "service", "tags", "--database", "sqlite", "--route", "/api/tags"])
+        .assert_code(0);
+    scratch
+        .run(&[
+            "add",
+            "entity",
+            "tags",
+            "Tag",
+            "label:string",
+            "kind:enum(plain|special)",
+        ])
+        .assert_code(0);
+    let manifest = scratch.read("fleet.toml");
+    assert!(
+        manifest.starts_with(MINIMAL.lines().next().unwrap()),
+        "leading comment lost"
+    );
+    assert!(
+        manifest.contains("[services.tags.entities.Tag]\nlabel = \"string\"\nkind = \"enum(plain, special)\""),
+        "{manifest}"
+    );
+    assert!(scratch.exists("services/tags/src/lib.rs"));
+    scratch.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn an_add_that_would_invalidate_the_manifest_writes_nothing() {
+    let scratch = Scratch::with_manifest(MINIMAL);
+    let before = scratch.tree();
+    let run = scratch.run(&["add", "service", "Bad_Name"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("E010"), "{}", run.stderr);
+    let run = scratch.run(&["add", "service", "other", "--route", "/api/notes"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("E017"), "{}", run.stderr);
+    assert_eq!(scratch.tree(), before);
+}
+
+#[test]
+fn remove_service_refuses_while_referenced_then_removes() {
+    let scratch = Scratch::with_manifest(ECOMMERCE);
+    scratch.run(&["generate"]).assert_code(0);
+    let run = scratch.run(&["remove", "service", "users"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("`orders` calls it"), "{}", run.stderr);
+    let without_calls = scratch
+        .read("fleet.toml")
+        .replace("calls = [\"users\", \"products\"]", "calls = [\"products\"]");
+    scratch.write("fleet.toml", &without_calls);
+    scratch.run(&["generate"]).assert_code(0);
+    scratch.run(&["remove", "service", "users"]).assert_code(0);
+    assert!(!scratch.read("fleet.toml").contains("[services.users"));
+    assert!(!scratch.exists("services/users/src/lib.rs"));
+    scratch.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn graph_prints_mermaid_dot_and_json() {
+    let scratch = Scratch::with_manifest(ECOMMERCE);
+    let mermaid = scratch.run(&["graph"]);
+    mermaid.assert_code(0);
+    assert!(
+        mermaid.stdout.contains("svc_orders -->|\"gRPC\"| svc_users"),
+        "{}",
+        mermaid.stdout
+    );
+    let dot = scratch.run(&["graph", "--format", "dot"]);
+    assert!(
+        dot.stdout
+            .contains("\"orders\" -> \"payments\" [label=\"OrderPlaced\", style=dashed];"),
+        "{}",
+        dot.stdout
+    );
+    let json = scratch.run(&["graph", "--format", "json"]);
+    let edges: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(
+        edges
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["from"] == "gateway" && e["to"] == "orders" && e["label"] == "/api/orders")
+    );
+    // An internal service has no gateway edge.
+    assert!(
+        !edges
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["from"] == "gateway" && e["to"] == "payments")
+    );
+}
+
+#[test]
+fn templates_list_and_eject_and_override() {
+    let scratch = Scratch::with_manifest(MINIMAL);
+    let list = scratch.run(&["templates", "list"]);
+    list.assert_code(0);
+    assert!(
+        list.stdout.contains("services/rust/src/lib.rs.tera\tembedded"),
+        "{}",
+        list.stdout
+    );
+    scratch
+        .run(&["templates", "eject", "tpl", "workspace/README.md.tera"])
+        .assert_code(0);
+    assert!(scratch.read("fleet.toml").contains("templates = \"tpl\""));
+    scratch.write(
+        "tpl/workspace/README.md.tera",
+        "# {{ workspace.project.name }} (custom)\n",
+    );
+    let list = scratch.run(&["templates", "list"]);
+    assert!(
+        list.stdout.contains("workspace/README.md.tera\toverride"),
+        "{}",
+        list.stdout
+    );
+    scratch.run(&["generate"]).assert_code(0);
+    assert!(scratch.read("README.md").contains("# hello (custom)"));
+    scratch.write("tpl/workspace/READMY.md.tera", "x");
+    let typo = scratch.run(&["generate"]);
+    typo.assert_code(2);
+    assert!(
+        typo.stderr.contains("matches no template") && typo.stderr.contains("README.md.tera"),
+        "{}",
+        typo.stderr
+    );
+}
+
+#[test]
+fn schema_is_json_with_every_table() {
+    let run = Scratch::new().run(&["schema"]);
+    run.assert_code(0);
+    let schema: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    for key in ["project", "gateway", "messaging", "deploy", "ci", "services"] {
+        assert!(schema["properties"][key].is_object(), "{key} missing");
+    }
+}
+
+#[test]
+fn completions_and_help() {
+    let scratch = Scratch::new();
+    let bash = scratch.run(&["completions", "bash"]);
+    bash.assert_code(0);
+    assert!(bash.stdout.contains("fleetwright"));
+    let help = scratch.run(&["--help"]);
+    help.assert_code(0);
+    assert!(help.stdout.contains("Exit codes: 0 success"));
+    scratch.run(&["no-such-command"]).assert_code(2);
+}
+
+#[test]
+fn a_template_error_names_the_template_and_the_service() {
+    let scratch = Scratch::with_manifest(&MINIMAL.replace(
+        "description = \"A single",
+        "templates = \"tpl\"\ndescription = \"A single",
+    ));
+    scratch.write("tpl/services/rust/src/lib.rs.tera", "{{ service.nope }}");
+    let run = scratch.run(&["generate"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("services/rust/src/lib.rs.tera") && run.stderr.contains("service `notes`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !scratch.exists("services"),
+        "nothing may be written when rendering fails"
+    );
+}

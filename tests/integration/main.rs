@@ -1,0 +1,9 @@
+//! Integration tests: one binary, one module per concern. Slow tests that build generated
+//! code are `#[ignore]`d for the fast loop; `.ci/run` runs them with `--include-ignored`.
+
+mod build;
+mod cli;
+mod diagnostics;
+mod generate;
+mod regenerate;
+mod support;

@@ -1,0 +1,199 @@
+//! The regeneration rules that protect users' work, through the real binary.
+
+use crate::support::{MINIMAL, Scratch};
+
+fn generated(manifest: &str) -> Scratch {
+    let scratch = Scratch::with_manifest(manifest);
+    scratch.run(&["generate"]).assert_code(0);
+    scratch
+}
+
+#[test]
+fn a_second_generate_touches_no_file() {
+    let scratch = generated(MINIMAL);
+    let before = scratch.tree();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let run = scratch.run(&["generate"]);
+    run.assert_code(0);
+    assert!(run.stderr.contains("0 created, 0 updated"), "{}", run.stderr);
+    assert_eq!(scratch.tree(), before, "bytes or modification times changed");
+    scratch.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn a_hand_edited_managed_file_survives_and_is_reported() {
+    let scratch = generated(MINIMAL);
+    let lib = "services/notes/src/lib.rs";
+    let edited = scratch.read(lib).replace("status: \"ok\"", "status: \"fine\"");
+    scratch.write(lib, &edited);
+    // A manifest change that rewrites the same file.
+    scratch.write("fleet.toml", &MINIMAL.replace("Keeps notes", "Keeps short notes"));
+    let run = scratch.run(&["generate"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("conflict: services/notes/src/lib.rs was edited by hand"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(scratch.read(lib), edited, "the edit was lost");
+    // Every other file was still brought up to date.
+    assert!(scratch.read("services/notes/Cargo.toml").contains("Keeps short notes"));
+    // check reports the conflict as drift; --force overwrites.
+    scratch.run(&["check"]).assert_code(1);
+    scratch.run(&["generate", "--force"]).assert_code(0);
+    assert!(scratch.read(lib).contains("Keeps short notes"));
+    scratch.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn check_fails_after_a_manual_edit_and_shows_a_diff() {
+    let scratch = generated(MINIMAL);
+    let path = "services/notes/src/config.rs";
+    scratch.write(path, &format!("{}// extra\n", scratch.read(path)));
+    let run = scratch.run(&["check"]);
+    run.assert_code(1);
+    assert!(
+        run.stdout.contains("+// extra") || run.stdout.contains("-// extra"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("edited by hand: services/notes/src/config.rs"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn scaffold_files_are_never_rewritten() {
+    let scratch = generated(MINIMAL);
+    let logic = "services/notes/src/logic.rs";
+    scratch.write(logic, "// my business logic\npub struct Logic;\n");
+    scratch.write(
+        "fleet.toml",
+        &MINIMAL.replace("title = \"string\"", "title = \"string\"\npinned = \"bool\""),
+    );
+    scratch.run(&["generate"]).assert_code(0);
+    scratch.run(&["generate", "--force"]).assert_code(0);
+    assert_eq!(scratch.read(logic), "// my business logic\npub struct Logic;\n");
+}
+
+#[test]
+fn a_deleted_scaffold_file_is_created_again() {
+    let scratch = generated(MINIMAL);
+    std::fs::remove_file(scratch.join("services/notes/src/logic.rs")).unwrap();
+    scratch.run(&["check"]).assert_code(1);
+    scratch.run(&["generate"]).assert_code(0);
+    assert!(scratch.exists("services/notes/src/logic.rs"));
+}
+
+const TWO: &str =
+    "[project]\nname = \"two\"\n[services.alpha]\ndatabase = \"sqlite\"\n[services.beta]\ndatabase = \"none\"\n";
+
+#[test]
+fn removing_a_service_deletes_its_untouched_files_and_keeps_user_code() {
+    let scratch = generated(TWO);
+    scratch.write("services/beta/src/logic.rs", "// mine\n");
+    scratch.write(
+        "fleet.toml",
+        "[project]\nname = \"two\"\n[services.alpha]\ndatabase = \"sqlite\"\n",
+    );
+    let run = scratch.run(&["generate"]);
+    run.assert_code(0);
+    assert!(!scratch.exists("services/beta/src/lib.rs"));
+    assert!(!scratch.exists("services/beta/Cargo.toml"));
+    assert_eq!(scratch.read("services/beta/src/logic.rs"), "// mine\n");
+    assert!(
+        run.stderr.contains("kept      services/beta/src/logic.rs"),
+        "{}",
+        run.stderr
+    );
+    assert!(!scratch.read("Cargo.toml").contains("services/beta"));
+    assert!(!scratch.read("fleet.lock").contains("services/beta"));
+    scratch.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn removing_a_service_reports_its_edited_files() {
+    let scratch = generated(TWO);
+    let lib = "services/beta/src/lib.rs";
+    scratch.write(lib, &format!("{}// edited\n", scratch.read(lib)));
+    scratch.write(
+        "fleet.toml",
+        "[project]\nname = \"two\"\n[services.alpha]\ndatabase = \"sqlite\"\n",
+    );
+    let run = scratch.run(&["generate"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("services/beta/src/lib.rs is no longer generated, but was edited by hand"),
+        "{}",
+        run.stderr
+    );
+    assert!(scratch.exists(lib));
+    assert!(!scratch.exists("services/beta/Cargo.toml"), "untouched files still go");
+    scratch.run(&["generate", "--force"]).assert_code(0);
+    assert!(!scratch.exists(lib));
+}
+
+#[test]
+fn user_regions_survive_regeneration() {
+    let scratch = generated(MINIMAL);
+    let cargo = "services/notes/Cargo.toml";
+    let text = scratch.read(cargo).replace(
+        "# fleetwright:user-begin dependencies\n",
+        "# fleetwright:user-begin dependencies\nrand = \"0.9\"\n",
+    );
+    scratch.write(cargo, &text);
+    scratch.run(&["check"]).assert_code(0);
+    scratch.write("fleet.toml", &MINIMAL.replace("Keeps notes", "Keeps all notes"));
+    scratch.run(&["generate"]).assert_code(0);
+    let after = scratch.read(cargo);
+    assert!(
+        after.contains("rand = \"0.9\"") && after.contains("Keeps all notes"),
+        "{after}"
+    );
+}
+
+#[test]
+fn a_file_fleetwright_did_not_write_is_not_overwritten() {
+    let scratch = Scratch::with_manifest(MINIMAL);
+    scratch.write("README.md", "# my own readme\n");
+    let run = scratch.run(&["generate"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("conflict: README.md exists and was not generated by fleetwright"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(scratch.read("README.md"), "# my own readme\n");
+    assert!(scratch.exists("services/notes/src/lib.rs"));
+}
+
+#[test]
+fn dry_run_writes_nothing() {
+    let scratch = Scratch::with_manifest(MINIMAL);
+    let before = scratch.tree();
+    let run = scratch.run(&["generate", "--dry-run", "--diff"]);
+    run.assert_code(0);
+    assert!(
+        run.stderr.contains("would create services/notes/src/lib.rs"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("+++ b/services/notes/src/lib.rs"), "{}", run.stdout);
+    assert_eq!(scratch.tree(), before);
+}
+
+#[test]
+fn generated_scripts_and_files_have_no_temporary_leftovers() {
+    let scratch = generated(MINIMAL);
+    let leftovers: Vec<String> = scratch
+        .tree()
+        .into_keys()
+        .filter(|p| p.contains(".fleetwright-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

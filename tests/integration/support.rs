@@ -1,0 +1,131 @@
+//! Helpers shared by the integration tests: a scratch workspace and a way to run the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+/// Snapshot settings shared by every test: snapshots live in `tests/snapshots/`.
+pub fn insta_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots"));
+    settings.set_prepend_module_to_snapshot(true);
+    settings
+}
+
+/// A temporary directory holding one workspace.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// A scratch dir with `fleet.toml` holding `manifest`.
+    pub fn with_manifest(manifest: &str) -> Self {
+        let scratch = Self::new();
+        scratch.write("fleet.toml", manifest);
+        scratch
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn join(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn write(&self, relative: &str, text: &str) {
+        let path = self.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.join(relative)).unwrap_or_else(|e| panic!("read {relative}: {e}"))
+    }
+
+    pub fn exists(&self, relative: &str) -> bool {
+        self.join(relative).exists()
+    }
+
+    /// Runs `fleetwright ARGS` in this directory.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = Command::cargo_bin("fleetwright")
+            .expect("binary built")
+            .current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .args(args)
+            .output()
+            .expect("runs");
+        Run::new(&output, self.path())
+    }
+
+    /// Every file below the root (relative path → bytes), to prove a run changed nothing.
+    pub fn tree(&self) -> std::collections::BTreeMap<String, (Vec<u8>, std::time::SystemTime)> {
+        walkdir(self.path())
+    }
+}
+
+fn walkdir(root: &Path) -> std::collections::BTreeMap<String, (Vec<u8>, std::time::SystemTime)> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                let meta = std::fs::metadata(&path).unwrap();
+                out.insert(rel, (std::fs::read(&path).unwrap(), meta.modified().unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// The result of one run, with the scratch path replaced by `[ROOT]`.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn new(output: &Output, root: &Path) -> Self {
+        let clean = |bytes: &[u8]| {
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            let root = root.to_string_lossy();
+            text.replace(root.as_ref(), "[ROOT]")
+        };
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: clean(&output.stdout),
+            stderr: clean(&output.stderr),
+        }
+    }
+
+    /// Exit code, stdout and stderr in one text, for snapshots.
+    pub fn transcript(&self) -> String {
+        format!(
+            "exit: {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "unexpected exit code\n{}", self.transcript());
+        self
+    }
+}
+
+pub const ECOMMERCE: &str = include_str!("../../examples/ecommerce/fleet.toml");
+pub const MINIMAL: &str = include_str!("../../examples/minimal/fleet.toml");
