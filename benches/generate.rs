@@ -1,1 +1,91 @@
-fn main() {}
+//! Generation speed: rendering in memory (divan), and `fleetwright generate` as a whole
+//! process on the e-commerce example and on synthetic manifests of 10, 100 and 500 services.
+//! Run with `cargo bench --bench generate`; figures go in the README.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use fleetwright::manifest::{Source, load_source};
+use fleetwright::render::{Templates, render};
+
+fn main() {
+    divan::main();
+}
+
+fn plan(manifest: &str) -> fleetwright::write::Plan {
+    let loaded = load_source(Source::from_text("fleet.toml", manifest)).expect("valid");
+    render(&loaded.workspace, &Templates::embedded().expect("templates")).expect("renders")
+}
+
+/// Load, validate, resolve and render, without touching disk.
+#[divan::bench(args = [10, 100, 500])]
+fn render_in_memory(bencher: divan::Bencher, services: usize) {
+    let manifest = fleetwright::examples::synthetic(services);
+    bencher.bench(|| plan(divan::black_box(&manifest)));
+}
+
+#[divan::bench]
+fn render_ecommerce_in_memory() -> fleetwright::write::Plan {
+    plan(divan::black_box(fleetwright::examples::ECOMMERCE))
+}
+
+/// The release binary cargo builds for this bench.
+fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_fleetwright"))
+}
+
+fn workspace(manifest: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("fleet.toml"), manifest).expect("write manifest");
+    dir
+}
+
+fn run(dir: &std::path::Path, command: &str) {
+    let status = Command::new(binary())
+        .arg(command)
+        .arg("-q")
+        .current_dir(dir)
+        .status()
+        .expect("runs");
+    assert!(status.success() || command == "check");
+}
+
+/// Whole process, first generation into an empty directory.
+#[divan::bench(args = [0, 10, 100, 500], sample_count = 10)]
+fn process_generate_fresh(bencher: divan::Bencher, services: usize) {
+    let manifest = if services == 0 {
+        fleetwright::examples::ECOMMERCE.to_owned()
+    } else {
+        fleetwright::examples::synthetic(services)
+    };
+    bencher.with_inputs(|| workspace(&manifest)).bench_local_values(|dir| {
+        run(dir.path(), "generate");
+        dir
+    });
+}
+
+/// Whole process, regeneration with nothing to do (the common interactive case).
+#[divan::bench(args = [0, 10, 100, 500], sample_count = 10)]
+fn process_generate_unchanged(bencher: divan::Bencher, services: usize) {
+    let manifest = if services == 0 {
+        fleetwright::examples::ECOMMERCE.to_owned()
+    } else {
+        fleetwright::examples::synthetic(services)
+    };
+    let dir = workspace(&manifest);
+    run(dir.path(), "generate");
+    bencher.bench_local(|| run(dir.path(), "generate"));
+}
+
+/// Whole process, `check` of an up-to-date workspace (what users' CI runs).
+#[divan::bench(args = [0, 500], sample_count = 10)]
+fn process_check(bencher: divan::Bencher, services: usize) {
+    let manifest = if services == 0 {
+        fleetwright::examples::ECOMMERCE.to_owned()
+    } else {
+        fleetwright::examples::synthetic(services)
+    };
+    let dir = workspace(&manifest);
+    run(dir.path(), "generate");
+    bencher.bench_local(|| run(dir.path(), "check"));
+}

@@ -280,7 +280,7 @@ fn write_atomic(root: &Path, path: &RelPath, bytes: &[u8], executable: bool) -> 
     write_file_atomic(&full, bytes, executable)
 }
 
-/// Replaces one file atomically: a temporary file beside it, synced, then renamed over it.
+/// Replaces one file atomically: a temporary file beside it, renamed over it.
 ///
 /// # Errors
 /// [`Error::Io`] naming the file.
@@ -296,7 +296,9 @@ pub fn write_file_atomic(full: &Path, bytes: &[u8], executable: bool) -> Result<
         .tempfile_in(dir)
         .map_err(|e| Error::io("create a temporary file in", dir, e))?;
     temp.write_all(bytes).map_err(|e| Error::io("write", full, e))?;
-    temp.as_file().sync_all().map_err(|e| Error::io("write", full, e))?;
+    // No fsync: the rename already guarantees old-or-new against interrupted runs, and a
+    // per-file fsync made a 100-service generation ten times slower. Power-loss durability
+    // is the filesystem's job, as it is for cargo and every other code generator.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

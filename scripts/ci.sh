@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this). Works on a fresh Debian
+# machine with a Rust toolchain: it installs what it needs and caches builds under
+# ~/.cache/fleetwright so a second run is fast.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cache="${FLEETWRIGHT_CACHE:-$HOME/.cache/fleetwright}"
+mkdir -p "$cache"
+# fleetwright's own build, shared across checkouts of this repository.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/self-target}"
+# One target directory shared by every generated workspace the tests build.
+export FLEETWRIGHT_TARGET_DIR="${FLEETWRIGHT_TARGET_DIR:-$cache/generated-target}"
+# Snapshots are reviewed, never accepted by CI: a new or changed snapshot fails the run.
+export INSTA_UPDATE=no
+export CI="${CI:-true}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint"
+cargo clippy --locked --all-targets -- -D warnings
+
+step "no leftover debugging"
+if grep -rnE '\b(dbg|todo|unimplemented)!' src tests benches; then
+  echo "remove the dbg!/todo!/unimplemented! above" >&2
+  exit 1
+fi
+
+step "tests (including the slow ones that build generated workspaces)"
+cargo test --locked -- --include-ignored
+
+step "no unreviewed snapshots"
+if find tests -name '*.snap.new' -o -name '*.pending-snap' | grep -q .; then
+  find tests -name '*.snap.new' -o -name '*.pending-snap' >&2
+  echo "unreviewed snapshots above: review them with cargo insta review" >&2
+  exit 1
+fi
+echo "ci: all checks passed"
