@@ -19,7 +19,7 @@ pub enum Severity {
 /// One problem in one source file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
-    /// Stable code documented in `docs/manifest.md` (`E012`, `W001`).
+    /// Stable code documented in `docs/manifest.md` (`E012`, `W002`).
     pub code: &'static str,
     pub severity: Severity,
     pub message: String,

@@ -77,6 +77,7 @@ fn eject(dir: &std::path::Path, only: &[String], global: &GlobalArgs, printer: &
     let manifest_path = global.manifest_path();
     let root = crate::workspace_root(&manifest_path);
     let relative = dir.to_string_lossy().replace('\\', "/");
+    let relative = relative.trim_start_matches("./").trim_end_matches('/').to_owned();
     crate::write::RelPath::new(&relative).map_err(|_| {
         Error::usage(
             format!("`{relative}` is not a directory inside the project"),
@@ -106,11 +107,17 @@ fn eject(dir: &std::path::Path, only: &[String], global: &GlobalArgs, printer: &
     printer.info(&format!("ejected {written} template(s) into {}", target.display()));
     if manifest_path.exists() {
         let text = std::fs::read_to_string(&manifest_path).map_err(|e| Error::io("read", &manifest_path, e))?;
-        if let Some(edited) = crate::manifest::edit::set_templates(&text, &relative)? {
-            crate::write::write_file_atomic(&manifest_path, edited.as_bytes(), false)?;
-            printer.info(&format!(
-                "set `templates = \"{relative}\"` in [project]; edit the copies, then run `fleetwright generate`"
-            ));
+        match crate::manifest::edit::set_templates(&text, &relative)? {
+            Ok(edited) => {
+                crate::write::write_file_atomic(&manifest_path, edited.as_bytes(), false)?;
+                printer.info(&format!(
+                    "set `templates = \"{relative}\"` in [project]; edit the copies, then run `fleetwright generate`"
+                ));
+            }
+            Err(existing) if existing.trim_start_matches("./").trim_end_matches('/') == relative => {}
+            Err(existing) => printer.warn(&format!(
+                "[project] templates is `{existing}`, so the copies in `{relative}` are not used until you point it there"
+            )),
         }
     }
     Ok(Status::Ok)

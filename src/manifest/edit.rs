@@ -144,20 +144,20 @@ pub fn remove_service(text: &str, name: &str) -> Result<String, Error> {
     Ok(doc.to_string())
 }
 
-/// Sets `[project] templates = DIR` unless it is already set.
+/// Sets `[project] templates = DIR`: the new text, or `Err(current)` when it is already set.
 ///
 /// # Errors
 /// [`Error::Usage`] when the manifest does not parse or has no `[project]`.
-pub fn set_templates(text: &str, dir: &str) -> Result<Option<String>, Error> {
+pub fn set_templates(text: &str, dir: &str) -> Result<Result<String, String>, Error> {
     let mut doc = parse(text)?;
     let Some(project) = doc.get_mut("project").and_then(Item::as_table_mut) else {
         return Err(Error::usage("fleet.toml has no [project] table", None));
     };
-    if project.contains_key("templates") {
-        return Ok(None);
+    if let Some(current) = project.get("templates") {
+        return Ok(Err(current.as_str().unwrap_or_default().to_owned()));
     }
     project.insert("templates", value(dir));
-    Ok(Some(doc.to_string()))
+    Ok(Ok(doc.to_string()))
 }
 
 #[cfg(test)]

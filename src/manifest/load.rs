@@ -125,7 +125,7 @@ pub fn parse(source: &Source) -> Result<Manifest, Diagnostics> {
 }
 
 fn toml_error(code: &'static str, headline: &str, error: &toml::de::Error, text: &str) -> Diagnostic {
-    // toml's messages are full sentences; keep the first line, lowercase, as our message.
+    // toml's messages are full sentences in Rust terms; keep the first line, in user terms.
     let detail = error
         .message()
         .lines()
@@ -133,32 +133,80 @@ fn toml_error(code: &'static str, headline: &str, error: &toml::de::Error, text:
         .unwrap_or("")
         .trim()
         .trim_end_matches('.');
+    let detail = plain_types(detail);
     let message = if detail.is_empty() {
         headline.to_owned()
     } else {
         format!("{headline}: {detail}")
     };
-    let span = error.span().map(|span| widen_empty(span, text));
-    let help = if code == "E001" {
-        "see https://toml.io for the syntax; strings need quotes, tables need `[name]` headers"
-    } else {
-        "`fleetwright schema` prints the expected type of every key"
+    let missing = detail
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    // A missing key is reported on the table that lacks it; a missing top-level table has no
+    // useful position at all.
+    let span = error
+        .span()
+        .filter(|s| !(missing.is_some() && s.start == 0))
+        .map(|span| on_one_line(span, text));
+    let help = match (code, missing) {
+        ("E001", _) => {
+            "see https://toml.io for the syntax; strings need quotes, tables need `[name]` headers".to_owned()
+        }
+        (_, Some("project")) => "add a `[project]` table with `name = \"...\"`".to_owned(),
+        (_, Some(key)) => format!("add `{key} = ...` to this table"),
+        _ => "`fleetwright schema` prints the expected type of every key".to_owned(),
     };
     Diagnostic::error(code, message).at_opt(span, "here").help(help)
 }
 
-fn widen_empty(span: Range<usize>, text: &str) -> Range<usize> {
-    if span.is_empty() && span.start < text.len() {
-        span.start..span.start + 1
-    } else {
-        span
+/// Rust type names in serde messages, in the words of the manifest reference.
+fn plain_types(detail: &str) -> String {
+    // toml reads integers as i128 first; "as i128, expected i64" means "too large".
+    if let Some(rest) = detail.strip_prefix("invalid type: integer `")
+        && let Some((number, tail)) = rest.split_once("` as i128")
+        && tail.starts_with(", expected")
+    {
+        return format!("integer `{number}` is too large");
     }
+    let mut out = detail.to_owned();
+    for (rust, plain) in [
+        ("i128", "an integer"),
+        ("u64", "an integer"),
+        ("i64", "an integer"),
+        ("u32", "an integer"),
+        ("u16", "an integer"),
+        ("a string", "a string"),
+        ("a boolean", "true or false"),
+    ] {
+        out = out.replace(&format!("expected {rust}"), &format!("expected {plain}"));
+        out = out.replace(&format!("as {rust}"), "as an integer");
+    }
+    out
+}
+
+/// Keeps a caret on the line it starts on: an error at a line end would otherwise underline
+/// the line break and draw a two-line marker.
+fn on_one_line(span: Range<usize>, text: &str) -> Range<usize> {
+    let start = span.start.min(text.len());
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    if start == line_end {
+        // At the end of the line (or file): point at the last character before it.
+        let back = text[..start].chars().next_back().map_or(0, char::len_utf8);
+        return start - back..start;
+    }
+    start..span.end.clamp(start + 1, line_end.max(start + 1))
 }
 
 /// The JSON Schema of the manifest, built once: the single source of which keys exist.
 pub fn manifest_schema() -> &'static Json {
     static SCHEMA: OnceLock<Json> = OnceLock::new();
-    SCHEMA.get_or_init(|| schemars::schema_for!(Manifest).to_value())
+    // Draft 7, the newest dialect editors such as Taplo and VS Code validate with.
+    SCHEMA.get_or_init(|| {
+        schemars::generate::SchemaSettings::draft07()
+            .into_generator()
+            .into_root_schema_for::<Manifest>()
+            .to_value()
+    })
 }
 
 /// Reports every key the schema does not know, with a suggestion from the keys it does.
@@ -203,18 +251,21 @@ fn unknown_keys(root: &Json, schema: &Json, table: &DeTable<'_>, out: &mut Diagn
     }
 }
 
-/// Follows `$ref` and picks the object branch of `Option<T>` (`anyOf: [T, null]`).
+/// Follows `$ref`, draft 7's `allOf: [$ref]` wrapper, and picks the object branch of
+/// `Option<T>` (`anyOf: [T, null]`).
 fn resolve<'a>(root: &'a Json, mut schema: &'a Json) -> &'a Json {
     for _ in 0..8 {
         if let Some(reference) = schema.get("$ref").and_then(Json::as_str) {
             let name = reference.rsplit('/').next().unwrap_or_default();
-            match root.get("$defs").and_then(|defs| defs.get(name)) {
+            let definitions = root.get("$defs").or_else(|| root.get("definitions"));
+            match definitions.and_then(|defs| defs.get(name)) {
                 Some(target) => schema = target,
                 None => return schema,
             }
         } else if let Some(branches) = schema
             .get("anyOf")
             .or_else(|| schema.get("oneOf"))
+            .or_else(|| schema.get("allOf"))
             .and_then(Json::as_array)
         {
             match branches

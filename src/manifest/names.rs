@@ -220,6 +220,31 @@ const WORKSPACE: &[&str] = &[
     "tests",
 ];
 
+/// Crates generated services depend on: a member crate of the same name would shadow them.
+const DEPENDENCIES: &[&str] = &[
+    "anyhow",
+    "async-nats",
+    "axum",
+    "bytes",
+    "futures",
+    "http",
+    "hyper",
+    "metrics",
+    "opentelemetry",
+    "prost",
+    "reqwest",
+    "serde",
+    "serde-json",
+    "sqlx",
+    "thiserror",
+    "time",
+    "tokio",
+    "tonic",
+    "tower",
+    "tracing",
+    "uuid",
+];
+
 /// Columns every entity gets.
 pub const ENTITY_COLUMNS: &[&str] = &["id", "created_at", "updated_at"];
 
@@ -233,14 +258,17 @@ pub fn reserved_service_name(name: &str) -> Option<&'static str> {
         Some("a YAML boolean or null")
     } else if WORKSPACE.contains(&name) {
         Some("used by the generated workspace itself")
+    } else if DEPENDENCIES.contains(&name) {
+        Some("the name of a crate the generated services depend on")
     } else {
         None
     }
 }
 
-/// Why a field name is reserved, if it is.
-pub fn reserved_field_name(name: &str) -> Option<&'static str> {
-    if ENTITY_COLUMNS.contains(&name) {
+/// Why a field name is reserved, if it is. Entity fields also may not reuse the columns
+/// every entity gets.
+pub fn reserved_field_name(name: &str, entity: bool) -> Option<&'static str> {
+    if entity && ENTITY_COLUMNS.contains(&name) {
         Some("a column every entity already has")
     } else if RUST.contains(&name) {
         Some("a Rust keyword")
@@ -297,6 +325,29 @@ pub fn is_field_name(name: &str) -> bool {
             .all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
 }
 
+/// Why a service-style name is invalid, as a caret label, and a concrete help line.
+pub fn explain_service_name(name: &str) -> (String, String) {
+    if let Some(c) = name.chars().find(|c| !c.is_ascii()) {
+        let label = format!("contains `{c}` (U+{:04X}), which is not ASCII", u32::from(c));
+        let help = "retype the name in plain ASCII; some letters only look like ASCII ones".to_owned();
+        return (label, help);
+    }
+    if name.len() > MAX_SERVICE_NAME {
+        return (
+            format!("{} characters; at most {MAX_SERVICE_NAME}", name.len()),
+            "shorten it: it becomes part of DNS names limited to 63 characters".to_owned(),
+        );
+    }
+    let label = "lowercase letters, digits and single hyphens only".to_owned();
+    let help = match suggest_service_name(name) {
+        Some(s) => format!(
+            "rename it to `{s}`; the name must work as a crate, a proto package, a DNS label and a Kubernetes name"
+        ),
+        None => "start with a letter, e.g. `orders`".to_owned(),
+    };
+    (label, help)
+}
+
 /// A best-effort rewrite of an invalid name into a valid one, for the `help:` line.
 pub fn suggest_service_name(name: &str) -> Option<String> {
     let mut out = String::new();
@@ -339,8 +390,8 @@ mod tests {
     fn reserved_words_are_named_with_a_reason() {
         assert!(reserved_service_name("type").is_some());
         assert!(reserved_service_name("yes").is_some());
-        assert!(reserved_field_name("order").is_some());
-        assert!(reserved_field_name("id").is_some());
+        assert!(reserved_field_name("order", true).is_some());
+        assert!(reserved_field_name("id", true).is_some() && reserved_field_name("id", false).is_none());
         assert!(reserved_type_name("CreateOrderRequest").is_some());
         assert_eq!(suggest_service_name("Order_Items").as_deref(), Some("order-items"));
     }

@@ -4,12 +4,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
-use heck::ToSnakeCase;
+use heck::{ToPascalCase, ToSnakeCase};
 use indexmap::IndexMap;
 use toml::Spanned;
 
 use super::names;
-use super::schema::{MANIFEST_VERSION, Manifest, ServiceSpec};
+use super::schema::{MANIFEST_VERSION, Manifest, ResourcesSpec, ServiceSpec};
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::model::graph::find_cycle;
 use crate::model::types::{self, BaseType};
@@ -56,13 +56,12 @@ fn project(manifest: &Manifest, out: &mut Diagnostics) {
     let project = &manifest.project;
     let name = &project.name;
     if !names::is_service_name(name.get_ref()) {
-        let mut d = Diagnostic::error("E010", format!("invalid project name `{}`", name.get_ref()))
-            .at(name.span(), "lowercase letters, digits and single hyphens only");
-        d = match names::suggest_service_name(name.get_ref()) {
-            Some(s) => d.help(format!("use `{s}`")),
-            None => d.help("start with a letter, at most 40 characters, e.g. `shop`"),
-        };
-        out.push(d);
+        let (label, help) = names::explain_service_name(name.get_ref());
+        out.push(
+            Diagnostic::error("E010", format!("invalid project name `{}`", name.get_ref()))
+                .at(name.span(), label)
+                .help(help),
+        );
     } else if let Some(why) = names::reserved_service_name(name.get_ref()) {
         out.push(
             Diagnostic::error("E011", format!("project name `{}` is reserved", name.get_ref()))
@@ -101,10 +100,11 @@ fn project(manifest: &Manifest, out: &mut Diagnostics) {
             || path
                 .components()
                 .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
-        if escapes || templates.get_ref().is_empty() {
+        let empty = path.components().all(|c| matches!(c, std::path::Component::CurDir));
+        if escapes || empty {
             out.push(
                 Diagnostic::error("E025", "template directory must stay inside the project")
-                    .at(templates.span(), "absolute, empty or uses `..`")
+                    .at(templates.span(), "absolute, the project root itself, or uses `..`")
                     .help("give a relative path below `fleet.toml`, e.g. `templates`"),
             );
         }
@@ -114,10 +114,12 @@ fn project(manifest: &Manifest, out: &mut Diagnostics) {
 fn is_semver(text: &str) -> bool {
     let core = text.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3
+    let numbers_ok = parts.len() == 3
         && parts
             .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p.len() == 1 || !p.starts_with('0')));
+    // A `-` or `+` must be followed by something.
+    numbers_ok && !text.ends_with(['-', '+'])
 }
 
 fn one_of(value: &Spanned<String>, allowed: &[&str], what: &str, out: &mut Diagnostics) -> bool {
@@ -206,15 +208,12 @@ fn duplicate(item: &Spanned<String>, seen: &mut HashMap<String, Range<usize>>, w
 fn service_name(name: &Spanned<String>, out: &mut Diagnostics) {
     let text = name.get_ref();
     if !names::is_service_name(text) {
-        let mut d = Diagnostic::error("E010", format!("invalid service name `{text}`"))
-            .at(name.span(), "lowercase letters, digits and single hyphens only");
-        d = match names::suggest_service_name(text) {
-            Some(s) => d.help(format!(
-                "rename it to `{s}`; the name must work as a crate, a proto package, a DNS label and a Kubernetes name"
-            )),
-            None => d.help("start with a letter, use at most 40 characters, e.g. `orders`"),
-        };
-        out.push(d);
+        let (label, help) = names::explain_service_name(text);
+        out.push(
+            Diagnostic::error("E010", format!("invalid service name `{text}`"))
+                .at(name.span(), label)
+                .help(help),
+        );
     } else if let Some(why) = names::reserved_service_name(text) {
         out.push(
             Diagnostic::error("E011", format!("service name `{text}` is reserved"))
@@ -266,44 +265,110 @@ fn service_settings(name: &Spanned<String>, service: &ServiceSpec, out: &mut Dia
             in_range(cpu, 1..=100, "CPU percentage", out);
         }
     }
-    let resources = &service.resources;
-    for cpu in [&resources.cpu, &resources.cpu_limit].into_iter().flatten() {
-        if !is_cpu_quantity(cpu.get_ref()) {
-            out.push(
-                Diagnostic::error("E005", format!("invalid CPU quantity `{}`", cpu.get_ref()))
-                    .at(cpu.span(), "not a Kubernetes CPU quantity")
-                    .help("write millicores like `250m` or cores like `1` or `0.5`"),
-            );
+    resources(&service.resources, out);
+}
+
+fn resources(resources: &ResourcesSpec, out: &mut Diagnostics) {
+    use crate::model::resolve::{DEFAULT_CPU, DEFAULT_CPU_LIMIT, DEFAULT_MEMORY, DEFAULT_MEMORY_LIMIT};
+    let check = |value: Option<&Spanned<String>>,
+                 default: &str,
+                 parse: fn(&str) -> Option<f64>,
+                 what: &str,
+                 help: &str,
+                 out: &mut Diagnostics| {
+        match value {
+            None => parse(default),
+            Some(v) => {
+                let parsed = parse(v.get_ref()).filter(|n| *n > 0.0);
+                if parsed.is_none() {
+                    out.push(
+                        Diagnostic::error("E005", format!("invalid {what} quantity `{}`", v.get_ref()))
+                            .at(v.span(), format!("not a Kubernetes {what} quantity"))
+                            .help(help.to_owned()),
+                    );
+                }
+                parsed
+            }
         }
-    }
-    for memory in [&resources.memory, &resources.memory_limit].into_iter().flatten() {
-        if !is_memory_quantity(memory.get_ref()) {
-            out.push(
-                Diagnostic::error("E005", format!("invalid memory quantity `{}`", memory.get_ref()))
-                    .at(memory.span(), "not a Kubernetes memory quantity")
-                    .help("write a size like `128Mi` or `1Gi`"),
+    };
+    let cpu_help = "write millicores like `250m` or cores like `1` or `0.5`";
+    let memory_help = "write a size like `128Mi`, `1.5Gi` or `512M`";
+    let pairs = [
+        (
+            &resources.cpu,
+            DEFAULT_CPU,
+            &resources.cpu_limit,
+            DEFAULT_CPU_LIMIT,
+            cpu_cores as fn(&str) -> Option<f64>,
+            "CPU",
+            cpu_help,
+        ),
+        (
+            &resources.memory,
+            DEFAULT_MEMORY,
+            &resources.memory_limit,
+            DEFAULT_MEMORY_LIMIT,
+            memory_bytes,
+            "memory",
+            memory_help,
+        ),
+    ];
+    for (request, request_default, limit, limit_default, parse, what, help) in pairs {
+        let r = check(request.as_ref(), request_default, parse, what, help, out);
+        let l = check(limit.as_ref(), limit_default, parse, what, help, out);
+        if let (Some(r), Some(l)) = (r, l)
+            && r > l
+        {
+            let (request_text, limit_text) = (
+                request.as_ref().map_or(request_default, |v| v.get_ref().as_str()),
+                limit.as_ref().map_or(limit_default, |v| v.get_ref().as_str()),
             );
+            let span = request.as_ref().or(limit.as_ref()).map(Spanned::span);
+            out.push(
+                    Diagnostic::error("E005", format!("{what} request `{request_text}` is above its limit `{limit_text}`"))
+                        .at_opt(span, "request above limit")
+                        .help(format!("raise the {what} limit or lower the request (defaults: request {request_default}, limit {limit_default})")),
+                );
         }
     }
 }
 
-fn is_cpu_quantity(text: &str) -> bool {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if let Some(milli) = text.strip_suffix('m') {
-        return digits(milli) && milli != "0";
-    }
-    match text.split_once('.') {
-        Some((whole, frac)) => digits(whole) && digits(frac),
-        None => digits(text) && text != "0",
-    }
+/// Cores in a Kubernetes CPU quantity (`250m`, `1`, `0.5`).
+fn cpu_cores(text: &str) -> Option<f64> {
+    let (number, scale) = match text.strip_suffix('m') {
+        Some(milli) => (milli, 0.001),
+        None => (text, 1.0),
+    };
+    decimal(number).map(|n| n * scale)
 }
 
-fn is_memory_quantity(text: &str) -> bool {
-    let number = ["Ki", "Mi", "Gi", "Ti", "K", "M", "G", "T"]
+/// Bytes in a Kubernetes memory quantity (`128Mi`, `1.5Gi`, `512M`, `1000`).
+fn memory_bytes(text: &str) -> Option<f64> {
+    const UNITS: [(&str, f64); 8] = [
+        ("Ki", 1024.0),
+        ("Mi", 1_048_576.0),
+        ("Gi", 1_073_741_824.0),
+        ("Ti", 1_099_511_627_776.0),
+        ("K", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+    ];
+    let (number, scale) = UNITS
         .iter()
-        .find_map(|unit| text.strip_suffix(unit))
-        .unwrap_or(text);
-    !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) && number.bytes().any(|b| b != b'0')
+        .find_map(|(unit, scale)| text.strip_suffix(unit).map(|n| (n, *scale)))
+        .unwrap_or((text, 1.0));
+    decimal(number).map(|n| n * scale)
+}
+
+/// A plain non-negative decimal: digits, optionally one `.` with digits after it.
+fn decimal(text: &str) -> Option<f64> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let ok = match text.split_once('.') {
+        Some((whole, frac)) => digits(whole) && digits(frac),
+        None => digits(text),
+    };
+    if ok { text.parse().ok() } else { None }
 }
 
 /// Entity and event names, field names and field types of one service.
@@ -320,7 +385,12 @@ fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
                 out.push(
                     Diagnostic::error("E021", format!("invalid {kind} name `{text}`"))
                         .at(name.span(), "not PascalCase ASCII")
-                        .help("write it like `OrderLine`: a capital letter, then letters and digits".to_string()),
+                        .help(match text.to_pascal_case() {
+                            pascal if names::is_type_name(&pascal) => format!("write it as `{pascal}`"),
+                            _ => {
+                                "write it like `OrderLine`: a capital letter, then ASCII letters and digits".to_owned()
+                            }
+                        }),
                 );
             } else if let Some(why) = names::reserved_type_name(text) {
                 out.push(
@@ -340,7 +410,7 @@ fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
                 type_names.insert(text.clone(), name.span());
             }
             if kind == "entity" {
-                let table = text.to_snake_case();
+                let table = crate::model::resolve::plural(&text.to_snake_case());
                 if let Some(first) = tables.get(&table) {
                     out.push(
                         Diagnostic::error(
@@ -358,19 +428,19 @@ fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
             if kind == "entity" && fields.is_empty() {
                 out.push(
                     Diagnostic::warning("W003", format!("entity `{text}` has no fields"))
-                        .at(name.span(), "only an id")
+                        .at(name.span(), "only `id`, `created_at` and `updated_at`")
                         .help("add fields, e.g. `name = \"string\"`"),
                 );
             }
             for (field, ty) in fields {
-                field_name(field, out);
+                field_name(field, kind == "entity", out);
                 field_type(ty, &entity_names, out);
             }
         }
     }
 }
 
-fn field_name(field: &Spanned<String>, out: &mut Diagnostics) {
+fn field_name(field: &Spanned<String>, entity: bool, out: &mut Diagnostics) {
     let text = field.get_ref();
     if !names::is_field_name(text) {
         out.push(
@@ -378,27 +448,39 @@ fn field_name(field: &Spanned<String>, out: &mut Diagnostics) {
                 .at(field.span(), "not snake_case ASCII")
                 .help(format!("write it like `{}`", text.to_snake_case())),
         );
-    } else if let Some(why) = names::reserved_field_name(text) {
+    } else if let Some(why) = names::reserved_field_name(text, entity) {
+        let help = if entity && names::ENTITY_COLUMNS.contains(&text.as_str()) {
+            format!("every entity already has `{text}`; remove this line")
+        } else {
+            format!("rename it, e.g. `{text}_value`")
+        };
         out.push(
             Diagnostic::error("E011", format!("field name `{text}` is reserved"))
                 .at(field.span(), why.to_owned())
-                .help(format!("rename it, e.g. `{text}_value`")),
+                .help(help),
         );
     }
 }
 
 fn field_type(ty: &Spanned<String>, entities: &[&str], out: &mut Diagnostics) {
-    // The span of the text inside the quotes, so carets point at the type itself.
-    let inner = ty.span().start + 1;
+    // Point inside the quotes when the string is written plainly (`"uuid"`); with escapes or
+    // another quoting style offsets in the value do not map to the text, so mark it whole.
+    let span = ty.span();
+    let plain = span.len() == ty.get_ref().len() + 2;
     match types::parse(ty.get_ref()) {
-        Err(error) => out.push(
-            Diagnostic::error("E019", error.message)
-                .at(
-                    inner + error.within.start..inner + error.within.end.max(error.within.start + 1),
-                    "invalid type",
-                )
-                .help(error.help),
-        ),
+        Err(error) => {
+            let at = if plain {
+                let inner = span.start + 1;
+                inner + error.within.start..inner + error.within.end.max(error.within.start + 1)
+            } else {
+                span
+            };
+            out.push(
+                Diagnostic::error("E019", error.message)
+                    .at(at, "invalid type")
+                    .help(error.help),
+            );
+        }
         Ok(parsed) => match parsed.base {
             BaseType::Ref { entity } if !entities.contains(&entity.as_str()) => {
                 let mut d = Diagnostic::error("E020", format!("`ref({entity})` names no entity of this service"))
@@ -414,7 +496,13 @@ fn field_type(ty: &Spanned<String>, entities: &[&str], out: &mut Diagnostics) {
             BaseType::Enum { variants } => {
                 let mut seen = Vec::new();
                 for variant in &variants {
-                    if !names::is_field_name(variant) {
+                    if variant == "unspecified" || variant == "self" {
+                        out.push(
+                            Diagnostic::error("E011", format!("enum variant `{variant}` is reserved"))
+                                .at(ty.span(), "clashes with generated code")
+                                .help("`unspecified` is the generated zero value and `self` a Rust keyword; pick another word"),
+                        );
+                    } else if !names::is_field_name(variant) {
                         out.push(
                             Diagnostic::error("E021", format!("invalid enum variant `{variant}`"))
                                 .at(ty.span(), "variants are snake_case")
@@ -517,10 +605,19 @@ fn events(manifest: &Manifest, out: &mut Diagnostics) {
             uses_events.get_or_insert(subscription.span());
             let text = subscription.get_ref().as_str();
             let Some((owner, event)) = text.split_once('.') else {
+                let definer = manifest
+                    .services
+                    .iter()
+                    .find(|(_, s)| s.events.contains_key(text))
+                    .map(|(n, _)| n.get_ref());
+                let help = match definer {
+                    Some(owner) => format!("write it as `{owner}.{text}`"),
+                    None => format!("write it as `<service>.{text}`, naming the service that publishes it"),
+                };
                 out.push(
                     Diagnostic::error("E014", format!("subscription `{text}` does not name its publisher"))
                         .at(subscription.span(), "expected `<service>.<Event>`")
-                        .help(format!("write it like `payments.{text}`")),
+                        .help(help),
                 );
                 continue;
             };
@@ -528,9 +625,12 @@ fn events(manifest: &Manifest, out: &mut Diagnostics) {
                 let mut d = Diagnostic::error("E012", format!("unknown service `{owner}` in `subscribes`"))
                     .at(subscription.span(), "not defined in this manifest");
                 let known = manifest.services.keys().map(|k| k.get_ref().as_str());
-                if let Some(s) = did_you_mean(owner, known) {
-                    d = d.help(format!("did you mean `{s}.{event}`?"));
-                }
+                d = match did_you_mean(owner, known) {
+                    Some(s) => d.help(format!("did you mean `{s}.{event}`?")),
+                    None => d.help(format!(
+                        "define `[services.{owner}]`, or name the service that publishes `{event}`"
+                    )),
+                };
                 out.push(d);
                 continue;
             };
@@ -569,31 +669,58 @@ fn events(manifest: &Manifest, out: &mut Diagnostics) {
 }
 
 fn ports(manifest: &Manifest, out: &mut Diagnostics) {
-    let mut taken: HashMap<i64, (Range<usize>, String)> = HashMap::new();
-    let mut claim = |port: &Spanned<i64>, owner: String, out: &mut Diagnostics| {
-        if let Some((first, first_owner)) = taken.get(port.get_ref()) {
-            out.push(
-                Diagnostic::error("E016", format!("port {} is used twice", port.get_ref()))
-                    .at(port.span(), owner.clone())
-                    .also(first.clone(), format!("already used by {first_owner}"))
-                    .help("give each listener its own port, or leave `ports` out to have them assigned"),
-            );
+    use crate::model::resolve::{DEFAULT_ADMIN_PORT, DEFAULT_GATEWAY_PORT};
+    // Explicit ports have a span; the gateway's defaults are claimed without one.
+    let mut taken: HashMap<i64, (Option<Range<usize>>, String)> = HashMap::new();
+    let mut claim = |port: i64, span: Option<Range<usize>>, owner: String, out: &mut Diagnostics| {
+        if let Some((first, first_owner)) = taken.get(&port) {
+            let mut d = Diagnostic::error("E016", format!("port {port} is used twice"))
+                .at_opt(span, owner)
+                .help("give each listener its own port, or leave `ports` out to have them assigned");
+            d = match first {
+                Some(first) => d.also(first.clone(), format!("already used by {first_owner}")),
+                None => d.note(format!("{first_owner} uses port {port}")),
+            };
+            out.push(d);
         } else {
-            taken.insert(*port.get_ref(), (port.span(), owner));
+            taken.insert(port, (span, owner));
         }
     };
-    if let Some(port) = &manifest.gateway.port {
-        claim(port, "the gateway".into(), out);
+    let gateway = &manifest.gateway;
+    match &gateway.port {
+        Some(port) => claim(*port.get_ref(), Some(port.span()), "the gateway".into(), out),
+        None => claim(
+            i64::from(DEFAULT_GATEWAY_PORT),
+            None,
+            "the gateway (by default)".into(),
+            out,
+        ),
     }
-    if let Some(port) = &manifest.gateway.admin_port {
-        claim(port, "the gateway admin".into(), out);
+    match &gateway.admin_port {
+        Some(port) => claim(*port.get_ref(), Some(port.span()), "the gateway admin".into(), out),
+        None => claim(
+            i64::from(DEFAULT_ADMIN_PORT),
+            None,
+            "the gateway admin (by default)".into(),
+            out,
+        ),
     }
     for (name, service) in &manifest.services {
         if let Some(port) = &service.ports.http {
-            claim(port, format!("`{}` HTTP", name.get_ref()), out);
+            claim(
+                *port.get_ref(),
+                Some(port.span()),
+                format!("`{}` HTTP", name.get_ref()),
+                out,
+            );
         }
         if let Some(port) = &service.ports.grpc {
-            claim(port, format!("`{}` gRPC", name.get_ref()), out);
+            claim(
+                *port.get_ref(),
+                Some(port.span()),
+                format!("`{}` gRPC", name.get_ref()),
+                out,
+            );
         }
     }
 }
@@ -653,10 +780,21 @@ mod tests {
 
     #[test]
     fn quantities_follow_kubernetes() {
-        assert!(is_cpu_quantity("250m") && is_cpu_quantity("1") && is_cpu_quantity("0.5"));
-        assert!(!is_cpu_quantity("250mm") && !is_cpu_quantity("") && !is_cpu_quantity("0"));
-        assert!(is_memory_quantity("128Mi") && is_memory_quantity("1G"));
-        assert!(!is_memory_quantity("128mb") && !is_memory_quantity("Mi"));
+        assert_eq!(cpu_cores("250m"), Some(0.25));
+        assert_eq!(cpu_cores("1"), Some(1.0));
+        assert_eq!(cpu_cores("0.5"), Some(0.5));
+        assert_eq!(cpu_cores("250mm"), None);
+        assert_eq!(cpu_cores(""), None);
+        assert_eq!(memory_bytes("128Mi"), Some(134_217_728.0));
+        assert_eq!(memory_bytes("1.5Gi"), Some(1_610_612_736.0));
+        assert_eq!(memory_bytes("128mb"), None);
+        assert_eq!(memory_bytes("Mi"), None);
+    }
+
+    #[test]
+    fn semver_needs_three_plain_numbers() {
+        assert!(is_semver("0.1.0") && is_semver("1.2.3-rc.1"));
+        assert!(!is_semver("01.2.3") && !is_semver("1.2") && !is_semver("1.2.3-"));
     }
 
     #[test]

@@ -10,6 +10,16 @@ use super::{Autoscale, Deploy, Entity, Event, EventRef, Field, Gateway, Project,
 use crate::error::Error;
 use crate::manifest::schema::{Manifest, ServiceSpec};
 
+/// The gateway's ports when the manifest does not set them.
+pub const DEFAULT_GATEWAY_PORT: u16 = 8080;
+pub const DEFAULT_ADMIN_PORT: u16 = 9901;
+
+/// Resource requests and limits when the manifest does not set them.
+pub const DEFAULT_CPU: &str = "100m";
+pub const DEFAULT_MEMORY: &str = "128Mi";
+pub const DEFAULT_CPU_LIMIT: &str = "500m";
+pub const DEFAULT_MEMORY_LIMIT: &str = "256Mi";
+
 /// First ports handed out to services without explicit ones.
 const FIRST_HTTP_PORT: u16 = 8081;
 const FIRST_GRPC_PORT: u16 = 50051;
@@ -22,8 +32,8 @@ const FIRST_GRPC_PORT: u16 = 50051;
 pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
     let name = manifest.project.name.get_ref().clone();
     let gateway = Gateway {
-        port: port(manifest.gateway.port.as_ref(), 8080)?,
-        admin_port: port(manifest.gateway.admin_port.as_ref(), 9901)?,
+        port: port(manifest.gateway.port.as_ref(), DEFAULT_GATEWAY_PORT)?,
+        admin_port: port(manifest.gateway.admin_port.as_ref(), DEFAULT_ADMIN_PORT)?,
         request_timeout_ms: number(manifest.gateway.request_timeout_ms.as_ref(), 15_000)?,
         connect_timeout_ms: number(manifest.gateway.connect_timeout_ms.as_ref(), 1_000)?,
         cors_origins: manifest.gateway.cors_origins.clone(),
@@ -219,10 +229,10 @@ fn service(
         replicas: count(spec.replicas.as_ref(), 2)?,
         autoscale,
         resources: Resources {
-            cpu: text(&spec.resources.cpu, "100m"),
-            memory: text(&spec.resources.memory, "128Mi"),
-            cpu_limit: text(&spec.resources.cpu_limit, "500m"),
-            memory_limit: text(&spec.resources.memory_limit, "256Mi"),
+            cpu: text(&spec.resources.cpu, DEFAULT_CPU),
+            memory: text(&spec.resources.memory, DEFAULT_MEMORY),
+            cpu_limit: text(&spec.resources.cpu_limit, DEFAULT_CPU_LIMIT),
+            memory_limit: text(&spec.resources.memory_limit, DEFAULT_MEMORY_LIMIT),
         },
         calls,
         called_by: Vec::new(),

@@ -95,8 +95,24 @@ pub fn parse(text: &str) -> Result<TypeExpr, TypeError> {
         }
     } else if let Some((_, scalar)) = Scalar::ALL.iter().find(|(name, _)| *name == rest) {
         BaseType::Scalar { scalar: *scalar }
+    } else if rest.is_empty() {
+        return Err(TypeError {
+            message: "field type is empty".into(),
+            help: "write a type such as `string`, `int64?` or `enum(a, b)`".into(),
+            within: whole,
+        });
     } else {
-        let suggestion = crate::diagnostic::did_you_mean(rest, Scalar::ALL.iter().map(|(n, _)| *n));
+        // Names other schema languages use, mapped to ours.
+        let alias = match rest {
+            "datetime" | "time" | "instant" => Some("timestamp"),
+            "str" | "varchar" => Some("string"),
+            "int" | "integer" | "i32" => Some("int32"),
+            "long" | "i64" | "bigint" => Some("int64"),
+            "float" | "double" | "f64" | "number" => Some("float64"),
+            "boolean" => Some("bool"),
+            _ => None,
+        };
+        let suggestion = alias.or_else(|| crate::diagnostic::did_you_mean(rest, Scalar::ALL.iter().map(|(n, _)| *n)));
         let help = match suggestion {
             Some(name) => format!("did you mean `{name}`?"),
             None => "use one of string, text, bool, int32, int64, float64, uuid, timestamp, date, \
