@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use fleetwright::manifest::{Source, load_source};
-use fleetwright::render::{Templates, render};
+use fleetwright::model::State;
+use fleetwright::render::Templates;
 
 fn main() {
     divan::main();
@@ -14,7 +15,12 @@ fn main() {
 
 fn plan(manifest: &str) -> fleetwright::write::Plan {
     let loaded = load_source(Source::from_text("fleet.toml", manifest)).expect("valid");
-    render(&loaded.workspace, &Templates::embedded().expect("templates")).expect("renders")
+    fleetwright::plan(
+        &loaded.workspace,
+        &Templates::embedded().expect("templates"),
+        &State::default(),
+    )
+    .expect("renders")
 }
 
 /// Load, validate, resolve and render, without touching disk.

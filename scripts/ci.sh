@@ -17,6 +17,14 @@ export CI="${CI:-true}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "tools (apt: postgresql, wrk; npm: buf)"
+# shellcheck source=scripts/tools.sh
+source scripts/tools.sh
+step "PostgreSQL on 127.0.0.1:15432"
+FLEETWRIGHT_TEST_POSTGRES=$(scripts/postgres.sh start)
+export FLEETWRIGHT_TEST_POSTGRES
+trap 'scripts/postgres.sh stop' EXIT
+
 step "format"
 cargo fmt --all -- --check
 

@@ -26,9 +26,34 @@ pub fn generate(manifest_path: &Path, mode: write::Mode, force: bool) -> Result<
     let loaded = manifest::load(manifest_path)?;
     let root = workspace_root(manifest_path);
     let templates = templates_for(&loaded, &root)?;
-    let plan = render::render(&loaded.workspace, &templates)?;
-    let outcome = write::apply(&root, &plan, mode, force)?;
+    // Held from reading the lock to writing it, so concurrent runs cannot interleave.
+    let _guard = if mode == write::Mode::Write {
+        Some(write::WorkspaceLock::acquire(&root)?)
+    } else {
+        None
+    };
+    let previous = write::Lockfile::read(&root)?;
+    let state = previous.as_ref().map(|l| l.state.clone()).unwrap_or_default();
+    let plan = plan(&loaded.workspace, &templates, &state)?;
+    let outcome = write::apply(&root, &plan, previous.as_ref(), mode, force)?;
     Ok((loaded, outcome))
+}
+
+/// Renders a resolved workspace against the stable state of its previous generation.
+///
+/// # Errors
+/// [`Error::Usage`] for a change that cannot be migrated, [`Error::Template`] for a template
+/// that fails.
+pub fn plan(
+    workspace: &model::Workspace,
+    templates: &render::Templates,
+    previous: &model::State,
+) -> Result<write::Plan> {
+    let mut workspace = workspace.clone();
+    let state = model::stabilize(&mut workspace, previous)?;
+    let mut plan = render::render(&workspace, templates)?;
+    plan.state = state;
+    Ok(plan)
 }
 
 /// The directory a manifest governs: the one it sits in.

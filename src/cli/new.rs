@@ -23,6 +23,14 @@ impl Example {
             Example::Ecommerce => crate::examples::ECOMMERCE,
         }
     }
+
+    /// Hand-written files the example ships (paths relative to the workspace).
+    pub fn files(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Example::Minimal => &[],
+            Example::Ecommerce => crate::examples::ECOMMERCE_FILES,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,6 +69,9 @@ pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status
     ))?;
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
     crate::write::write_file_atomic(&manifest_path, args.example.manifest().as_bytes(), false)?;
+    for (path, text) in args.example.files() {
+        crate::write::write_file_atomic(&dir.join(path), text.as_bytes(), false)?;
+    }
     let (_, outcome) = crate::generate(&manifest_path, Mode::Write, false)?;
     printer.outcome(&outcome, false);
     printer.info(&format!(

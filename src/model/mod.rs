@@ -3,13 +3,18 @@
 //! are made here, in Rust, where they can be tested.
 
 pub mod graph;
+pub mod migrations;
 pub mod resolve;
+pub mod stabilize;
+pub mod state;
 pub mod types;
 
 use serde::Serialize;
 
 pub use resolve::resolve;
-pub use types::{BaseType, Scalar, TypeExpr};
+pub use stabilize::stabilize;
+pub use state::State;
+pub use types::{BaseType, Mapping, Scalar, TypeExpr};
 
 /// A whole system.
 #[derive(Debug, Clone, Serialize)]
@@ -96,6 +101,8 @@ pub struct Service {
     pub subscribes: Vec<EventRef>,
     pub entities: Vec<Entity>,
     pub events: Vec<Event>,
+    /// Every migration of the service's database, oldest first (filled by `stabilize`).
+    pub migrations: Vec<MigrationFile>,
     /// Proto package, e.g. `shop.orders.v1`.
     pub proto_package: String,
     /// Proto file path under `proto/`, e.g. `shop/orders/v1/orders.proto`.
@@ -128,14 +135,42 @@ pub struct EventRef {
     pub subject: String,
 }
 
+/// One migration file of a service.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationFile {
+    pub version: u32,
+    pub name: String,
+    /// `0001_init.sql`
+    pub file: String,
+    pub sql: String,
+}
+
+/// Proto numbers of the columns every entity has.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SystemNumbers {
+    pub id: u32,
+    pub created_at: u32,
+    pub updated_at: u32,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Entity {
     pub name: String,
     pub snake: String,
+    /// Proto numbers of `id`, `created_at`, `updated_at`.
+    pub system_numbers: SystemNumbers,
+    /// Field numbers and names of removed fields, reserved in the proto message.
+    pub reserved_numbers: Vec<u32>,
+    pub reserved_names: Vec<String>,
     /// SQL table name (snake plural): `order_lines`.
     pub table: String,
     /// Plural kebab for REST paths: `order-lines`.
     pub plural_kebab: String,
+    /// Plural, Pascal-cased, for RPC names: `OrderLines`.
+    pub plural_pascal: String,
+    /// REST collection path: the service's route when the entity is named after it
+    /// (`/api/orders` for `Order`), else `<route>/<plural>` (`/api/orders/order-lines`).
+    pub http_path: String,
     pub fields: Vec<Field>,
 }
 
@@ -143,6 +178,8 @@ pub struct Entity {
 pub struct Event {
     pub name: String,
     pub snake: String,
+    pub reserved_numbers: Vec<u32>,
+    pub reserved_names: Vec<String>,
     pub fields: Vec<Field>,
     /// Who publishes it (the owning service when listed in its `publishes`).
     pub published: bool,
@@ -156,4 +193,26 @@ pub struct Field {
     pub ty: TypeExpr,
     /// The type as written in the manifest, normalised (`text?`).
     pub spec: String,
+    /// Representation in Rust, protobuf and SQL.
+    pub map: Mapping,
+    /// A valid JSON value, for generated tests.
+    pub sample: String,
+    /// Protobuf field number, stable across generations (filled by `stabilize`).
+    pub number: u32,
+    /// For enum fields: the values with their stable proto numbers.
+    pub enum_values: Vec<EnumValue>,
+    /// Enum value numbers of removed variants, reserved in the proto enum.
+    pub enum_reserved: Vec<u32>,
+}
+
+/// One value of an enum field.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnumValue {
+    /// As written: `pending`.
+    pub name: String,
+    /// Rust variant: `Pending`.
+    pub pascal: String,
+    /// Proto value: `ORDER_STATUS_PENDING`.
+    pub proto: String,
+    pub number: u32,
 }

@@ -141,6 +141,7 @@ pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
     })
 }
 
+#[allow(clippy::too_many_lines)] // one field after another; splitting would scatter the defaults
 fn service(
     project: &Project,
     name: &str,
@@ -155,12 +156,24 @@ fn service(
         .map(|(entity, fields)| {
             let entity = entity.get_ref();
             let snake = entity.to_snake_case();
+            let plural_kebab = plural(&snake).to_kebab_case();
+            let base = spec.route.as_ref().map_or("", |r| r.get_ref().as_str());
+            let http_path = if base.rsplit('/').next() == Some(plural_kebab.as_str()) {
+                base.to_owned()
+            } else {
+                format!("{base}/{plural_kebab}")
+            };
             Ok(Entity {
+                http_path,
+                system_numbers: super::SystemNumbers::default(),
+                reserved_numbers: Vec::new(),
+                reserved_names: Vec::new(),
+                fields: fields_of(entity, fields)?,
                 table: plural(&snake),
-                plural_kebab: plural(&snake).to_kebab_case(),
+                plural_pascal: plural(&snake).to_pascal_case(),
+                plural_kebab,
                 snake,
                 name: entity.clone(),
-                fields: fields_of(fields)?,
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -171,11 +184,13 @@ fn service(
         .map(|(event, fields)| {
             let event = event.get_ref();
             Ok(Event {
+                reserved_numbers: Vec::new(),
+                reserved_names: Vec::new(),
+                fields: fields_of(event, fields)?,
                 snake: event.to_snake_case(),
                 published: publishes.contains(event),
                 subscribers: Vec::new(),
                 name: event.clone(),
-                fields: fields_of(fields)?,
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -240,6 +255,7 @@ fn service(
         subscribes,
         entities,
         events,
+        migrations: Vec::new(),
         proto_package: format!("{}.{}.v1", project.snake, snake),
         proto_file: format!("{}/{}/v1/{}.proto", project.snake, snake, snake),
         image: format!("{}/{}-{}", project.registry, project.name, name),
@@ -248,15 +264,37 @@ fn service(
     })
 }
 
-fn fields_of(fields: &indexmap::IndexMap<toml::Spanned<String>, toml::Spanned<String>>) -> Result<Vec<Field>, Error> {
+fn fields_of(
+    owner: &str,
+    fields: &indexmap::IndexMap<toml::Spanned<String>, toml::Spanned<String>>,
+) -> Result<Vec<Field>, Error> {
     fields
         .iter()
         .map(|(name, ty)| {
             let parsed = types::parse(ty.get_ref()).map_err(|e| bug(&e.message))?;
+            let name = name.get_ref().clone();
+            let enum_name = format!("{owner}{}", name.to_pascal_case()).to_shouty_snake_case();
+            let enum_values = match &parsed.base {
+                super::BaseType::Enum { variants } => variants
+                    .iter()
+                    .map(|v| super::EnumValue {
+                        pascal: v.to_pascal_case(),
+                        proto: format!("{enum_name}_{}", v.to_shouty_snake_case()),
+                        name: v.clone(),
+                        number: 0,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
             Ok(Field {
-                name: name.get_ref().clone(),
+                map: parsed.mapping(owner, &name),
+                sample: parsed.sample_json(),
                 spec: normalise(ty.get_ref()),
                 ty: parsed,
+                number: 0,
+                enum_values,
+                enum_reserved: Vec::new(),
+                name,
             })
         })
         .collect()

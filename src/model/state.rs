@@ -26,6 +26,7 @@ impl Numbering {
     /// number above every number ever used, and names that disappeared are reserved.
     /// `first` is the lowest number (1 for message fields, 1 for enum values since 0 is the
     /// UNSPECIFIED value).
+    #[must_use]
     pub fn assign(&self, names: &[&str], first: u32) -> Numbering {
         let mut next = self
             .numbers
@@ -41,17 +42,16 @@ impl Numbering {
             reserved_names: self.reserved_names.clone(),
         };
         for name in names {
-            let number = match self.numbers.get(*name) {
-                Some(n) => *n,
-                None => {
-                    let n = next;
-                    next += 1;
-                    // Protobuf's implementation range is not assignable.
-                    if (19_000..20_000).contains(&next) {
-                        next = 20_000;
-                    }
-                    n
+            let number = if let Some(n) = self.numbers.get(*name) {
+                *n
+            } else {
+                let n = next;
+                next += 1;
+                // Protobuf's implementation range is not assignable.
+                if (19_000..20_000).contains(&next) {
+                    next = 20_000;
                 }
+                n
             };
             out.reserved_names.remove(*name);
             out.numbers.insert((*name).to_owned(), number);

@@ -177,3 +177,151 @@ mod tests {
         assert!(parse("enum(a,,b)").is_err());
     }
 }
+
+/// How one field is represented in each target, decided here so templates only print it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mapping {
+    /// Conversion family templates branch on: `string`, `bool`, `i32`, `i64`, `f64`, `uuid`,
+    /// `timestamp`, `date`, `enum`.
+    pub codec: &'static str,
+    /// Rust type of one element (`i64`, `uuid::Uuid`, `OrderStatus`).
+    pub rust_base: String,
+    /// Rust type of the field, with `Option` / `Vec`.
+    pub rust: String,
+    /// Protobuf type of one element (`int64`, `google.protobuf.Timestamp`, `OrderStatus`).
+    pub proto_base: String,
+    /// Protobuf field type with its label (`repeated string`, `optional int64`).
+    pub proto: String,
+    /// SQL column type, portable between PostgreSQL and SQLite.
+    pub sql: String,
+    /// Literal filled into existing rows when a required column is added later.
+    pub sql_default: String,
+    /// Enum type name (`OrderStatus`) for enum fields.
+    pub enum_name: Option<String>,
+}
+
+impl TypeExpr {
+    /// Maps the type for a field of `owner` (an entity or event name) called `field`.
+    pub fn mapping(&self, owner: &str, field: &str) -> Mapping {
+        use heck::ToPascalCase;
+        let enum_name =
+            matches!(self.base, BaseType::Enum { .. }).then(|| format!("{owner}{}", field.to_pascal_case()));
+        let (codec, rust_base, proto_base, sql_base, default) = match &self.base {
+            BaseType::Scalar { scalar } => match scalar {
+                Scalar::String | Scalar::Text => ("string", "String", "string", "TEXT", "''"),
+                // INTEGER 0/1 rather than BOOLEAN: SQLite has no boolean type, and sqlx's `Any`
+                // driver reads SQLite booleans back as integers.
+                Scalar::Bool => ("bool", "bool", "bool", "INTEGER", "0"),
+                Scalar::Int32 => ("i32", "i32", "int32", "INTEGER", "0"),
+                Scalar::Int64 => ("i64", "i64", "int64", "BIGINT", "0"),
+                Scalar::Float64 => ("f64", "f64", "double", "DOUBLE PRECISION", "0"),
+                Scalar::Uuid => (
+                    "uuid",
+                    "uuid::Uuid",
+                    "string",
+                    "TEXT",
+                    "'00000000-0000-0000-0000-000000000000'",
+                ),
+                Scalar::Timestamp => (
+                    "timestamp",
+                    "time::OffsetDateTime",
+                    "google.protobuf.Timestamp",
+                    "TEXT",
+                    "'1970-01-01T00:00:00Z'",
+                ),
+                Scalar::Date => ("date", "time::Date", "string", "TEXT", "'1970-01-01'"),
+            },
+            BaseType::Ref { .. } => (
+                "uuid",
+                "uuid::Uuid",
+                "string",
+                "TEXT",
+                "'00000000-0000-0000-0000-000000000000'",
+            ),
+            BaseType::Enum { .. } => ("enum", "", "", "TEXT", ""),
+        };
+        let (rust_base, proto_base, default) = match (&self.base, &enum_name) {
+            (BaseType::Enum { variants }, Some(name)) => (
+                name.clone(),
+                name.clone(),
+                format!("'{}'", variants.first().map_or("", String::as_str)),
+            ),
+            _ => (rust_base.to_owned(), proto_base.to_owned(), default.to_owned()),
+        };
+        let rust = if self.list {
+            format!("Vec<{rust_base}>")
+        } else if self.optional {
+            format!("Option<{rust_base}>")
+        } else {
+            rust_base.clone()
+        };
+        // Messages already have presence in proto3; scalars need `optional` for it.
+        let proto = if self.list {
+            format!("repeated {proto_base}")
+        } else if self.optional && codec != "timestamp" {
+            format!("optional {proto_base}")
+        } else {
+            proto_base.clone()
+        };
+        // Lists are stored as a JSON array in one column.
+        let (sql, sql_default) = if self.list {
+            ("TEXT NOT NULL".to_owned(), "'[]'".to_owned())
+        } else if self.optional {
+            (sql_base.to_owned(), "NULL".to_owned())
+        } else {
+            (format!("{sql_base} NOT NULL"), default)
+        };
+        Mapping {
+            codec,
+            rust_base,
+            rust,
+            proto_base,
+            proto,
+            sql,
+            sql_default,
+            enum_name,
+        }
+    }
+}
+
+impl TypeExpr {
+    /// A valid JSON value of this type, for generated tests and examples.
+    pub fn sample_json(&self) -> String {
+        let one = match &self.base {
+            BaseType::Scalar { scalar } => match scalar {
+                Scalar::String | Scalar::Text => "\"sample\"".to_owned(),
+                Scalar::Bool => "true".to_owned(),
+                Scalar::Int32 => "7".to_owned(),
+                Scalar::Int64 => "42".to_owned(),
+                Scalar::Float64 => "1.5".to_owned(),
+                Scalar::Uuid => "\"0190b6f0-0000-7000-8000-000000000001\"".to_owned(),
+                Scalar::Timestamp => "\"2026-01-02T03:04:05Z\"".to_owned(),
+                Scalar::Date => "\"2026-01-02\"".to_owned(),
+            },
+            BaseType::Ref { .. } => "\"0190b6f0-0000-7000-8000-000000000002\"".to_owned(),
+            BaseType::Enum { variants } => format!("\"{}\"", variants.first().map_or("", String::as_str)),
+        };
+        if self.list { format!("[{one}]") } else { one }
+    }
+}
+
+#[cfg(test)]
+mod mapping_tests {
+    use super::parse;
+
+    #[test]
+    fn maps_each_target() {
+        let m = parse("int64?").unwrap().mapping("Order", "total");
+        assert_eq!(
+            (m.rust.as_str(), m.proto.as_str(), m.sql.as_str()),
+            ("Option<i64>", "optional int64", "BIGINT")
+        );
+        let m = parse("enum(pending, paid)").unwrap().mapping("Order", "status");
+        assert_eq!(m.enum_name.as_deref(), Some("OrderStatus"));
+        assert_eq!((m.sql.as_str(), m.sql_default.as_str()), ("TEXT NOT NULL", "'pending'"));
+        let m = parse("timestamp?").unwrap().mapping("Payment", "captured_at");
+        assert_eq!(m.proto, "google.protobuf.Timestamp");
+        let m = parse("string[]").unwrap().mapping("Product", "tags");
+        assert_eq!((m.rust.as_str(), m.proto.as_str()), ("Vec<String>", "repeated string"));
+    }
+}

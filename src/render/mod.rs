@@ -22,6 +22,7 @@ pub fn render(workspace: &Workspace, templates: &Templates) -> Result<Plan, Erro
     let mut plan = Plan {
         files: std::collections::BTreeMap::new(),
         fingerprint: crate::write::lockfile::hash_bytes(&model),
+        state: crate::model::State::default(),
     };
     for job in targets::jobs(workspace) {
         let contents = templates.render(job.template, &job.context, &job.entity)?;
@@ -43,7 +44,8 @@ pub fn render(workspace: &Workspace, templates: &Templates) -> Result<Plan, Erro
 }
 
 /// Marks who owns a file, in the comment syntax of its format. Formats without comments
-/// (JSON) are recorded as managed only in `fleet.lock`.
+/// (JSON) are recorded only in `fleet.lock`, and so are SQL migrations, whose template
+/// explains their own rule (never edited once applied).
 fn with_header(path: &str, owner: Owner, contents: String) -> String {
     let text = match owner {
         Owner::Managed => {

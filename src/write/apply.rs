@@ -106,16 +106,10 @@ impl Outcome {
 /// [`Error::Io`] on a failed read or write (files already written stay consistent: each is
 /// complete, and the lock is only written after all of them), [`Error::UnsafePath`] when a
 /// path would go through a symbolic link, [`Error::Lockfile`] for a damaged lock,
-/// [`Error::Busy`] when another run holds the workspace.
-pub fn apply(root: &Path, plan: &Plan, mode: Mode, force: bool) -> Result<Outcome, Error> {
-    let _guard = if mode == Mode::Write {
-        Some(WorkspaceLock::acquire(root)?)
-    } else {
-        None
-    };
-    let old_lock = Lockfile::read(root)?;
-    let old_files = old_lock.as_ref().map(|l| l.files.clone()).unwrap_or_default();
-    let mut new_lock = Lockfile::new(plan.fingerprint.clone());
+/// Callers that write hold a [`WorkspaceLock`] while they read the lock and apply.
+pub fn apply(root: &Path, plan: &Plan, old_lock: Option<&Lockfile>, mode: Mode, force: bool) -> Result<Outcome, Error> {
+    let old_files = old_lock.map(|l| l.files.clone()).unwrap_or_default();
+    let mut new_lock = Lockfile::new(plan.fingerprint.clone(), plan.state.clone());
     let mut reports = Vec::with_capacity(plan.files.len());
     let mut writes: Vec<(RelPath, String)> = Vec::new();
 
@@ -186,8 +180,8 @@ pub fn apply(root: &Path, plan: &Plan, mode: Mode, force: bool) -> Result<Outcom
 
     // Only the hashes and ownership decide whether the lock changed: a new fleetwright
     // version alone is not drift.
-    let lock_changed = match &old_lock {
-        Some(old) => old.files != new_lock.files || old.manifest != new_lock.manifest,
+    let lock_changed = match old_lock {
+        Some(old) => old.files != new_lock.files || old.manifest != new_lock.manifest || old.state != new_lock.state,
         None => true,
     };
     if mode == Mode::Write {
@@ -332,12 +326,16 @@ fn remove(root: &Path, path: &RelPath) -> Result<(), Error> {
 
 /// An exclusive lock on the workspace directory for the length of a run, so two runs never
 /// interleave their writes. A second run waits briefly, then gives up with [`Error::Busy`].
-struct WorkspaceLock {
+pub struct WorkspaceLock {
     _dir: fs::File,
 }
 
 impl WorkspaceLock {
-    fn acquire(root: &Path) -> Result<Self, Error> {
+    /// Takes the lock, waiting up to ten seconds for another run to finish.
+    ///
+    /// # Errors
+    /// [`Error::Busy`] when another run keeps it, [`Error::Io`] when the directory cannot be opened.
+    pub fn acquire(root: &Path) -> Result<Self, Error> {
         fs::create_dir_all(root).map_err(|e| Error::io("create directory", root, e))?;
         let dir = fs::File::open(root).map_err(|e| Error::io("open", root, e))?;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -27,6 +27,9 @@ pub struct Lockfile {
     /// Every file fleetwright owns or created, by path.
     #[serde(default)]
     pub files: BTreeMap<RelPath, LockedFile>,
+    /// Proto numbers and migration history: what must stay stable across generations.
+    #[serde(default)]
+    pub state: crate::model::State,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,12 +41,13 @@ pub struct LockedFile {
 }
 
 impl Lockfile {
-    pub fn new(manifest_hash: String) -> Self {
+    pub fn new(manifest_hash: String, state: crate::model::State) -> Self {
         Self {
             format: LOCK_FORMAT,
             tool: env!("CARGO_PKG_VERSION").to_owned(),
             manifest: manifest_hash,
             files: BTreeMap::new(),
+            state,
         }
     }
 
@@ -106,7 +110,7 @@ mod tests {
 
     #[test]
     fn round_trips_and_is_sorted() {
-        let mut lock = Lockfile::new(hash("m"));
+        let mut lock = Lockfile::new(hash("m"), crate::model::State::default());
         lock.files.insert(
             RelPath::new("b.rs").unwrap(),
             LockedFile {

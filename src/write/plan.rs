@@ -86,6 +86,8 @@ pub struct Plan {
     pub files: BTreeMap<RelPath, PlannedFile>,
     /// Hash of the resolved model the plan was rendered from, recorded in `fleet.lock`.
     pub fingerprint: String,
+    /// The stable numbering and migration state to record in `fleet.lock`.
+    pub state: crate::model::State,
 }
 
 #[cfg(test)]

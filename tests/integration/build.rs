@@ -1,21 +1,159 @@
-//! Builds and tests the generated e-commerce workspace with cargo: slow, so `#[ignore]`d in
-//! the fast loop; `.ci/run` runs it. Set `FLEETWRIGHT_TARGET_DIR` to share one target
-//! directory between runs (CI caches it under the home directory).
+//! The generated e-commerce workspace, for real: cargo builds it and runs its own tests
+//! against SQLite and PostgreSQL, buf lints its protos, and an additive manifest change keeps
+//! it building with forward-only migrations and wire-compatible protos while a removal is
+//! caught by `buf breaking`. Slow, so `#[ignore]`d in the fast loop; `.ci/run` runs it.
+//!
+//! Environment: `FLEETWRIGHT_TARGET_DIR` shares one cargo target directory between runs;
+//! `FLEETWRIGHT_BUF` is the buf binary; `FLEETWRIGHT_TEST_POSTGRES` a PostgreSQL server URL.
+
+use std::path::Path;
+use std::process::Command;
 
 use crate::support::{ECOMMERCE, Scratch};
 
+fn target_dir() -> String {
+    std::env::var("FLEETWRIGHT_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target/generated").to_owned())
+}
+
+/// Runs cargo in the workspace; panics with its output on failure.
+fn cargo(dir: &Path, args: &[&str], env: &[(&str, &str)]) {
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env_remove("RUSTFLAGS");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let status = command.status().expect("cargo runs");
+    assert!(
+        status.success(),
+        "`cargo {}` failed in the generated workspace",
+        args.join(" ")
+    );
+}
+
+/// The buf binary, required under CI.
+fn buf() -> Option<String> {
+    match std::env::var("FLEETWRIGHT_BUF") {
+        Ok(path) => Some(path),
+        Err(_) if std::env::var_os("CI").is_some() => panic!("CI must set FLEETWRIGHT_BUF (scripts/tools.sh does)"),
+        Err(_) => {
+            eprintln!("skipping buf checks: FLEETWRIGHT_BUF is not set");
+            None
+        }
+    }
+}
+
+/// Runs buf in `proto/`; returns its exit code and output.
+fn run_buf(buf: &str, proto: &Path, args: &[&str]) -> (i32, String) {
+    let output = Command::new(buf)
+        .args(args)
+        .current_dir(proto)
+        .output()
+        .expect("buf runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
 #[test]
 #[ignore = "builds the generated workspace (minutes); run by .ci/run"]
-fn generated_ecommerce_workspace_builds_and_passes_its_tests() {
-    let scratch = Scratch::with_manifest(ECOMMERCE);
+fn generated_ecommerce_workspace_builds_passes_its_tests_and_evolves_safely() {
+    // `new` also lays down the example's hand-written logic (the order total in orders).
+    let scratch = Scratch::new();
+    scratch.run(&["new", "ws", "--example", "ecommerce"]).assert_code(0);
+    let scratch = scratch.sub("ws");
+    let root = scratch.path();
+
+    // 1. The protos are what buf expects.
+    let buf = buf();
+    if let Some(buf) = &buf {
+        let (code, out) = run_buf(buf, &root.join("proto"), &["lint"]);
+        assert_eq!(code, 0, "buf lint:\n{out}");
+        let (code, out) = run_buf(buf, &root.join("proto"), &["build"]);
+        assert_eq!(code, 0, "buf build:\n{out}");
+    }
+
+    // 2. Every service builds and passes its own tests on SQLite ...
+    cargo(root, &["test", "--workspace"], &[]);
+    // ... and on PostgreSQL.
+    match std::env::var("FLEETWRIGHT_TEST_POSTGRES") {
+        Ok(server) => cargo(root, &["test", "--workspace"], &[("TEST_DATABASE_URL", &server)]),
+        Err(_) if std::env::var_os("CI").is_some() => panic!("CI must set FLEETWRIGHT_TEST_POSTGRES"),
+        Err(_) => eprintln!("skipping the PostgreSQL run: FLEETWRIGHT_TEST_POSTGRES is not set"),
+    }
+
+    // 3. An additive change: a new field and a new entity. The user's logic survives, the old
+    //    migration is untouched, a new one appears, and the protos stay wire-compatible.
+    let logic = "services/products/src/logic.rs";
+    let edited_logic = scratch
+        .read(logic)
+        .replace("pub struct Logic {}", "pub struct Logic {} // edited by the team");
+    scratch.write(logic, &edited_logic);
+    let first_migration = scratch.read("services/products/migrations/0001_init.sql");
+    let before = tempfile::tempdir().unwrap();
+    copy_dir(&root.join("proto"), before.path());
+
+    let additive = ECOMMERCE
+        .replace(
+            "tags = \"string[]\"\n",
+            "tags = \"string[]\"\nweight_grams = \"int32?\"\n",
+        )
+        .replace(
+            "[services.products.entities.Product]",
+            "[services.products.entities.Category]\nlabel = \"string\"\n\n[services.products.entities.Product]",
+        );
+    scratch.write("fleet.toml", &additive);
     scratch.run(&["generate"]).assert_code(0);
-    let target = std::env::var("FLEETWRIGHT_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target/generated").to_owned());
-    let status = std::process::Command::new(env!("CARGO"))
-        .args(["test", "--workspace"])
-        .current_dir(scratch.path())
-        .env("CARGO_TARGET_DIR", &target)
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "cargo test failed in the generated workspace");
+    assert_eq!(scratch.read(logic), edited_logic, "scaffold edit lost");
+    assert_eq!(
+        scratch.read("services/products/migrations/0001_init.sql"),
+        first_migration,
+        "an applied migration changed"
+    );
+    let second = scratch.read("services/products/migrations/0002_update_schema.sql");
+    assert!(second.contains("CREATE TABLE \"categories\""), "{second}");
+    assert!(second.contains("ADD COLUMN \"weight_grams\" INTEGER;"), "{second}");
+    scratch.run(&["check"]).assert_code(0);
+    if let Some(buf) = &buf {
+        let against = before.path().to_string_lossy().into_owned();
+        let (code, out) = run_buf(buf, &root.join("proto"), &["breaking", "--against", &against]);
+        assert_eq!(code, 0, "an additive change must not break the protos:\n{out}");
+    }
+    cargo(root, &["test", "-p", "products"], &[]);
+
+    // 4. A removal is a breaking change, and buf says so.
+    if let Some(buf) = &buf {
+        let against = tempfile::tempdir().unwrap();
+        copy_dir(&root.join("proto"), against.path());
+        scratch.write("fleet.toml", &additive.replace("description = \"text?\"\n", ""));
+        scratch.run(&["generate"]).assert_code(0);
+        let proto = scratch.read("proto/shop/products/v1/products.proto");
+        assert!(proto.contains("reserved \"description\";"), "{proto}");
+        let (code, out) = run_buf(
+            buf,
+            &root.join("proto"),
+            &["breaking", "--against", &against.path().to_string_lossy()],
+        );
+        assert_eq!(code, 100, "removing a field must be reported as breaking:\n{out}");
+        assert!(out.contains("description"), "{out}");
+    }
 }

@@ -5,14 +5,20 @@
 use std::fmt::Write as _;
 
 use fleetwright::manifest::{Source, load_source};
-use fleetwright::render::{Templates, render};
+use fleetwright::model::State;
+use fleetwright::render::Templates;
 use fleetwright::write::Plan;
 
 use crate::support::{ECOMMERCE, MINIMAL, insta_settings};
 
 fn plan_of(name: &str, manifest: &str) -> Plan {
     let loaded = load_source(Source::from_text(name, manifest)).expect("example is valid");
-    render(&loaded.workspace, &Templates::embedded().expect("templates parse")).expect("renders")
+    fleetwright::plan(
+        &loaded.workspace,
+        &Templates::embedded().expect("templates parse"),
+        &State::default(),
+    )
+    .expect("renders")
 }
 
 fn snapshot_tree(example: &str, manifest: &str) {
@@ -74,7 +80,7 @@ fn every_service_gets_a_crate_that_serves_healthz() {
         let lib = plan
             .files
             .iter()
-            .find(|(p, _)| p.as_str() == format!("services/{service}/src/lib.rs"))
+            .find(|(p, _)| p.as_str() == format!("services/{service}/src/http.rs"))
             .unwrap()
             .1;
         assert!(

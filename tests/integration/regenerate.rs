@@ -24,7 +24,7 @@ fn a_second_generate_touches_no_file() {
 fn a_hand_edited_managed_file_survives_and_is_reported() {
     let scratch = generated(MINIMAL);
     let lib = "services/notes/src/lib.rs";
-    let edited = scratch.read(lib).replace("status: \"ok\"", "status: \"fine\"");
+    let edited = format!("{}\n// a hand edit\n", scratch.read(lib));
     scratch.write(lib, &edited);
     // A manifest change that rewrites the same file.
     scratch.write("fleet.toml", &MINIMAL.replace("Keeps notes", "Keeps short notes"));

@@ -13,15 +13,26 @@ pub fn insta_settings() -> insta::Settings {
     settings
 }
 
-/// A temporary directory holding one workspace.
+/// A temporary directory holding one workspace (possibly a folder inside it).
 pub struct Scratch {
     pub dir: tempfile::TempDir,
+    sub: Option<PathBuf>,
 }
 
 impl Scratch {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
+            sub: None,
+        }
+    }
+
+    /// The same scratch space, rooted at its folder `relative`.
+    pub fn sub(self, relative: &str) -> Self {
+        let sub = self.dir.path().join(relative);
+        Self {
+            dir: self.dir,
+            sub: Some(sub),
         }
     }
 
@@ -33,11 +44,11 @@ impl Scratch {
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        self.sub.as_deref().unwrap_or(self.dir.path())
     }
 
     pub fn join(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
+        self.path().join(relative)
     }
 
     pub fn write(&self, relative: &str, text: &str) {

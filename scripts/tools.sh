@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the real tools the test suite checks generated files with and runs generated
+# services against, on a fresh Debian machine; each step is skipped when already done.
+# Source it: it exports FLEETWRIGHT_BUF and puts PostgreSQL's binaries on PATH.
+set -euo pipefail
+
+cache="${FLEETWRIGHT_CACHE:-$HOME/.cache/fleetwright}"
+tools="$cache/tools"
+mkdir -p "$tools"
+
+need_apt=()
+command -v psql >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "tools: apt-get install ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+export PATH="$pg_bin:$PATH"
+
+# buf, from npm: the native binary ships inside the platform package.
+buf_version=1.75.0
+if [ ! -x "$tools/node_modules/@bufbuild/buf-linux-x64/bin/buf" ] || ! grep -q "\"version\": \"$buf_version\"" "$tools/node_modules/@bufbuild/buf/package.json" 2>/dev/null; then
+  echo "tools: npm install @bufbuild/buf@$buf_version"
+  (cd "$tools" && npm install --no-audit --no-fund --silent "@bufbuild/buf@$buf_version" >/dev/null)
+fi
+export FLEETWRIGHT_BUF="$tools/node_modules/@bufbuild/buf-linux-x64/bin/buf"
+"$FLEETWRIGHT_BUF" --version >/dev/null

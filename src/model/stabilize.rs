@@ -1,0 +1,120 @@
+//! Applies what must stay stable across generations to a freshly resolved workspace: proto
+//! field and enum numbers, and the migration history. Input: the state recorded in
+//! `fleet.lock`; output: the workspace with numbers and migrations filled in, and the state to
+//! record next. Deterministic: the same manifest and state always give the same result.
+
+use super::migrations::Column;
+use super::state::{Numbering, State};
+use super::{Field, MigrationFile, SystemNumbers, Workspace};
+use crate::error::Error;
+
+/// Fills numbers and migrations into `workspace` from `previous`; returns the new state.
+///
+/// # Errors
+/// [`Error::Usage`] when a change cannot be migrated forward (a column changing type).
+pub fn stabilize(workspace: &mut Workspace, previous: &State) -> Result<State, Error> {
+    let mut next = State::default();
+    for service in &mut workspace.services {
+        let package = service.proto_package.clone();
+        for entity in &mut service.entities {
+            let mut names: Vec<&str> = vec!["id"];
+            names.extend(entity.fields.iter().map(|f| f.name.as_str()));
+            names.extend(["created_at", "updated_at"]);
+            let key = format!("{package}.{}", entity.name);
+            let numbering = previous
+                .messages
+                .get(&key)
+                .cloned()
+                .unwrap_or_default()
+                .assign(&names, 1);
+            entity.system_numbers = SystemNumbers {
+                id: numbering.numbers["id"],
+                created_at: numbering.numbers["created_at"],
+                updated_at: numbering.numbers["updated_at"],
+            };
+            apply_fields(&mut entity.fields, &numbering, &package, previous, &mut next);
+            entity.reserved_numbers = numbering.reserved_numbers.iter().copied().collect();
+            entity.reserved_names = numbering.reserved_names.iter().cloned().collect();
+            next.messages.insert(key, numbering);
+        }
+        for event in &mut service.events {
+            let names: Vec<&str> = event.fields.iter().map(|f| f.name.as_str()).collect();
+            let key = format!("{package}.{}", event.name);
+            let numbering = previous
+                .messages
+                .get(&key)
+                .cloned()
+                .unwrap_or_default()
+                .assign(&names, 1);
+            apply_fields(&mut event.fields, &numbering, &package, previous, &mut next);
+            event.reserved_numbers = numbering.reserved_numbers.iter().copied().collect();
+            event.reserved_names = numbering.reserved_names.iter().cloned().collect();
+            next.messages.insert(key, numbering);
+        }
+        if service.database != "none" {
+            let wanted: Vec<(String, Vec<Column>)> = service
+                .entities
+                .iter()
+                .map(|e| {
+                    let columns = e
+                        .fields
+                        .iter()
+                        .map(|f| Column {
+                            name: f.name.clone(),
+                            spec: f.spec.clone(),
+                        })
+                        .collect();
+                    (e.table.clone(), columns)
+                })
+                .collect();
+            let history = previous
+                .migrations
+                .get(&service.name)
+                .cloned()
+                .unwrap_or_default()
+                .advance(&service.name, &wanted)?;
+            service.migrations = history
+                .applied
+                .iter()
+                .map(|m| MigrationFile {
+                    version: m.version,
+                    name: m.name.clone(),
+                    file: m.file_name(),
+                    sql: m.sql(),
+                })
+                .collect();
+            if !history.applied.is_empty() {
+                next.migrations.insert(service.name.clone(), history);
+            }
+        }
+    }
+    // Numbering of messages that no longer exist is kept, so a message brought back later
+    // does not reuse numbers its old clients may still send.
+    for (key, numbering) in &previous.messages {
+        next.messages
+            .entry(key.clone())
+            .or_insert_with(|| numbering.assign(&[], 1));
+    }
+    for (key, numbering) in &previous.enums {
+        next.enums
+            .entry(key.clone())
+            .or_insert_with(|| numbering.assign(&[], 1));
+    }
+    Ok(next)
+}
+
+fn apply_fields(fields: &mut [Field], numbering: &Numbering, package: &str, previous: &State, next: &mut State) {
+    for field in fields {
+        field.number = numbering.numbers[&field.name];
+        if let Some(enum_name) = &field.map.enum_name {
+            let key = format!("{package}.{enum_name}");
+            let names: Vec<&str> = field.enum_values.iter().map(|v| v.name.as_str()).collect();
+            let values = previous.enums.get(&key).cloned().unwrap_or_default().assign(&names, 1);
+            for value in &mut field.enum_values {
+                value.number = values.numbers[&value.name];
+            }
+            field.enum_reserved = values.reserved_numbers.iter().copied().collect();
+            next.enums.insert(key, values);
+        }
+    }
+}
