@@ -124,7 +124,8 @@ impl History {
                                 table: table.clone(),
                                 column: column.clone(),
                             }),
-                            Some(old) if old.spec != column.spec => {
+                            // A new enum variant changes the spec but not the column.
+                            Some(old) if column_type(&old.spec, false) != column_type(&column.spec, false) => {
                                 return Err(Error::usage(
                                     format!(
                                         "`{service}`: changing `{table}.{}` from `{}` to `{}` needs a data migration",
@@ -155,7 +156,9 @@ impl History {
             }
         }
         if ops.is_empty() {
-            return Ok(self.clone());
+            let mut same = self.clone();
+            same.tables = wanted.iter().cloned().collect();
+            return Ok(same);
         }
         let version = self.applied.last().map_or(1, |m| m.version + 1);
         let name = if version == 1 {
@@ -223,6 +226,18 @@ mod tests {
                 .contains("ADD COLUMN \"paid\" INTEGER NOT NULL DEFAULT 0")
         );
         assert!(v3.applied[2].sql().contains("DROP COLUMN \"note\""));
+    }
+
+    #[test]
+    fn a_new_enum_variant_needs_no_migration_but_is_remembered() {
+        let v1 = History::default()
+            .advance("o", &[("orders".into(), vec![col("status", "enum(a, b)")])])
+            .unwrap();
+        let v2 = v1
+            .advance("o", &[("orders".into(), vec![col("status", "enum(a, b, c)")])])
+            .unwrap();
+        assert_eq!(v2.applied.len(), 1);
+        assert_eq!(v2.tables["orders"][0].spec, "enum(a, b, c)");
     }
 
     #[test]

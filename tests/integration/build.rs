@@ -160,5 +160,31 @@ fn generated_ecommerce_workspace_builds_passes_its_tests_and_evolves_safely() {
         );
         assert_eq!(code, 100, "removing a field must be reported as breaking:\n{out}");
         assert!(out.contains("description"), "{out}");
+
+        // So is a changed type. Entities refuse it outright (their column cannot be migrated
+        // portably); event payloads have no table, so the proto changes and buf catches it.
+        let against = tempfile::tempdir().unwrap();
+        copy_dir(&root.join("proto"), against.path());
+        let removed = additive.replace("description = \"text?\"\n", "");
+        let retyped = removed.replace(
+            "customer_id = \"uuid\"\ntotal_cents = \"int64\"\n\n# --- payments",
+            "customer_id = \"uuid\"\ntotal_cents = \"string\"\n\n# --- payments",
+        );
+        assert_ne!(retyped, removed, "the OrderPlaced event was not found in the example");
+        scratch.write("fleet.toml", &retyped);
+        scratch.run(&["generate"]).assert_code(0);
+        let against = against.path().to_string_lossy().into_owned();
+        let (code, out) = run_buf(buf, &root.join("proto"), &["breaking", "--against", &against]);
+        assert_eq!(
+            code, 100,
+            "changing a field's type must be reported as breaking:\n{out}"
+        );
+        scratch.write(
+            "fleet.toml",
+            &removed.replace("price_cents = \"int64\"", "price_cents = \"string\""),
+        );
+        let refused = scratch.run(&["generate"]);
+        refused.assert_code(2);
+        assert!(refused.stderr.contains("needs a data migration"), "{}", refused.stderr);
     }
 }

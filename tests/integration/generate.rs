@@ -102,3 +102,63 @@ fn every_embedded_template_is_used() {
         }
     }
 }
+
+/// The proto text of one service in a plan.
+fn proto(plan: &Plan, service: &str) -> String {
+    plan.files
+        .iter()
+        .find(|(p, _)| p.as_str() == format!("proto/shop/{service}/v1/{service}.proto"))
+        .map(|(_, f)| f.contents.clone())
+        .expect("proto rendered")
+}
+
+fn plan_with(manifest: &str, previous: &State) -> Plan {
+    let loaded = load_source(Source::from_text("fleet.toml", manifest)).expect("valid");
+    fleetwright::plan(&loaded.workspace, &Templates::embedded().expect("templates"), previous).expect("renders")
+}
+
+#[test]
+fn field_numbers_survive_reordering_and_removed_ones_are_reserved() {
+    let first = plan_with(ECOMMERCE, &State::default());
+    let original = proto(&first, "products");
+    assert!(original.contains("int64 price_cents = 5;"), "{original}");
+
+    // Reordered fields keep their numbers.
+    let reordered = ECOMMERCE.replace(
+        "sku = \"string\"\nname = \"string\"\n",
+        "name = \"string\"\nsku = \"string\"\n",
+    );
+    assert_ne!(reordered, ECOMMERCE);
+    let second = plan_with(&reordered, &first.state);
+    let text = proto(&second, "products");
+    assert!(
+        text.contains("string sku = 2;") && text.contains("string name = 3;"),
+        "{text}"
+    );
+
+    // A new field gets a fresh number; a removed one is reserved, number and name.
+    let changed = reordered.replace("tags = \"string[]\"\n", "weight_grams = \"int32?\"\n");
+    let third = plan_with(&changed, &second.state);
+    let text = proto(&third, "products");
+    assert!(text.contains("optional int32 weight_grams = 9;"), "{text}");
+    assert!(
+        text.contains("reserved 6;") && text.contains("reserved \"tags\";"),
+        "{text}"
+    );
+
+    // The same manifest and state always give the same plan.
+    assert_eq!(plan_with(&changed, &second.state), third);
+}
+
+#[test]
+fn enum_values_keep_their_numbers() {
+    let first = plan_with(ECOMMERCE, &State::default());
+    let changed = ECOMMERCE.replace(
+        "enum(pending, paid, cancelled)",
+        "enum(cancelled, refunded, pending, paid)",
+    );
+    let text = proto(&plan_with(&changed, &first.state), "orders");
+    assert!(text.contains("ORDER_STATUS_PENDING = 1;"), "{text}");
+    assert!(text.contains("ORDER_STATUS_CANCELLED = 3;"), "{text}");
+    assert!(text.contains("ORDER_STATUS_REFUNDED = 4;"), "{text}");
+}
