@@ -55,7 +55,19 @@ pub struct Gateway {
     pub admin_port: u16,
     pub request_timeout_ms: u32,
     pub connect_timeout_ms: u32,
+    /// The same durations as protobuf `Duration` text (`15s`, `0.500s`), as Envoy wants them.
+    pub durations: GatewayDurations,
     pub cors_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GatewayDurations {
+    pub request: String,
+    /// Budget of one retried attempt: a third of the request timeout.
+    pub per_try: String,
+    pub connect: String,
+    /// Whole-stream limit: twice the route timeout, so route timeouts fire first.
+    pub stream: String,
 }
 
 /// Deploy switches, each read by its own templates.

@@ -31,11 +31,19 @@ const FIRST_GRPC_PORT: u16 = 50051;
 #[allow(clippy::too_many_lines)] // one straight sequence of defaults; splitting it would scatter them
 pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
     let name = manifest.project.name.get_ref().clone();
+    let request_timeout_ms = number(manifest.gateway.request_timeout_ms.as_ref(), 15_000)?;
+    let connect_timeout_ms = number(manifest.gateway.connect_timeout_ms.as_ref(), 1_000)?;
     let gateway = Gateway {
+        durations: super::GatewayDurations {
+            request: duration_text(request_timeout_ms),
+            per_try: duration_text((request_timeout_ms / 3).max(1)),
+            connect: duration_text(connect_timeout_ms),
+            stream: duration_text(request_timeout_ms.saturating_mul(2)),
+        },
         port: port(manifest.gateway.port.as_ref(), DEFAULT_GATEWAY_PORT)?,
         admin_port: port(manifest.gateway.admin_port.as_ref(), DEFAULT_ADMIN_PORT)?,
-        request_timeout_ms: number(manifest.gateway.request_timeout_ms.as_ref(), 15_000)?,
-        connect_timeout_ms: number(manifest.gateway.connect_timeout_ms.as_ref(), 1_000)?,
+        request_timeout_ms,
+        connect_timeout_ms,
         cors_origins: manifest.gateway.cors_origins.clone(),
     };
     let uses_events = manifest
@@ -330,6 +338,15 @@ pub fn plural(snake: &str) -> String {
         format!("{last}s")
     };
     format!("{head}{word}")
+}
+
+/// Milliseconds as protobuf `Duration` JSON text: `15s`, `1.500s`.
+fn duration_text(ms: u32) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{}.{:03}s", ms / 1000, ms % 1000)
+    }
 }
 
 fn next_free(next: &mut u16, taken: &mut BTreeSet<u16>) -> Result<u16, Error> {

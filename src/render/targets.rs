@@ -31,119 +31,58 @@ impl When {
     }
 }
 
-/// Templates rendered once per workspace: (template, output path, owner).
-const WORKSPACE_FILES: &[(&str, &str, Owner)] = &[
-    ("workspace/README.md.tera", "README.md", Owner::Managed),
-    ("workspace/Cargo.toml.tera", "Cargo.toml", Owner::Managed),
-    ("workspace/gitignore.tera", ".gitignore", Owner::Scaffold),
-    ("proto/buf.yaml.tera", "proto/buf.yaml", Owner::Managed),
+/// When a workspace template applies.
+#[derive(Clone, Copy)]
+enum WhenWorkspace {
+    Always,
+    Compose,
+}
+
+impl WhenWorkspace {
+    fn holds(self, workspace: &Workspace) -> bool {
+        match self {
+            WhenWorkspace::Always => true,
+            WhenWorkspace::Compose => workspace.deploy.compose,
+        }
+    }
+}
+
+/// Templates rendered once per workspace: (template, output path, owner, when, and the
+/// deploy flavour for templates rendered once per flavour).
+#[rustfmt::skip]
+const WORKSPACE_FILES: &[(&str, &str, Owner, WhenWorkspace, Option<&str>)] = &[
+    ("workspace/README.md.tera",    "README.md",                     Owner::Managed,  WhenWorkspace::Always,  None),
+    ("workspace/Cargo.toml.tera",   "Cargo.toml",                    Owner::Managed,  WhenWorkspace::Always,  None),
+    ("workspace/gitignore.tera",    ".gitignore",                    Owner::Scaffold, WhenWorkspace::Always,  None),
+    ("docker/dockerignore.tera",    ".dockerignore",                 Owner::Managed,  WhenWorkspace::Always,  None),
+    ("proto/buf.yaml.tera",         "proto/buf.yaml",                Owner::Managed,  WhenWorkspace::Always,  None),
+    ("gateway/envoy.yaml.tera",     "gateway/envoy.yaml",            Owner::Managed,  WhenWorkspace::Always,  Some("compose")),
+    ("compose/compose.yaml.tera",   "deploy/compose/compose.yaml",   Owner::Managed,  WhenWorkspace::Compose, None),
+    ("compose/prometheus.yml.tera", "deploy/compose/prometheus.yml", Owner::Managed,  WhenWorkspace::Compose, None),
 ];
 
 /// Templates rendered once per Rust service, output relative to `services/<name>/`.
+#[rustfmt::skip]
 const RUST_SERVICE_FILES: &[(&str, &str, Owner, When)] = &[
-    (
-        "services/rust/Cargo.toml.tera",
-        "Cargo.toml",
-        Owner::Managed,
-        When::Always,
-    ),
-    ("services/rust/build.rs.tera", "build.rs", Owner::Managed, When::Always),
-    (
-        "services/rust/src/main.rs.tera",
-        "src/main.rs",
-        Owner::Managed,
-        When::Always,
-    ),
-    (
-        "services/rust/src/lib.rs.tera",
-        "src/lib.rs",
-        Owner::Managed,
-        When::Always,
-    ),
-    (
-        "services/rust/src/app.rs.tera",
-        "src/app.rs",
-        Owner::Managed,
-        When::Always,
-    ),
-    (
-        "services/rust/src/config.rs.tera",
-        "src/config.rs",
-        Owner::Managed,
-        When::Always,
-    ),
-    (
-        "services/rust/src/db.rs.tera",
-        "src/db.rs",
-        Owner::Managed,
-        When::HasDatabase,
-    ),
-    (
-        "services/rust/src/error.rs.tera",
-        "src/error.rs",
-        Owner::Managed,
-        When::Always,
-    ),
-    (
-        "services/rust/src/grpc.rs.tera",
-        "src/grpc.rs",
-        Owner::Managed,
-        When::Always,
-    ),
-    (
-        "services/rust/src/hooks.rs.tera",
-        "src/hooks.rs",
-        Owner::Managed,
-        When::Always,
-    ),
-    (
-        "services/rust/src/http.rs.tera",
-        "src/http.rs",
-        Owner::Managed,
-        When::Always,
-    ),
-    (
-        "services/rust/src/metrics.rs.tera",
-        "src/metrics.rs",
-        Owner::Managed,
-        When::Always,
-    ),
-    (
-        "services/rust/src/model.rs.tera",
-        "src/model.rs",
-        Owner::Managed,
-        When::Always,
-    ),
-    (
-        "services/rust/src/store.rs.tera",
-        "src/store.rs",
-        Owner::Managed,
-        When::HasDatabase,
-    ),
-    (
-        "services/rust/src/telemetry.rs.tera",
-        "src/telemetry.rs",
-        Owner::Managed,
-        When::Always,
-    ),
-    (
-        "services/rust/src/types.rs.tera",
-        "src/types.rs",
-        Owner::Managed,
-        When::Always,
-    ),
-    (
-        "services/rust/src/logic.rs.tera",
-        "src/logic.rs",
-        Owner::Scaffold,
-        When::Always,
-    ),
-    (
-        "services/rust/tests/api.rs.tera",
-        "tests/api.rs",
-        Owner::Managed,
-        When::Always,
-    ),
+    ("services/rust/Cargo.toml.tera",       "Cargo.toml",       Owner::Managed,  When::Always),
+    ("docker/Dockerfile.tera",              "Dockerfile",       Owner::Managed,  When::Always),
+    ("services/rust/build.rs.tera",         "build.rs",         Owner::Managed,  When::Always),
+    ("services/rust/src/main.rs.tera",      "src/main.rs",      Owner::Managed,  When::Always),
+    ("services/rust/src/lib.rs.tera",       "src/lib.rs",       Owner::Managed,  When::Always),
+    ("services/rust/src/app.rs.tera",       "src/app.rs",       Owner::Managed,  When::Always),
+    ("services/rust/src/config.rs.tera",    "src/config.rs",    Owner::Managed,  When::Always),
+    ("services/rust/src/db.rs.tera",        "src/db.rs",        Owner::Managed,  When::HasDatabase),
+    ("services/rust/src/error.rs.tera",     "src/error.rs",     Owner::Managed,  When::Always),
+    ("services/rust/src/grpc.rs.tera",      "src/grpc.rs",      Owner::Managed,  When::Always),
+    ("services/rust/src/hooks.rs.tera",     "src/hooks.rs",     Owner::Managed,  When::Always),
+    ("services/rust/src/http.rs.tera",      "src/http.rs",      Owner::Managed,  When::Always),
+    ("services/rust/src/metrics.rs.tera",   "src/metrics.rs",   Owner::Managed,  When::Always),
+    ("services/rust/src/model.rs.tera",     "src/model.rs",     Owner::Managed,  When::Always),
+    ("services/rust/src/store.rs.tera",     "src/store.rs",     Owner::Managed,  When::HasDatabase),
+    ("services/rust/src/telemetry.rs.tera", "src/telemetry.rs", Owner::Managed,  When::Always),
+    ("services/rust/src/types.rs.tera",     "src/types.rs",     Owner::Managed,  When::Always),
+    ("services/rust/src/logic.rs.tera",     "src/logic.rs",     Owner::Scaffold, When::Always),
+    ("services/rust/tests/api.rs.tera",     "tests/api.rs",     Owner::Managed,  When::Always),
 ];
 
 /// The proto contract of each service.
@@ -156,13 +95,20 @@ const MIGRATION_TEMPLATE: &str = "services/rust/migration.sql.tera";
 pub fn jobs(workspace: &Workspace) -> Vec<Job> {
     let mut jobs = Vec::new();
     let whole = context::for_workspace(workspace);
-    for (template, output, owner) in WORKSPACE_FILES {
+    for (template, output, owner, when, flavour) in WORKSPACE_FILES {
+        if !when.holds(workspace) {
+            continue;
+        }
+        let mut context = whole.clone();
+        if let Some(flavour) = flavour {
+            context.insert("gateway_target", flavour);
+        }
         jobs.push(Job {
             template,
             output: (*output).to_owned(),
             owner: *owner,
             entity: "the workspace".into(),
-            context: whole.clone(),
+            context,
         });
     }
     let base = context::service_base(workspace);
@@ -207,7 +153,7 @@ pub fn jobs(workspace: &Workspace) -> Vec<Job> {
 pub fn template_paths() -> Vec<&'static str> {
     WORKSPACE_FILES
         .iter()
-        .map(|(t, _, _)| *t)
+        .map(|(t, _, _, _, _)| *t)
         .chain(RUST_SERVICE_FILES.iter().map(|(t, _, _, _)| *t))
         .chain([PROTO_TEMPLATE, MIGRATION_TEMPLATE])
         .collect()

@@ -162,3 +162,23 @@ fn enum_values_keep_their_numbers() {
     assert!(text.contains("ORDER_STATUS_CANCELLED = 3;"), "{text}");
     assert!(text.contains("ORDER_STATUS_REFUNDED = 4;"), "{text}");
 }
+
+#[test]
+fn only_services_with_a_route_are_behind_the_gateway() {
+    let plan = plan_of("fleet.toml", ECOMMERCE);
+    let envoy = &plan
+        .files
+        .iter()
+        .find(|(p, _)| p.as_str() == "gateway/envoy.yaml")
+        .expect("gateway config")
+        .1
+        .contents;
+    for exposed in ["users", "products", "orders"] {
+        assert!(
+            envoy.contains(&format!("cluster: {exposed}_http")),
+            "{exposed} not routed"
+        );
+    }
+    // `payments` has no route: no route, no cluster, no address.
+    assert!(!envoy.contains("payments"), "{envoy}");
+}

@@ -7,3 +7,4 @@ mod diagnostics;
 mod generate;
 mod regenerate;
 mod support;
+mod validate;
