@@ -1,0 +1,201 @@
+//! Which template renders to which path, for which entity, owned by whom. Decided here in
+//! Rust rather than in template front matter so the plan's shape is typed and testable.
+//! Each target (workspace, proto, service crate, docker, gateway, compose, kubernetes, CI)
+//! is a few rows of a table; [`FAMILIES`] lists the tables.
+
+mod ci;
+mod kubernetes;
+
+use super::context;
+use crate::model::{Service, Workspace};
+use crate::write::plan::Owner;
+
+/// One file to render.
+pub struct Job {
+    pub template: &'static str,
+    pub output: String,
+    pub owner: Owner,
+    /// What it renders for, for error messages ("the workspace", "service `orders`").
+    pub entity: String,
+    pub context: tera::Context,
+}
+
+/// What a template is rendered for: the workspace once, or every service.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    Workspace,
+    Service,
+}
+
+/// When a row applies.
+#[derive(Clone, Copy)]
+#[allow(dead_code)] // some variants wait for the tables that use them
+pub(crate) enum When {
+    Always,
+    /// Services with a database.
+    HasDatabase,
+    /// `compose` is a deploy target.
+    Compose,
+    /// `kubernetes` is a deploy target.
+    Kubernetes,
+    /// `github` is a CI provider.
+    GitHub,
+    /// `gitlab` is a CI provider.
+    GitLab,
+}
+
+impl When {
+    fn holds(self, workspace: &Workspace, service: Option<&Service>) -> bool {
+        match self {
+            When::Always => true,
+            When::HasDatabase => service.is_some_and(|s| s.database != "none"),
+            When::Compose => workspace.deploy.compose,
+            When::Kubernetes => workspace.deploy.kubernetes,
+            When::GitHub => workspace.ci.iter().any(|c| c == "github"),
+            When::GitLab => workspace.ci.iter().any(|c| c == "gitlab"),
+        }
+    }
+}
+
+/// A template, where it goes (`{service}` stands for the service name) and who owns it.
+pub(crate) struct Target {
+    template: &'static str,
+    output: &'static str,
+    owner: Owner,
+    scope: Scope,
+    when: When,
+    /// For templates rendered once per deploy flavour: the flavour, as `gateway_target`.
+    flavour: Option<&'static str>,
+}
+
+pub(crate) const fn row(
+    template: &'static str,
+    output: &'static str,
+    owner: Owner,
+    scope: Scope,
+    when: When,
+) -> Target {
+    Target {
+        template,
+        output,
+        owner,
+        scope,
+        when,
+        flavour: None,
+    }
+}
+
+use Owner::{Managed, Scaffold};
+use Scope::{Service as Each, Workspace as Once};
+
+/// Every table of targets, in a stable order.
+const FAMILIES: &[&[Target]] = &[CORE, kubernetes::TARGETS, ci::TARGETS];
+
+/// The workspace, its protos, the service crates, containers, gateway and compose.
+#[rustfmt::skip]
+const CORE: &[Target] = &[
+    // The workspace.
+    row("workspace/README.md.tera",            "README.md",                           Managed,  Once, When::Always),
+    row("workspace/Cargo.toml.tera",           "Cargo.toml",                          Managed,  Once, When::Always),
+    row("workspace/gitignore.tera",            ".gitignore",                          Scaffold, Once, When::Always),
+    row("docker/dockerignore.tera",            ".dockerignore",                       Managed,  Once, When::Always),
+    // gRPC contracts.
+    row("proto/buf.yaml.tera",                 "proto/buf.yaml",                      Managed,  Once, When::Always),
+    // The gateway, addressed by compose service names.
+    Target { flavour: Some("compose"), ..row("gateway/envoy.yaml.tera", "gateway/envoy.yaml", Managed, Once, When::Always) },
+    // docker compose.
+    row("compose/compose.yaml.tera",           "deploy/compose/compose.yaml",         Managed,  Once, When::Compose),
+    row("compose/prometheus.yml.tera",         "deploy/compose/prometheus.yml",       Managed,  Once, When::Compose),
+    // Each Rust service crate (`language` is validated to be `rust`).
+    row("services/rust/Cargo.toml.tera",       "services/{service}/Cargo.toml",       Managed,  Each, When::Always),
+    row("docker/Dockerfile.tera",              "services/{service}/Dockerfile",       Managed,  Each, When::Always),
+    row("services/rust/build.rs.tera",         "services/{service}/build.rs",         Managed,  Each, When::Always),
+    row("services/rust/src/main.rs.tera",      "services/{service}/src/main.rs",      Managed,  Each, When::Always),
+    row("services/rust/src/lib.rs.tera",       "services/{service}/src/lib.rs",       Managed,  Each, When::Always),
+    row("services/rust/src/app.rs.tera",       "services/{service}/src/app.rs",       Managed,  Each, When::Always),
+    row("services/rust/src/config.rs.tera",    "services/{service}/src/config.rs",    Managed,  Each, When::Always),
+    row("services/rust/src/db.rs.tera",        "services/{service}/src/db.rs",        Managed,  Each, When::HasDatabase),
+    row("services/rust/src/error.rs.tera",     "services/{service}/src/error.rs",     Managed,  Each, When::Always),
+    row("services/rust/src/grpc.rs.tera",      "services/{service}/src/grpc.rs",      Managed,  Each, When::Always),
+    row("services/rust/src/hooks.rs.tera",     "services/{service}/src/hooks.rs",     Managed,  Each, When::Always),
+    row("services/rust/src/http.rs.tera",      "services/{service}/src/http.rs",      Managed,  Each, When::Always),
+    row("services/rust/src/metrics.rs.tera",   "services/{service}/src/metrics.rs",   Managed,  Each, When::Always),
+    row("services/rust/src/model.rs.tera",     "services/{service}/src/model.rs",     Managed,  Each, When::Always),
+    row("services/rust/src/store.rs.tera",     "services/{service}/src/store.rs",     Managed,  Each, When::HasDatabase),
+    row("services/rust/src/telemetry.rs.tera", "services/{service}/src/telemetry.rs", Managed,  Each, When::Always),
+    row("services/rust/src/types.rs.tera",     "services/{service}/src/types.rs",     Managed,  Each, When::Always),
+    row("services/rust/src/logic.rs.tera",     "services/{service}/src/logic.rs",     Scaffold, Each, When::Always),
+    row("services/rust/tests/api.rs.tera",     "services/{service}/tests/api.rs",     Managed,  Each, When::Always),
+];
+
+/// The proto contract of each service, at its package path.
+const PROTO_TEMPLATE: &str = "proto/service.proto.tera";
+/// One file per migration; scaffold-owned because an applied migration must never change,
+/// even if a later fleetwright renders the same operations differently.
+const MIGRATION_TEMPLATE: &str = "services/rust/migration.sql.tera";
+
+fn job(target: &Target, output: String, entity: &str, context: &tera::Context) -> Job {
+    let mut context = context.clone();
+    if let Some(flavour) = target.flavour {
+        context.insert("gateway_target", flavour);
+    }
+    Job {
+        template: target.template,
+        output,
+        owner: target.owner,
+        entity: entity.to_owned(),
+        context,
+    }
+}
+
+/// Every file the workspace needs, in a stable order.
+pub fn jobs(workspace: &Workspace) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    let whole = context::for_workspace(workspace);
+    let targets = || FAMILIES.iter().flat_map(|family| family.iter());
+    for target in targets().filter(|t| t.scope == Scope::Workspace && t.when.holds(workspace, None)) {
+        jobs.push(job(target, target.output.to_owned(), "the workspace", &whole));
+    }
+    let base = context::service_base(workspace);
+    for service in &workspace.services {
+        let context = context::for_service(&base, workspace, service);
+        let entity = format!("service `{}`", service.name);
+        jobs.push(Job {
+            template: PROTO_TEMPLATE,
+            output: format!("proto/{}", service.proto_file),
+            owner: Owner::Managed,
+            entity: entity.clone(),
+            context: context.clone(),
+        });
+        for target in targets().filter(|t| t.scope == Scope::Service && t.when.holds(workspace, Some(service))) {
+            jobs.push(job(
+                target,
+                target.output.replace("{service}", &service.name),
+                &entity,
+                &context,
+            ));
+        }
+        for migration in &service.migrations {
+            let mut context = context.clone();
+            context.insert("migration", migration);
+            jobs.push(Job {
+                template: MIGRATION_TEMPLATE,
+                output: format!("services/{}/migrations/{}", service.name, migration.file),
+                owner: Owner::Scaffold,
+                entity: format!("migration {} of service `{}`", migration.file, service.name),
+                context,
+            });
+        }
+    }
+    jobs
+}
+
+/// Every template a job can use, for tests that every embedded template is reachable.
+pub fn template_paths() -> Vec<&'static str> {
+    FAMILIES
+        .iter()
+        .flat_map(|f| f.iter())
+        .map(|t| t.template)
+        .chain([PROTO_TEMPLATE, MIGRATION_TEMPLATE])
+        .collect()
+}
