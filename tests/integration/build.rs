@@ -19,11 +19,16 @@ fn target_dir() -> String {
 /// Runs cargo in the workspace; panics with its output on failure.
 fn cargo(dir: &Path, args: &[&str], env: &[(&str, &str)]) {
     let mut command = Command::new(env!("CARGO"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env_remove("RUSTFLAGS");
+    command.args(args).current_dir(dir);
+    // Build like a user's shell would: the variables cargo sets for this test (CARGO_PKG_*,
+    // CARGO_MANIFEST_DIR, ...) would otherwise reach build scripts and defeat the shared cache.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if (key.starts_with("CARGO_") && key != "CARGO_HOME") || key.starts_with("RUSTC") || key == "RUSTFLAGS" {
+            command.env_remove(key.as_ref());
+        }
+    }
+    command.env("CARGO_TARGET_DIR", target_dir());
     for (key, value) in env {
         command.env(key, value);
     }
