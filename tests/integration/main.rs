@@ -5,6 +5,7 @@ mod build;
 mod cli;
 mod diagnostics;
 mod generate;
+mod k8s;
 mod regenerate;
 mod support;
 mod validate;

@@ -211,7 +211,46 @@ fn dockerfiles(root: &Path) {
     }
 }
 
+/// Grafana dashboards: the project's dashboard schema, and every query through promtool's
+/// PromQL parser (as recording rules).
+fn dashboards(root: &Path) {
+    let dir = root.join("deploy/compose/grafana/dashboards");
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        .collect();
+    assert!(!files.is_empty());
+    let schema_file = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/grafana-dashboard.schema.json");
+    if let Some(schema) = tool("check-jsonschema") {
+        let mut args = vec!["--schemafile", schema_file];
+        args.extend(files.iter().map(String::as_str));
+        let (ok, out) = check(&schema, &args, root);
+        assert!(ok, "a dashboard breaks the dashboard schema:\n{out}");
+        let text = std::fs::read_to_string(&files[0])
+            .unwrap()
+            .replacen("\"w\": 12", "\"w\": 30", 1);
+        std::fs::write(root.join("broken.json"), text).unwrap();
+        let (ok, out) = check(&schema, &["--schemafile", schema_file, "broken.json"], root);
+        assert!(!ok, "the dashboard schema accepted a panel wider than the grid:\n{out}");
+        std::fs::remove_file(root.join("broken.json")).unwrap();
+    }
+    if let (Some(python), Some(promtool)) = (tool("python"), tool("promtool")) {
+        let script = "import json, sys, yaml\n\
+            rules = [{'record': 'dashboard:q%d' % i, 'expr': t['expr']}\n\
+                     for i, t in enumerate(t for f in sys.argv[1:] for p in json.load(open(f))['panels'] for t in p['targets'])]\n\
+            yaml.safe_dump({'groups': [{'name': 'dashboards', 'rules': rules}]}, open('dashboard-queries.yml', 'w'))";
+        let mut args = vec!["-c", script];
+        args.extend(files.iter().map(String::as_str));
+        let (ok, out) = check(&python, &args, root);
+        assert!(ok, "{out}");
+        let (ok, out) = check(&promtool, &["check", "rules", "dashboard-queries.yml"], root);
+        assert!(ok, "a dashboard query is not valid PromQL:\n{out}");
+        std::fs::remove_file(root.join("dashboard-queries.yml")).unwrap();
+    }
+}
+
 fn compose(root: &Path) {
+    dashboards(root);
     if let Some(schema) = tool("check-jsonschema") {
         let args = ["--builtin-schema", "vendor.compose-spec", "deploy/compose/compose.yaml"];
         let (ok, out) = check(&schema, &args, root);

@@ -1,7 +1,41 @@
 //! Kubernetes: a kustomize base per workspace and per service, with `dev` and `prod` overlays.
+//! The base holds everything both environments share (the namespace, default-deny network
+//! policies, the Envoy gateway and one directory per service); `dev` adds in-cluster
+//! PostgreSQL and NATS with throwaway credentials, `prod` expects external ones through
+//! Secrets the operator creates. Conditions finer than a row's [`When`] (autoscaling, SQLite
+//! volumes, Gateway API routes) are branches inside the templates.
 
-use super::Target;
+use super::{Scope, Target, When, row};
+use crate::write::plan::Owner::Managed;
 
-/// Rows are added as the Kubernetes templates land.
+const ONCE: Scope = Scope::Workspace;
+const EACH: Scope = Scope::Service;
+const K8S: When = When::Kubernetes;
+
 #[rustfmt::skip]
-pub(crate) const TARGETS: &[Target] = &[];
+pub(crate) const TARGETS: &[Target] = &[
+    // The base: namespace, namespace-wide network policies, and the list of everything.
+    row("k8s/base/kustomization.yaml.tera",            "deploy/k8s/base/kustomization.yaml",                     Managed, ONCE, K8S),
+    row("k8s/base/namespace.yaml.tera",                "deploy/k8s/base/namespace.yaml",                         Managed, ONCE, K8S),
+    row("k8s/base/networkpolicy.yaml.tera",            "deploy/k8s/base/networkpolicy.yaml",                     Managed, ONCE, K8S),
+    // The Envoy gateway, addressing services by cluster DNS names.
+    Target { flavour: Some("kubernetes"), ..row("gateway/envoy.yaml.tera", "deploy/k8s/base/gateway/envoy.yaml", Managed, ONCE, K8S) },
+    row("k8s/gateway/kustomization.yaml.tera",         "deploy/k8s/base/gateway/kustomization.yaml",             Managed, ONCE, K8S),
+    row("k8s/gateway/deployment.yaml.tera",            "deploy/k8s/base/gateway/deployment.yaml",                Managed, ONCE, K8S),
+    row("k8s/gateway/service.yaml.tera",               "deploy/k8s/base/gateway/service.yaml",                   Managed, ONCE, K8S),
+    row("k8s/gateway/serviceaccount.yaml.tera",        "deploy/k8s/base/gateway/serviceaccount.yaml",            Managed, ONCE, K8S),
+    row("k8s/gateway/disruption.yaml.tera",            "deploy/k8s/base/gateway/disruption.yaml",                Managed, ONCE, K8S),
+    row("k8s/gateway/networkpolicy.yaml.tera",         "deploy/k8s/base/gateway/networkpolicy.yaml",             Managed, ONCE, K8S),
+    // One directory per service.
+    row("k8s/service/kustomization.yaml.tera",         "deploy/k8s/base/{service}/kustomization.yaml",           Managed, EACH, K8S),
+    row("k8s/service/config.env.tera",                 "deploy/k8s/base/{service}/config.env",                   Managed, EACH, K8S),
+    row("k8s/service/deployment.yaml.tera",            "deploy/k8s/base/{service}/deployment.yaml",              Managed, EACH, K8S),
+    row("k8s/service/service.yaml.tera",               "deploy/k8s/base/{service}/service.yaml",                 Managed, EACH, K8S),
+    row("k8s/service/serviceaccount.yaml.tera",        "deploy/k8s/base/{service}/serviceaccount.yaml",          Managed, EACH, K8S),
+    row("k8s/service/scaling.yaml.tera",               "deploy/k8s/base/{service}/scaling.yaml",                 Managed, EACH, K8S),
+    row("k8s/service/networkpolicy.yaml.tera",         "deploy/k8s/base/{service}/networkpolicy.yaml",           Managed, EACH, K8S),
+    // Overlays.
+    row("k8s/overlays/dev/kustomization.yaml.tera",    "deploy/k8s/overlays/dev/kustomization.yaml",             Managed, ONCE, K8S),
+    row("k8s/overlays/dev/backing-services.yaml.tera", "deploy/k8s/overlays/dev/backing-services.yaml",          Managed, ONCE, K8S),
+    row("k8s/overlays/prod/kustomization.yaml.tera",   "deploy/k8s/overlays/prod/kustomization.yaml",            Managed, ONCE, K8S),
+];

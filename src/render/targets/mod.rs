@@ -109,6 +109,9 @@ const CORE: &[Target] = &[
     // docker compose.
     row("compose/compose.yaml.tera",           "deploy/compose/compose.yaml",         Managed,  Once, When::Compose),
     row("compose/prometheus.yml.tera",         "deploy/compose/prometheus.yml",       Managed,  Once, When::Compose),
+    row("observability/grafana-datasources.yaml.tera", "deploy/compose/grafana/datasources.yaml", Managed, Once, When::Compose),
+    row("observability/grafana-dashboards.yaml.tera",  "deploy/compose/grafana/dashboards.yaml",  Managed, Once, When::Compose),
+    row("observability/dashboard.json.tera",   "deploy/compose/grafana/dashboards/{service}.json", Managed, Each, When::Compose),
     // Each Rust service crate (`language` is validated to be `rust`).
     row("services/rust/Cargo.toml.tera",       "services/{service}/Cargo.toml",       Managed,  Each, When::Always),
     row("docker/Dockerfile.tera",              "services/{service}/Dockerfile",       Managed,  Each, When::Always),

@@ -1,0 +1,345 @@
+//! The Kubernetes manifests, checked by real tools: kustomize (the Go library, through
+//! pykustomize) builds the base and both overlays; kubernetes-validate holds every object of
+//! the generated files and of each build to the Kubernetes 1.33 schemas, strictly (unknown
+//! fields and unknown kinds fail); `k8s_refs.py` checks what schemas cannot see (selectors,
+//! references, named ports, hardening). Each check also runs on a broken copy, to prove it
+//! can fail. The tools come from `scripts/tools.sh` (`FLEETWRIGHT_TOOLS`); `#[ignore]`d in the
+//! fast loop, required under CI.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{ECOMMERCE, Scratch};
+
+const VALIDATORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/validators");
+const OVERLAYS: [&str; 3] = ["base", "overlays/dev", "overlays/prod"];
+
+/// A tool from `FLEETWRIGHT_TOOLS` when it is there, else from PATH. Required under CI,
+/// skipped with a note elsewhere.
+fn tool(name: &str) -> Option<PathBuf> {
+    let bundled = std::env::var_os("FLEETWRIGHT_TOOLS")
+        .map(|dir| PathBuf::from(dir).join(name))
+        .filter(|p| p.exists());
+    let path = bundled.or_else(|| {
+        Command::new("which")
+            .arg(name)
+            .output()
+            .is_ok_and(|o| o.status.success())
+            .then(|| PathBuf::from(name))
+    });
+    if path.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide `{name}` (scripts/tools.sh does)"
+        );
+        eprintln!("skipping checks that need `{name}`");
+    }
+    path
+}
+
+/// The Python that has kubernetes-validate and pykustomize.
+fn python() -> Option<PathBuf> {
+    let python = tool("python")?;
+    let ready = Command::new(&python)
+        .args(["-c", "import kubernetes_validate, pykustomize"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide kubernetes-validate and pykustomize (scripts/tools.sh does)"
+        );
+        eprintln!(
+            "skipping: {} lacks kubernetes-validate or pykustomize",
+            python.display()
+        );
+    }
+    ready.then_some(python)
+}
+
+/// Runs one of `scripts/validators/` in `dir`: whether it passed, stdout, stderr.
+fn script(python: &Path, name: &str, args: &[&str], dir: &Path) -> (bool, String, String) {
+    let output = Command::new(python)
+        .arg(Path::new(VALIDATORS).join(name))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("validator runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Builds `overlay` of the tree at `k8s` into `<k8s>/../built-<name>.yaml`; returns that path.
+fn build(python: &Path, k8s: &Path, overlay: &str) -> PathBuf {
+    let (ok, yaml, err) = script(python, "kustomize_build.py", &[overlay], k8s);
+    assert!(ok, "kustomize cannot build {overlay}:\n{err}");
+    let out = k8s.with_file_name(format!("built-{}.yaml", overlay.replace('/', "-")));
+    std::fs::write(&out, yaml).unwrap();
+    out
+}
+
+/// Validates files strictly against the Kubernetes 1.33 schemas.
+fn validate(python: &Path, files: &[String], dir: &Path) -> (bool, String) {
+    let args: Vec<&str> = files.iter().map(String::as_str).collect();
+    let (ok, out, err) = script(python, "kv_strict.py", &args, dir);
+    (ok, format!("{out}{err}"))
+}
+
+/// What `k8s_refs.py` found in one build.
+struct Refs {
+    errors: Vec<String>,
+    missing_secrets: BTreeSet<String>,
+    dangling_peers: Vec<String>,
+}
+
+fn refs(python: &Path, built: &Path) -> Refs {
+    let (_, out, err) = script(python, "k8s_refs.py", &[&built.to_string_lossy()], Path::new("."));
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("k8s_refs.py: {e}\n{out}{err}"));
+    let strings = |key: &str| -> Vec<String> {
+        json[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    Refs {
+        errors: strings("errors"),
+        missing_secrets: strings("missing_secrets").into_iter().collect(),
+        dangling_peers: strings("dangling_peers"),
+    }
+}
+
+/// Every generated Kubernetes object file (not kustomizations, not the Envoy config).
+fn object_files(k8s: &Path) -> Vec<String> {
+    let files: Vec<String> = walkdir::WalkDir::new(k8s)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+        .filter(|e| !["kustomization.yaml", "envoy.yaml"].contains(&e.file_name().to_str().unwrap()))
+        .map(|e| e.path().strip_prefix(k8s).unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(files.len() >= 10, "{files:?}");
+    files
+}
+
+/// The Secrets the prod overlay's comment tells the operator to create.
+fn documented_secrets(k8s: &Path) -> BTreeSet<String> {
+    std::fs::read_to_string(k8s.join("overlays/prod/kustomization.yaml"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split("create secret generic ").nth(1))
+        .map(|rest| rest.split_whitespace().next().unwrap().to_owned())
+        .collect()
+}
+
+/// Every check on the `deploy/k8s` tree of one generated workspace; returns the dev build.
+fn check_tree(python: &Path, k8s: &Path) -> String {
+    let (ok, out) = validate(python, &object_files(k8s), k8s);
+    assert!(ok, "a generated object breaks the Kubernetes 1.33 schema:\n{out}");
+    if let Some(envoy) = tool("envoy") {
+        let output = Command::new(envoy)
+            .args([
+                "--mode",
+                "validate",
+                "-c",
+                "base/gateway/envoy.yaml",
+                "--log-level",
+                "error",
+            ])
+            .current_dir(k8s)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "envoy rejects the cluster flavour of its config:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    for overlay in OVERLAYS {
+        let built = build(python, k8s, overlay);
+        let (ok, out) = validate(python, &[built.to_string_lossy().into_owned()], k8s);
+        assert!(ok, "{overlay} builds objects that break the schema:\n{out}");
+        let found = refs(python, &built);
+        assert!(found.errors.is_empty(), "{overlay}: {:#?}", found.errors);
+        match overlay {
+            // Development is self-contained: every Secret and every network peer is in it.
+            "overlays/dev" => {
+                assert!(found.missing_secrets.is_empty(), "{:?}", found.missing_secrets);
+                assert!(found.dangling_peers.is_empty(), "{:?}", found.dangling_peers);
+            }
+            // Production reads exactly the Secrets its comment documents, and its network
+            // policies name no in-cluster database or broker.
+            "overlays/prod" => {
+                assert_eq!(found.missing_secrets, documented_secrets(k8s));
+                assert!(found.dangling_peers.is_empty(), "{:?}", found.dangling_peers);
+            }
+            _ => {}
+        }
+    }
+    std::fs::read_to_string(k8s.with_file_name("built-overlays-dev.yaml")).unwrap()
+}
+
+fn count(yaml: &str, kind: &str) -> usize {
+    yaml.lines().filter(|l| *l == format!("kind: {kind}")).count()
+}
+
+#[test]
+#[ignore = "needs kubernetes-validate and pykustomize from scripts/tools.sh; run by .ci/run"]
+fn kubernetes_manifests_build_and_validate() {
+    let Some(python) = python() else { return };
+    // ecommerce: four PostgreSQL services, NATS, one autoscaled service.
+    let scratch = Scratch::new();
+    scratch.run(&["new", "ws", "--example", "ecommerce"]).assert_code(0);
+    let dev = check_tree(&python, &scratch.join("ws/deploy/k8s"));
+    assert_eq!(count(&dev, "Deployment"), 5, "four services and the gateway");
+    assert_eq!(count(&dev, "StatefulSet"), 5, "four databases and NATS");
+    assert_eq!(count(&dev, "HorizontalPodAutoscaler"), 1, "only products autoscales");
+    assert_eq!(count(&dev, "PodDisruptionBudget"), 5);
+    assert_eq!(count(&dev, "Namespace"), 1);
+    // minimal: one SQLite service, no broker.
+    let scratch = Scratch::new();
+    scratch.run(&["new", "ws", "--example", "minimal"]).assert_code(0);
+    let dev = check_tree(&python, &scratch.join("ws/deploy/k8s"));
+    assert_eq!(count(&dev, "Deployment"), 2);
+    assert_eq!(count(&dev, "StatefulSet"), 0);
+    assert_eq!(count(&dev, "PersistentVolumeClaim"), 1, "the SQLite volume");
+    assert_eq!(count(&dev, "HorizontalPodAutoscaler"), 0);
+}
+
+#[test]
+#[ignore = "needs kubernetes-validate and pykustomize from scripts/tools.sh; run by .ci/run"]
+fn gateway_api_routes_and_service_monitors_build() {
+    let Some(python) = python() else { return };
+    let manifest = format!(
+        "{ECOMMERCE}\n[deploy.kubernetes]\nnamespace = \"shop-live\"\ngateway_api = true\nservice_monitor = true\n"
+    );
+    let scratch = Scratch::with_manifest(&manifest);
+    scratch.run(&["generate"]).assert_code(0);
+    let k8s = scratch.join("deploy/k8s");
+    // Gateway API and Prometheus Operator kinds are CRDs without a schema here: kv_strict.py
+    // skips them with a note and validates everything else.
+    let dev = check_tree(&python, &k8s);
+    assert_eq!(count(&dev, "HTTPRoute"), 1);
+    assert_eq!(count(&dev, "GRPCRoute"), 1);
+    assert_eq!(count(&dev, "ServiceMonitor"), 5, "four services and the gateway");
+    assert!(dev.contains("namespace: shop-live") && !dev.contains("namespace: shop\n"));
+    assert!(
+        !dev.contains("prometheus.io/scrape"),
+        "annotations give way to ServiceMonitors"
+    );
+}
+
+/// Copies `from` to `to`, recursively.
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from).into_iter().filter_map(Result::ok) {
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Replaces `from` with `to` in one file of a broken copy; the text must be there.
+fn edit(root: &Path, file: &str, from: &str, to: &str) {
+    let path = root.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} lacks {from:?}");
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+#[ignore = "needs kubernetes-validate and pykustomize from scripts/tools.sh; run by .ci/run"]
+fn broken_manifests_fail_each_check() {
+    let Some(python) = python() else { return };
+    let scratch = Scratch::new();
+    scratch.run(&["new", "ws", "--example", "ecommerce"]).assert_code(0);
+    let copies = std::cell::Cell::new(0);
+    let fresh = || {
+        copies.set(copies.get() + 1);
+        let broken = scratch.join(&format!("broken-{}/k8s", copies.get()));
+        copy_tree(&scratch.join("ws/deploy/k8s"), &broken);
+        broken
+    };
+
+    // An unknown field in a Deployment: the file and the build both fail the schema.
+    let k8s = fresh();
+    edit(
+        &k8s,
+        "base/users/deployment.yaml",
+        "  revisionHistoryLimit:",
+        "  revisionHistoryLimt:",
+    );
+    let (ok, out) = validate(&python, &["base/users/deployment.yaml".to_owned()], &k8s);
+    assert!(
+        !ok && out.contains("revisionHistoryLimt"),
+        "unknown field accepted:\n{out}"
+    );
+    let built = build(&python, &k8s, "overlays/dev");
+    let (ok, out) = validate(&python, &[built.to_string_lossy().into_owned()], &k8s);
+    assert!(
+        !ok && out.contains("revisionHistoryLimt"),
+        "unknown field accepted after a build:\n{out}"
+    );
+
+    // A removed API version is an unknown kind, which fails rather than warns.
+    let k8s = fresh();
+    edit(&k8s, "base/users/scaling.yaml", "policy/v1", "policy/v1beta1");
+    let (ok, out) = validate(&python, &["base/users/scaling.yaml".to_owned()], &k8s);
+    assert!(!ok && out.contains("no schema"), "policy/v1beta1 accepted:\n{out}");
+
+    // A kustomization listing a missing file does not build.
+    let k8s = fresh();
+    edit(
+        &k8s,
+        "base/users/kustomization.yaml",
+        "  - networkpolicy.yaml\n",
+        "  - networkpolicy.yaml\n  - missing.yaml\n",
+    );
+    let (ok, _, err) = script(&python, "kustomize_build.py", &["overlays/dev"], &k8s);
+    assert!(
+        !ok && err.contains("missing.yaml"),
+        "kustomize built a missing file:\n{err}"
+    );
+
+    // The prod patches check which egress rule they replace before replacing it.
+    let k8s = fresh();
+    edit(
+        &k8s,
+        "base/orders/networkpolicy.yaml",
+        "name: orders-db",
+        "name: orders-database",
+    );
+    let (ok, _, err) = script(&python, "kustomize_build.py", &["overlays/prod"], &k8s);
+    assert!(!ok, "prod replaced an egress rule it did not recognise:\n{err}");
+
+    // What the schemas cannot see: a Service port aimed at no container port, a Secret kept
+    // in a ConfigMap, and a container that may escalate privileges.
+    let k8s = fresh();
+    edit(&k8s, "base/users/service.yaml", "targetPort: grpc", "targetPort: grcp");
+    edit(
+        &k8s,
+        "base/users/config.env",
+        "RUST_LOG=info",
+        "RUST_LOG=info\nDATABASE_URL=postgres://x",
+    );
+    edit(
+        &k8s,
+        "base/orders/deployment.yaml",
+        "allowPrivilegeEscalation: false",
+        "allowPrivilegeEscalation: true",
+    );
+    let built = build(&python, &k8s, "overlays/dev");
+    let (ok, out) = validate(&python, &[built.to_string_lossy().into_owned()], &k8s);
+    assert!(ok, "the schema should not be what catches these:\n{out}");
+    let errors = refs(&python, &built).errors.join("\n");
+    for expected in ["targetPort grcp", "holds DATABASE_URL", "orders/orders: not hardened"] {
+        assert!(errors.contains(expected), "k8s_refs.py missed `{expected}`:\n{errors}");
+    }
+}
