@@ -155,10 +155,12 @@ const PORTS: std::ops::RangeInclusive<i64> = 1024..=65535;
 
 fn settings(manifest: &Manifest, out: &mut Diagnostics) {
     let gateway = &manifest.gateway;
-    for (value, what) in [(&gateway.port, "port"), (&gateway.admin_port, "port")] {
-        if let Some(value) = value {
-            in_range(value, PORTS, what, out);
-        }
+    if let Some(port) = &gateway.port {
+        in_range(port, PORTS, "port", out);
+    }
+    if let Some(port) = &gateway.admin_port {
+        // The metrics listener takes the next port.
+        in_range(port, 1024..=65534, "port", out);
     }
     for value in [&gateway.request_timeout_ms, &gateway.connect_timeout_ms]
         .into_iter()
@@ -696,14 +698,31 @@ fn ports(manifest: &Manifest, out: &mut Diagnostics) {
             out,
         ),
     }
+    // The metrics listener takes the port after the admin port.
     match &gateway.admin_port {
-        Some(port) => claim(*port.get_ref(), Some(port.span()), "the gateway admin".into(), out),
-        None => claim(
-            i64::from(DEFAULT_ADMIN_PORT),
-            None,
-            "the gateway admin (by default)".into(),
-            out,
-        ),
+        Some(port) => {
+            claim(*port.get_ref(), Some(port.span()), "the gateway admin".into(), out);
+            claim(
+                *port.get_ref() + 1,
+                Some(port.span()),
+                "the gateway metrics (admin port + 1)".into(),
+                out,
+            );
+        }
+        None => {
+            claim(
+                i64::from(DEFAULT_ADMIN_PORT),
+                None,
+                "the gateway admin (by default)".into(),
+                out,
+            );
+            claim(
+                i64::from(DEFAULT_ADMIN_PORT) + 1,
+                None,
+                "the gateway metrics (by default)".into(),
+                out,
+            );
+        }
     }
     for (name, service) in &manifest.services {
         if let Some(port) = &service.ports.http {

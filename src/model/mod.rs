@@ -53,6 +53,9 @@ pub struct Project {
 pub struct Gateway {
     pub port: u16,
     pub admin_port: u16,
+    /// Port of the listener that serves the gateway's Prometheus metrics: the admin port + 1
+    /// (the admin interface itself stays on localhost).
+    pub metrics_port: u16,
     pub request_timeout_ms: u32,
     pub connect_timeout_ms: u32,
     /// The same durations as protobuf `Duration` text (`15s`, `0.500s`), as Envoy wants them.

@@ -31,6 +31,7 @@ const FIRST_GRPC_PORT: u16 = 50051;
 #[allow(clippy::too_many_lines)] // one straight sequence of defaults; splitting it would scatter them
 pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
     let name = manifest.project.name.get_ref().clone();
+    let admin_port = port(manifest.gateway.admin_port.as_ref(), DEFAULT_ADMIN_PORT)?;
     let request_timeout_ms = number(manifest.gateway.request_timeout_ms.as_ref(), 15_000)?;
     let connect_timeout_ms = number(manifest.gateway.connect_timeout_ms.as_ref(), 1_000)?;
     let gateway = Gateway {
@@ -41,7 +42,10 @@ pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
             stream: duration_text(request_timeout_ms.saturating_mul(2)),
         },
         port: port(manifest.gateway.port.as_ref(), DEFAULT_GATEWAY_PORT)?,
-        admin_port: port(manifest.gateway.admin_port.as_ref(), DEFAULT_ADMIN_PORT)?,
+        admin_port,
+        metrics_port: admin_port
+            .checked_add(1)
+            .ok_or_else(|| bug("admin port 65535 leaves no metrics port"))?,
         request_timeout_ms,
         connect_timeout_ms,
         cors_origins: manifest.gateway.cors_origins.clone(),
@@ -93,7 +97,7 @@ pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
         name,
     };
 
-    let mut taken: BTreeSet<u16> = [gateway.port, gateway.admin_port].into();
+    let mut taken: BTreeSet<u16> = [gateway.port, gateway.admin_port, gateway.metrics_port].into();
     for spec in manifest.services.values() {
         for p in [&spec.ports.http, &spec.ports.grpc].into_iter().flatten() {
             taken.insert(u16::try_from(*p.get_ref()).map_err(|_| bug("port out of range"))?);
