@@ -197,3 +197,29 @@ fn generated_scripts_and_files_have_no_temporary_leftovers() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn concurrent_runs_do_not_interleave() {
+    let scratch = Scratch::with_manifest(crate::support::ECOMMERCE);
+    let spawn = || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("fleetwright"))
+            .arg("generate")
+            .arg("-q")
+            .current_dir(scratch.path())
+            .spawn()
+            .expect("starts")
+    };
+    let mut runs: Vec<_> = (0..4).map(|_| spawn()).collect();
+    for run in &mut runs {
+        // Each run either waits for the workspace lock and finds nothing (left) to do, or
+        // writes everything: never a failure, never a half-written workspace.
+        assert!(run.wait().expect("finishes").success());
+    }
+    scratch.run(&["check"]).assert_code(0);
+    let leftovers: Vec<String> = scratch
+        .tree()
+        .into_keys()
+        .filter(|p| p.contains(".fleetwright-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
