@@ -699,31 +699,12 @@ fn ports(manifest: &Manifest, out: &mut Diagnostics) {
         ),
     }
     // The metrics listener takes the port after the admin port.
-    match &gateway.admin_port {
-        Some(port) => {
-            claim(*port.get_ref(), Some(port.span()), "the gateway admin".into(), out);
-            claim(
-                *port.get_ref() + 1,
-                Some(port.span()),
-                "the gateway metrics (admin port + 1)".into(),
-                out,
-            );
-        }
-        None => {
-            claim(
-                i64::from(DEFAULT_ADMIN_PORT),
-                None,
-                "the gateway admin (by default)".into(),
-                out,
-            );
-            claim(
-                i64::from(DEFAULT_ADMIN_PORT) + 1,
-                None,
-                "the gateway metrics (by default)".into(),
-                out,
-            );
-        }
-    }
+    let (admin, span, how) = match &gateway.admin_port {
+        Some(port) => (*port.get_ref(), Some(port.span()), ""),
+        None => (i64::from(DEFAULT_ADMIN_PORT), None, " (by default)"),
+    };
+    claim(admin, span.clone(), format!("the gateway admin{how}"), out);
+    claim(admin + 1, span, format!("the gateway metrics{how}"), out);
     for (name, service) in &manifest.services {
         if let Some(port) = &service.ports.http {
             claim(
