@@ -182,3 +182,50 @@ fn only_services_with_a_route_are_behind_the_gateway() {
     // `payments` has no route: no route, no cluster, no address.
     assert!(!envoy.contains("payments"), "{envoy}");
 }
+
+/// Text that breaks naive templating in every format we emit.
+const HOSTILE: &str = "It's \"quoted\" # not a comment\n--- {{ not tera }} ${HOME} `ticks` | pipe: colon\\";
+
+#[test]
+fn hostile_descriptions_leave_every_file_parseable_and_meaning_the_same() {
+    let manifest = format!(
+        "[project]\nname = \"shop\"\ndescription = {hostile}\n[gateway]\ncors_origins = [{hostile}]\n\
+         [services.users]\ndescription = {hostile}\ndatabase = \"sqlite\"\nroute = \"/api/users\"\n\
+         [services.users.entities.User]\nemail = \"string\"\n",
+        hostile = fleetwright::render::filters::toml_str(HOSTILE)
+    );
+    let plan = plan_of("fleet.toml", &manifest);
+    let mut checked = 0;
+    for (path, file) in &plan.files {
+        let path = path.as_str();
+        let text = &file.contents;
+        if path.ends_with(".toml") {
+            let value: toml::Table = toml::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}"));
+            if path.ends_with("services/users/Cargo.toml") {
+                assert_eq!(value["package"]["description"].as_str(), Some(HOSTILE));
+            }
+        } else if path.ends_with(".json") {
+            let value: serde_json::Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert_eq!(value["description"].as_str(), Some(HOSTILE), "{path}");
+        } else if path.ends_with(".yaml") || path.ends_with(".yml") {
+            let docs = yaml_rust2::YamlLoader::load_from_str(text).unwrap_or_else(|e| panic!("{path}: {e}"));
+            if path == "gateway/envoy.yaml" {
+                let origins = &docs[0]["static_resources"]["listeners"][1]["filter_chains"][0]["filters"][0]["typed_config"]
+                    ["route_config"]["virtual_hosts"][0]["typed_per_filter_config"]["envoy.filters.http.cors"]["allow_origin_string_match"]
+                    [0]["exact"];
+                assert_eq!(
+                    origins.as_str(),
+                    Some(HOSTILE),
+                    "the CORS origin must survive as written"
+                );
+            }
+        } else if path.ends_with(".proto") || path.ends_with(".rs") {
+            // Line comments only: no line of the description may escape its comment.
+            assert!(!text.contains("\n--- {{"), "{path}: text escaped a comment");
+        } else {
+            continue;
+        }
+        checked += 1;
+    }
+    assert!(checked > 20, "only {checked} files checked");
+}
