@@ -37,7 +37,7 @@ step "generate the e-commerce example and fetch its dependencies (not timed)"
 (cd "$work/shop" && cargo fetch --quiet)
 echo "rustc: $(rustc --version)"
 services=("$work"/shop/services/*/)
-echo "services: ${#services[@]} ($(basename -a "${services[@]}" | tr '\n' ' '))"
+echo "services: ${#services[@]} ($(basename -a "${services[@]}" | paste -sd' '))"
 
 # Times one cold build of the whole workspace; `$1` is the profile, the rest cargo flags.
 cold_build() {
@@ -45,7 +45,7 @@ cold_build() {
   shift
   target="$work/target-$profile"
   mkdir "$target"
-  step "cold $profile build: cargo build --workspace $* (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  step "cold $profile build: cargo build --workspace${*:+ $*} (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   TIMEFORMAT='%R %U %S'
   if ! { time (cd "$work/shop" && env -u RUSTC_WRAPPER CARGO_TARGET_DIR="$target" \
     nice -n 10 cargo build --workspace --frozen "$@" >"$work/build-$profile.log" 2>&1); } 2>"$work/time-$profile"; then
