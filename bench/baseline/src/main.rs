@@ -64,8 +64,11 @@ async fn get_product(State(pool): State<SqlitePool>, Path(id): Path<String>) -> 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    // Same pool settings as the generated service, so the comparison measures the code
+    // around the query, not pool tuning.
     let pool = SqlitePoolOptions::new()
         .max_connections(var("DATABASE_MAX_CONNECTIONS", "8").parse()?)
+        .test_before_acquire(false)
         .connect(&var("DATABASE_URL", "sqlite://products.db"))
         .await?;
     let app = Router::new()
