@@ -6,6 +6,13 @@
 
 const BEGIN: &str = "fleetwright:user-begin ";
 const END: &str = "fleetwright:user-end ";
+/// Common to both markers: one search for it tells that a text has no regions at all, which
+/// is most files, so they skip the line-by-line scan.
+const ANY: &str = "fleetwright:user-";
+
+fn has_markers(text: &str) -> bool {
+    text.contains(ANY)
+}
 
 /// One region's name and inner lines.
 #[derive(Debug, PartialEq, Eq)]
@@ -42,6 +49,9 @@ fn regions(text: &str) -> Option<Vec<Region<'_>>> {
 
 /// The text with every region emptied: what hashes and drift checks compare.
 pub fn blank(text: &str) -> String {
+    if !has_markers(text) {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     let mut inside = false;
     for line in text.split_inclusive('\n') {
@@ -62,6 +72,9 @@ pub fn blank(text: &str) -> String {
 /// disk file's markers are damaged the rendered text is returned unchanged, and the caller's
 /// hash comparison reports the file as edited.
 pub fn carry_over(rendered: &str, on_disk: &str) -> String {
+    if !has_markers(rendered) || !has_markers(on_disk) {
+        return rendered.to_owned();
+    }
     let Some(kept) = regions(on_disk) else {
         return rendered.to_owned();
     };
@@ -90,6 +103,9 @@ pub fn carry_over(rendered: &str, on_disk: &str) -> String {
 /// Names of non-empty regions on disk that the rendered text no longer has a place for:
 /// writing it would drop the user's lines, so the caller must treat that as a conflict.
 pub fn orphaned(rendered: &str, on_disk: &str) -> Vec<String> {
+    if !has_markers(on_disk) {
+        return Vec::new();
+    }
     let Some(kept) = regions(on_disk) else {
         return Vec::new();
     };
