@@ -199,7 +199,10 @@ fn hostile_descriptions_leave_every_file_parseable_and_meaning_the_same() {
     for (path, file) in &plan.files {
         let path = path.as_str();
         let text = &file.contents;
-        let extension = std::path::Path::new(path).extension().and_then(|e| e.to_str()).unwrap_or("");
+        let extension = std::path::Path::new(path)
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("");
         if extension == "toml" {
             let value: toml::Table = toml::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}"));
             if path.ends_with("services/users/Cargo.toml") {
