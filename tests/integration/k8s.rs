@@ -10,33 +10,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{ECOMMERCE, Scratch};
+use crate::support::{ECOMMERCE, Scratch, tool};
 
 const VALIDATORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/validators");
 const OVERLAYS: [&str; 3] = ["base", "overlays/dev", "overlays/prod"];
-
-/// A tool from `FLEETWRIGHT_TOOLS` when it is there, else from PATH. Required under CI,
-/// skipped with a note elsewhere.
-fn tool(name: &str) -> Option<PathBuf> {
-    let bundled = std::env::var_os("FLEETWRIGHT_TOOLS")
-        .map(|dir| PathBuf::from(dir).join(name))
-        .filter(|p| p.exists());
-    let path = bundled.or_else(|| {
-        Command::new("which")
-            .arg(name)
-            .output()
-            .is_ok_and(|o| o.status.success())
-            .then(|| PathBuf::from(name))
-    });
-    if path.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide `{name}` (scripts/tools.sh does)"
-        );
-        eprintln!("skipping checks that need `{name}`");
-    }
-    path
-}
 
 /// The Python that has kubernetes-validate and pykustomize.
 fn python() -> Option<PathBuf> {

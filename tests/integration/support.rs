@@ -140,3 +140,27 @@ impl Run {
 
 pub const ECOMMERCE: &str = include_str!("../../examples/ecommerce/fleet.toml");
 pub const MINIMAL: &str = include_str!("../../examples/minimal/fleet.toml");
+
+/// A validator binary: from `FLEETWRIGHT_TOOLS` when it is there, else from PATH. Required
+/// under CI, skipped with a note elsewhere.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let bundled = std::env::var_os("FLEETWRIGHT_TOOLS")
+        .map(|dir| PathBuf::from(dir).join(name))
+        .filter(|p| p.exists());
+    let on_path = || {
+        std::process::Command::new("which")
+            .arg(name)
+            .output()
+            .is_ok_and(|o| o.status.success())
+            .then(|| PathBuf::from(name))
+    };
+    let path = bundled.or_else(on_path);
+    if path.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide `{name}` (scripts/tools.sh does)"
+        );
+        eprintln!("skipping checks that need `{name}`");
+    }
+    path
+}

@@ -7,31 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::Scratch;
-
-/// A validator binary: from `FLEETWRIGHT_TOOLS` when it is there, else from PATH. Required
-/// under CI, skipped with a note elsewhere.
-fn tool(name: &str) -> Option<PathBuf> {
-    let bundled = std::env::var_os("FLEETWRIGHT_TOOLS")
-        .map(|dir| PathBuf::from(dir).join(name))
-        .filter(|p| p.exists());
-    let on_path = || {
-        Command::new("which")
-            .arg(name)
-            .output()
-            .is_ok_and(|o| o.status.success())
-            .then(|| PathBuf::from(name))
-    };
-    let path = bundled.or_else(on_path);
-    if path.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide `{name}` (scripts/tools.sh does)"
-        );
-        eprintln!("skipping checks that need `{name}`");
-    }
-    path
-}
+use crate::support::{Scratch, tool};
 
 /// Runs a tool in `dir`; returns whether it passed, and its output.
 fn check(tool: &Path, args: &[&str], dir: &Path) -> (bool, String) {
