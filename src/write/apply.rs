@@ -185,6 +185,7 @@ pub fn apply(root: &Path, plan: &Plan, old_lock: Option<&Lockfile>, mode: Mode, 
         None => true,
     };
     if mode == Mode::Write {
+        remove_leftover_temporaries(root, plan);
         for (path, text) in &writes {
             let executable = plan.files.get(path).is_some_and(super::plan::PlannedFile::executable);
             write_atomic(root, path, text.as_bytes(), executable)?;
@@ -304,6 +305,31 @@ pub fn write_file_atomic(full: &Path, bytes: &[u8], executable: bool) -> Result<
     let _ = executable;
     temp.persist(full).map_err(|e| Error::io("replace", full, e.error))?;
     Ok(())
+}
+
+/// Temporary files a killed run left behind (it had no chance to clean up), in the folders
+/// this plan writes to. Best effort: a leftover that cannot be removed is harmless.
+fn remove_leftover_temporaries(root: &Path, plan: &Plan) {
+    let folders: std::collections::BTreeSet<&str> = plan
+        .files
+        .keys()
+        .map(|p| p.as_str().rsplit_once('/').map_or("", |(dir, _)| dir))
+        .collect();
+    for folder in folders {
+        let dir = if folder.is_empty() {
+            root.to_path_buf()
+        } else {
+            root.join(folder)
+        };
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(".fleetwright-") && name.ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
 }
 
 /// Deletes a file, then any directories it leaves empty, up to the workspace root.

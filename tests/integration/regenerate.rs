@@ -223,3 +223,69 @@ fn concurrent_runs_do_not_interleave() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Every file below `root` with its bytes, without the workspace's own lock.
+fn contents(scratch: &Scratch) -> std::collections::BTreeMap<String, Vec<u8>> {
+    scratch
+        .tree()
+        .into_iter()
+        .map(|(path, (bytes, _))| (path, bytes))
+        .collect()
+}
+
+#[test]
+fn a_killed_generate_leaves_old_or_new_files_and_the_next_run_finishes() {
+    let old_manifest = crate::support::ECOMMERCE;
+    let new_manifest = old_manifest
+        .replace("E-commerce platform", "E-commerce platform, renamed")
+        .replace(
+            "description = \"Customer accounts\"",
+            "description = \"Customer accounts and profiles\"",
+        );
+    // What the workspace looks like before and after a complete run.
+    let before = Scratch::with_manifest(old_manifest);
+    before.run(&["generate", "-q"]).assert_code(0);
+    let after = Scratch::with_manifest(old_manifest);
+    after.run(&["generate", "-q"]).assert_code(0);
+    after.write("fleet.toml", &new_manifest);
+    after.run(&["generate", "-q"]).assert_code(0);
+    let (old, new) = (contents(&before), contents(&after));
+
+    for delay_ms in [0, 2, 5, 10, 20, 35, 50, 80] {
+        let scratch = Scratch::with_manifest(old_manifest);
+        scratch.run(&["generate", "-q"]).assert_code(0);
+        scratch.write("fleet.toml", &new_manifest);
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("fleetwright"))
+            .args(["generate", "-q"])
+            .current_dir(scratch.path())
+            .spawn()
+            .expect("starts");
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL: no cleanup runs
+        let _ = child.wait();
+        for (path, bytes) in contents(&scratch) {
+            // The manifest is the input; a temporary file is what a write in progress leaves.
+            if path == "fleet.toml" || path.contains("/.fleetwright-") || path.starts_with(".fleetwright-") {
+                continue;
+            }
+            let is_old = old.get(&path) == Some(&bytes);
+            let is_new = new.get(&path) == Some(&bytes);
+            assert!(
+                is_old || is_new,
+                "after a kill at {delay_ms} ms, {path} is neither its old nor its new content"
+            );
+        }
+        let run = scratch.run(&["generate"]);
+        run.assert_code(0);
+        scratch.run(&["check"]).assert_code(0);
+        let mut finished = contents(&scratch);
+        finished.remove("fleet.toml");
+        let mut expected = new.clone();
+        expected.remove("fleet.toml");
+        assert_eq!(finished.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+        assert!(
+            finished == expected,
+            "after a kill at {delay_ms} ms the next run did not finish the job"
+        );
+    }
+}
