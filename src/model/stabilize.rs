@@ -21,12 +21,7 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State) -> Result<State, E
             names.extend(entity.fields.iter().map(|f| f.name.as_str()));
             names.extend(["created_at", "updated_at"]);
             let key = format!("{package}.{}", entity.name);
-            let numbering = previous
-                .messages
-                .get(&key)
-                .cloned()
-                .unwrap_or_default()
-                .assign(&names, 1);
+            let numbering = renumber(previous.messages.get(&key), &names);
             entity.system_numbers = SystemNumbers {
                 id: numbering.numbers["id"],
                 created_at: numbering.numbers["created_at"],
@@ -40,12 +35,7 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State) -> Result<State, E
         for event in &mut service.events {
             let names: Vec<&str> = event.fields.iter().map(|f| f.name.as_str()).collect();
             let key = format!("{package}.{}", event.name);
-            let numbering = previous
-                .messages
-                .get(&key)
-                .cloned()
-                .unwrap_or_default()
-                .assign(&names, 1);
+            let numbering = renumber(previous.messages.get(&key), &names);
             apply_fields(&mut event.fields, &numbering, &package, previous, &mut next);
             event.reserved_numbers = numbering.reserved_numbers.iter().copied().collect();
             event.reserved_names = numbering.reserved_names.iter().cloned().collect();
@@ -103,13 +93,22 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State) -> Result<State, E
     Ok(next)
 }
 
+/// The numbering of `names` (message fields or enum values, numbered from 1), continuing
+/// what the previous generation handed out, if anything.
+fn renumber(previous: Option<&Numbering>, names: &[&str]) -> Numbering {
+    previous.map_or_else(
+        || Numbering::default().assign(names, 1),
+        |numbering| numbering.assign(names, 1),
+    )
+}
+
 fn apply_fields(fields: &mut [Field], numbering: &Numbering, package: &str, previous: &State, next: &mut State) {
     for field in fields {
         field.number = numbering.numbers[&field.name];
         if let Some(enum_name) = &field.map.enum_name {
             let key = format!("{package}.{enum_name}");
             let names: Vec<&str> = field.enum_values.iter().map(|v| v.name.as_str()).collect();
-            let values = previous.enums.get(&key).cloned().unwrap_or_default().assign(&names, 1);
+            let values = renumber(previous.enums.get(&key), &names);
             for value in &mut field.enum_values {
                 value.number = values.numbers[&value.name];
             }
