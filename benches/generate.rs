@@ -40,6 +40,15 @@ fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_fleetwright"))
 }
 
+/// The e-commerce example for 0, else a synthetic manifest of that many services.
+fn manifest_for(services: usize) -> String {
+    if services == 0 {
+        fleetwright::examples::ECOMMERCE.to_owned()
+    } else {
+        fleetwright::examples::synthetic(services)
+    }
+}
+
 fn workspace(manifest: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("fleet.toml"), manifest).expect("write manifest");
@@ -59,11 +68,7 @@ fn run(dir: &std::path::Path, command: &str) {
 /// Whole process, first generation into an empty directory.
 #[divan::bench(args = [0, 10, 100, 500], sample_count = 10)]
 fn process_generate_fresh(bencher: divan::Bencher, services: usize) {
-    let manifest = if services == 0 {
-        fleetwright::examples::ECOMMERCE.to_owned()
-    } else {
-        fleetwright::examples::synthetic(services)
-    };
+    let manifest = manifest_for(services);
     bencher.with_inputs(|| workspace(&manifest)).bench_local_values(|dir| {
         run(dir.path(), "generate");
         dir
@@ -73,11 +78,7 @@ fn process_generate_fresh(bencher: divan::Bencher, services: usize) {
 /// Whole process, regeneration with nothing to do (the common interactive case).
 #[divan::bench(args = [0, 10, 100, 500], sample_count = 10)]
 fn process_generate_unchanged(bencher: divan::Bencher, services: usize) {
-    let manifest = if services == 0 {
-        fleetwright::examples::ECOMMERCE.to_owned()
-    } else {
-        fleetwright::examples::synthetic(services)
-    };
+    let manifest = manifest_for(services);
     let dir = workspace(&manifest);
     run(dir.path(), "generate");
     bencher.bench_local(|| run(dir.path(), "generate"));
@@ -86,11 +87,7 @@ fn process_generate_unchanged(bencher: divan::Bencher, services: usize) {
 /// Whole process, `check` of an up-to-date workspace (what users' CI runs).
 #[divan::bench(args = [0, 500], sample_count = 10)]
 fn process_check(bencher: divan::Bencher, services: usize) {
-    let manifest = if services == 0 {
-        fleetwright::examples::ECOMMERCE.to_owned()
-    } else {
-        fleetwright::examples::synthetic(services)
-    };
+    let manifest = manifest_for(services);
     let dir = workspace(&manifest);
     run(dir.path(), "generate");
     bencher.bench_local(|| run(dir.path(), "check"));

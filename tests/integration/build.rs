@@ -6,10 +6,10 @@
 //! Environment: `FLEETWRIGHT_TARGET_DIR` shares one cargo target directory between runs;
 //! `FLEETWRIGHT_BUF` is the buf binary; `FLEETWRIGHT_TEST_POSTGRES` a PostgreSQL server URL.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{ECOMMERCE, Scratch};
+use crate::support::{ECOMMERCE, Scratch, run_tool, tool};
 
 fn target_dir() -> String {
     std::env::var("FLEETWRIGHT_TARGET_DIR")
@@ -40,32 +40,16 @@ fn cargo(dir: &Path, args: &[&str], env: &[(&str, &str)]) {
     );
 }
 
-/// The buf binary, required under CI.
-fn buf() -> Option<String> {
-    let path = std::env::var("FLEETWRIGHT_BUF").ok();
-    if path.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must set FLEETWRIGHT_BUF (scripts/tools.sh does)"
-        );
-        eprintln!("skipping buf checks: FLEETWRIGHT_BUF is not set");
-    }
-    path
+/// The buf binary: `FLEETWRIGHT_BUF` (scripts/tools.sh), else from PATH; required under CI.
+fn buf() -> Option<PathBuf> {
+    std::env::var_os("FLEETWRIGHT_BUF")
+        .map(PathBuf::from)
+        .or_else(|| tool("buf"))
 }
 
 /// Runs buf in `proto/`; returns its exit code and output.
-fn run_buf(buf: &str, proto: &Path, args: &[&str]) -> (i32, String) {
-    let output = Command::new(buf)
-        .args(args)
-        .current_dir(proto)
-        .output()
-        .expect("buf runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap_or(-1), text)
+fn run_buf(buf: &Path, proto: &Path, args: &[&str]) -> (i32, String) {
+    run_tool(buf, args, proto)
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -164,3 +164,18 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     }
     path
 }
+
+/// Runs an external tool in `dir`; returns its exit code and its stdout and stderr together.
+pub fn run_tool(tool: &Path, args: &[&str], dir: &Path) -> (i32, String) {
+    let output = std::process::Command::new(tool)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the tool runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}

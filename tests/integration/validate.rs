@@ -5,23 +5,13 @@
 //! `scripts/tools.sh` (`FLEETWRIGHT_TOOLS`, promtool on PATH); `#[ignore]`d in the fast loop.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::support::{Scratch, tool};
+use crate::support::{Scratch, run_tool, tool};
 
 /// Runs a tool in `dir`; returns whether it passed, and its output.
 fn check(tool: &Path, args: &[&str], dir: &Path) -> (bool, String) {
-    let output = Command::new(tool)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("validator runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    let (code, out) = run_tool(tool, args, dir);
+    (code == 0, out)
 }
 
 /// The yamllint configuration the generated YAML is held to (TOOLS.md's, minus the style rules
