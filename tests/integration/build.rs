@@ -7,38 +7,8 @@
 //! `FLEETWRIGHT_BUF` is the buf binary; `FLEETWRIGHT_TEST_POSTGRES` a PostgreSQL server URL.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::support::{ECOMMERCE, Scratch, run_tool, tool};
-
-fn target_dir() -> String {
-    std::env::var("FLEETWRIGHT_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target/generated").to_owned())
-}
-
-/// Runs cargo in the workspace; panics with its output on failure.
-fn cargo(dir: &Path, args: &[&str], env: &[(&str, &str)]) {
-    let mut command = Command::new(env!("CARGO"));
-    command.args(args).current_dir(dir);
-    // Build like a user's shell would: the variables cargo sets for this test (CARGO_PKG_*,
-    // CARGO_MANIFEST_DIR, ...) would otherwise reach build scripts and defeat the shared cache.
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        if (key.starts_with("CARGO_") && key != "CARGO_HOME") || key.starts_with("RUSTC") || key == "RUSTFLAGS" {
-            command.env_remove(key.as_ref());
-        }
-    }
-    command.env("CARGO_TARGET_DIR", target_dir());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let status = command.status().expect("cargo runs");
-    assert!(
-        status.success(),
-        "`cargo {}` failed in the generated workspace",
-        args.join(" ")
-    );
-}
+use crate::support::{ECOMMERCE, Scratch, cargo, run_tool, tool};
 
 /// The buf binary: `FLEETWRIGHT_BUF` (scripts/tools.sh), else from PATH; required under CI.
 fn buf() -> Option<PathBuf> {

@@ -4,6 +4,7 @@
 mod build;
 mod cli;
 mod diagnostics;
+mod e2e;
 mod generate;
 mod k8s;
 mod regenerate;

@@ -179,3 +179,37 @@ pub fn run_tool(tool: &Path, args: &[&str], dir: &Path) -> (i32, String) {
     );
     (output.status.code().unwrap_or(-1), text)
 }
+
+/// The cargo target directory shared by every generated workspace the tests build:
+/// `FLEETWRIGHT_TARGET_DIR` (scripts/ci.sh points it at a cache), else one under `target/`.
+pub fn generated_target_dir() -> String {
+    std::env::var("FLEETWRIGHT_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target/generated").to_owned())
+}
+
+/// A command that runs like from a user's shell: without the variables cargo sets for this
+/// test (`CARGO_PKG_*`, `CARGO_MANIFEST_DIR`, ...), which would otherwise reach the build scripts of
+/// a generated workspace and defeat the shared build cache.
+pub fn shell_command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    let mut command = std::process::Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if (key.starts_with("CARGO_") && key != "CARGO_HOME") || key.starts_with("RUSTC") || key == "RUSTFLAGS" {
+            command.env_remove(key.as_ref());
+        }
+    }
+    command.env("CARGO_TARGET_DIR", generated_target_dir());
+    command
+}
+
+/// Runs cargo in a generated workspace, with the shared target directory; panics on failure.
+pub fn cargo(dir: &Path, args: &[&str], env: &[(&str, &str)]) {
+    let mut command = shell_command(env!("CARGO"));
+    command.args(args).current_dir(dir).envs(env.iter().copied());
+    let status = command.status().expect("cargo runs");
+    assert!(
+        status.success(),
+        "`cargo {}` failed in the generated workspace",
+        args.join(" ")
+    );
+}

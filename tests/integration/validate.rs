@@ -32,6 +32,7 @@ fn yaml_files(root: &Path) -> Vec<String> {
 /// Every check on one generated workspace, each followed by its broken-copy twin.
 fn validate_workspace(root: &Path) {
     gateway(root);
+    scripts(root);
     dockerfiles(root);
     if root.join("deploy/compose/compose.yaml").exists() {
         compose(root);
@@ -107,12 +108,15 @@ fn pipelines(root: &Path) {
 fn gateway(root: &Path) {
     let envoy = tool("envoy");
     if let Some(envoy) = &envoy {
-        let (ok, out) = check(
-            envoy,
-            &["--mode", "validate", "-c", "gateway/envoy.yaml", "--log-level", "error"],
-            root,
-        );
-        assert!(ok, "envoy rejects gateway/envoy.yaml:\n{out}");
+        // The compose flavour and the one `./dev.sh` runs on loopback.
+        for config in ["gateway/envoy.yaml", "gateway/envoy.local.yaml"] {
+            let (ok, out) = check(
+                envoy,
+                &["--mode", "validate", "-c", config, "--log-level", "error"],
+                root,
+            );
+            assert!(ok, "envoy rejects {config}:\n{out}");
+        }
         let broken = std::fs::read_to_string(root.join("gateway/envoy.yaml"))
             .unwrap()
             .replacen("cluster: ", "cluster: missing_", 1);
@@ -135,6 +139,27 @@ fn gateway(root: &Path) {
         );
         std::fs::remove_file(root.join("gateway/broken.yaml")).unwrap();
     }
+}
+
+/// The dev runner, through shellcheck; and a broken copy, so the check is known to bite.
+fn scripts(root: &Path) {
+    let Some(shellcheck) = tool("shellcheck") else {
+        return;
+    };
+    let (ok, out) = check(&shellcheck, &["dev.sh"], root);
+    assert!(ok, "shellcheck rejects dev.sh:\n{out}");
+    let broken = std::fs::read_to_string(root.join("dev.sh")).unwrap().replacen(
+        "cd \"$(dirname \"$0\")\"",
+        "cd $(dirname $0)",
+        1,
+    );
+    std::fs::write(root.join("broken.sh"), broken).unwrap();
+    let (ok, out) = check(&shellcheck, &["broken.sh"], root);
+    assert!(
+        !ok && out.contains("SC2046"),
+        "shellcheck accepted an unquoted substitution:\n{out}"
+    );
+    std::fs::remove_file(root.join("broken.sh")).unwrap();
 }
 
 fn dockerfiles(root: &Path) {

@@ -110,6 +110,9 @@ const CORE: &[Target] = &[
     row("proto/buf.yaml.tera",                 "proto/buf.yaml",                      Managed,  Once, When::Always),
     // The gateway, addressed by compose service names.
     Target { flavour: Some("compose"), ..row("gateway/envoy.yaml.tera", "gateway/envoy.yaml", Managed, Once, When::Always) },
+    // The same gateway on a developer machine (upstreams on 127.0.0.1), and the runner that starts it all.
+    Target { flavour: Some("local"), ..row("gateway/envoy.yaml.tera", "gateway/envoy.local.yaml", Managed, Once, When::Always) },
+    row("workspace/dev.sh.tera",               "dev.sh",                              Managed,  Once, When::Always),
     // docker compose.
     row("compose/compose.yaml.tera",           "deploy/compose/compose.yaml",         Managed,  Once, When::Compose),
     row("compose/prometheus.yml.tera",         "deploy/compose/prometheus.yml",       Managed,  Once, When::Compose),
