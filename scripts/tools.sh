@@ -59,3 +59,15 @@ if [ ! -f "$venv/.pins-kustomize" ] || [ "$(cat "$venv/.pins-kustomize")" != "$k
   echo "$kustomize_pin" > "$venv/.pins-kustomize"
 fi
 export FLEETWRIGHT_TOOLS="$venv/bin"
+
+# checkov (security policies for Kubernetes, Dockerfiles and workflows) in a virtualenv of its
+# own: its dependency tree is large and pins versions the validators above do not share.
+checkov_venv="$tools/checkov-venv"
+checkov_pin="checkov==3.3.30"
+if [ ! -f "$checkov_venv/.pins" ] || [ "$(cat "$checkov_venv/.pins")" != "$checkov_pin" ]; then
+  echo "tools: pip install $checkov_pin"
+  python3 -m venv "$checkov_venv"
+  "$checkov_venv/bin/pip" install --quiet --disable-pip-version-check "$checkov_pin"
+  echo "$checkov_pin" > "$checkov_venv/.pins"
+fi
+export FLEETWRIGHT_CHECKOV="$checkov_venv/bin/checkov"

@@ -214,8 +214,15 @@ fn gateway_api_routes_and_service_monitors_build() {
     let Some(node) = node_with_crd_schemas() else { return };
     for built in ["built-overlays-dev.yaml", "built-overlays-prod.yaml"] {
         let (ok, out) = crd_validate(&node, &k8s.with_file_name(built));
-        assert!(ok, "{built}: a Gateway API or ServiceMonitor object breaks its schema:\n{out}");
-        assert_eq!(out.lines().filter(|l| l.ends_with(": ok")).count(), 7, "{built}:\n{out}");
+        assert!(
+            ok,
+            "{built}: a Gateway API or ServiceMonitor object breaks its schema:\n{out}"
+        );
+        assert_eq!(
+            out.lines().filter(|l| l.ends_with(": ok")).count(),
+            7,
+            "{built}:\n{out}"
+        );
     }
     // ... and the check can fail: an unknown path match type and a non-numeric interval.
     let broken = k8s.with_file_name("broken-crds.yaml");
@@ -369,4 +376,73 @@ fn broken_manifests_fail_each_check() {
     for expected in ["targetPort grcp", "holds DATABASE_URL", "orders/orders: not hardened"] {
         assert!(errors.contains(expected), "k8s_refs.py missed `{expected}`:\n{errors}");
     }
+}
+
+/// checkov: `FLEETWRIGHT_CHECKOV` (scripts/tools.sh installs it in its own virtualenv).
+fn checkov() -> Option<PathBuf> {
+    let checkov = std::env::var_os("FLEETWRIGHT_CHECKOV").map(PathBuf::from);
+    if checkov.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must set FLEETWRIGHT_CHECKOV (scripts/tools.sh does)"
+        );
+        eprintln!("skipping checkov: FLEETWRIGHT_CHECKOV is not set");
+    }
+    checkov
+}
+
+/// Runs checkov's `framework` policies offline on `targets` (files, or `-d DIR`) in `dir`.
+fn run_checkov(checkov: &Path, framework: &str, targets: &[&str], dir: &Path) -> (bool, String) {
+    let output = Command::new(checkov)
+        .args(["--framework", framework, "--quiet", "--compact", "--skip-download"])
+        .args(targets)
+        .current_dir(dir)
+        .output()
+        .expect("checkov runs");
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+#[test]
+#[ignore = "needs checkov and pykustomize from scripts/tools.sh; run by .ci/run"]
+fn checkov_finds_no_failed_check() {
+    let (Some(python), Some(checkov)) = (python(), checkov()) else {
+        return;
+    };
+    let scratch = Scratch::new();
+    scratch.run(&["new", "ws", "--example", "ecommerce"]).assert_code(0);
+    let root = scratch.join("ws");
+    let k8s = root.join("deploy/k8s");
+    // What a cluster receives: both overlays, as kustomize builds them. Each exception is an
+    // annotation in the generated file, with its reason.
+    for overlay in ["overlays/dev", "overlays/prod"] {
+        let built = build(&python, &k8s, overlay);
+        let (ok, out) = run_checkov(&checkov, "kubernetes", &["-f", &built.to_string_lossy()], &root);
+        assert!(ok, "checkov fails {overlay}:\n{out}");
+    }
+    let (ok, out) = run_checkov(&checkov, "dockerfile", &["-d", "services"], &root);
+    assert!(ok, "checkov fails a Dockerfile:\n{out}");
+    let (ok, out) = run_checkov(&checkov, "github_actions", &["-d", ".github"], &root);
+    assert!(ok, "checkov fails a workflow:\n{out}");
+
+    // It can fail: a container allowed a writable root filesystem.
+    let built = std::fs::read_to_string(k8s.with_file_name("built-overlays-prod.yaml")).unwrap();
+    assert!(built.contains("readOnlyRootFilesystem: true"));
+    let broken = k8s.with_file_name("broken-prod.yaml");
+    std::fs::write(
+        &broken,
+        built.replacen("readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false", 1),
+    )
+    .unwrap();
+    let (ok, out) = run_checkov(&checkov, "kubernetes", &["-f", &broken.to_string_lossy()], &root);
+    assert!(
+        !ok && out.contains("CKV_K8S_22"),
+        "checkov accepted a writable root filesystem:\n{out}"
+    );
 }
