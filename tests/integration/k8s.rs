@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{ECOMMERCE, Scratch, tool};
+use crate::support::{ECOMMERCE, Scratch, run_tool, tool};
 
 const VALIDATORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/validators");
 const OVERLAYS: [&str; 3] = ["base", "overlays/dev", "overlays/prod"];
@@ -253,19 +253,13 @@ fn node_with_crd_schemas() -> Option<PathBuf> {
 
 /// Runs `crd_validate.mjs` on one multi-document YAML file.
 fn crd_validate(node: &Path, file: &Path) -> (bool, String) {
-    let output = Command::new(node)
-        .arg(Path::new(VALIDATORS).join("crd_validate.mjs"))
-        .arg(file)
-        .output()
-        .expect("node runs");
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+    let script = Path::new(VALIDATORS).join("crd_validate.mjs");
+    let (code, out) = run_tool(
+        node,
+        &[&script.to_string_lossy(), &file.to_string_lossy()],
+        Path::new("."),
+    );
+    (code == 0, out)
 }
 
 /// Copies `from` to `to`, recursively.
@@ -393,20 +387,10 @@ fn checkov() -> Option<PathBuf> {
 
 /// Runs checkov's `framework` policies offline on `targets` (files, or `-d DIR`) in `dir`.
 fn run_checkov(checkov: &Path, framework: &str, targets: &[&str], dir: &Path) -> (bool, String) {
-    let output = Command::new(checkov)
-        .args(["--framework", framework, "--quiet", "--compact", "--skip-download"])
-        .args(targets)
-        .current_dir(dir)
-        .output()
-        .expect("checkov runs");
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+    let mut args = vec!["--framework", framework, "--quiet", "--compact", "--skip-download"];
+    args.extend_from_slice(targets);
+    let (code, out) = run_tool(checkov, &args, dir);
+    (code == 0, out)
 }
 
 #[test]
