@@ -10,10 +10,16 @@ pub const ALL: &[(&str, &str)] = &[("ecommerce", ECOMMERCE), ("minimal", MINIMAL
 
 /// Hand-written files an example ships besides its manifest: the business logic it needs,
 /// in scaffold files that generation then leaves alone.
-pub const ECOMMERCE_FILES: &[(&str, &str)] = &[(
-    "services/orders/src/logic.rs",
-    include_str!("../examples/ecommerce/services/orders/src/logic.rs"),
-)];
+pub const ECOMMERCE_FILES: &[(&str, &str)] = &[
+    (
+        "services/orders/src/logic.rs",
+        include_str!("../examples/ecommerce/services/orders/src/logic.rs"),
+    ),
+    (
+        "services/payments/src/logic.rs",
+        include_str!("../examples/ecommerce/services/payments/src/logic.rs"),
+    ),
+];
 
 /// A starter manifest for `fleetwright init`, named after the project.
 pub fn starter(project: &str) -> String {

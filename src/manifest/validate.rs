@@ -246,6 +246,19 @@ fn service_settings(name: &Spanned<String>, service: &ServiceSpec, out: &mut Dia
             .help("set `database = \"postgres\"` or `\"sqlite\"`, or move the entity to a service with one"),
         );
     }
+    // Without entities the database defaults to none; events still need one, for the outbox
+    // of what the service publishes and the inbox of what it consumed.
+    let no_database = database_none || (service.database.is_none() && service.entities.is_empty());
+    if no_database && let Some(event) = service.publishes.first().or(service.subscribes.first()) {
+        out.push(
+            Diagnostic::error(
+                "E027",
+                format!("service `{}` uses events but has no database", name.get_ref()),
+            )
+            .at(event.span(), "needs a database for its event outbox and inbox")
+            .help("set `database = \"postgres\"` or `\"sqlite\"`"),
+        );
+    }
     for port in [&service.ports.http, &service.ports.grpc].into_iter().flatten() {
         in_range(port, PORTS, "port", out);
     }

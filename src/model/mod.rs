@@ -41,6 +41,8 @@ pub struct Project {
     pub name: String,
     /// `snake_case` form, for Rust and proto identifiers.
     pub snake: String,
+    /// The project's NATS JetStream stream (`SHOP`): upper snake case, holding `<name>.>`.
+    pub stream: String,
     pub version: String,
     pub description: String,
     /// Image registry prefix without a trailing slash, e.g. `ghcr.io/acme`.
@@ -114,6 +116,9 @@ pub struct Service {
     pub publishes: Vec<EventRef>,
     /// Events this service consumes.
     pub subscribes: Vec<EventRef>,
+    /// Whether it talks to the broker: it publishes or consumes events, the workspace has a
+    /// broker and the service a database (for its outbox and inbox tables).
+    pub messaging: bool,
     pub entities: Vec<Entity>,
     pub events: Vec<Event>,
     /// Every migration of the service's database, oldest first (filled by `stabilize`).
@@ -148,6 +153,16 @@ pub struct EventRef {
     pub event: String,
     /// NATS subject: `<project>.<service>.<event snake>`.
     pub subject: String,
+    /// `order_placed`
+    pub snake: String,
+    /// The consuming hook, for subscriptions: `on_orders_order_placed`.
+    pub handler: String,
+    /// Rust module of the owning service: `orders`.
+    pub owner_snake: String,
+    /// For subscriptions, the JetStream durable consumer: `<subscriber>-<owner>-<event kebab>`
+    /// (`payments-orders-order-placed`), one per event because NATS 2.9 takes a single filter
+    /// subject per consumer. Empty for published events.
+    pub durable: String,
 }
 
 /// One migration file of a service.

@@ -82,6 +82,7 @@ pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
     dedup_keep_order(&mut ci);
     let project = Project {
         snake: name.to_snake_case(),
+        stream: name.to_shouty_snake_case(),
         version: manifest
             .project
             .version
@@ -127,6 +128,9 @@ pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
         .flat_map(|s| s.subscribes.iter().map(move |e| (e.clone(), s.name.clone())))
         .collect();
     for service in &mut services {
+        service.messaging = broker == "nats"
+            && service.database != "none"
+            && !(service.publishes.is_empty() && service.subscribes.is_empty());
         service.called_by = callers
             .iter()
             .filter(|(callee, _)| *callee == service.name)
@@ -208,6 +212,10 @@ fn service(
         .collect::<Result<Vec<_>, Error>>()?;
     let event_ref = |service: &str, event: &str| EventRef {
         subject: format!("{}.{}.{}", project.name, service, event.to_snake_case()),
+        snake: event.to_snake_case(),
+        handler: format!("on_{}_{}", service.to_snake_case(), event.to_snake_case()),
+        owner_snake: service.to_snake_case(),
+        durable: String::new(),
         service: service.to_owned(),
         event: event.to_owned(),
     };
@@ -219,7 +227,8 @@ fn service(
             .get_ref()
             .split_once('.')
             .ok_or_else(|| bug("subscription without a service"))?;
-        let r = event_ref(owner, event);
+        let mut r = event_ref(owner, event);
+        r.durable = format!("{name}-{owner}-{}", event.to_kebab_case());
         if !subscribes.contains(&r) {
             subscribes.push(r);
         }
@@ -263,6 +272,7 @@ fn service(
         },
         calls,
         called_by: Vec::new(),
+        messaging: false,
         publishes: publishes_refs,
         subscribes,
         entities,

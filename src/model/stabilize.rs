@@ -5,7 +5,7 @@
 
 use super::migrations::Column;
 use super::state::{Numbering, State};
-use super::{Field, MigrationFile, SystemNumbers, Workspace};
+use super::{Field, MigrationFile, Service, SystemNumbers, Workspace};
 use crate::error::Error;
 
 /// Fills numbers and migrations into `workspace` from `previous`; returns the new state.
@@ -56,6 +56,7 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State) -> Result<State, E
                         .collect();
                     (e.table.clone(), columns)
                 })
+                .chain(messaging_tables(service))
                 .collect();
             let history = previous
                 .migrations
@@ -92,6 +93,38 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State) -> Result<State, E
     }
     Ok(next)
 }
+
+/// The event tables a service needs besides its entities' (their names cannot clash with an
+/// entity's table, which is always a plural): the transactional outbox of events it publishes
+/// (written in the same transaction as the change, published by a relay) and the inbox of
+/// events it consumed (keyed by event id, so a redelivered event is handled once).
+fn messaging_tables(service: &Service) -> Vec<(String, Vec<Column>)> {
+    let column = |name: &str, spec: &str| Column {
+        name: name.to_owned(),
+        spec: spec.to_owned(),
+    };
+    let mut tables = Vec::new();
+    if service.messaging && !service.publishes.is_empty() {
+        tables.push((
+            OUTBOX_TABLE.to_owned(),
+            vec![
+                column("subject", "string"),
+                // The event's protobuf encoding, in hex: one text type for every database.
+                column("payload", "text"),
+                column("position", "int64"),
+                column("published_at", "timestamp?"),
+            ],
+        ));
+    }
+    if service.messaging && !service.subscribes.is_empty() {
+        tables.push((INBOX_TABLE.to_owned(), vec![column("subject", "string")]));
+    }
+    tables
+}
+
+/// Table names of the event outbox and inbox.
+pub const OUTBOX_TABLE: &str = "outbox";
+pub const INBOX_TABLE: &str = "inbox";
 
 /// The numbering of `names` (message fields or enum values, numbered from 1), continuing
 /// what the previous generation handed out, if anything.

@@ -56,7 +56,9 @@ pub fn service_base(workspace: &Workspace) -> tera::Context {
     context
 }
 
-/// Context for a per-service template.
+/// Context for a per-service template: `peers` are the services it calls (it gets a gRPC
+/// client for each), `proto_peers` every other service whose proto it compiles: the ones it
+/// calls and the ones whose events it consumes.
 pub fn for_service(base: &tera::Context, workspace: &Workspace, service: &Service) -> tera::Context {
     let mut context = base.clone();
     context.insert("service", service);
@@ -65,6 +67,13 @@ pub fn for_service(base: &tera::Context, workspace: &Workspace, service: &Servic
         .iter()
         .filter_map(|name| workspace.service(name))
         .collect();
+    let mut proto_peers: Vec<&Service> = peers.clone();
+    for event in &service.subscribes {
+        if event.service != service.name && !proto_peers.iter().any(|p| p.name == event.service) {
+            proto_peers.extend(workspace.service(&event.service));
+        }
+    }
     context.insert("peers", &peers);
+    context.insert("proto_peers", &proto_peers);
     context
 }

@@ -154,13 +154,15 @@ fn field_numbers_survive_reordering_and_removed_ones_are_reserved() {
 fn enum_values_keep_their_numbers() {
     let first = plan_with(ECOMMERCE, &State::default());
     let changed = ECOMMERCE.replace(
-        "enum(pending, paid, cancelled)",
-        "enum(cancelled, refunded, pending, paid)",
+        "enum(draft, pending, paid, cancelled)",
+        "enum(cancelled, refunded, pending, paid, draft)",
     );
+    assert_ne!(changed, ECOMMERCE, "the order status enum was not found in the example");
     let text = proto(&plan_with(&changed, &first.state), "orders");
-    assert!(text.contains("ORDER_STATUS_PENDING = 1;"), "{text}");
-    assert!(text.contains("ORDER_STATUS_CANCELLED = 3;"), "{text}");
-    assert!(text.contains("ORDER_STATUS_REFUNDED = 4;"), "{text}");
+    assert!(text.contains("ORDER_STATUS_DRAFT = 1;"), "{text}");
+    assert!(text.contains("ORDER_STATUS_PENDING = 2;"), "{text}");
+    assert!(text.contains("ORDER_STATUS_CANCELLED = 4;"), "{text}");
+    assert!(text.contains("ORDER_STATUS_REFUNDED = 5;"), "{text}");
 }
 
 #[test]
@@ -232,4 +234,41 @@ fn hostile_descriptions_leave_every_file_parseable_and_meaning_the_same() {
         checked += 1;
     }
     assert!(checked > 20, "only {checked} files checked");
+}
+
+#[test]
+fn a_service_that_starts_publishing_gets_an_outbox_migration_and_its_first_one_stays() {
+    let first = plan_with(MINIMAL, &State::default());
+    let file = |plan: &Plan, path: &str| {
+        plan.files
+            .iter()
+            .find(|(p, _)| p.as_str() == path)
+            .map(|(_, f)| f.contents.clone())
+    };
+    let init = file(&first, "services/notes/migrations/0001_init.sql").expect("first migration");
+    assert!(!init.contains("outbox"), "{init}");
+    assert!(
+        file(&first, "services/notes/src/events.rs").is_none(),
+        "no events, no messaging code"
+    );
+
+    let publishing = MINIMAL.replace(
+        "route = \"/api/notes\"\n",
+        "route = \"/api/notes\"\npublishes = [\"NoteAdded\"]\n\n[services.notes.events.NoteAdded]\nnote_id = \"uuid\"\n",
+    );
+    let second = plan_with(&publishing, &first.state);
+    assert_eq!(
+        file(&second, "services/notes/migrations/0001_init.sql").as_deref(),
+        Some(init.as_str())
+    );
+    let outbox = file(&second, "services/notes/migrations/0002_create_outbox.sql").expect("an outbox migration");
+    assert!(outbox.contains("CREATE TABLE \"outbox\""), "{outbox}");
+    assert!(outbox.contains("\"published_at\" TEXT,"), "{outbox}");
+    assert!(!outbox.contains("inbox"), "only subscribers keep an inbox: {outbox}");
+    let events = file(&second, "services/notes/src/events.rs").expect("messaging code");
+    assert!(
+        events.contains("const SUBJECT: &'static str = \"hello.notes.note_added\";"),
+        "{events}"
+    );
+    assert!(events.contains("pub const STREAM: &str = \"HELLO\";"), "{events}");
 }

@@ -38,6 +38,10 @@ pub(crate) enum When {
     Always,
     /// Services with a database.
     HasDatabase,
+    /// Services that call others.
+    HasCalls,
+    /// Services that publish or consume events (see `Service::messaging`).
+    Messaging,
     /// `compose` is a deploy target.
     Compose,
     /// `kubernetes` is a deploy target.
@@ -55,6 +59,8 @@ impl When {
         match self {
             When::Always => true,
             When::HasDatabase => service.is_some_and(|s| s.database != "none"),
+            When::HasCalls => service.is_some_and(|s| !s.calls.is_empty()),
+            When::Messaging => service.is_some_and(|s| s.messaging),
             When::Compose => workspace.deploy.compose,
             When::Kubernetes => workspace.deploy.kubernetes,
             When::GitHub => workspace.ci.iter().any(|c| c == "github"),
@@ -126,9 +132,11 @@ const CORE: &[Target] = &[
     row("services/rust/src/main.rs.tera",      "services/{service}/src/main.rs",      Managed,  Each, When::Always),
     row("services/rust/src/lib.rs.tera",       "services/{service}/src/lib.rs",       Managed,  Each, When::Always),
     row("services/rust/src/app.rs.tera",       "services/{service}/src/app.rs",       Managed,  Each, When::Always),
+    row("services/rust/src/clients.rs.tera",   "services/{service}/src/clients.rs",   Managed,  Each, When::HasCalls),
     row("services/rust/src/config.rs.tera",    "services/{service}/src/config.rs",    Managed,  Each, When::Always),
     row("services/rust/src/db.rs.tera",        "services/{service}/src/db.rs",        Managed,  Each, When::HasDatabase),
     row("services/rust/src/error.rs.tera",     "services/{service}/src/error.rs",     Managed,  Each, When::Always),
+    row("services/rust/src/events.rs.tera",    "services/{service}/src/events.rs",    Managed,  Each, When::Messaging),
     row("services/rust/src/grpc.rs.tera",      "services/{service}/src/grpc.rs",      Managed,  Each, When::Always),
     row("services/rust/src/hooks.rs.tera",     "services/{service}/src/hooks.rs",     Managed,  Each, When::Always),
     row("services/rust/src/http.rs.tera",      "services/{service}/src/http.rs",      Managed,  Each, When::Always),

@@ -1,15 +1,24 @@
 //! Business logic of `orders`, written by hand (fleetwright created this file once and never
-//! rewrites it). An order's total is the server's to compute: the sum of its lines, each a
-//! quantity at a unit price.
+//! rewrites it).
+//!
+//! An order is a `draft` while lines are added. Each line is priced by the catalogue: the
+//! generated `products` client reads the product (the client's unit price is ignored), and when
+//! products is down the request fails fast with 503. The total is the server's: the sum of the
+//! lines. Replacing a draft with `"status": "pending"` places it: in the same transaction an
+//! `OrderPlaced` event goes to the outbox, and payments answers with `PaymentCompleted`, which
+//! marks the order `paid`.
 
 use uuid::Uuid;
 
 use crate::app::App;
+use crate::db::Tx;
 use crate::error::AppError;
+use crate::grpc::{pb, peers};
 use crate::hooks::Hooks;
-use crate::model::{Order, OrderInput, OrderLine, OrderLineInput};
+use crate::model::{Order, OrderInput, OrderLine, OrderLineInput, OrderStatus};
+use crate::store;
 
-/// No state of its own yet.
+/// No state of its own: the clients live in `App`.
 #[derive(Debug, Default)]
 pub struct Logic {}
 
@@ -20,82 +29,348 @@ impl Logic {
 }
 
 impl Hooks for Logic {
-    /// A new order starts with no lines, so with a zero total, whatever the client sent.
-    async fn before_create_order(&self, _app: &App, input: &mut OrderInput) -> Result<(), AppError> {
+    /// A new order is a draft with no lines, so with a zero total, whatever the client sent;
+    /// its customer must exist (asked of users).
+    async fn before_create_order(&self, app: &App, input: &mut OrderInput) -> Result<(), AppError> {
+        input.status = OrderStatus::Draft;
         input.total_cents = 0;
-        Ok(())
+        let request = peers::users::GetUserRequest { id: input.customer_id.to_string() };
+        match app.clients.users.get_user(request).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.is_not_found() => Err(AppError::Invalid(format!("customer {} does not exist", input.customer_id))),
+            Err(error) => Err(error.into()),
+        }
     }
 
-    /// Clients cannot overwrite the computed total.
-    async fn before_update_order(&self, _app: &App, current: &Order, input: &mut OrderInput) -> Result<(), AppError> {
+    /// Clients cannot overwrite the computed total or the customer; only a draft is placed
+    /// (`pending`, once it has lines), and only payments makes an order `paid`.
+    async fn before_update_order(&self, app: &App, current: &Order, input: &mut OrderInput) -> Result<(), AppError> {
         input.total_cents = current.total_cents;
+        input.customer_id = current.customer_id;
+        input.placed_at = current.placed_at;
+        match (current.status, input.status) {
+            (from, to) if from == to => Ok(()),
+            (OrderStatus::Draft, OrderStatus::Pending) => {
+                if count_lines(app, current.id).await? == 0 {
+                    return Err(AppError::Conflict("an order without lines cannot be placed".to_owned()));
+                }
+                input.placed_at = crate::types::now();
+                Ok(())
+            }
+            (OrderStatus::Draft | OrderStatus::Pending, OrderStatus::Cancelled) => Ok(()),
+            (_, OrderStatus::Paid) => Err(AppError::Conflict("an order becomes paid when its payment completes".to_owned())),
+            (from, to) => Err(AppError::Conflict(format!("an order cannot go from {} to {}", from.as_str(), to.as_str()))),
+        }
+    }
+
+    /// Placing an order publishes `OrderPlaced`, in the transaction that places it.
+    async fn after_update_order(&self, _app: &App, tx: &mut Tx, previous: &Order, updated: &Order) -> Result<(), AppError> {
+        if previous.status == OrderStatus::Draft && updated.status == OrderStatus::Pending {
+            tx.publish(&pb::OrderPlaced {
+                order_id: updated.id.to_string(),
+                customer_id: updated.customer_id.to_string(),
+                total_cents: updated.total_cents,
+            })
+            .await?;
+        }
         Ok(())
     }
 
-    async fn before_create_order_line(&self, _app: &App, input: &mut OrderLineInput) -> Result<(), AppError> {
-        check_line(input)
+    /// Only drafts and cancelled orders go away.
+    async fn before_delete_order(&self, _app: &App, current: &Order) -> Result<(), AppError> {
+        match current.status {
+            OrderStatus::Draft | OrderStatus::Cancelled => Ok(()),
+            _ => Err(AppError::Conflict("a placed order cannot be deleted; cancel it".to_owned())),
+        }
     }
 
-    async fn after_create_order_line(&self, app: &App, line: &OrderLine) -> Result<(), AppError> {
-        recompute_total(app, line.order_id).await
+    /// A line joins a draft, at the catalogue's price.
+    async fn before_create_order_line(&self, app: &App, input: &mut OrderLineInput) -> Result<(), AppError> {
+        if input.quantity <= 0 {
+            return Err(AppError::Invalid("`quantity` must be at least 1".to_owned()));
+        }
+        require_draft(app, input.order_id).await?;
+        input.unit_price_cents = catalogue_price(app, input.product_id).await?;
+        Ok(())
     }
 
-    async fn before_update_order_line(&self, _app: &App, _current: &OrderLine, input: &mut OrderLineInput) -> Result<(), AppError> {
-        check_line(input)
+    async fn after_create_order_line(&self, _app: &App, tx: &mut Tx, line: &OrderLine) -> Result<(), AppError> {
+        recompute_total(tx, line.order_id).await
+    }
+
+    /// Only the quantity of a line changes, and only while its order is a draft.
+    async fn before_update_order_line(&self, app: &App, current: &OrderLine, input: &mut OrderLineInput) -> Result<(), AppError> {
+        if input.quantity <= 0 {
+            return Err(AppError::Invalid("`quantity` must be at least 1".to_owned()));
+        }
+        require_draft(app, current.order_id).await?;
+        input.order_id = current.order_id;
+        input.product_id = current.product_id;
+        input.unit_price_cents = current.unit_price_cents;
+        Ok(())
+    }
+
+    async fn after_update_order_line(&self, _app: &App, tx: &mut Tx, _previous: &OrderLine, updated: &OrderLine) -> Result<(), AppError> {
+        recompute_total(tx, updated.order_id).await
+    }
+
+    async fn before_delete_order_line(&self, app: &App, current: &OrderLine) -> Result<(), AppError> {
+        require_draft(app, current.order_id).await
+    }
+
+    async fn after_delete_order_line(&self, _app: &App, tx: &mut Tx, deleted: &OrderLine) -> Result<(), AppError> {
+        recompute_total(tx, deleted.order_id).await
+    }
+
+    /// payments charged the order: it is paid. A payment for an order that is not pending
+    /// (cancelled meanwhile, or paid already) changes nothing.
+    async fn on_payments_payment_completed(&self, _app: &App, tx: &mut Tx, event: &peers::payments::PaymentCompleted) -> Result<(), AppError> {
+        let order_id = crate::types::Text::from_text(&event.order_id, "order_id")?;
+        let order = match store::get_order(tx.conn(), order_id).await {
+            Ok(order) => order,
+            Err(AppError::NotFound(_)) => {
+                tracing::warn!(%order_id, "payment completed for an unknown order");
+                return Ok(());
+            }
+            Err(error) => return Err(error),
+        };
+        if order.status == OrderStatus::Pending {
+            let mut paid = order.input();
+            paid.status = OrderStatus::Paid;
+            store::update_order(tx.conn(), order_id, paid).await?;
+            tracing::info!(%order_id, payment_id = event.payment_id, "order paid");
+        }
+        Ok(())
     }
 }
 
-fn check_line(line: &OrderLineInput) -> Result<(), AppError> {
-    if line.quantity <= 0 {
-        return Err(AppError::Invalid("`quantity` must be at least 1".to_owned()));
+/// The unit price of a product, from the catalogue.
+async fn catalogue_price(app: &App, product_id: Uuid) -> Result<i64, AppError> {
+    let request = peers::products::GetProductRequest { id: product_id.to_string() };
+    match app.clients.products.get_product(request).await {
+        Ok(reply) => reply
+            .product
+            .map(|product| product.price_cents)
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("products answered without a product"))),
+        Err(error) if error.is_not_found() => Err(AppError::Invalid(format!("product {product_id} does not exist"))),
+        Err(error) => Err(error.into()),
     }
-    if line.unit_price_cents < 0 {
-        return Err(AppError::Invalid("`unit_price_cents` must not be negative".to_owned()));
-    }
-    Ok(())
 }
 
-/// Sets an order's total to the sum of its lines.
-async fn recompute_total(app: &App, order_id: Uuid) -> Result<(), AppError> {
+async fn require_draft(app: &App, order_id: Uuid) -> Result<(), AppError> {
+    match app.get_order(order_id).await {
+        Ok(order) if order.status == OrderStatus::Draft => Ok(()),
+        Ok(order) => Err(AppError::Conflict(format!("order {order_id} is {}: its lines are final", order.status.as_str()))),
+        Err(AppError::NotFound(_)) => Err(AppError::Invalid(format!("order {order_id} does not exist"))),
+        Err(error) => Err(error),
+    }
+}
+
+async fn count_lines(app: &App, order_id: Uuid) -> Result<i64, AppError> {
+    Ok(sqlx::query_scalar(r#"SELECT COUNT(*) FROM "order_lines" WHERE "order_id" = $1"#)
+        .bind(order_id.to_string())
+        .fetch_one(&app.pool)
+        .await?)
+}
+
+/// Sets an order's total to the sum of its lines, inside the transaction that changed them.
+async fn recompute_total(tx: &mut Tx, order_id: Uuid) -> Result<(), AppError> {
     let total: i64 = sqlx::query_scalar(
         r#"SELECT CAST(COALESCE(SUM("quantity" * "unit_price_cents"), 0) AS BIGINT) FROM "order_lines" WHERE "order_id" = $1"#,
     )
     .bind(order_id.to_string())
-    .fetch_one(&app.pool)
+    .fetch_one(tx.conn())
     .await?;
     sqlx::query(r#"UPDATE "orders" SET "total_cents" = $1 WHERE "id" = $2"#)
         .bind(total)
         .bind(order_id.to_string())
-        .execute(&app.pool)
+        .execute(tx.conn())
         .await?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use tonic::{Request, Response, Status};
+
+    use crate::grpc::{pb, peers};
     use crate::model::{OrderInput, OrderLineInput, OrderStatus};
+    use crate::{AppError, Config};
+
+    const PRICE: i64 = 1_250;
+
+    /// products with one product, `PRICE` cents, and nothing else.
+    struct Catalogue(uuid::Uuid);
+
+    #[tonic::async_trait]
+    impl peers::products::products_service_server::ProductsService for Catalogue {
+        async fn create_product(&self, _: Request<peers::products::CreateProductRequest>) -> Result<Response<peers::products::CreateProductResponse>, Status> {
+            Err(Status::unimplemented("read-only"))
+        }
+        async fn get_product(&self, request: Request<peers::products::GetProductRequest>) -> Result<Response<peers::products::GetProductResponse>, Status> {
+            let id = request.into_inner().id;
+            if id != self.0.to_string() {
+                return Err(Status::not_found(format!("Product {id} not found")));
+            }
+            let product = peers::products::Product { id, price_cents: PRICE, ..Default::default() };
+            Ok(Response::new(peers::products::GetProductResponse { product: Some(product) }))
+        }
+        async fn list_products(&self, _: Request<peers::products::ListProductsRequest>) -> Result<Response<peers::products::ListProductsResponse>, Status> {
+            Ok(Response::new(peers::products::ListProductsResponse::default()))
+        }
+        async fn update_product(&self, _: Request<peers::products::UpdateProductRequest>) -> Result<Response<peers::products::UpdateProductResponse>, Status> {
+            Err(Status::unimplemented("read-only"))
+        }
+        async fn delete_product(&self, _: Request<peers::products::DeleteProductRequest>) -> Result<Response<peers::products::DeleteProductResponse>, Status> {
+            Err(Status::unimplemented("read-only"))
+        }
+    }
+
+    /// users where everyone exists.
+    struct Everyone;
+
+    #[tonic::async_trait]
+    impl peers::users::users_service_server::UsersService for Everyone {
+        async fn create_user(&self, _: Request<peers::users::CreateUserRequest>) -> Result<Response<peers::users::CreateUserResponse>, Status> {
+            Err(Status::unimplemented("read-only"))
+        }
+        async fn get_user(&self, request: Request<peers::users::GetUserRequest>) -> Result<Response<peers::users::GetUserResponse>, Status> {
+            let user = peers::users::User { id: request.into_inner().id, ..Default::default() };
+            Ok(Response::new(peers::users::GetUserResponse { user: Some(user) }))
+        }
+        async fn list_users(&self, _: Request<peers::users::ListUsersRequest>) -> Result<Response<peers::users::ListUsersResponse>, Status> {
+            Ok(Response::new(peers::users::ListUsersResponse::default()))
+        }
+        async fn update_user(&self, _: Request<peers::users::UpdateUserRequest>) -> Result<Response<peers::users::UpdateUserResponse>, Status> {
+            Err(Status::unimplemented("read-only"))
+        }
+        async fn delete_user(&self, _: Request<peers::users::DeleteUserRequest>) -> Result<Response<peers::users::DeleteUserResponse>, Status> {
+            Err(Status::unimplemented("read-only"))
+        }
+    }
+
+    async fn serve(router: tonic::transport::server::Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
+        url
+    }
+
+    /// orders with users and products doubles; returns the app and the one product's id.
+    async fn start() -> (crate::App, uuid::Uuid) {
+        let product = uuid::Uuid::now_v7();
+        let mut config = Config::for_tests();
+        config.products_grpc_url = serve(tonic::transport::Server::builder().add_service(
+            peers::products::products_service_server::ProductsServiceServer::new(Catalogue(product)),
+        ))
+        .await;
+        config.users_grpc_url = serve(
+            tonic::transport::Server::builder().add_service(peers::users::users_service_server::UsersServiceServer::new(Everyone)),
+        )
+        .await;
+        let running = crate::start(config).await.expect("starts");
+        (running.app.clone(), product)
+    }
+
+    /// The `OrderPlaced` events of one order waiting in the outbox.
+    async fn placed_events_of(app: &crate::App, order_id: uuid::Uuid) -> Vec<pb::OrderPlaced> {
+        let payloads: Vec<String> = sqlx::query_scalar(r#"SELECT "payload" FROM "outbox" WHERE "subject" = 'shop.orders.order_placed'"#)
+            .fetch_all(&app.pool)
+            .await
+            .expect("reads the outbox");
+        payloads
+            .iter()
+            .map(|hex| (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>())
+            .map(|bytes| <pb::OrderPlaced as prost::Message>::decode(bytes.as_slice()).expect("an OrderPlaced"))
+            .filter(|event| event.order_id == order_id.to_string())
+            .collect()
+    }
+
+    fn draft(customer_id: uuid::Uuid) -> OrderInput {
+        OrderInput { customer_id, status: OrderStatus::Paid, total_cents: 999_999, note: None, placed_at: time::OffsetDateTime::UNIX_EPOCH }
+    }
 
     #[tokio::test]
-    async fn the_total_is_the_sum_of_the_lines() {
-        let running = crate::start(crate::Config::for_tests()).await.expect("starts");
-        let app = running.app.clone();
-        let order = app
-            .create_order(OrderInput {
-                customer_id: uuid::Uuid::now_v7(),
-                status: OrderStatus::Pending,
-                total_cents: 999_999,
-                note: None,
-                placed_at: time::OffsetDateTime::UNIX_EPOCH,
-            })
-            .await
-            .expect("order");
-        assert_eq!(order.total_cents, 0, "the client's total is ignored");
-        for (quantity, unit_price_cents) in [(2, 1_250), (1, 500)] {
-            let line = OrderLineInput { order_id: order.id, product_id: uuid::Uuid::now_v7(), quantity, unit_price_cents };
-            app.create_order_line(line).await.expect("line");
+    async fn lines_are_priced_by_the_catalogue_and_placing_publishes_order_placed_once() {
+        let (app, product) = start().await;
+        let order = app.create_order(draft(uuid::Uuid::now_v7())).await.expect("order");
+        assert_eq!((order.status, order.total_cents), (OrderStatus::Draft, 0), "status and total are the server's");
+
+        let line = OrderLineInput { order_id: order.id, product_id: product, quantity: 2, unit_price_cents: 1 };
+        let line = app.create_order_line(line).await.expect("line");
+        assert_eq!(line.unit_price_cents, PRICE, "the catalogue's price, not the client's");
+        let unknown = OrderLineInput { order_id: order.id, product_id: uuid::Uuid::now_v7(), quantity: 1, unit_price_cents: 1 };
+        assert!(matches!(app.create_order_line(unknown).await, Err(AppError::Invalid(_))));
+        let none = OrderLineInput { order_id: order.id, product_id: product, quantity: 0, unit_price_cents: 1 };
+        assert!(matches!(app.create_order_line(none).await, Err(AppError::Invalid(_))));
+        assert_eq!(app.get_order(order.id).await.expect("order").total_cents, 2 * PRICE);
+
+        let mut place = order.input();
+        place.status = OrderStatus::Pending;
+        let placed = app.update_order(order.id, place.clone()).await.expect("placed");
+        assert_eq!((placed.status, placed.total_cents), (OrderStatus::Pending, 2 * PRICE));
+        // Placing again changes nothing and publishes nothing more; paying by hand is refused.
+        app.update_order(order.id, place).await.expect("same status");
+        let mut pay = placed.input();
+        pay.status = OrderStatus::Paid;
+        assert!(matches!(app.update_order(order.id, pay).await, Err(AppError::Conflict(_))));
+        let extra = OrderLineInput { order_id: order.id, product_id: product, quantity: 1, unit_price_cents: 1 };
+        assert!(matches!(app.create_order_line(extra).await, Err(AppError::Conflict(_))), "a placed order's lines are final");
+
+        let placed_events = placed_events_of(&app, order.id).await;
+        assert_eq!(placed_events.len(), 1, "one OrderPlaced, written with the placing: {placed_events:?}");
+        assert_eq!(placed_events[0].total_cents, 2 * PRICE);
+    }
+
+    #[tokio::test]
+    async fn an_empty_order_cannot_be_placed_and_a_refused_placing_publishes_nothing() {
+        let (app, _) = start().await;
+        let order = app.create_order(draft(uuid::Uuid::now_v7())).await.expect("order");
+        let mut place = order.input();
+        place.status = OrderStatus::Pending;
+        assert!(matches!(app.update_order(order.id, place).await, Err(AppError::Conflict(_))));
+        assert!(placed_events_of(&app, order.id).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn payment_completed_marks_the_order_paid_once() {
+        let (app, product) = start().await;
+        let order = app.create_order(draft(uuid::Uuid::now_v7())).await.expect("order");
+        app.create_order_line(OrderLineInput { order_id: order.id, product_id: product, quantity: 1, unit_price_cents: 0 }).await.expect("line");
+        let mut place = order.input();
+        place.status = OrderStatus::Pending;
+        app.update_order(order.id, place).await.expect("placed");
+
+        let event = peers::payments::PaymentCompleted { order_id: order.id.to_string(), payment_id: uuid::Uuid::now_v7().to_string(), amount_cents: PRICE };
+        let payload = prost::Message::encode_to_vec(&event);
+        let subject = "shop.payments.payment_completed";
+        let id = uuid::Uuid::now_v7().to_string();
+        let first = crate::events::handle(&app, subject, &id, &payload).await.expect("handled");
+        assert_eq!(first, crate::events::Handled::Processed);
+        assert_eq!(app.get_order(order.id).await.expect("order").status, OrderStatus::Paid);
+        let again = crate::events::handle(&app, subject, &id, &payload).await.expect("handled");
+        assert_eq!(again, crate::events::Handled::Duplicate, "a redelivery is skipped");
+        assert!(matches!(crate::events::handle(&app, subject, &uuid::Uuid::now_v7().to_string(), b"\xff\xff").await, Err(AppError::Invalid(_))));
+    }
+
+    #[tokio::test]
+    async fn creating_a_line_while_products_is_down_fails_fast_with_unavailable() {
+        let (_, product) = start().await;
+        let mut config = Config::for_tests();
+        config.users_grpc_url = serve(
+            tonic::transport::Server::builder().add_service(peers::users::users_service_server::UsersServiceServer::new(Everyone)),
+        )
+        .await;
+        let app = crate::start(config).await.expect("starts").app.clone();
+        let order = app.create_order(draft(uuid::Uuid::now_v7())).await.expect("users is up");
+        let started = std::time::Instant::now();
+        let line = OrderLineInput { order_id: order.id, product_id: product, quantity: 1, unit_price_cents: 0 };
+        match app.create_order_line(line).await {
+            Err(AppError::Unavailable(message)) => assert!(message.starts_with("products is unavailable"), "{message}"),
+            other => panic!("expected Unavailable, got {other:?}"),
         }
-        assert_eq!(app.get_order(order.id).await.expect("order").total_cents, 3_000);
-        let bad = OrderLineInput { order_id: order.id, product_id: uuid::Uuid::now_v7(), quantity: 0, unit_price_cents: 1 };
-        assert!(matches!(app.create_order_line(bad).await, Err(crate::AppError::Invalid(_))));
+        assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
     }
 }
