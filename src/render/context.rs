@@ -39,10 +39,36 @@ fn settings(workspace: &Workspace) -> Settings<'_> {
     }
 }
 
+/// The whole workspace, plus facts about its services that workspace-wide templates branch
+/// on. They are answered here because the template way, filtering `workspace.services`,
+/// costs a deep copy of every matching service, and another one on each use of the result:
+/// with hundreds of services that was most of the rendering time.
+#[derive(Serialize)]
+struct WholeWorkspace<'a> {
+    #[serde(flatten)]
+    workspace: &'a Workspace,
+    /// Some service keeps its data in PostgreSQL.
+    uses_postgres: bool,
+    /// Some service has a gateway route.
+    has_routes: bool,
+    /// Some service with a gateway route has entities, so a gRPC API behind the gateway.
+    has_grpc_routes: bool,
+}
+
+fn whole(workspace: &Workspace) -> WholeWorkspace<'_> {
+    let services = &workspace.services;
+    WholeWorkspace {
+        workspace,
+        uses_postgres: services.iter().any(|s| s.database == "postgres"),
+        has_routes: services.iter().any(|s| s.route.is_some()),
+        has_grpc_routes: services.iter().any(|s| s.route.is_some() && !s.entities.is_empty()),
+    }
+}
+
 /// Context for a workspace-wide template.
 pub fn for_workspace(workspace: &Workspace) -> tera::Context {
     let mut context = tera::Context::new();
-    context.insert("workspace", workspace);
+    context.insert("workspace", &whole(workspace));
     context.insert("tool", &TOOL);
     context.insert("mermaid", &crate::model::graph::mermaid(workspace));
     context

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use include_dir::{Dir, include_dir};
+use rayon::prelude::*;
 
 use super::filters;
 use crate::error::Error;
@@ -102,9 +103,6 @@ impl Templates {
     }
 
     fn build(overrides: &BTreeMap<String, String>) -> Result<Self, Error> {
-        let mut tera = tera::Tera::default();
-        tera.autoescape_on(vec![]);
-        filters::register(&mut tera);
         let mut origins = BTreeMap::new();
         let mut sources: Vec<(String, String)> = Vec::new();
         for (path, text) in embedded_sources() {
@@ -116,11 +114,13 @@ impl Templates {
                 sources.push((path, text.to_owned()));
             }
         }
-        tera.add_raw_templates(sources).map_err(|e| Error::Template {
+        let mut tera = parse(&sources).map_err(|e| Error::Template {
             template: "(template set)".into(),
             entity: "all".into(),
             reason: chain(&e),
         })?;
+        tera.autoescape_on(vec![]);
+        filters::register(&mut tera);
         Ok(Self { tera, origins })
     }
 
@@ -139,6 +139,52 @@ impl Templates {
             reason: chain(&e),
         })
     }
+}
+
+/// Parses every template, in parallel: Tera's parser steps through template text one
+/// character at a time, and on one core parsing the embedded set was most of the time of a
+/// small generation. Each part is parsed with the macro files it imports, and the parts are
+/// merged with [`tera::Tera::extend`]. When a part fails on its own (a template that does not
+/// parse, or an override that imports or extends a template of another part), the whole set
+/// is parsed again in one go, so errors are exactly those of a sequential parse.
+fn parse(sources: &[(String, String)]) -> tera::Result<tera::Tera> {
+    let sequential = || {
+        let mut tera = tera::Tera::default();
+        tera.add_raw_templates(sources.iter().map(|(path, text)| (path, text)))?;
+        Ok(tera)
+    };
+    let parts = rayon::current_num_threads().min(sources.len());
+    if parts < 2 {
+        return sequential();
+    }
+    let (macros, templates): (Vec<_>, Vec<_>) = sources.iter().partition(|(path, _)| path.starts_with("_macros/"));
+    // Largest first, each to the lightest part, so the parts take about the same time.
+    let mut by_size = templates;
+    by_size.sort_by_key(|(path, text)| (std::cmp::Reverse(text.len()), path.as_str()));
+    let mut split: Vec<(usize, Vec<&(String, String)>)> = vec![(0, macros.clone()); parts];
+    for source in by_size {
+        let lightest = split
+            .iter_mut()
+            .min_by_key(|(size, _)| *size)
+            .expect("at least two parts");
+        lightest.0 += source.1.len();
+        lightest.1.push(source);
+    }
+    let parsed: tera::Result<Vec<tera::Tera>> = split
+        .into_par_iter()
+        .map(|(_, part)| {
+            let mut tera = tera::Tera::default();
+            tera.add_raw_templates(part.into_iter().map(|(path, text)| (path, text)))?;
+            Ok(tera)
+        })
+        .collect();
+    let Ok(parsed) = parsed else { return sequential() };
+    let mut parsed = parsed.into_iter();
+    let mut tera = parsed.next().expect("at least two parts");
+    for part in parsed {
+        tera.extend(&part)?;
+    }
+    Ok(tera)
 }
 
 /// Tera nests the useful part of an error in its sources.

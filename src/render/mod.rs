@@ -10,10 +10,14 @@ pub mod targets;
 pub use engine::Templates;
 
 use crate::error::Error;
-use crate::model::Workspace;
+use rayon::prelude::*;
+
+use crate::model::{Service, Workspace};
 use crate::write::plan::{Owner, Plan, PlannedFile, RelPath};
 
-/// Renders every target of a workspace.
+/// Renders every target of a workspace. The workspace-wide files and each service's files
+/// are rendered in parallel, then gathered in that order, so the plan and the first error
+/// reported are the same as in a sequential run.
 ///
 /// # Errors
 /// [`Error::Template`] naming the template and entity, or [`Error::UnsafePath`].
@@ -24,23 +28,41 @@ pub fn render(workspace: &Workspace, templates: &Templates) -> Result<Plan, Erro
         fingerprint: crate::write::lockfile::hash_bytes(&model),
         state: crate::model::State::default(),
     };
-    for job in targets::jobs(workspace) {
-        let contents = templates.render(job.template, &job.context, &job.entity)?;
-        let path = RelPath::new(&job.output)?;
-        let contents = with_header(path.as_str(), job.owner, contents);
-        let previous = plan.files.insert(
-            path.clone(),
-            PlannedFile {
-                contents,
-                owner: job.owner,
-                template: job.template.to_owned(),
-            },
-        );
-        if previous.is_some() {
-            return Err(Error::Bug(format!("two templates render to `{path}`")));
+    let base = context::service_base(workspace);
+    let entities: Vec<Option<&Service>> = std::iter::once(None)
+        .chain(workspace.services.iter().map(Some))
+        .collect();
+    let rendered: Vec<Result<Vec<(RelPath, PlannedFile)>, Error>> = entities
+        .into_par_iter()
+        .map(|service| {
+            let jobs = match service {
+                None => targets::workspace_jobs(workspace),
+                Some(service) => targets::service_jobs(workspace, &base, service),
+            };
+            jobs.into_iter().map(|job| render_job(templates, &job)).collect()
+        })
+        .collect();
+    for files in rendered {
+        for (path, file) in files? {
+            let previous = plan.files.insert(path.clone(), file);
+            if previous.is_some() {
+                return Err(Error::Bug(format!("two templates render to `{path}`")));
+            }
         }
     }
     Ok(plan)
+}
+
+fn render_job(templates: &Templates, job: &targets::Job) -> Result<(RelPath, PlannedFile), Error> {
+    let contents = templates.render(job.template, &job.context, &job.entity)?;
+    let path = RelPath::new(&job.output)?;
+    let contents = with_header(path.as_str(), job.owner, contents);
+    let file = PlannedFile {
+        contents,
+        owner: job.owner,
+        template: job.template.to_owned(),
+    };
+    Ok((path, file))
 }
 
 /// Marks who owns a file, in the comment syntax of its format. Formats without comments

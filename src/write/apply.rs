@@ -9,10 +9,11 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::lockfile::{self, LOCK_FILE, LockedFile, Lockfile};
-use super::plan::{Owner, Plan, RelPath};
+use super::plan::{Owner, Plan, PlannedFile, RelPath};
 use super::regions;
 use crate::error::Error;
 
@@ -113,38 +114,32 @@ pub fn apply(root: &Path, plan: &Plan, old_lock: Option<&Lockfile>, mode: Mode, 
     let mut reports = Vec::with_capacity(plan.files.len());
     let mut writes: Vec<(RelPath, String)> = Vec::new();
 
-    for (path, planned) in &plan.files {
-        let on_disk = read_text(root, path)?;
-        let recorded = old_files.get(path);
-        let (action, text) = match planned.owner {
-            Owner::Scaffold => match on_disk {
-                None => (Action::Create, planned.contents.clone()),
-                Some(_) => (Action::Keep, planned.contents.clone()),
-            },
-            Owner::Managed => decide_managed(&planned.contents, on_disk.as_deref(), recorded, force),
-        };
-        let entry = match (&action, recorded) {
-            (Action::Conflict(_) | Action::Keep, Some(old)) => Some(old.clone()),
-            (Action::Conflict(_), None) => None,
-            _ => Some(LockedFile {
-                owner: planned.owner,
-                hash: lockfile::hash(&text),
-            }),
-        };
+    // Reading, comparing and hashing each file is independent of the others: done in
+    // parallel, then gathered in path order, so the outcome and the first error reported
+    // are those of a sequential run.
+    let decisions: Vec<Result<Decision, Error>> = plan
+        .files
+        .par_iter()
+        .map(|(path, planned)| decide(root, path, planned, old_files.get(path), force))
+        .collect();
+    for decision in decisions {
+        let Decision {
+            path,
+            owner,
+            action,
+            text,
+            entry,
+            before_after,
+        } = decision?;
         if let Some(entry) = entry {
             new_lock.files.insert(path.clone(), entry);
         }
-        let before_after = match (&action, &on_disk) {
-            (Action::Update | Action::Conflict(_), Some(disk)) => Some((disk.clone(), text.clone())),
-            (Action::Create, None) => Some((String::new(), text.clone())),
-            _ => None,
-        };
         if matches!(action, Action::Create | Action::Update) {
             writes.push((path.clone(), text));
         }
         reports.push(FileReport {
-            path: path.clone(),
-            owner: planned.owner,
+            path,
+            owner,
             action,
             before_after,
         });
@@ -186,10 +181,16 @@ pub fn apply(root: &Path, plan: &Plan, old_lock: Option<&Lockfile>, mode: Mode, 
     };
     if mode == Mode::Write {
         remove_leftover_temporaries(root, plan);
-        for (path, text) in &writes {
-            let executable = plan.files.get(path).is_some_and(super::plan::PlannedFile::executable);
-            write_atomic(root, path, text.as_bytes(), executable)?;
-        }
+        // Independent files, written in parallel; each write is atomic and the lock comes
+        // last, so an interrupted or failed run still leaves every file old or new.
+        let written: Vec<Result<(), Error>> = writes
+            .par_iter()
+            .map(|(path, text)| {
+                let executable = plan.files.get(path).is_some_and(PlannedFile::executable);
+                write_atomic(root, path, text.as_bytes(), executable)
+            })
+            .collect();
+        written.into_iter().collect::<Result<(), Error>>()?;
         for path in &removals {
             remove(root, path)?;
         }
@@ -200,6 +201,55 @@ pub fn apply(root: &Path, plan: &Plan, old_lock: Option<&Lockfile>, mode: Mode, 
     Ok(Outcome {
         files: reports,
         lock_changed,
+    })
+}
+
+/// What to do with one planned file, and what the lock records for it.
+struct Decision {
+    path: RelPath,
+    owner: Owner,
+    action: Action,
+    /// The text to write: the rendered text with the user regions of the file on disk.
+    text: String,
+    entry: Option<LockedFile>,
+    before_after: Option<(String, String)>,
+}
+
+fn decide(
+    root: &Path,
+    path: &RelPath,
+    planned: &PlannedFile,
+    recorded: Option<&LockedFile>,
+    force: bool,
+) -> Result<Decision, Error> {
+    let on_disk = read_text(root, path)?;
+    let (action, text) = match planned.owner {
+        Owner::Scaffold => match on_disk {
+            None => (Action::Create, planned.contents.clone()),
+            Some(_) => (Action::Keep, planned.contents.clone()),
+        },
+        Owner::Managed => decide_managed(&planned.contents, on_disk.as_deref(), recorded, force),
+    };
+    let entry = match (&action, recorded) {
+        (Action::Conflict(_) | Action::Keep, Some(old)) => Some(old.clone()),
+        (Action::Conflict(_), None) => None,
+        _ => Some(LockedFile {
+            owner: planned.owner,
+            hash: lockfile::hash(&text),
+        }),
+    };
+    let before_after = match (&action, &on_disk) {
+        (Action::Update | Action::Conflict(_), Some(disk)) => Some((disk.clone(), text.clone())),
+        (Action::Create, None) => Some((String::new(), text.clone())),
+        _ => None,
+    };
+    Ok(Decision {
+        path: path.clone(),
+        owner: planned.owner,
+        action,
+        text,
+        entry,
+        before_after,
     })
 }
 

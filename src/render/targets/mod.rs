@@ -173,46 +173,52 @@ fn job(target: &Target, output: String, entity: &str, context: &Rc<tera::Context
     }
 }
 
-/// Every file the workspace needs, in a stable order.
-pub fn jobs(workspace: &Workspace) -> Vec<Job> {
-    let mut jobs = Vec::new();
+/// The files rendered once for the whole workspace, in a stable order.
+pub fn workspace_jobs(workspace: &Workspace) -> Vec<Job> {
     let whole = Rc::new(context::for_workspace(workspace));
-    let targets = || FAMILIES.iter().flat_map(|family| family.iter());
-    for target in targets().filter(|t| t.scope == Scope::Workspace && t.when.holds(workspace, None)) {
-        jobs.push(job(target, target.output.to_owned(), "the workspace", &whole));
+    targets()
+        .filter(|t| t.scope == Scope::Workspace && t.when.holds(workspace, None))
+        .map(|target| job(target, target.output.to_owned(), "the workspace", &whole))
+        .collect()
+}
+
+/// The files of one service, in a stable order. `base` is [`context::service_base`], built
+/// once and shared by every service.
+pub fn service_jobs(workspace: &Workspace, base: &tera::Context, service: &Service) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    let context = Rc::new(context::for_service(base, workspace, service));
+    let entity = format!("service `{}`", service.name);
+    jobs.push(Job {
+        template: PROTO_TEMPLATE,
+        output: format!("proto/{}", service.proto_file),
+        owner: Owner::Managed,
+        entity: entity.clone(),
+        context: Rc::clone(&context),
+    });
+    for target in targets().filter(|t| t.scope == Scope::Service && t.when.holds(workspace, Some(service))) {
+        jobs.push(job(
+            target,
+            target.output.replace("{service}", &service.name),
+            &entity,
+            &context,
+        ));
     }
-    let base = context::service_base(workspace);
-    for service in &workspace.services {
-        let context = Rc::new(context::for_service(&base, workspace, service));
-        let entity = format!("service `{}`", service.name);
+    for migration in &service.migrations {
+        let mut context = tera::Context::clone(&context);
+        context.insert("migration", migration);
         jobs.push(Job {
-            template: PROTO_TEMPLATE,
-            output: format!("proto/{}", service.proto_file),
-            owner: Owner::Managed,
-            entity: entity.clone(),
-            context: Rc::clone(&context),
+            template: MIGRATION_TEMPLATE,
+            output: format!("services/{}/migrations/{}", service.name, migration.file),
+            owner: Owner::Scaffold,
+            entity: format!("migration {} of service `{}`", migration.file, service.name),
+            context: Rc::new(context),
         });
-        for target in targets().filter(|t| t.scope == Scope::Service && t.when.holds(workspace, Some(service))) {
-            jobs.push(job(
-                target,
-                target.output.replace("{service}", &service.name),
-                &entity,
-                &context,
-            ));
-        }
-        for migration in &service.migrations {
-            let mut context = tera::Context::clone(&context);
-            context.insert("migration", migration);
-            jobs.push(Job {
-                template: MIGRATION_TEMPLATE,
-                output: format!("services/{}/migrations/{}", service.name, migration.file),
-                owner: Owner::Scaffold,
-                entity: format!("migration {} of service `{}`", migration.file, service.name),
-                context: Rc::new(context),
-            });
-        }
     }
     jobs
+}
+
+fn targets() -> impl Iterator<Item = &'static Target> {
+    FAMILIES.iter().flat_map(|family| family.iter())
 }
 
 /// Every template a job can use, for tests that every embedded template is reachable.
