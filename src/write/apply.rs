@@ -159,7 +159,13 @@ pub fn apply(root: &Path, plan: &Plan, old_lock: Option<&Lockfile>, mode: Mode, 
         let action = match (old.owner, &on_disk) {
             (_, None) => continue,
             (Owner::Scaffold, Some(_)) => Action::Orphan,
-            (Owner::Managed, Some(text)) if force || lockfile::hash(text) == old.hash => Action::Remove,
+            // Untouched means the same hash and nothing in its user regions either: the
+            // regions are the user's lines, and deleting the file would lose them.
+            (Owner::Managed, Some(text))
+                if force || (lockfile::hash(text) == old.hash && !regions::has_user_lines(text)) =>
+            {
+                Action::Remove
+            }
             (Owner::Managed, Some(_)) => Action::Conflict(Conflict::EditedStale),
         };
         if matches!(action, Action::Conflict(_)) {
