@@ -6,6 +6,7 @@ mod cli;
 mod diagnostics;
 mod generate;
 mod k8s;
+mod properties;
 mod regenerate;
 mod support;
 mod validate;
