@@ -4,6 +4,7 @@
 mod build;
 mod cli;
 mod diagnostics;
+mod filesystem;
 mod generate;
 mod k8s;
 mod properties;
