@@ -538,8 +538,8 @@ fn expected_failure(error: &fleetwright::Error) -> Result<(), TestCaseError> {
 
 proptest! {
     #![proptest_config(Config {
-        // Bounded for CI (about fifteen seconds); FLEETWRIGHT_PROPTEST_CASES=500 explores further.
-        cases: std::env::var("FLEETWRIGHT_PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(40),
+        // Bounded for CI (about ten seconds on an idle machine); FLEETWRIGHT_PROPTEST_CASES=500 explores further.
+        cases: std::env::var("FLEETWRIGHT_PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(32),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/proptest-regressions/properties.txt"))),
         ..Config::default()
     })]
