@@ -40,6 +40,9 @@ fi
 step "tests (including the slow ones that build generated workspaces)"
 cargo test --locked -- --include-ignored
 
+step "fuzz manifest loading and validation (cargo-fuzz, 60 s)"
+scripts/fuzz.sh 60
+
 step "no unreviewed snapshots"
 if find tests -name '*.snap.new' -o -name '*.pending-snap' | grep -q .; then
   find tests -name '*.snap.new' -o -name '*.pending-snap' >&2

@@ -26,17 +26,33 @@ pub fn generate(manifest_path: &Path, mode: write::Mode, force: bool) -> Result<
     let loaded = manifest::load(manifest_path)?;
     let root = workspace_root(manifest_path);
     let templates = templates_for(&loaded, &root)?;
+    let outcome = generate_loaded(&loaded, &root, &templates, mode, force)?;
+    Ok((loaded, outcome))
+}
+
+/// [`generate`] for a manifest already loaded, with templates already built: for callers
+/// that generate many times in one process (tests, benchmarks), since building the
+/// templates is most of a small generation's cost.
+///
+/// # Errors
+/// As [`generate`], less the manifest's.
+pub fn generate_loaded(
+    loaded: &manifest::Loaded,
+    root: &Path,
+    templates: &render::Templates,
+    mode: write::Mode,
+    force: bool,
+) -> Result<write::Outcome> {
     // Held from reading the lock to writing it, so concurrent runs cannot interleave.
     let _guard = if mode == write::Mode::Write {
-        Some(write::WorkspaceLock::acquire(&root)?)
+        Some(write::WorkspaceLock::acquire(root)?)
     } else {
         None
     };
-    let previous = write::Lockfile::read(&root)?;
+    let previous = write::Lockfile::read(root)?;
     let state = previous.as_ref().map(|l| l.state.clone()).unwrap_or_default();
-    let plan = plan(&loaded.workspace, &templates, &state)?;
-    let outcome = write::apply(&root, &plan, previous.as_ref(), mode, force)?;
-    Ok((loaded, outcome))
+    let plan = plan(&loaded.workspace, templates, &state)?;
+    write::apply(root, &plan, previous.as_ref(), mode, force)
 }
 
 /// Renders a resolved workspace against the stable state of its previous generation.

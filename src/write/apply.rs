@@ -154,7 +154,13 @@ pub fn apply(root: &Path, plan: &Plan, old_lock: Option<&Lockfile>, mode: Mode, 
         let action = match (old.owner, &on_disk) {
             (_, None) => continue,
             (Owner::Scaffold, Some(_)) => Action::Orphan,
-            (Owner::Managed, Some(text)) if force || lockfile::hash(text) == old.hash => Action::Remove,
+            // Untouched means the same hash and nothing in its user regions either: the
+            // regions are the user's lines, and deleting the file would lose them.
+            (Owner::Managed, Some(text))
+                if force || (lockfile::hash(text) == old.hash && !regions::has_user_lines(text)) =>
+            {
+                Action::Remove
+            }
             (Owner::Managed, Some(_)) => Action::Conflict(Conflict::EditedStale),
         };
         if matches!(action, Action::Conflict(_)) {
@@ -339,8 +345,11 @@ pub fn write_file_atomic(full: &Path, bytes: &[u8], executable: bool) -> Result<
         .prefix(".fleetwright-")
         .suffix(".tmp")
         .tempfile_in(dir)
-        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    temp.write_all(bytes).map_err(|e| Error::io("write", full, e))?;
+        .map_err(|e| Error::io("write", full, without_temporary_name(e)))?;
+    // Through the file itself: the temporary's own writer names the temporary in its errors.
+    temp.as_file_mut()
+        .write_all(bytes)
+        .map_err(|e| Error::io("write", full, e))?;
     // No fsync: the rename already guarantees old-or-new against interrupted runs, and a
     // per-file fsync made a 100-service generation ten times slower. Power-loss durability
     // is the filesystem's job, as it is for cargo and every other code generator.
@@ -355,6 +364,17 @@ pub fn write_file_atomic(full: &Path, bytes: &[u8], executable: bool) -> Result<
     let _ = executable;
     temp.persist(full).map_err(|e| Error::io("replace", full, e.error))?;
     Ok(())
+}
+
+/// tempfile appends the temporary file's name to its errors (`... at path "..."`); the user
+/// knows the file being written, not that name, which is gone by the time they read it.
+/// tempfile keeps the error's kind but not its OS code, so the text is cut instead.
+fn without_temporary_name(error: std::io::Error) -> std::io::Error {
+    let text = error.to_string();
+    match text.split_once(" at path ") {
+        Some((reason, _)) => std::io::Error::new(error.kind(), reason.to_owned()),
+        None => error,
+    }
 }
 
 /// Temporary files a killed run left behind (it had no chance to clean up), in the folders

@@ -21,9 +21,26 @@ struct Region<'a> {
     inner: Vec<&'a str>,
 }
 
+/// The region's name when `line` is a marker of `kind`: the marker alone on its line, in a
+/// comment or bare (`# fleetwright:user-begin deps`, `<!-- fleetwright:user-end deps -->`).
+/// Text that only mentions a marker, such as the generated README's advice, is not one:
+/// taking it for one left a region open to the end of the file, and hand edits below it
+/// went unnoticed and were overwritten.
 fn marker<'a>(line: &'a str, kind: &str) -> Option<&'a str> {
     let at = line.find(kind)?;
-    line[at + kind.len()..].split_whitespace().next()
+    let comment_opener = line[..at].trim();
+    if !comment_opener
+        .chars()
+        .all(|c| matches!(c, '#' | '/' | '-' | ';' | '<' | '!' | '*'))
+    {
+        return None;
+    }
+    let mut rest = line[at + kind.len()..].split_whitespace();
+    let name = rest.next()?;
+    match rest.next() {
+        None | Some("-->" | "*/") if rest.next().is_none() => Some(name),
+        _ => None,
+    }
 }
 
 /// The regions of a text, or `None` when its markers are unbalanced.
@@ -47,9 +64,10 @@ fn regions(text: &str) -> Option<Vec<Region<'_>>> {
     open.is_none().then_some(out)
 }
 
-/// The text with every region emptied: what hashes and drift checks compare.
+/// The text with every region emptied: what hashes and drift checks compare. A text whose
+/// markers are unbalanced is kept whole, so damaging a marker counts as an edit of the file.
 pub fn blank(text: &str) -> String {
-    if !has_markers(text) {
+    if !has_markers(text) || regions(text).is_none() {
         return text.to_owned();
     }
     let mut out = String::with_capacity(text.len());
@@ -100,6 +118,12 @@ pub fn carry_over(rendered: &str, on_disk: &str) -> String {
     out
 }
 
+/// Whether the user wrote anything inside the text's regions: such a file is not untouched,
+/// even though its hash (regions blanked) says so.
+pub fn has_user_lines(text: &str) -> bool {
+    has_markers(text) && regions(text).is_some_and(|found| found.iter().any(|r| !r.inner.is_empty()))
+}
+
 /// Names of non-empty regions on disk that the rendered text no longer has a place for:
 /// writing it would drop the user's lines, so the caller must treat that as a conflict.
 pub fn orphaned(rendered: &str, on_disk: &str) -> Vec<String> {
@@ -139,6 +163,27 @@ mod tests {
         let disk = "# fleetwright:user-begin extra\nx\n# fleetwright:user-end extra\n";
         assert_eq!(orphaned(RENDERED, disk), vec!["extra".to_owned()]);
         assert!(orphaned(RENDERED, RENDERED).is_empty());
+    }
+
+    #[test]
+    fn user_lines_are_told_apart_from_empty_regions() {
+        assert!(!has_user_lines(RENDERED));
+        assert!(has_user_lines(&RENDERED.replace("deps\n#", "deps\nrand = \"0.9\"\n#")));
+    }
+
+    #[test]
+    fn a_marker_mentioned_in_prose_is_not_a_marker() {
+        let readme = "Add dependencies between the `fleetwright:user-begin dependencies` markers\nmy notes\n";
+        assert_eq!(blank(readme), readme, "the lines below the mention must count");
+        assert_eq!(marker("    # fleetwright:user-begin members\n", BEGIN), Some("members"));
+        assert_eq!(marker("<!-- fleetwright:user-end notes -->\n", END), Some("notes"));
+        assert_eq!(marker("// fleetwright:user-begin a b\n", BEGIN), None);
+    }
+
+    #[test]
+    fn an_unbalanced_text_is_hashed_whole() {
+        let open = "# fleetwright:user-begin deps\nrand = \"0.9\"\n";
+        assert_eq!(blank(open), open);
     }
 
     #[test]

@@ -137,6 +137,35 @@ fn removing_a_service_reports_its_edited_files() {
     assert!(!scratch.exists(lib));
 }
 
+/// Issue #6 (found while writing the property test): a removed service's `Cargo.toml` whose
+/// only edit was inside its dependencies region hashed as untouched and was deleted.
+#[test]
+fn removing_a_service_keeps_a_file_with_lines_in_its_user_regions() {
+    let scratch = generated(TWO);
+    let cargo = "services/beta/Cargo.toml";
+    let text = scratch.read(cargo).replace(
+        "# fleetwright:user-begin dependencies\n",
+        "# fleetwright:user-begin dependencies\nrand = \"0.9\"\n",
+    );
+    scratch.write(cargo, &text);
+    scratch.write(
+        "fleet.toml",
+        "[project]\nname = \"two\"\n[services.alpha]\ndatabase = \"sqlite\"\n",
+    );
+    let run = scratch.run(&["generate"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("services/beta/Cargo.toml is no longer generated, but was edited by hand"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(scratch.read(cargo), text);
+    assert!(!scratch.exists("services/beta/src/lib.rs"), "untouched files still go");
+    scratch.run(&["generate", "--force"]).assert_code(0);
+    assert!(!scratch.exists(cargo));
+}
+
 #[test]
 fn user_regions_survive_regeneration() {
     let scratch = generated(MINIMAL);
@@ -154,6 +183,30 @@ fn user_regions_survive_regeneration() {
         after.contains("rand = \"0.9\"") && after.contains("Keeps all notes"),
         "{after}"
     );
+}
+
+/// Issue #6 (found by the property test): the generated README mentions the region markers
+/// in its prose, which was taken for a region left open to the end of the file, so a hand
+/// edit below it was invisible to the hash and silently overwritten.
+#[test]
+fn a_hand_edit_below_a_mentioned_marker_is_kept() {
+    let scratch = generated(MINIMAL);
+    assert!(
+        scratch
+            .read("README.md")
+            .contains("`fleetwright:user-begin dependencies`")
+    );
+    let edited = format!("{}my notes\n", scratch.read("README.md"));
+    scratch.write("README.md", &edited);
+    scratch.write("fleet.toml", &MINIMAL.replace("Keeps notes", "Keeps short notes"));
+    let run = scratch.run(&["generate"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("conflict: README.md was edited by hand"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(scratch.read("README.md"), edited);
 }
 
 #[test]

@@ -74,7 +74,7 @@ impl Scratch {
             .args(args)
             .output()
             .expect("runs");
-        Run::new(&output, self.path())
+        Run::from_output(&output, self.path())
     }
 
     /// Every file below the root (relative path → bytes), to prove a run changed nothing.
@@ -110,7 +110,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn new(output: &Output, root: &Path) -> Self {
+    pub fn from_output(output: &Output, root: &Path) -> Self {
         let clean = |bytes: &[u8]| {
             let text = String::from_utf8_lossy(bytes).into_owned();
             let root = root.to_string_lossy();

@@ -1,0 +1,558 @@
+//! Property test of the regeneration rules (issue #6): random sequences of manifest changes,
+//! hand edits (to managed files, to scaffold files, inside user regions), deletions,
+//! generations with and without `--force`, and checks, driven through the library in-process.
+//! After every step it checks the promises the README makes:
+//!
+//! - no hand edit is lost without `--force`: an edited managed file stays byte-identical and
+//!   is reported as a conflict, and lines inside user regions are carried over;
+//! - scaffold files are never rewritten, not even with `--force` or after their service goes;
+//! - every file `fleet.lock` lists exists, or `check` reports it;
+//! - a second generation writes nothing (same bytes, same modification time, same inode);
+//! - `check` agrees with `generate --dry-run`, and both with what `generate` then does;
+//! - a failed generation (invalid manifest, impossible migration) writes nothing.
+//!
+//! Failing cases are shrunk to a minimal sequence and their seeds kept in
+//! `tests/proptest-regressions/properties.txt`, which is committed and replayed first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::OnceLock;
+
+use fleetwright::render::Templates;
+use fleetwright::write::{Action, Lockfile, Mode, Outcome, Owner};
+use proptest::prelude::*;
+use proptest::sample::Index;
+use proptest::test_runner::{Config, FileFailurePersistence};
+
+const SERVICES: [&str; 3] = ["alpha", "beta", "gamma"];
+const DATABASES: [&str; 2] = ["sqlite", "postgres"];
+const ENTITIES: [&str; 2] = ["Item", "Order"];
+const FIELDS: [&str; 3] = ["title", "count", "note"];
+const TYPES: [&str; 4] = ["string", "int32", "text?", "bool"];
+const EVENTS: [&str; 2] = ["Created", "Shipped"];
+
+/// The manifest under test, as a value the operations change and [`Manifest::text`] writes out.
+#[derive(Debug, Clone, Default)]
+struct Manifest {
+    services: BTreeMap<&'static str, Service>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Service {
+    database: &'static str,
+    /// Services this one calls; only earlier ones in [`SERVICES`], so calls never form a cycle.
+    calls: BTreeSet<&'static str>,
+    entities: BTreeMap<&'static str, BTreeMap<&'static str, &'static str>>,
+    events: BTreeSet<&'static str>,
+}
+
+impl Manifest {
+    fn text(&self) -> String {
+        use std::fmt::Write as _;
+        let quoted = |items: &BTreeSet<&str>| items.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ");
+        let mut out = String::from("version = 1\n\n[project]\nname = \"prop\"\n");
+        for (name, service) in &self.services {
+            let _ = write!(
+                out,
+                "\n[services.{name}]\ndatabase = \"{}\"\nroute = \"/api/{name}\"\ncalls = [{}]\npublishes = [{}]\n",
+                service.database,
+                quoted(&service.calls),
+                quoted(&service.events)
+            );
+            for (entity, fields) in &service.entities {
+                let _ = writeln!(out, "\n[services.{name}.entities.{entity}]");
+                for (field, ty) in fields {
+                    let _ = writeln!(out, "{field} = \"{ty}\"");
+                }
+            }
+            for event in &service.events {
+                let _ = write!(out, "\n[services.{name}.events.{event}]\nid = \"uuid\"\n");
+            }
+        }
+        out
+    }
+}
+
+/// One step of a user's life with a workspace.
+#[derive(Debug, Clone)]
+enum Op {
+    /// Adds the service, or changes its database.
+    SetService(usize, usize),
+    /// Removes the service and every call to it, as a user fixing the references would.
+    RemoveService(usize),
+    /// Adds or retypes one field (adding the entity when it is new).
+    SetField(usize, usize, usize, usize),
+    RemoveField(usize, usize, usize),
+    RemoveEntity(usize, usize),
+    ToggleEvent(usize, usize),
+    ToggleCall(usize, usize),
+    /// Appends a line to a managed file (picked among those on disk).
+    EditManaged(Index),
+    /// Rewrites a service's `src/logic.rs`, whether or not it was generated yet.
+    EditScaffold(usize),
+    /// Adds a line inside a user region of a managed file (picked among those with regions).
+    EditRegion(Index),
+    /// Deletes a generated file.
+    Delete(Index),
+    Generate {
+        force: bool,
+    },
+    Check,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let service = 0..SERVICES.len();
+    prop_oneof![
+        3 => (service.clone(), 0..DATABASES.len()).prop_map(|(s, d)| Op::SetService(s, d)),
+        2 => service.clone().prop_map(Op::RemoveService),
+        3 => (service.clone(), 0..ENTITIES.len(), 0..FIELDS.len(), 0..TYPES.len())
+            .prop_map(|(s, e, f, t)| Op::SetField(s, e, f, t)),
+        1 => (service.clone(), 0..ENTITIES.len(), 0..FIELDS.len()).prop_map(|(s, e, f)| Op::RemoveField(s, e, f)),
+        1 => (service.clone(), 0..ENTITIES.len()).prop_map(|(s, e)| Op::RemoveEntity(s, e)),
+        1 => (service.clone(), 0..EVENTS.len()).prop_map(|(s, e)| Op::ToggleEvent(s, e)),
+        1 => (service.clone(), service.clone()).prop_map(|(a, b)| Op::ToggleCall(a, b)),
+        2 => any::<Index>().prop_map(Op::EditManaged),
+        1 => service.clone().prop_map(Op::EditScaffold),
+        2 => any::<Index>().prop_map(Op::EditRegion),
+        1 => any::<Index>().prop_map(Op::Delete),
+        4 => any::<bool>().prop_map(|force| Op::Generate { force }),
+        2 => Just(Op::Check),
+    ]
+}
+
+/// A file's bytes and identity: a rewrite with the same bytes still changes the inode.
+type Tree = BTreeMap<String, (Vec<u8>, std::time::SystemTime, u64)>;
+
+fn tree(root: &Path) -> Tree {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Tree::new();
+    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let entry = entry.expect("walk the workspace");
+        if entry.file_type().is_file() {
+            let meta = entry.metadata().expect("metadata");
+            let relative = entry.path().strip_prefix(root).expect("below root");
+            out.insert(
+                relative.to_string_lossy().into_owned(),
+                (
+                    std::fs::read(entry.path()).expect("read"),
+                    meta.modified().expect("mtime"),
+                    meta.ino(),
+                ),
+            );
+        }
+    }
+    out
+}
+
+fn actions(outcome: &Outcome) -> Vec<(String, Action)> {
+    outcome
+        .files
+        .iter()
+        .map(|f| (f.path.to_string(), f.action.clone()))
+        .collect()
+}
+
+fn reported(outcome: &Outcome, path: &str) -> Option<Action> {
+    outcome
+        .files
+        .iter()
+        .find(|f| f.path.as_str() == path)
+        .map(|f| f.action.clone())
+}
+
+/// The workspace under test and what the user did to it, which the invariants are checked against.
+struct World {
+    dir: tempfile::TempDir,
+    manifest: Manifest,
+    /// Managed files edited by hand and not yet overwritten by `--force`, with their bytes.
+    edited: BTreeMap<String, Vec<u8>>,
+    /// Every scaffold file seen, with the bytes it must keep.
+    scaffold: BTreeMap<String, Vec<u8>>,
+    /// Lines the user put inside user regions: (file, region name, line).
+    region_lines: Vec<(String, String, String)>,
+    edits: usize,
+}
+
+impl World {
+    /// A workspace with two services, one with an entity, not generated yet.
+    fn new() -> Self {
+        let mut manifest = Manifest::default();
+        let alpha = manifest.services.entry("alpha").or_default();
+        alpha.database = "sqlite";
+        alpha.entities.entry("Item").or_default().insert("title", "string");
+        manifest.services.entry("beta").or_default().database = "postgres";
+        let world = Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+            manifest,
+            edited: BTreeMap::new(),
+            scaffold: BTreeMap::new(),
+            region_lines: Vec::new(),
+            edits: 0,
+        };
+        world.write_manifest();
+        world
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn manifest_path(&self) -> std::path::PathBuf {
+        self.root().join("fleet.toml")
+    }
+
+    fn write_manifest(&self) {
+        std::fs::write(self.manifest_path(), self.manifest.text()).expect("write fleet.toml");
+    }
+
+    fn lock(&self) -> Option<Lockfile> {
+        Lockfile::read(self.root()).expect("fleet.lock parses")
+    }
+
+    /// Files of the lock with the given owner that are on disk, sorted.
+    fn locked_on_disk(&self, owner: Owner) -> Vec<String> {
+        self.lock()
+            .map(|lock| {
+                lock.files
+                    .iter()
+                    .filter(|(path, file)| file.owner == owner && self.root().join(path.as_str()).is_file())
+                    .map(|(path, _)| path.to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// `fleetwright::generate`, with the embedded templates built once for the whole test.
+    fn run(&self, mode: Mode, force: bool) -> fleetwright::Result<Outcome> {
+        static TEMPLATES: OnceLock<Templates> = OnceLock::new();
+        let templates = TEMPLATES.get_or_init(|| Templates::embedded().expect("embedded templates build"));
+        let loaded = fleetwright::manifest::load(&self.manifest_path())?;
+        fleetwright::generate_loaded(&loaded, self.root(), templates, mode, force)
+    }
+
+    fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
+        match *op {
+            Op::SetService(s, d) => {
+                self.manifest.services.entry(SERVICES[s]).or_default().database = DATABASES[d];
+                self.write_manifest();
+            }
+            Op::RemoveService(s) => {
+                self.manifest.services.remove(SERVICES[s]);
+                for service in self.manifest.services.values_mut() {
+                    service.calls.remove(SERVICES[s]);
+                }
+                self.write_manifest();
+            }
+            Op::SetField(s, e, f, t) => {
+                if let Some(service) = self.manifest.services.get_mut(SERVICES[s]) {
+                    let entity = service.entities.entry(ENTITIES[e]).or_default();
+                    entity.insert(FIELDS[f], TYPES[t]);
+                    self.write_manifest();
+                }
+            }
+            Op::RemoveField(s, e, f) => {
+                let entity = self
+                    .manifest
+                    .services
+                    .get_mut(SERVICES[s])
+                    .and_then(|service| service.entities.get_mut(ENTITIES[e]));
+                if let Some(entity) = entity {
+                    entity.remove(FIELDS[f]);
+                    self.write_manifest();
+                }
+            }
+            Op::RemoveEntity(s, e) => {
+                if let Some(service) = self.manifest.services.get_mut(SERVICES[s]) {
+                    service.entities.remove(ENTITIES[e]);
+                    self.write_manifest();
+                }
+            }
+            Op::ToggleEvent(s, e) => {
+                if let Some(service) = self.manifest.services.get_mut(SERVICES[s])
+                    && !service.events.remove(EVENTS[e])
+                {
+                    service.events.insert(EVENTS[e]);
+                }
+                self.write_manifest();
+            }
+            Op::ToggleCall(a, b) => {
+                let (later, earlier) = (a.max(b), a.min(b));
+                if later != earlier
+                    && self.manifest.services.contains_key(SERVICES[earlier])
+                    && let Some(service) = self.manifest.services.get_mut(SERVICES[later])
+                    && !service.calls.remove(SERVICES[earlier])
+                {
+                    service.calls.insert(SERVICES[earlier]);
+                }
+                self.write_manifest();
+            }
+            Op::EditManaged(_) | Op::EditScaffold(_) | Op::EditRegion(_) | Op::Delete(_) => self.edit_by_hand(op),
+            Op::Generate { force } => self.generate(force)?,
+            Op::Check => self.check()?,
+        }
+        self.scaffold_files_are_intact()
+    }
+
+    /// The user's own changes to the workspace's files.
+    fn edit_by_hand(&mut self, op: &Op) {
+        match *op {
+            Op::EditManaged(pick) => {
+                let files = self.locked_on_disk(Owner::Managed);
+                if !files.is_empty() {
+                    let path = pick.get(&files).clone();
+                    self.edits += 1;
+                    let mut bytes = std::fs::read(self.root().join(&path)).expect("read");
+                    bytes.extend_from_slice(format!("\n# hand edit {}\n", self.edits).as_bytes());
+                    std::fs::write(self.root().join(&path), &bytes).expect("write");
+                    self.edited.insert(path, bytes);
+                }
+            }
+            Op::EditScaffold(s) => {
+                let path = format!("services/{}/src/logic.rs", SERVICES[s]);
+                self.edits += 1;
+                let text = format!("// my business logic, edit {}\npub struct Logic;\n", self.edits);
+                let full = self.root().join(&path);
+                std::fs::create_dir_all(full.parent().expect("has a parent")).expect("mkdir");
+                std::fs::write(&full, &text).expect("write");
+                self.scaffold.insert(path, text.into_bytes());
+            }
+            Op::EditRegion(pick) => {
+                let regions: Vec<(String, usize, String)> = self
+                    .locked_on_disk(Owner::Managed)
+                    .into_iter()
+                    .flat_map(|path| {
+                        let text = std::fs::read_to_string(self.root().join(&path)).unwrap_or_default();
+                        region_starts(&text)
+                            .into_iter()
+                            .map(move |(at, name)| (path.clone(), at, name))
+                    })
+                    .collect();
+                if !regions.is_empty() {
+                    let (path, at, region) = pick.get(&regions).clone();
+                    let full = self.root().join(&path);
+                    let text = std::fs::read_to_string(&full).expect("read");
+                    self.edits += 1;
+                    let line = format!("# user line {}", self.edits);
+                    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+                    let inserted = format!("{line}\n");
+                    lines.insert(at + 1, &inserted);
+                    let new_text = lines.concat();
+                    std::fs::write(&full, &new_text).expect("write");
+                    if let Some(edited) = self.edited.get_mut(&path) {
+                        *edited = new_text.into_bytes();
+                    }
+                    self.region_lines.push((path, region, line));
+                }
+            }
+            Op::Delete(pick) => {
+                let mut files = self.locked_on_disk(Owner::Managed);
+                files.extend(self.locked_on_disk(Owner::Scaffold));
+                if !files.is_empty() {
+                    let path = pick.get(&files).clone();
+                    std::fs::remove_file(self.root().join(&path)).expect("delete");
+                    self.edited.remove(&path);
+                    self.scaffold.remove(&path);
+                    self.region_lines.retain(|(p, _, _)| *p != path);
+                }
+            }
+            _ => unreachable!("not a hand edit: {op:?}"),
+        }
+    }
+
+    /// `check` and `generate --dry-run` report the same, write nothing, and every file of the
+    /// lock exists or is reported.
+    fn check(&self) -> Result<(), TestCaseError> {
+        let before = tree(self.root());
+        let check = self.run(Mode::Check, false);
+        let dry_run = self.run(Mode::DryRun, false);
+        prop_assert_eq!(tree(self.root()), before, "check or dry-run wrote to the workspace");
+        let (check, dry_run) = match (check, dry_run) {
+            (Ok(check), Ok(dry_run)) => (check, dry_run),
+            (Err(check), Err(dry_run)) => {
+                prop_assert_eq!(check.to_string(), dry_run.to_string());
+                return expected_failure(&check);
+            }
+            (check, dry_run) => {
+                return Err(TestCaseError::fail(format!(
+                    "check and dry-run disagree: {check:?} vs {dry_run:?}"
+                )));
+            }
+        };
+        prop_assert_eq!(actions(&check), actions(&dry_run));
+        prop_assert_eq!(check.lock_changed, dry_run.lock_changed);
+        if let Some(lock) = self.lock() {
+            for path in lock.files.keys() {
+                if !self.root().join(path.as_str()).exists() {
+                    let action = reported(&check, path.as_str());
+                    prop_assert!(
+                        action == Some(Action::Create) || (action.is_none() && check.lock_changed),
+                        "{path} is in fleet.lock, missing, and check reports {action:?}"
+                    );
+                    prop_assert!(check.drift(), "{path} is missing but check passes");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn generate(&mut self, force: bool) -> Result<(), TestCaseError> {
+        let before = tree(self.root());
+        let check = self.run(Mode::Check, false);
+        let dry_run = self.run(Mode::DryRun, force);
+        let written = self.run(Mode::Write, force);
+        let after = tree(self.root());
+        let outcome = match (check, dry_run, written) {
+            (Ok(check), Ok(dry_run), Ok(written)) => {
+                prop_assert_eq!(actions(&dry_run), actions(&written), "dry-run predicted something else");
+                prop_assert_eq!(dry_run.lock_changed, written.lock_changed);
+                let changed = after != before;
+                let would_change = written.files.iter().any(|f| f.action.changes_disk()) || written.lock_changed;
+                prop_assert_eq!(changed, would_change, "the report does not match what changed on disk");
+                if !force {
+                    prop_assert_eq!(
+                        check.drift(),
+                        changed || written.conflicts().next().is_some(),
+                        "check disagrees with what generate did"
+                    );
+                }
+                written
+            }
+            (Err(a), Err(b), Err(c)) => {
+                prop_assert_eq!(tree(self.root()), before, "a failed generate wrote to the workspace");
+                prop_assert!(a.to_string() == b.to_string() && b.to_string() == c.to_string());
+                return expected_failure(&c);
+            }
+            (check, dry_run, written) => {
+                return Err(TestCaseError::fail(format!(
+                    "modes disagree: check {:?}, dry-run {:?}, write {:?}",
+                    check.err(),
+                    dry_run.err(),
+                    written.err()
+                )));
+            }
+        };
+
+        // Hand edits: kept byte for byte and reported, unless forced.
+        for (path, bytes) in &self.edited {
+            if force {
+                continue;
+            }
+            prop_assert_eq!(
+                after.get(path).map(|(b, _, _)| b),
+                Some(bytes),
+                "the hand edit of {} was lost",
+                path
+            );
+            prop_assert!(
+                matches!(reported(&outcome, path), Some(Action::Conflict(_))),
+                "the hand edit of {path} is not reported as a conflict: {:?}",
+                reported(&outcome, path)
+            );
+        }
+        if force {
+            self.edited.clear();
+            self.region_lines.retain(|(path, _, _)| after.contains_key(path));
+        }
+        for (path, region, line) in &self.region_lines {
+            let Some((bytes, _, _)) = after.get(path) else {
+                prop_assert!(
+                    force,
+                    "{path}, with `{line}` in its region {region}, was deleted without --force"
+                );
+                continue;
+            };
+            let text = String::from_utf8_lossy(bytes);
+            if !force || text.contains(&format!("fleetwright:user-begin {region}")) {
+                prop_assert!(
+                    text.contains(line.as_str()),
+                    "{path} lost `{line}` from its region {region}"
+                );
+            }
+        }
+
+        // Every file of the lock is on disk after a write.
+        let lock = self.lock().expect("a successful generate writes fleet.lock");
+        for (path, file) in &lock.files {
+            prop_assert!(
+                after.contains_key(path.as_str()),
+                "{path} is in fleet.lock but not on disk"
+            );
+            if file.owner == Owner::Scaffold {
+                self.scaffold
+                    .entry(path.to_string())
+                    .or_insert_with(|| after[path.as_str()].0.clone());
+            }
+        }
+        self.scaffold_files_are_intact()?;
+
+        // Regenerating at once writes nothing: no bytes, no modification time, no inode.
+        let again = self
+            .run(Mode::Write, force)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(tree(self.root()), after, "a second generate changed files");
+        prop_assert!(!again.lock_changed, "a second generate changed fleet.lock");
+        prop_assert!(
+            !again.files.iter().any(|f| f.action.changes_disk()),
+            "a second generate wants to change {:?}",
+            again
+                .files
+                .iter()
+                .filter(|f| f.action.changes_disk())
+                .collect::<Vec<_>>()
+        );
+        Ok(())
+    }
+
+    fn scaffold_files_are_intact(&self) -> Result<(), TestCaseError> {
+        for (path, bytes) in &self.scaffold {
+            let on_disk = std::fs::read(self.root().join(path)).ok();
+            prop_assert_eq!(
+                on_disk.as_ref(),
+                Some(bytes),
+                "scaffold file {} was rewritten or deleted",
+                path
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The line number and name of each region's start: a `# fleetwright:user-begin NAME` line.
+fn region_starts(text: &str) -> Vec<(usize, String)> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let name = line.trim_start().strip_prefix("# fleetwright:user-begin ")?;
+            (!name.is_empty() && !name.contains(char::is_whitespace)).then(|| (i, name.to_owned()))
+        })
+        .collect()
+}
+
+/// Generation may refuse a manifest or a change, but only for the user's reasons.
+fn expected_failure(error: &fleetwright::Error) -> Result<(), TestCaseError> {
+    match error {
+        fleetwright::Error::Manifest { .. } | fleetwright::Error::Usage { .. } => Ok(()),
+        other => Err(TestCaseError::fail(format!("unexpected failure: {other}"))),
+    }
+}
+
+proptest! {
+    #![proptest_config(Config {
+        // Bounded for CI (about ten seconds on an idle machine); FLEETWRIGHT_PROPTEST_CASES=500 explores further.
+        cases: std::env::var("FLEETWRIGHT_PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(32),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("tests/proptest-regressions/properties.txt"))),
+        ..Config::default()
+    })]
+
+    #[test]
+    fn regeneration_never_loses_work(ops in proptest::collection::vec(op(), 1..16)) {
+        let mut world = World::new();
+        world.apply(&Op::Generate { force: false })?;
+        for op in &ops {
+            world.apply(op)?;
+        }
+        // Whatever happened, a forced generation and a check end in agreement.
+        world.apply(&Op::Generate { force: true })?;
+        world.apply(&Op::Check)?;
+    }
+}
