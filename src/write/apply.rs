@@ -112,7 +112,6 @@ pub fn apply(root: &Path, plan: &Plan, old_lock: Option<&Lockfile>, mode: Mode, 
     let old_files = old_lock.map(|l| l.files.clone()).unwrap_or_default();
     let mut new_lock = Lockfile::new(plan.fingerprint.clone(), plan.state.clone());
     let mut reports = Vec::with_capacity(plan.files.len());
-    let mut writes: Vec<(RelPath, String)> = Vec::new();
 
     // Reading, comparing and hashing each file is independent of the others: done in
     // parallel, then gathered in path order, so the outcome and the first error reported
@@ -127,15 +126,11 @@ pub fn apply(root: &Path, plan: &Plan, old_lock: Option<&Lockfile>, mode: Mode, 
             path,
             owner,
             action,
-            text,
             entry,
             before_after,
         } = decision?;
         if let Some(entry) = entry {
             new_lock.files.insert(path.clone(), entry);
-        }
-        if matches!(action, Action::Create | Action::Update) {
-            writes.push((path.clone(), text));
         }
         reports.push(FileReport {
             path,
@@ -189,8 +184,10 @@ pub fn apply(root: &Path, plan: &Plan, old_lock: Option<&Lockfile>, mode: Mode, 
         remove_leftover_temporaries(root, plan);
         // Independent files, written in parallel; each write is atomic and the lock comes
         // last, so an interrupted or failed run still leaves every file old or new.
-        let written: Vec<Result<(), Error>> = writes
+        let written: Vec<Result<(), Error>> = reports
             .par_iter()
+            .filter(|file| matches!(file.action, Action::Create | Action::Update))
+            .filter_map(|file| Some((&file.path, &file.before_after.as_ref()?.1)))
             .map(|(path, text)| {
                 let executable = plan.files.get(path).is_some_and(PlannedFile::executable);
                 write_atomic(root, path, text.as_bytes(), executable)
@@ -215,9 +212,9 @@ struct Decision {
     path: RelPath,
     owner: Owner,
     action: Action,
-    /// The text to write: the rendered text with the user regions of the file on disk.
-    text: String,
     entry: Option<LockedFile>,
+    /// The file on disk and the text generation wants there (for created and updated files,
+    /// the text that is written: the rendered text with the user regions of the file on disk).
     before_after: Option<(String, String)>,
 }
 
@@ -244,16 +241,17 @@ fn decide(
             hash: lockfile::hash(&text),
         }),
     };
-    let before_after = match (&action, &on_disk) {
-        (Action::Update | Action::Conflict(_), Some(disk)) => Some((disk.clone(), text.clone())),
-        (Action::Create, None) => Some((String::new(), text.clone())),
+    // Moved, not copied: every decision is held until all files are decided, and a copy of
+    // each text would hold the workspace twice more (hundreds of MB at a thousand services).
+    let before_after = match (&action, on_disk) {
+        (Action::Update | Action::Conflict(_), Some(disk)) => Some((disk, text)),
+        (Action::Create, None) => Some((String::new(), text)),
         _ => None,
     };
     Ok(Decision {
         path: path.clone(),
         owner: planned.owner,
         action,
-        text,
         entry,
         before_after,
     })
