@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{MINIMAL, Run, Scratch};
+use crate::support::{MINIMAL, Run, Scratch, required_under_ci};
 
 /// The manifest each failing run moves to: the minimal example with a description changed
 /// (updates a few files) and a second service (creates about thirty).
@@ -39,14 +39,11 @@ fn is_root() -> bool {
 
 /// Under `CI` a missing capability fails the test instead of skipping it.
 fn capable(present: bool, what: &str) -> bool {
-    if !present {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the filesystem failure tests with {what}"
-        );
-        eprintln!("skipping: needs {what}");
-    }
-    present
+    required_under_ci(
+        present.then_some(()),
+        &format!("{what} for the filesystem failure tests"),
+    )
+    .is_some()
 }
 
 /// A mount undone when dropped, so a failing assertion cannot leave it behind.

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{ECOMMERCE, Scratch, run_tool, tool};
+use crate::support::{ECOMMERCE, Scratch, required_under_ci, run_tool, tool};
 
 const VALIDATORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/validators");
 const OVERLAYS: [&str; 3] = ["base", "overlays/dev", "overlays/prod"];
@@ -22,17 +22,10 @@ fn python() -> Option<PathBuf> {
         .args(["-c", "import kubernetes_validate, pykustomize"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ready {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide kubernetes-validate and pykustomize (scripts/tools.sh does)"
-        );
-        eprintln!(
-            "skipping: {} lacks kubernetes-validate or pykustomize",
-            python.display()
-        );
-    }
-    ready.then_some(python)
+    required_under_ci(
+        ready.then_some(python),
+        "a python with kubernetes-validate and pykustomize (scripts/tools.sh)",
+    )
 }
 
 /// Runs one of `scripts/validators/` in `dir`: whether it passed, stdout, stderr.
@@ -240,14 +233,10 @@ fn gateway_api_routes_and_service_monitors_build() {
 fn node_with_crd_schemas() -> Option<PathBuf> {
     let modules = std::env::var_os("FLEETWRIGHT_NODE_MODULES").map(PathBuf::from);
     let ready = modules.is_some_and(|m| m.join("@kubernetes-models/gateway-api").exists());
-    if !ready {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must set FLEETWRIGHT_NODE_MODULES with @kubernetes-models (scripts/tools.sh does)"
-        );
-        eprintln!("skipping the Gateway API and ServiceMonitor schemas: FLEETWRIGHT_NODE_MODULES is not set");
-        return None;
-    }
+    required_under_ci(
+        ready.then_some(()),
+        "@kubernetes-models in FLEETWRIGHT_NODE_MODULES (scripts/tools.sh)",
+    )?;
     tool("node")
 }
 
@@ -375,14 +364,7 @@ fn broken_manifests_fail_each_check() {
 /// checkov: `FLEETWRIGHT_CHECKOV` (scripts/tools.sh installs it in its own virtualenv).
 fn checkov() -> Option<PathBuf> {
     let checkov = std::env::var_os("FLEETWRIGHT_CHECKOV").map(PathBuf::from);
-    if checkov.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must set FLEETWRIGHT_CHECKOV (scripts/tools.sh does)"
-        );
-        eprintln!("skipping checkov: FLEETWRIGHT_CHECKOV is not set");
-    }
-    checkov
+    required_under_ci(checkov, "checkov in FLEETWRIGHT_CHECKOV (scripts/tools.sh)")
 }
 
 /// Runs checkov's `framework` policies offline on `targets` (files, or `-d DIR`) in `dir`.

@@ -141,6 +141,17 @@ impl Run {
 pub const ECOMMERCE: &str = include_str!("../../examples/ecommerce/fleet.toml");
 pub const MINIMAL: &str = include_str!("../../examples/minimal/fleet.toml");
 
+/// What a slow test needs from outside this repository (a tool, a server, a capability): under
+/// `CI` its absence fails the test, elsewhere that part is skipped with a note. `what` names it
+/// and where it comes from, e.g. "`buf` (scripts/tools.sh)".
+pub fn required_under_ci<T>(found: Option<T>, what: &str) -> Option<T> {
+    if found.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "CI must provide {what}");
+        eprintln!("skipping checks that need {what}");
+    }
+    found
+}
+
 /// A validator binary: from `FLEETWRIGHT_TOOLS` when it is there, else from PATH. Required
 /// under CI, skipped with a note elsewhere.
 pub fn tool(name: &str) -> Option<PathBuf> {
@@ -154,15 +165,7 @@ pub fn tool(name: &str) -> Option<PathBuf> {
             .is_ok_and(|o| o.status.success())
             .then(|| PathBuf::from(name))
     };
-    let path = bundled.or_else(on_path);
-    if path.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide `{name}` (scripts/tools.sh does)"
-        );
-        eprintln!("skipping checks that need `{name}`");
-    }
-    path
+    required_under_ci(bundled.or_else(on_path), &format!("`{name}` (scripts/tools.sh)"))
 }
 
 /// Runs an external tool in `dir`; returns its exit code and its stdout and stderr together.
