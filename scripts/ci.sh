@@ -31,6 +31,9 @@ cargo fmt --all -- --check
 step "lint"
 cargo clippy --locked --all-targets -- -D warnings
 
+step "shell scripts (shellcheck)"
+"$FLEETWRIGHT_TOOLS/shellcheck" -x .ci/run scripts/*.sh
+
 step "no leftover debugging"
 if grep -rnE '\b(dbg|todo|unimplemented)!' src tests benches; then
   echo "remove the dbg!/todo!/unimplemented! above" >&2

@@ -5,7 +5,7 @@ set -euo pipefail
 # Not under $HOME: the postgres user cannot enter /root.
 dir="${FLEETWRIGHT_PG_DIR:-/tmp/fleetwright-postgres}"
 port="${PGPORT:-15432}"
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+pg_bin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 as_postgres() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi; }
 
 case "${1:-start}" in
