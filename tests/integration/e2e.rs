@@ -42,13 +42,11 @@ fn ecommerce_system_works_end_to_end_through_the_gateway() {
     let http = Http::new();
 
     // The happy path: a customer, a product, an order, and the two events that make it paid.
-    let user = http.created(
-        "POST",
+    let user = http.create(
         "/api/users",
         json!({"email": "ada@example.com", "display_name": "Ada", "marketing_opt_in": false}),
     );
-    let product = http.created(
-        "POST",
+    let product = http.create(
         "/api/products",
         json!({"sku": "SKU-1", "name": "Widget", "description": null, "price_cents": 1250, "tags": []}),
     );
@@ -93,7 +91,7 @@ fn ecommerce_system_works_end_to_end_through_the_gateway() {
     // A synchronous dependency is down: adding a line (which reads the price from products)
     // fails fast with a clear error instead of hanging.
     system.stop("products");
-    let draft = http.created("POST", "/api/orders", order_body(&user, "draft"));
+    let draft = http.create("/api/orders", order_body(&user, "draft"));
     let started = Instant::now();
     let (status, body) = http.send(
         "POST",
@@ -164,9 +162,9 @@ fn line_body(order: &Value, product: &Value, quantity: i32) -> Value {
 }
 
 fn place_order(http: &Http, user: &Value, product: &Value, quantity: i32) -> Order {
-    let draft = http.created("POST", "/api/orders", order_body(user, "draft"));
+    let draft = http.create("/api/orders", order_body(user, "draft"));
     assert_eq!(draft["status"], "draft", "{draft}");
-    let line = http.created("POST", "/api/orders/order-lines", line_body(&draft, product, quantity));
+    let line = http.create("/api/orders/order-lines", line_body(&draft, product, quantity));
     assert_eq!(line["unit_price_cents"], product["price_cents"], "{line}");
     let id = draft["id"].as_str().expect("order id").to_owned();
     let (status, placed) = http.send(
@@ -244,7 +242,6 @@ fn attribute(span: &Value, key: &str) -> Option<String> {
 /// A small JSON-over-HTTP client that returns every status as a value.
 struct Http {
     agent: ureq::Agent,
-    base: &'static str,
 }
 
 impl Http {
@@ -254,7 +251,7 @@ impl Http {
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
-        Self { agent, base: GATEWAY }
+        Self { agent }
     }
 
     /// Sends a request; returns the status and the body as JSON (`Value::Null` when empty).
@@ -276,10 +273,10 @@ impl Http {
         (status, value)
     }
 
-    /// A request through the gateway that must answer 201 Created; returns the body.
-    fn created(&self, method: &str, path: &str, body: Value) -> Value {
-        let (status, value) = self.send(method, &format!("{}{path}", self.base), Some(body));
-        assert_eq!(status, 201, "{method} {path}: {value}");
+    /// A POST through the gateway that must answer 201 Created; returns the body.
+    fn create(&self, path: &str, body: Value) -> Value {
+        let (status, value) = self.send("POST", &format!("{GATEWAY}{path}"), Some(body));
+        assert_eq!(status, 201, "POST {path}: {value}");
         value
     }
 }
