@@ -148,11 +148,7 @@ impl Templates {
 /// parse, or an override that imports or extends a template of another part), the whole set
 /// is parsed again in one go, so errors are exactly those of a sequential parse.
 fn parse(sources: &[(String, String)]) -> tera::Result<tera::Tera> {
-    let sequential = || {
-        let mut tera = tera::Tera::default();
-        tera.add_raw_templates(sources.iter().map(|(path, text)| (path, text)))?;
-        Ok(tera)
-    };
+    let sequential = || parse_part(sources.iter());
     let parts = rayon::current_num_threads().min(sources.len());
     if parts < 2 {
         return sequential();
@@ -172,11 +168,7 @@ fn parse(sources: &[(String, String)]) -> tera::Result<tera::Tera> {
     }
     let parsed: tera::Result<Vec<tera::Tera>> = split
         .into_par_iter()
-        .map(|(_, part)| {
-            let mut tera = tera::Tera::default();
-            tera.add_raw_templates(part.into_iter().map(|(path, text)| (path, text)))?;
-            Ok(tera)
-        })
+        .map(|(_, part)| parse_part(part.into_iter()))
         .collect();
     let Ok(parsed) = parsed else { return sequential() };
     let mut parsed = parsed.into_iter();
@@ -184,6 +176,13 @@ fn parse(sources: &[(String, String)]) -> tera::Result<tera::Tera> {
     for part in parsed {
         tera.extend(&part)?;
     }
+    Ok(tera)
+}
+
+/// One Tera instance holding `sources` (path, text).
+fn parse_part<'a>(sources: impl Iterator<Item = &'a (String, String)>) -> tera::Result<tera::Tera> {
+    let mut tera = tera::Tera::default();
+    tera.add_raw_templates(sources.map(|(path, text)| (path, text)))?;
     Ok(tera)
 }
 
