@@ -90,15 +90,22 @@ fn a_deleted_scaffold_file_is_created_again() {
 
 const TWO: &str =
     "[project]\nname = \"two\"\n[services.alpha]\ndatabase = \"sqlite\"\n[services.beta]\ndatabase = \"none\"\n";
+/// `TWO` after `beta` was removed from the manifest.
+const TWO_WITHOUT_BETA: &str = "[project]\nname = \"two\"\n[services.alpha]\ndatabase = \"sqlite\"\n";
+
+/// A service's `Cargo.toml` with a dependency the user added inside its dependencies region.
+fn with_user_dependency(cargo_toml: &str) -> String {
+    cargo_toml.replace(
+        "# fleetwright:user-begin dependencies\n",
+        "# fleetwright:user-begin dependencies\nrand = \"0.9\"\n",
+    )
+}
 
 #[test]
 fn removing_a_service_deletes_its_untouched_files_and_keeps_user_code() {
     let scratch = generated(TWO);
     scratch.write("services/beta/src/logic.rs", "// mine\n");
-    scratch.write(
-        "fleet.toml",
-        "[project]\nname = \"two\"\n[services.alpha]\ndatabase = \"sqlite\"\n",
-    );
+    scratch.write("fleet.toml", TWO_WITHOUT_BETA);
     let run = scratch.run(&["generate"]);
     run.assert_code(0);
     assert!(!scratch.exists("services/beta/src/lib.rs"));
@@ -119,10 +126,7 @@ fn removing_a_service_reports_its_edited_files() {
     let scratch = generated(TWO);
     let lib = "services/beta/src/lib.rs";
     scratch.write(lib, &format!("{}// edited\n", scratch.read(lib)));
-    scratch.write(
-        "fleet.toml",
-        "[project]\nname = \"two\"\n[services.alpha]\ndatabase = \"sqlite\"\n",
-    );
+    scratch.write("fleet.toml", TWO_WITHOUT_BETA);
     let run = scratch.run(&["generate"]);
     run.assert_code(1);
     assert!(
@@ -143,15 +147,9 @@ fn removing_a_service_reports_its_edited_files() {
 fn removing_a_service_keeps_a_file_with_lines_in_its_user_regions() {
     let scratch = generated(TWO);
     let cargo = "services/beta/Cargo.toml";
-    let text = scratch.read(cargo).replace(
-        "# fleetwright:user-begin dependencies\n",
-        "# fleetwright:user-begin dependencies\nrand = \"0.9\"\n",
-    );
+    let text = with_user_dependency(&scratch.read(cargo));
     scratch.write(cargo, &text);
-    scratch.write(
-        "fleet.toml",
-        "[project]\nname = \"two\"\n[services.alpha]\ndatabase = \"sqlite\"\n",
-    );
+    scratch.write("fleet.toml", TWO_WITHOUT_BETA);
     let run = scratch.run(&["generate"]);
     run.assert_code(1);
     assert!(
@@ -170,10 +168,7 @@ fn removing_a_service_keeps_a_file_with_lines_in_its_user_regions() {
 fn user_regions_survive_regeneration() {
     let scratch = generated(MINIMAL);
     let cargo = "services/notes/Cargo.toml";
-    let text = scratch.read(cargo).replace(
-        "# fleetwright:user-begin dependencies\n",
-        "# fleetwright:user-begin dependencies\nrand = \"0.9\"\n",
-    );
+    let text = with_user_dependency(&scratch.read(cargo));
     scratch.write(cargo, &text);
     scratch.run(&["check"]).assert_code(0);
     scratch.write("fleet.toml", &MINIMAL.replace("Keeps notes", "Keeps all notes"));
