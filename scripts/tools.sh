@@ -14,6 +14,8 @@ need_apt=()
 command -v psql >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+# libFuzzer (built by cargo-fuzz, scripts/fuzz.sh) is C++.
+command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 # The broker the generated services publish to and consume from in the end-to-end test.
 command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
