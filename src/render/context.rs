@@ -4,6 +4,8 @@
 //! per-service templates get `peers`, the services this one calls, instead of the whole list,
 //! so rendering stays linear in the number of services.
 
+use minijinja::value::Serde;
+use minijinja::{Value, context};
 use serde::Serialize;
 
 use crate::model::{Deploy, Gateway, Project, Service, Workspace};
@@ -40,9 +42,7 @@ fn settings(workspace: &Workspace) -> Settings<'_> {
 }
 
 /// The whole workspace, plus facts about its services that workspace-wide templates branch
-/// on. They are answered here because the template way, filtering `workspace.services`,
-/// costs a deep copy of every matching service, and another one on each use of the result:
-/// with hundreds of services that was most of the rendering time.
+/// on, answered once here rather than by filtering `workspace.services` in every template.
 #[derive(Serialize)]
 struct WholeWorkspace<'a> {
     #[serde(flatten)]
@@ -66,28 +66,27 @@ fn whole(workspace: &Workspace) -> WholeWorkspace<'_> {
 }
 
 /// Context for a workspace-wide template.
-pub fn for_workspace(workspace: &Workspace) -> tera::Context {
-    let mut context = tera::Context::new();
-    context.insert("workspace", &whole(workspace));
-    context.insert("tool", &TOOL);
-    context.insert("mermaid", &crate::model::graph::mermaid(workspace));
-    context
+pub fn for_workspace(workspace: &Workspace) -> Value {
+    context! {
+        workspace => Serde(whole(workspace)),
+        tool => Serde(TOOL),
+        mermaid => crate::model::graph::mermaid(workspace),
+    }
 }
 
-/// The part of a per-service context shared by all services; build once, clone per service.
-pub fn service_base(workspace: &Workspace) -> tera::Context {
-    let mut context = tera::Context::new();
-    context.insert("workspace", &settings(workspace));
-    context.insert("tool", &TOOL);
-    context
+/// The part of a per-service context shared by all services: built once, and shared by
+/// reference count (a template value is never copied).
+pub fn service_base(workspace: &Workspace) -> Value {
+    context! {
+        workspace => Serde(settings(workspace)),
+        tool => Serde(TOOL),
+    }
 }
 
 /// Context for a per-service template: `peers` are the services it calls (it gets a gRPC
 /// client for each), `proto_peers` every other service whose proto it compiles: the ones it
 /// calls and the ones whose events it consumes.
-pub fn for_service(base: &tera::Context, workspace: &Workspace, service: &Service) -> tera::Context {
-    let mut context = base.clone();
-    context.insert("service", service);
+pub fn for_service(base: &Value, workspace: &Workspace, service: &Service) -> Value {
     let peers: Vec<&Service> = service
         .calls
         .iter()
@@ -99,7 +98,10 @@ pub fn for_service(base: &tera::Context, workspace: &Workspace, service: &Servic
             proto_peers.extend(workspace.service(&event.service));
         }
     }
-    context.insert("peers", &peers);
-    context.insert("proto_peers", &proto_peers);
-    context
+    context! {
+        service => Serde(service),
+        peers => Serde(peers),
+        proto_peers => Serde(proto_peers),
+        ..base.clone()
+    }
 }

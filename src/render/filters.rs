@@ -1,31 +1,36 @@
-//! Every Tera filter fleetwright registers, in one place. Case conversions, and escapers that
+//! Every filter fleetwright registers, in one place. Case conversions, and escapers that
 //! make manifest text (descriptions, names) safe inside each target syntax, so a description
 //! holding quotes, `#`, newlines or `{{ }}` still yields files that parse and mean the same.
 
-use std::collections::HashMap;
+use minijinja::{Environment, Error, ErrorKind, Value};
 
-use tera::{Result, Tera, Value};
-
-pub fn register(tera: &mut Tera) {
-    tera.register_filter("snake", string_filter(heck::ToSnakeCase::to_snake_case));
-    tera.register_filter("pascal", string_filter(heck::ToPascalCase::to_pascal_case));
-    tera.register_filter("kebab", string_filter(heck::ToKebabCase::to_kebab_case));
-    tera.register_filter("shouty", string_filter(heck::ToShoutySnakeCase::to_shouty_snake_case));
-    tera.register_filter("toml_str", string_filter(toml_str));
-    tera.register_filter("yaml_str", string_filter(json_str));
-    tera.register_filter("json_str", string_filter(json_str));
-    tera.register_filter("rust_str", string_filter(|s| format!("{s:?}")));
-    tera.register_filter("comment", string_filter(one_line));
-    tera.register_filter("md", string_filter(markdown_cell));
+pub fn register(env: &mut Environment<'_>) {
+    env.add_filter("snake", string_filter(heck::ToSnakeCase::to_snake_case));
+    env.add_filter("pascal", string_filter(heck::ToPascalCase::to_pascal_case));
+    env.add_filter("kebab", string_filter(heck::ToKebabCase::to_kebab_case));
+    env.add_filter("shouty", string_filter(heck::ToShoutySnakeCase::to_shouty_snake_case));
+    env.add_filter("toml_str", string_filter(toml_str));
+    env.add_filter("yaml_str", string_filter(json_str));
+    env.add_filter("json_str", string_filter(json_str));
+    env.add_filter("rust_str", string_filter(|s| format!("{s:?}")));
+    env.add_filter("comment", string_filter(one_line));
+    env.add_filter("md", string_filter(markdown_cell));
 }
 
-fn string_filter(f: impl Fn(&str) -> String + Sync + Send + 'static) -> impl tera::Filter {
-    move |value: &Value, _: &HashMap<String, Value>| -> Result<Value> {
-        match value {
-            Value::String(s) => Ok(Value::String(f(s))),
-            Value::Number(n) => Ok(Value::String(f(&n.to_string()))),
-            other => Err(tera::Error::msg(format!("expected a string, got {other}"))),
+/// A filter of strings (numbers are taken as their decimal text); anything else is an error
+/// naming what it got, rather than the text of a map or a list in a generated file.
+fn string_filter(f: fn(&str) -> String) -> impl Fn(&Value) -> Result<String, Error> + Send + Sync + 'static {
+    move |value: &Value| {
+        if let Some(text) = value.as_str() {
+            return Ok(f(text));
         }
+        if value.is_number() {
+            return Ok(f(&value.to_string()));
+        }
+        Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("expected a string, got {} `{value}`", value.kind()),
+        ))
     }
 }
 
@@ -71,5 +76,14 @@ mod tests {
         assert_eq!(json, hostile);
         assert!(!one_line(hostile).contains('\n'));
         assert_eq!(markdown_cell("a|b"), "a\\|b");
+    }
+
+    #[test]
+    fn string_filters_take_numbers_and_refuse_lists() {
+        let mut env = Environment::new();
+        register(&mut env);
+        assert_eq!(env.render_str("{{ 8080 | shouty }}", ()).unwrap(), "8080");
+        let error = env.render_str("{{ [1] | shouty }}", ()).unwrap_err();
+        assert!(error.to_string().contains("expected a string, got seq"), "{error}");
     }
 }

@@ -198,31 +198,31 @@ fn templates_list_and_eject_and_override() {
     let list = scratch.run(&["templates", "list"]);
     list.assert_code(0);
     assert!(
-        list.stdout.contains("services/rust/src/lib.rs.tera\tembedded"),
+        list.stdout.contains("services/rust/src/lib.rs.jinja\tembedded"),
         "{}",
         list.stdout
     );
     scratch
-        .run(&["templates", "eject", "tpl", "workspace/README.md.tera"])
+        .run(&["templates", "eject", "tpl", "workspace/README.md.jinja"])
         .assert_code(0);
     assert!(scratch.read("fleet.toml").contains("templates = \"tpl\""));
     scratch.write(
-        "tpl/workspace/README.md.tera",
+        "tpl/workspace/README.md.jinja",
         "# {{ workspace.project.name }} (custom)\n",
     );
     let list = scratch.run(&["templates", "list"]);
     assert!(
-        list.stdout.contains("workspace/README.md.tera\toverride"),
+        list.stdout.contains("workspace/README.md.jinja\toverride"),
         "{}",
         list.stdout
     );
     scratch.run(&["generate"]).assert_code(0);
     assert!(scratch.read("README.md").contains("# hello (custom)"));
-    scratch.write("tpl/workspace/READMY.md.tera", "x");
+    scratch.write("tpl/workspace/READMY.md.jinja", "x");
     let typo = scratch.run(&["generate"]);
     typo.assert_code(2);
     assert!(
-        typo.stderr.contains("matches no template") && typo.stderr.contains("README.md.tera"),
+        typo.stderr.contains("matches no template") && typo.stderr.contains("README.md.jinja"),
         "{}",
         typo.stderr
     );
@@ -256,11 +256,11 @@ fn a_template_error_names_the_template_and_the_service() {
         "description = \"A single",
         "templates = \"tpl\"\ndescription = \"A single",
     ));
-    scratch.write("tpl/services/rust/src/lib.rs.tera", "{{ service.nope }}");
+    scratch.write("tpl/services/rust/src/lib.rs.jinja", "{{ service.nope }}");
     let run = scratch.run(&["generate"]);
     run.assert_code(2);
     assert!(
-        run.stderr.contains("services/rust/src/lib.rs.tera") && run.stderr.contains("service `notes`"),
+        run.stderr.contains("services/rust/src/lib.rs.jinja") && run.stderr.contains("service `notes`"),
         "{}",
         run.stderr
     );

@@ -6,8 +6,8 @@ use crate::write::plan::Owner::Managed;
 
 #[rustfmt::skip]
 pub(crate) const TARGETS: &[Target] = &[
-    row("ci/github/service.yml.tera", ".github/workflows/{service}.yml", Managed, Scope::Service,   When::GitHub),
-    row("ci/github/fleet.yml.tera",   ".github/workflows/fleet.yml",     Managed, Scope::Workspace, When::GitHub),
-    row("ci/github/deploy.yml.tera",  ".github/workflows/deploy.yml",    Managed, Scope::Workspace, When::GitHubAndKubernetes),
-    row("ci/gitlab/gitlab-ci.yml.tera", ".gitlab-ci.yml",                Managed, Scope::Workspace, When::GitLab),
+    row("ci/github/service.yml.jinja", ".github/workflows/{service}.yml", Managed, Scope::Service,   When::GitHub),
+    row("ci/github/fleet.yml.jinja",   ".github/workflows/fleet.yml",     Managed, Scope::Workspace, When::GitHub),
+    row("ci/github/deploy.yml.jinja",  ".github/workflows/deploy.yml",    Managed, Scope::Workspace, When::GitHubAndKubernetes),
+    row("ci/gitlab/gitlab-ci.yml.jinja", ".gitlab-ci.yml",                Managed, Scope::Workspace, When::GitLab),
 ];

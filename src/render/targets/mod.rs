@@ -6,7 +6,8 @@
 mod ci;
 mod kubernetes;
 
-use std::rc::Rc;
+use minijinja::value::Serde;
+use minijinja::{Value, context};
 
 use super::context;
 use crate::model::{Service, Workspace};
@@ -19,9 +20,8 @@ pub struct Job {
     pub owner: Owner,
     /// What it renders for, for error messages ("the workspace", "service `orders`").
     pub entity: String,
-    /// Shared by every job of the same entity: cloning a service's context per file made
-    /// rendering allocation-bound (30 files per service).
-    pub context: Rc<tera::Context>,
+    /// Shared by every job of the same entity (a template value is reference counted).
+    pub context: Value,
 }
 
 /// What a template is rendered for: the workspace once, or every service.
@@ -108,61 +108,57 @@ const FAMILIES: &[&[Target]] = &[CORE, kubernetes::TARGETS, ci::TARGETS];
 #[rustfmt::skip]
 const CORE: &[Target] = &[
     // The workspace.
-    row("workspace/README.md.tera",            "README.md",                           Managed,  Once, When::Always),
-    row("workspace/Cargo.toml.tera",           "Cargo.toml",                          Managed,  Once, When::Always),
-    row("workspace/gitignore.tera",            ".gitignore",                          Scaffold, Once, When::Always),
-    row("docker/dockerignore.tera",            ".dockerignore",                       Managed,  Once, When::Always),
+    row("workspace/README.md.jinja",            "README.md",                           Managed,  Once, When::Always),
+    row("workspace/Cargo.toml.jinja",           "Cargo.toml",                          Managed,  Once, When::Always),
+    row("workspace/gitignore.jinja",            ".gitignore",                          Scaffold, Once, When::Always),
+    row("docker/dockerignore.jinja",            ".dockerignore",                       Managed,  Once, When::Always),
     // gRPC contracts.
-    row("proto/buf.yaml.tera",                 "proto/buf.yaml",                      Managed,  Once, When::Always),
+    row("proto/buf.yaml.jinja",                 "proto/buf.yaml",                      Managed,  Once, When::Always),
     // The gateway, addressed by compose service names.
-    Target { flavour: Some("compose"), ..row("gateway/envoy.yaml.tera", "gateway/envoy.yaml", Managed, Once, When::Always) },
+    Target { flavour: Some("compose"), ..row("gateway/envoy.yaml.jinja", "gateway/envoy.yaml", Managed, Once, When::Always) },
     // The same gateway on a developer machine (upstreams on 127.0.0.1), and the runner that starts it all.
-    Target { flavour: Some("local"), ..row("gateway/envoy.yaml.tera", "gateway/envoy.local.yaml", Managed, Once, When::Always) },
-    row("workspace/dev.sh.tera",               "dev.sh",                              Managed,  Once, When::Always),
+    Target { flavour: Some("local"), ..row("gateway/envoy.yaml.jinja", "gateway/envoy.local.yaml", Managed, Once, When::Always) },
+    row("workspace/dev.sh.jinja",               "dev.sh",                              Managed,  Once, When::Always),
     // docker compose.
-    row("compose/compose.yaml.tera",           "deploy/compose/compose.yaml",         Managed,  Once, When::Compose),
-    row("compose/prometheus.yml.tera",         "deploy/compose/prometheus.yml",       Managed,  Once, When::Compose),
-    row("observability/grafana-datasources.yaml.tera", "deploy/compose/grafana/datasources.yaml", Managed, Once, When::Compose),
-    row("observability/grafana-dashboards.yaml.tera",  "deploy/compose/grafana/dashboards.yaml",  Managed, Once, When::Compose),
-    row("observability/dashboard.json.tera",   "deploy/compose/grafana/dashboards/{service}.json", Managed, Each, When::Compose),
+    row("compose/compose.yaml.jinja",           "deploy/compose/compose.yaml",         Managed,  Once, When::Compose),
+    row("compose/prometheus.yml.jinja",         "deploy/compose/prometheus.yml",       Managed,  Once, When::Compose),
+    row("observability/grafana-datasources.yaml.jinja", "deploy/compose/grafana/datasources.yaml", Managed, Once, When::Compose),
+    row("observability/grafana-dashboards.yaml.jinja",  "deploy/compose/grafana/dashboards.yaml",  Managed, Once, When::Compose),
+    row("observability/dashboard.json.jinja",   "deploy/compose/grafana/dashboards/{service}.json", Managed, Each, When::Compose),
     // Each Rust service crate (`language` is validated to be `rust`).
-    row("services/rust/Cargo.toml.tera",       "services/{service}/Cargo.toml",       Managed,  Each, When::Always),
-    row("docker/Dockerfile.tera",              "services/{service}/Dockerfile",       Managed,  Each, When::Always),
-    row("services/rust/build.rs.tera",         "services/{service}/build.rs",         Managed,  Each, When::Always),
-    row("services/rust/src/main.rs.tera",      "services/{service}/src/main.rs",      Managed,  Each, When::Always),
-    row("services/rust/src/lib.rs.tera",       "services/{service}/src/lib.rs",       Managed,  Each, When::Always),
-    row("services/rust/src/app.rs.tera",       "services/{service}/src/app.rs",       Managed,  Each, When::Always),
-    row("services/rust/src/clients.rs.tera",   "services/{service}/src/clients.rs",   Managed,  Each, When::HasCalls),
-    row("services/rust/src/config.rs.tera",    "services/{service}/src/config.rs",    Managed,  Each, When::Always),
-    row("services/rust/src/db.rs.tera",        "services/{service}/src/db.rs",        Managed,  Each, When::HasDatabase),
-    row("services/rust/src/error.rs.tera",     "services/{service}/src/error.rs",     Managed,  Each, When::Always),
-    row("services/rust/src/events.rs.tera",    "services/{service}/src/events.rs",    Managed,  Each, When::Messaging),
-    row("services/rust/src/grpc.rs.tera",      "services/{service}/src/grpc.rs",      Managed,  Each, When::Always),
-    row("services/rust/src/hooks.rs.tera",     "services/{service}/src/hooks.rs",     Managed,  Each, When::Always),
-    row("services/rust/src/http.rs.tera",      "services/{service}/src/http.rs",      Managed,  Each, When::Always),
-    row("services/rust/src/metrics.rs.tera",   "services/{service}/src/metrics.rs",   Managed,  Each, When::Always),
-    row("services/rust/src/model.rs.tera",     "services/{service}/src/model.rs",     Managed,  Each, When::Always),
-    row("services/rust/src/store.rs.tera",     "services/{service}/src/store.rs",     Managed,  Each, When::HasDatabase),
-    row("services/rust/src/telemetry.rs.tera", "services/{service}/src/telemetry.rs", Managed,  Each, When::Always),
-    row("services/rust/src/types.rs.tera",     "services/{service}/src/types.rs",     Managed,  Each, When::Always),
-    row("services/rust/src/logic.rs.tera",     "services/{service}/src/logic.rs",     Scaffold, Each, When::Always),
-    row("services/rust/tests/api.rs.tera",     "services/{service}/tests/api.rs",     Managed,  Each, When::Always),
+    row("services/rust/Cargo.toml.jinja",       "services/{service}/Cargo.toml",       Managed,  Each, When::Always),
+    row("docker/Dockerfile.jinja",              "services/{service}/Dockerfile",       Managed,  Each, When::Always),
+    row("services/rust/build.rs.jinja",         "services/{service}/build.rs",         Managed,  Each, When::Always),
+    row("services/rust/src/main.rs.jinja",      "services/{service}/src/main.rs",      Managed,  Each, When::Always),
+    row("services/rust/src/lib.rs.jinja",       "services/{service}/src/lib.rs",       Managed,  Each, When::Always),
+    row("services/rust/src/app.rs.jinja",       "services/{service}/src/app.rs",       Managed,  Each, When::Always),
+    row("services/rust/src/clients.rs.jinja",   "services/{service}/src/clients.rs",   Managed,  Each, When::HasCalls),
+    row("services/rust/src/config.rs.jinja",    "services/{service}/src/config.rs",    Managed,  Each, When::Always),
+    row("services/rust/src/db.rs.jinja",        "services/{service}/src/db.rs",        Managed,  Each, When::HasDatabase),
+    row("services/rust/src/error.rs.jinja",     "services/{service}/src/error.rs",     Managed,  Each, When::Always),
+    row("services/rust/src/events.rs.jinja",    "services/{service}/src/events.rs",    Managed,  Each, When::Messaging),
+    row("services/rust/src/grpc.rs.jinja",      "services/{service}/src/grpc.rs",      Managed,  Each, When::Always),
+    row("services/rust/src/hooks.rs.jinja",     "services/{service}/src/hooks.rs",     Managed,  Each, When::Always),
+    row("services/rust/src/http.rs.jinja",      "services/{service}/src/http.rs",      Managed,  Each, When::Always),
+    row("services/rust/src/metrics.rs.jinja",   "services/{service}/src/metrics.rs",   Managed,  Each, When::Always),
+    row("services/rust/src/model.rs.jinja",     "services/{service}/src/model.rs",     Managed,  Each, When::Always),
+    row("services/rust/src/store.rs.jinja",     "services/{service}/src/store.rs",     Managed,  Each, When::HasDatabase),
+    row("services/rust/src/telemetry.rs.jinja", "services/{service}/src/telemetry.rs", Managed,  Each, When::Always),
+    row("services/rust/src/types.rs.jinja",     "services/{service}/src/types.rs",     Managed,  Each, When::Always),
+    row("services/rust/src/logic.rs.jinja",     "services/{service}/src/logic.rs",     Scaffold, Each, When::Always),
+    row("services/rust/tests/api.rs.jinja",     "services/{service}/tests/api.rs",     Managed,  Each, When::Always),
 ];
 
 /// The proto contract of each service, at its package path.
-const PROTO_TEMPLATE: &str = "proto/service.proto.tera";
+const PROTO_TEMPLATE: &str = "proto/service.proto.jinja";
 /// One file per migration; scaffold-owned because an applied migration must never change,
 /// even if a later fleetwright renders the same operations differently.
-const MIGRATION_TEMPLATE: &str = "services/rust/migration.sql.tera";
+const MIGRATION_TEMPLATE: &str = "services/rust/migration.sql.jinja";
 
-fn job(target: &Target, output: String, entity: &str, context: &Rc<tera::Context>) -> Job {
+fn job(target: &Target, output: String, entity: &str, context: &Value) -> Job {
     let context = match target.flavour {
-        Some(flavour) => {
-            let mut context = tera::Context::clone(context);
-            context.insert("gateway_target", flavour);
-            Rc::new(context)
-        }
-        None => Rc::clone(context),
+        Some(flavour) => context! { gateway_target => flavour, ..context.clone() },
+        None => context.clone(),
     };
     Job {
         template: target.template,
@@ -175,7 +171,7 @@ fn job(target: &Target, output: String, entity: &str, context: &Rc<tera::Context
 
 /// The files rendered once for the whole workspace, in a stable order.
 pub fn workspace_jobs(workspace: &Workspace) -> Vec<Job> {
-    let whole = Rc::new(context::for_workspace(workspace));
+    let whole = context::for_workspace(workspace);
     targets()
         .filter(|t| t.scope == Scope::Workspace && t.when.holds(workspace, None))
         .map(|target| job(target, target.output.to_owned(), "the workspace", &whole))
@@ -184,16 +180,16 @@ pub fn workspace_jobs(workspace: &Workspace) -> Vec<Job> {
 
 /// The files of one service, in a stable order. `base` is [`context::service_base`], built
 /// once and shared by every service.
-pub fn service_jobs(workspace: &Workspace, base: &tera::Context, service: &Service) -> Vec<Job> {
+pub fn service_jobs(workspace: &Workspace, base: &Value, service: &Service) -> Vec<Job> {
     let mut jobs = Vec::new();
-    let context = Rc::new(context::for_service(base, workspace, service));
+    let context = context::for_service(base, workspace, service);
     let entity = format!("service `{}`", service.name);
     jobs.push(Job {
         template: PROTO_TEMPLATE,
         output: format!("proto/{}", service.proto_file),
         owner: Owner::Managed,
         entity: entity.clone(),
-        context: Rc::clone(&context),
+        context: context.clone(),
     });
     for target in targets().filter(|t| t.scope == Scope::Service && t.when.holds(workspace, Some(service))) {
         jobs.push(job(
@@ -204,14 +200,13 @@ pub fn service_jobs(workspace: &Workspace, base: &tera::Context, service: &Servi
         ));
     }
     for migration in &service.migrations {
-        let mut context = tera::Context::clone(&context);
-        context.insert("migration", migration);
+        let context = context! { migration => Serde(migration), ..context.clone() };
         jobs.push(Job {
             template: MIGRATION_TEMPLATE,
             output: format!("services/{}/migrations/{}", service.name, migration.file),
             owner: Owner::Scaffold,
             entity: format!("migration {} of service `{}`", migration.file, service.name),
-            context: Rc::new(context),
+            context,
         });
     }
     jobs
