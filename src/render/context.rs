@@ -53,6 +53,9 @@ struct WholeWorkspace<'a> {
     has_routes: bool,
     /// Some service with a gateway route has entities, so a gRPC API behind the gateway.
     has_grpc_routes: bool,
+    /// Each service's gRPC port by name, for addressing the services another one calls
+    /// without a loop over every service per call.
+    grpc_ports: std::collections::BTreeMap<&'a str, u16>,
 }
 
 fn whole(workspace: &Workspace) -> WholeWorkspace<'_> {
@@ -62,6 +65,7 @@ fn whole(workspace: &Workspace) -> WholeWorkspace<'_> {
         uses_postgres: services.iter().any(|s| s.database == "postgres"),
         has_routes: services.iter().any(|s| s.route.is_some()),
         has_grpc_routes: services.iter().any(|s| s.route.is_some() && !s.entities.is_empty()),
+        grpc_ports: services.iter().map(|s| (s.name.as_str(), s.grpc_port)).collect(),
     }
 }
 
