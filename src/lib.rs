@@ -22,17 +22,31 @@ use std::path::Path;
 ///
 /// # Errors
 /// Any stage's error; see [`Error`].
-pub fn generate(manifest_path: &Path, mode: write::Mode, force: bool) -> Result<(manifest::Loaded, write::Outcome)> {
-    let loaded = manifest::load(manifest_path)?;
+pub fn generate(manifest_path: &Path, options: write::Options) -> Result<(manifest::Loaded, write::Outcome)> {
     let root = workspace_root(manifest_path);
-    let templates = templates_for(&loaded, &root)?;
-    let outcome = generate_loaded(&loaded, &root, &templates, mode, force)?;
+    // Held from reading the lock to writing it, so concurrent runs cannot interleave. Without
+    // the folder there is no manifest either, and loading says so.
+    let _guard = if options.mode == write::Mode::Write && root.is_dir() {
+        Some(write::WorkspaceLock::acquire(&root)?)
+    } else {
+        None
+    };
+    // The lock of a large workspace takes as long to parse as the manifest: side by side.
+    let (loaded, previous) = rayon::join(
+        || -> Result<_> {
+            let loaded = manifest::load(manifest_path)?;
+            let templates = templates_for(&loaded, &root)?;
+            Ok((loaded, templates))
+        },
+        || write::Lockfile::read(&root),
+    );
+    let (loaded, templates) = loaded?;
+    let outcome = apply_loaded(&loaded, &root, &templates, previous?.as_ref(), options)?;
     Ok((loaded, outcome))
 }
 
 /// [`generate`] for a manifest already loaded, with templates already built: for callers
-/// that generate many times in one process (tests, benchmarks), since building the
-/// templates is most of a small generation's cost.
+/// that generate many times in one process (tests, benchmarks).
 ///
 /// # Errors
 /// As [`generate`], less the manifest's.
@@ -40,19 +54,39 @@ pub fn generate_loaded(
     loaded: &manifest::Loaded,
     root: &Path,
     templates: &render::Templates,
-    mode: write::Mode,
-    force: bool,
+    options: write::Options,
 ) -> Result<write::Outcome> {
-    // Held from reading the lock to writing it, so concurrent runs cannot interleave.
-    let _guard = if mode == write::Mode::Write {
+    let _guard = if options.mode == write::Mode::Write {
         Some(write::WorkspaceLock::acquire(root)?)
     } else {
         None
     };
     let previous = write::Lockfile::read(root)?;
-    let state = previous.as_ref().map(|l| l.state.clone()).unwrap_or_default();
-    let plan = plan(&loaded.workspace, templates, &state)?;
-    write::apply(root, &plan, previous.as_ref(), mode, force)
+    apply_loaded(loaded, root, templates, previous.as_ref(), options)
+}
+
+/// Stabilises the model against the previous generation's state, then renders it group by
+/// group straight into [`write::apply`].
+fn apply_loaded(
+    loaded: &manifest::Loaded,
+    root: &Path,
+    templates: &render::Templates,
+    previous: Option<&write::Lockfile>,
+    options: write::Options,
+) -> Result<write::Outcome> {
+    let mut workspace = loaded.workspace.clone();
+    let state = model::stabilize(&mut workspace, &previous.map(|l| l.state.clone()).unwrap_or_default())?;
+    let header = write::Header {
+        fingerprint: render::fingerprint(&workspace)?,
+        state,
+    };
+    write::apply(
+        root,
+        header,
+        |decide| render::render_groups(&workspace, templates, decide),
+        previous,
+        options,
+    )
 }
 
 /// Renders a resolved workspace against the stable state of its previous generation.

@@ -9,7 +9,7 @@ use super::{GlobalArgs, Status};
 use crate::error::Error;
 use crate::manifest::edit::{self, NewService};
 use crate::manifest::{self, Source};
-use crate::write::Mode;
+use crate::write::Options;
 
 #[derive(Debug, Subcommand)]
 pub enum AddCommand {
@@ -133,7 +133,7 @@ fn edit_then_generate(
     if no_generate {
         return Ok(Status::Ok);
     }
-    let (_, outcome) = crate::generate(&path, Mode::Write, false)?;
+    let (_, outcome) = crate::generate(&path, Options::write())?;
     printer.outcome(&outcome, false);
     Ok(if outcome.conflicts().next().is_some() {
         Status::Failed

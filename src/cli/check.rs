@@ -3,7 +3,7 @@
 use super::output::Printer;
 use super::{Format, GlobalArgs, Status};
 use crate::error::Error;
-use crate::write::{Action, Mode};
+use crate::write::{Action, Mode, Options};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -13,7 +13,12 @@ pub struct Args {
 }
 
 pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
-    let (loaded, outcome) = crate::generate(&global.manifest_path(), Mode::Check, false)?;
+    let options = Options {
+        mode: Mode::Check,
+        force: false,
+        diffs: true,
+    };
+    let (loaded, outcome) = crate::generate(&global.manifest_path(), options)?;
     printer.diagnostics(&loaded.source, &loaded.warnings);
     if args.format == Format::Json {
         printer.data(&serde_json::to_string_pretty(&outcome).unwrap_or_default());

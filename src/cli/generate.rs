@@ -3,7 +3,7 @@
 use super::output::Printer;
 use super::{Format, GlobalArgs, Status};
 use crate::error::Error;
-use crate::write::{Action, Mode, Outcome};
+use crate::write::{Action, Mode, Options, Outcome};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -24,7 +24,12 @@ pub struct Args {
 pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
     let manifest = global.manifest_path();
     let mode = if args.dry_run { Mode::DryRun } else { Mode::Write };
-    let (loaded, outcome) = crate::generate(&manifest, mode, args.force)?;
+    let options = Options {
+        mode,
+        force: args.force,
+        diffs: args.diff,
+    };
+    let (loaded, outcome) = crate::generate(&manifest, options)?;
     printer.diagnostics(&loaded.source, &loaded.warnings);
     report(&outcome, args.diff, args.format, args.dry_run, printer);
     Ok(if outcome.conflicts().next().is_some() {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::output::Printer;
 use super::{GlobalArgs, Status};
 use crate::error::Error;
-use crate::write::Mode;
+use crate::write::Options;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Example {
@@ -72,7 +72,7 @@ pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status
     for (path, text) in args.example.files() {
         crate::write::write_file_atomic(&dir.join(path), text.as_bytes(), false)?;
     }
-    let (_, outcome) = crate::generate(&manifest_path, Mode::Write, false)?;
+    let (_, outcome) = crate::generate(&manifest_path, Options::write())?;
     printer.outcome(&outcome, false);
     printer.info(&format!(
         "\ncreated {}: edit fleet.toml there, then run `fleetwright generate`; build with `cargo build`",

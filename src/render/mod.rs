@@ -13,37 +13,21 @@ use crate::error::Error;
 use rayon::prelude::*;
 
 use crate::model::{Service, Workspace};
-use crate::write::plan::{Owner, Plan, PlannedFile, RelPath};
+use crate::write::plan::{Group, Owner, Plan, PlannedFile, RelPath};
 
-/// Renders every target of a workspace. The workspace-wide files and each service's files
-/// are rendered in parallel, then gathered in that order, so the plan and the first error
-/// reported are the same as in a sequential run.
+/// Renders every target of a workspace into one in-memory plan (tests, benchmarks, the
+/// fuzz target). Generation itself uses [`render_groups`], which never holds every file.
 ///
 /// # Errors
 /// [`Error::Template`] naming the template and entity, or [`Error::UnsafePath`].
 pub fn render(workspace: &Workspace, templates: &Templates) -> Result<Plan, Error> {
-    let model = serde_json::to_vec(workspace).map_err(|e| Error::Bug(format!("model does not serialise: {e}")))?;
     let mut plan = Plan {
         files: std::collections::BTreeMap::new(),
-        fingerprint: crate::write::lockfile::hash_bytes(&model),
+        fingerprint: fingerprint(workspace)?,
         state: crate::model::State::default(),
     };
-    let base = context::service_base(workspace);
-    let entities: Vec<Option<&Service>> = std::iter::once(None)
-        .chain(workspace.services.iter().map(Some))
-        .collect();
-    let rendered: Vec<Result<Vec<(RelPath, PlannedFile)>, Error>> = entities
-        .into_par_iter()
-        .map(|service| {
-            let jobs = match service {
-                None => targets::workspace_jobs(workspace),
-                Some(service) => targets::service_jobs(workspace, &base, service),
-            };
-            jobs.into_iter().map(|job| render_job(templates, &job)).collect()
-        })
-        .collect();
-    for files in rendered {
-        for (path, file) in files? {
+    for files in render_groups(workspace, templates, &Ok)? {
+        for (path, file) in files {
             let previous = plan.files.insert(path.clone(), file);
             if previous.is_some() {
                 return Err(Error::Bug(format!("two templates render to `{path}`")));
@@ -51,6 +35,50 @@ pub fn render(workspace: &Workspace, templates: &Templates) -> Result<Plan, Erro
         }
     }
     Ok(plan)
+}
+
+/// Hash of the resolved model, recorded in `fleet.lock`.
+///
+/// # Errors
+/// [`Error::Bug`] if the model does not serialise.
+pub fn fingerprint(workspace: &Workspace) -> Result<String, Error> {
+    let model = serde_json::to_vec(workspace).map_err(|e| Error::Bug(format!("model does not serialise: {e}")))?;
+    Ok(crate::write::lockfile::hash_bytes(&model))
+}
+
+/// Renders the workspace-wide files and each service's files as one group each, in
+/// parallel, and hands every group to `each` as soon as it is rendered, so only the groups in
+/// flight are held. Results come back in group order (the workspace, then the services in
+/// manifest order), and the first error in that order is the one returned, as in a
+/// sequential run.
+///
+/// # Errors
+/// [`Error::Template`] naming the template and entity, [`Error::UnsafePath`], or the first
+/// error of `each`.
+pub fn render_groups<T: Send>(
+    workspace: &Workspace,
+    templates: &Templates,
+    each: &(dyn Fn(Group) -> Result<T, Error> + Sync),
+) -> Result<Vec<T>, Error> {
+    let base = context::service_base(workspace);
+    let entities: Vec<Option<&Service>> = std::iter::once(None)
+        .chain(workspace.services.iter().map(Some))
+        .collect();
+    let results: Vec<Result<T, Error>> = entities
+        .into_par_iter()
+        .map(|service| {
+            let jobs = match service {
+                None => targets::workspace_jobs(workspace),
+                Some(service) => targets::service_jobs(workspace, &base, service),
+            };
+            let files = jobs
+                .into_iter()
+                .map(|job| render_job(templates, &job))
+                .collect::<Result<Group, Error>>()?;
+            each(files)
+        })
+        .collect();
+    results.into_iter().collect()
 }
 
 fn render_job(templates: &Templates, job: &targets::Job) -> Result<(RelPath, PlannedFile), Error> {

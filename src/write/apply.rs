@@ -4,6 +4,12 @@
 //! deleted only if untouched. Writes are atomic and happen only when bytes change, and
 //! `fleet.lock` is written last, so an interrupted run leaves every file old or new and the
 //! next run finishes the job.
+//!
+//! Files arrive in groups (the workspace's, then each service's) while they are rendered, and
+//! each is decided at once: a file to write goes to a temporary file beside its place and its
+//! text is dropped, so memory holds a few services' files, not the workspace (200 MB at a
+//! thousand services). The temporary files are renamed into place only after every file is
+//! rendered and decided: a template that fails halfway still writes nothing.
 
 use std::fs;
 use std::io::Write as _;
@@ -13,7 +19,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::lockfile::{self, LOCK_FILE, LockedFile, Lockfile};
-use super::plan::{Owner, Plan, PlannedFile, RelPath};
+use super::plan::{Group, Owner, RelPath};
 use super::regions;
 use crate::error::Error;
 
@@ -26,6 +32,37 @@ pub enum Mode {
     Check,
     /// Write nothing; report what `Write` would do.
     DryRun,
+}
+
+/// How to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    pub mode: Mode,
+    /// Overwrite hand-edited managed files and delete stale ones.
+    pub force: bool,
+    /// Keep the text before and after of each changed file in the outcome, for diffs. Always
+    /// kept in [`Mode::Check`], whose failure report is the diff.
+    pub diffs: bool,
+}
+
+impl Options {
+    /// Write, keep hand edits, no diffs: what `new` and `add` do.
+    pub fn write() -> Self {
+        Self {
+            mode: Mode::Write,
+            force: false,
+            diffs: false,
+        }
+    }
+}
+
+/// What the lock records besides the files: see [`Lockfile`].
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// Hash of the resolved model the files are rendered from.
+    pub fingerprint: String,
+    /// The stable numbering and migration state.
+    pub state: crate::model::State,
 }
 
 /// What happens (or would happen) to one file.
@@ -101,37 +138,85 @@ impl Outcome {
     }
 }
 
-/// Applies a plan to the workspace at `root`.
+/// Decides each group of planned files as `render` hands it over (see the module comment),
+/// then applies the decisions to the workspace at `root`. `render` is called once, with the
+/// function that decides one group; it returns the decided groups in a stable order.
 ///
 /// # Errors
-/// [`Error::Io`] on a failed read or write (files already written stay consistent: each is
-/// complete, and the lock is only written after all of them), [`Error::UnsafePath`] when a
-/// path would go through a symbolic link, [`Error::Lockfile`] for a damaged lock,
+/// Whatever `render` returns, [`Error::Io`] on a failed read or write (no file is replaced
+/// before every file is decided, and the lock is only written after all of them),
+/// [`Error::UnsafePath`] when a path would go through a symbolic link.
 /// Callers that write hold a [`WorkspaceLock`] while they read the lock and apply.
-pub fn apply(root: &Path, plan: &Plan, old_lock: Option<&Lockfile>, mode: Mode, force: bool) -> Result<Outcome, Error> {
-    let old_files = old_lock.map(|l| l.files.clone()).unwrap_or_default();
-    let mut new_lock = Lockfile::new(plan.fingerprint.clone(), plan.state.clone());
-    let mut reports = Vec::with_capacity(plan.files.len());
+pub fn apply<R>(
+    root: &Path,
+    header: Header,
+    render: R,
+    old_lock: Option<&Lockfile>,
+    options: Options,
+) -> Result<Outcome, Error>
+where
+    R: FnOnce(&(dyn Fn(Group) -> Result<Vec<Decided>, Error> + Sync)) -> Result<Vec<Vec<Decided>>, Error>,
+{
+    let empty = std::collections::BTreeMap::new();
+    let old_files = old_lock.map_or(&empty, |l| &l.files);
+    let keep_texts = options.diffs || options.mode == Mode::Check;
+    let created_folders = std::sync::Mutex::new(Vec::new());
+    let decide_group = |group: Group| -> Result<Vec<Decided>, Error> {
+        group
+            .into_iter()
+            .map(|(path, planned)| {
+                let recorded = old_files.get(&path);
+                let mut decision = decide(root, path, planned.contents, planned.owner, recorded, options.force)?;
+                let staged = match (&decision.action, &decision.before_after) {
+                    (Action::Create | Action::Update, Some((_, text))) if options.mode == Mode::Write => {
+                        Some(stage(root, &decision.path, text, &created_folders)?)
+                    }
+                    _ => None,
+                };
+                if !keep_texts {
+                    decision.before_after = None;
+                }
+                Ok(Decided { decision, staged })
+            })
+            .collect()
+    };
+    let mut decided: Vec<Decided> = match render(&decide_group) {
+        Ok(groups) => groups.into_iter().flatten().collect(),
+        Err(error) => {
+            // Every temporary file is gone with the groups; the folders made for them go too.
+            let mut folders = created_folders
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            folders.sort_by_key(|f: &PathBuf| std::cmp::Reverse(f.components().count()));
+            for folder in folders {
+                let _ = fs::remove_dir(folder);
+            }
+            return Err(error);
+        }
+    };
+    decided.sort_by(|a, b| a.decision.path.cmp(&b.decision.path));
+    if let Some(pair) = decided.windows(2).find(|w| w[0].decision.path == w[1].decision.path) {
+        return Err(Error::Bug(format!(
+            "two templates render to `{}`",
+            pair[0].decision.path
+        )));
+    }
 
-    // Reading, comparing and hashing each file is independent of the others: done in
-    // parallel, then gathered in path order, so the outcome and the first error reported
-    // are those of a sequential run.
-    let decisions: Vec<Result<Decision, Error>> = plan
-        .files
-        .par_iter()
-        .map(|(path, planned)| decide(root, path, planned, old_files.get(path), force))
-        .collect();
-    for decision in decisions {
+    let mut new_lock = Lockfile::new(header.fingerprint, header.state);
+    let mut reports = Vec::with_capacity(decided.len());
+    let mut staged = Vec::new();
+    for Decided { decision, staged: file } in decided {
         let Decision {
             path,
             owner,
             action,
             entry,
             before_after,
-        } = decision?;
+        } = decision;
         if let Some(entry) = entry {
             new_lock.files.insert(path.clone(), entry);
         }
+        staged.extend(file);
         reports.push(FileReport {
             path,
             owner,
@@ -139,10 +224,51 @@ pub fn apply(root: &Path, plan: &Plan, old_lock: Option<&Lockfile>, mode: Mode, 
             before_after,
         });
     }
+    let planned = |path: &RelPath| reports.binary_search_by(|r| r.path.cmp(path)).is_ok();
 
+    let (stale, removals) = stale_files(root, old_files, &planned, options.force, keep_texts, &mut new_lock)?;
+    reports.extend(stale);
+    reports.sort_by(|a, b| a.path.cmp(&b.path));
+
+    // Only the hashes and ownership decide whether the lock changed: a new fleetwright
+    // version alone is not drift.
+    let lock_changed = match old_lock {
+        Some(old) => old.files != new_lock.files || old.manifest != new_lock.manifest || old.state != new_lock.state,
+        None => true,
+    };
+    if options.mode == Mode::Write {
+        // Each rename is atomic and the lock comes last, so an interrupted or failed run
+        // still leaves every file old or new.
+        let renamed: Vec<Result<(), Error>> = staged.into_par_iter().map(Staged::commit).collect();
+        renamed.into_iter().collect::<Result<(), Error>>()?;
+        for path in &removals {
+            remove(root, path)?;
+        }
+        remove_leftover_temporaries(root, reports.iter().map(|r| &r.path));
+        if lock_changed {
+            write_atomic(root, &RelPath::new(LOCK_FILE)?, new_lock.to_text().as_bytes(), false)?;
+        }
+    }
+    Ok(Outcome {
+        files: reports,
+        lock_changed,
+    })
+}
+
+/// Reports on the files of the old lock that the plan no longer has, and which of them to
+/// delete; conflicting ones stay in the new lock.
+fn stale_files(
+    root: &Path,
+    old_files: &std::collections::BTreeMap<RelPath, LockedFile>,
+    planned: &dyn Fn(&RelPath) -> bool,
+    force: bool,
+    keep_texts: bool,
+    new_lock: &mut Lockfile,
+) -> Result<(Vec<FileReport>, Vec<RelPath>), Error> {
     let mut removals = Vec::new();
-    for (path, old) in &old_files {
-        if plan.files.contains_key(path) {
+    let mut stale = Vec::new();
+    for (path, old) in old_files {
+        if planned(path) {
             continue;
         }
         let on_disk = read_text(root, path)?;
@@ -164,47 +290,57 @@ pub fn apply(root: &Path, plan: &Plan, old_lock: Option<&Lockfile>, mode: Mode, 
         if action == Action::Remove {
             removals.push(path.clone());
         }
-        let before_after = on_disk.map(|text| (text, String::new()));
-        reports.push(FileReport {
+        let before_after = on_disk.filter(|_| keep_texts).map(|text| (text, String::new()));
+        stale.push(FileReport {
             path: path.clone(),
             owner: old.owner,
             action,
             before_after,
         });
     }
-    reports.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((stale, removals))
+}
 
-    // Only the hashes and ownership decide whether the lock changed: a new fleetwright
-    // version alone is not drift.
-    let lock_changed = match old_lock {
-        Some(old) => old.files != new_lock.files || old.manifest != new_lock.manifest || old.state != new_lock.state,
-        None => true,
-    };
-    if mode == Mode::Write {
-        remove_leftover_temporaries(root, plan);
-        // Independent files, written in parallel; each write is atomic and the lock comes
-        // last, so an interrupted or failed run still leaves every file old or new.
-        let written: Vec<Result<(), Error>> = reports
-            .par_iter()
-            .filter(|file| matches!(file.action, Action::Create | Action::Update))
-            .filter_map(|file| Some((&file.path, &file.before_after.as_ref()?.1)))
-            .map(|(path, text)| {
-                let executable = plan.files.get(path).is_some_and(PlannedFile::executable);
-                write_atomic(root, path, text.as_bytes(), executable)
-            })
-            .collect();
-        written.into_iter().collect::<Result<(), Error>>()?;
-        for path in &removals {
-            remove(root, path)?;
-        }
-        if lock_changed {
-            write_atomic(root, &RelPath::new(LOCK_FILE)?, new_lock.to_text().as_bytes(), false)?;
-        }
+/// One planned file, decided, and its new text waiting beside its place when it is written.
+pub struct Decided {
+    decision: Decision,
+    staged: Option<Staged>,
+}
+
+/// A complete temporary file, renamed over its target by [`Staged::commit`]; deleted if the
+/// run stops before that.
+struct Staged {
+    temp: tempfile::TempPath,
+    target: PathBuf,
+}
+
+impl Staged {
+    fn commit(self) -> Result<(), Error> {
+        self.temp
+            .persist(&self.target)
+            .map_err(|e| Error::io("replace", &self.target, e.error))
     }
-    Ok(Outcome {
-        files: reports,
-        lock_changed,
-    })
+}
+
+/// Writes `text` to a temporary file in the folder of `path`; scripts (a shebang first line)
+/// are made executable. Folders it creates are added to `created`, so a run that fails
+/// before renaming anything can leave the workspace as it found it.
+fn stage(root: &Path, path: &RelPath, text: &str, created: &std::sync::Mutex<Vec<PathBuf>>) -> Result<Staged, Error> {
+    let target = checked_path(root, path)?;
+    let missing: Vec<PathBuf> = target
+        .ancestors()
+        .skip(1)
+        .take_while(|folder| *folder != root && !folder.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    if !missing.is_empty() {
+        created
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(missing);
+    }
+    let temp = temporary_beside(&target, text.as_bytes(), text.starts_with("#!"))?;
+    Ok(Staged { temp, target })
 }
 
 /// What to do with one planned file, and what the lock records for it.
@@ -220,37 +356,36 @@ struct Decision {
 
 fn decide(
     root: &Path,
-    path: &RelPath,
-    planned: &PlannedFile,
+    path: RelPath,
+    rendered: String,
+    owner: Owner,
     recorded: Option<&LockedFile>,
     force: bool,
 ) -> Result<Decision, Error> {
-    let on_disk = read_text(root, path)?;
-    let (action, text) = match planned.owner {
+    let on_disk = read_text(root, &path)?;
+    let (action, text) = match owner {
         Owner::Scaffold => match on_disk {
-            None => (Action::Create, planned.contents.clone()),
-            Some(_) => (Action::Keep, planned.contents.clone()),
+            None => (Action::Create, rendered),
+            Some(_) => (Action::Keep, rendered),
         },
-        Owner::Managed => decide_managed(&planned.contents, on_disk.as_deref(), recorded, force),
+        Owner::Managed => decide_managed(rendered, on_disk.as_deref(), recorded, force),
     };
     let entry = match (&action, recorded) {
         (Action::Conflict(_) | Action::Keep, Some(old)) => Some(old.clone()),
         (Action::Conflict(_), None) => None,
         _ => Some(LockedFile {
-            owner: planned.owner,
+            owner,
             hash: lockfile::hash(&text),
         }),
     };
-    // Moved, not copied: every decision is held until all files are decided, and a copy of
-    // each text would hold the workspace twice more (hundreds of MB at a thousand services).
     let before_after = match (&action, on_disk) {
         (Action::Update | Action::Conflict(_), Some(disk)) => Some((disk, text)),
         (Action::Create, None) => Some((String::new(), text)),
         _ => None,
     };
     Ok(Decision {
-        path: path.clone(),
-        owner: planned.owner,
+        path,
+        owner,
         action,
         entry,
         before_after,
@@ -258,14 +393,17 @@ fn decide(
 }
 
 fn decide_managed(
-    rendered: &str,
+    rendered: String,
     on_disk: Option<&str>,
     recorded: Option<&LockedFile>,
     force: bool,
 ) -> (Action, String) {
     let Some(disk) = on_disk else {
-        return (Action::Create, rendered.to_owned());
+        return (Action::Create, rendered);
     };
+    // Asked before the rendered text moves into the merged one; cheap for the many files
+    // without regions.
+    let lost = regions::orphaned(&rendered, disk);
     let text = regions::carry_over(rendered, disk);
     if disk == text {
         return (Action::Unchanged, text);
@@ -273,7 +411,6 @@ fn decide_managed(
     if force {
         return (Action::Update, text);
     }
-    let lost = regions::orphaned(rendered, disk);
     if !lost.is_empty() {
         return (Action::Conflict(Conflict::LostRegions(lost)), text);
     }
@@ -288,7 +425,12 @@ fn decide_managed(
 fn read_text(root: &Path, path: &RelPath) -> Result<Option<String>, Error> {
     let full = checked_path(root, path)?;
     match fs::read(&full) {
-        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        // Generated files are UTF-8; only a file that is not is copied into a lossy version.
+        Ok(bytes) => {
+            Ok(Some(String::from_utf8(bytes).unwrap_or_else(|e| {
+                String::from_utf8_lossy(e.as_bytes()).into_owned()
+            })))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Err(Error::io(
             "read",
@@ -334,6 +476,14 @@ fn write_atomic(root: &Path, path: &RelPath, bytes: &[u8], executable: bool) -> 
 /// # Errors
 /// [`Error::Io`] naming the file.
 pub fn write_file_atomic(full: &Path, bytes: &[u8], executable: bool) -> Result<(), Error> {
+    let temp = temporary_beside(full, bytes, executable)?;
+    temp.persist(full).map_err(|e| Error::io("replace", full, e.error))?;
+    Ok(())
+}
+
+/// A complete temporary file in the folder of `full` (created if missing), holding `bytes`,
+/// closed, and deleted when dropped unless it is persisted.
+fn temporary_beside(full: &Path, bytes: &[u8], executable: bool) -> Result<tempfile::TempPath, Error> {
     let dir = match full.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -360,8 +510,8 @@ pub fn write_file_atomic(full: &Path, bytes: &[u8], executable: bool) -> Result<
     }
     #[cfg(not(unix))]
     let _ = executable;
-    temp.persist(full).map_err(|e| Error::io("replace", full, e.error))?;
-    Ok(())
+    // Closed now: a thousand services stage tens of thousands of files before any is renamed.
+    Ok(temp.into_temp_path())
 }
 
 /// tempfile appends the temporary file's name to its errors (`... at path "..."`); the user
@@ -376,11 +526,10 @@ fn without_temporary_name(error: std::io::Error) -> std::io::Error {
 }
 
 /// Temporary files a killed run left behind (it had no chance to clean up), in the folders
-/// this plan writes to. Best effort: a leftover that cannot be removed is harmless.
-fn remove_leftover_temporaries(root: &Path, plan: &Plan) {
-    let folders: std::collections::BTreeSet<&str> = plan
-        .files
-        .keys()
+/// this run wrote to; called after this run's own temporary files are renamed. Best effort:
+/// a leftover that cannot be removed is harmless.
+fn remove_leftover_temporaries<'a>(root: &Path, paths: impl Iterator<Item = &'a RelPath>) {
+    let folders: std::collections::BTreeSet<&str> = paths
         .map(|p| p.as_str().rsplit_once('/').map_or("", |(dir, _)| dir))
         .collect();
     for folder in folders {

@@ -7,6 +7,6 @@ pub mod lockfile;
 pub mod plan;
 pub mod regions;
 
-pub use apply::{Action, Mode, Outcome, WorkspaceLock, apply, write_file_atomic};
+pub use apply::{Action, Header, Mode, Options, Outcome, WorkspaceLock, apply, write_file_atomic};
 pub use lockfile::{LOCK_FILE, Lockfile};
-pub use plan::{Owner, Plan, PlannedFile, RelPath};
+pub use plan::{Group, Owner, Plan, PlannedFile, RelPath};

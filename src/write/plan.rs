@@ -73,12 +73,8 @@ pub struct PlannedFile {
     pub template: String,
 }
 
-impl PlannedFile {
-    /// Scripts (a shebang first line) are written executable.
-    pub fn executable(&self) -> bool {
-        self.contents.starts_with("#!")
-    }
-}
+/// The files of one entity (the workspace, or one service), as rendered together.
+pub type Group = Vec<(RelPath, PlannedFile)>;
 
 /// Everything one generation produces, sorted by path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

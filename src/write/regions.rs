@@ -4,6 +4,8 @@
 //! carries its lines over from the file on disk, and hashes ignore them, so editing inside a
 //! block is never a conflict.
 
+use std::borrow::Cow;
+
 const BEGIN: &str = "fleetwright:user-begin ";
 const END: &str = "fleetwright:user-end ";
 /// Common to both markers: one search for it tells that a text has no regions at all, which
@@ -66,9 +68,9 @@ fn regions(text: &str) -> Option<Vec<Region<'_>>> {
 
 /// The text with every region emptied: what hashes and drift checks compare. A text whose
 /// markers are unbalanced is kept whole, so damaging a marker counts as an edit of the file.
-pub fn blank(text: &str) -> String {
+pub fn blank(text: &str) -> Cow<'_, str> {
     if !has_markers(text) || regions(text).is_none() {
-        return text.to_owned();
+        return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut inside = false;
@@ -83,21 +85,21 @@ pub fn blank(text: &str) -> String {
             inside = true;
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// The freshly rendered text with each region's lines taken from the file on disk. When the
 /// disk file's markers are damaged the rendered text is returned unchanged, and the caller's
 /// hash comparison reports the file as edited.
-pub fn carry_over(rendered: &str, on_disk: &str) -> String {
-    if !has_markers(rendered) || !has_markers(on_disk) {
-        return rendered.to_owned();
+pub fn carry_over(rendered: String, on_disk: &str) -> String {
+    if !has_markers(&rendered) || !has_markers(on_disk) {
+        return rendered;
     }
     let Some(kept) = regions(on_disk) else {
-        return rendered.to_owned();
+        return rendered;
     };
     if kept.iter().all(|r| r.inner.is_empty()) {
-        return rendered.to_owned();
+        return rendered;
     }
     let mut out = String::with_capacity(rendered.len() + on_disk.len());
     let mut skipping = false;
@@ -150,7 +152,7 @@ mod tests {
     #[test]
     fn user_lines_survive_regeneration() {
         let disk = "[dependencies]\naxum = \"0.7\"\n# fleetwright:user-begin deps\nrand = \"0.9\"\n# fleetwright:user-end deps\n";
-        let merged = carry_over(RENDERED, disk);
+        let merged = carry_over(RENDERED.to_owned(), disk);
         assert_eq!(
             merged,
             "[dependencies]\naxum = \"0.8\"\n# fleetwright:user-begin deps\nrand = \"0.9\"\n# fleetwright:user-end deps\n"
@@ -189,7 +191,7 @@ mod tests {
     #[test]
     fn damaged_markers_change_nothing() {
         let disk = "# fleetwright:user-begin deps\nrand = \"0.9\"\n";
-        assert_eq!(carry_over(RENDERED, disk), RENDERED);
+        assert_eq!(carry_over(RENDERED.to_owned(), disk), RENDERED);
         assert_ne!(blank(disk), blank(RENDERED));
     }
 }

@@ -264,8 +264,30 @@ fn a_template_error_names_the_template_and_the_service() {
         "{}",
         run.stderr
     );
-    assert!(
-        !scratch.exists("services"),
-        "nothing may be written when rendering fails"
+    let mut left: Vec<String> = walkdir::WalkDir::new(scratch.path())
+        .min_depth(1)
+        .into_iter()
+        .map(|entry| {
+            entry
+                .expect("walks")
+                .path()
+                .strip_prefix(scratch.path())
+                .expect("inside")
+                .display()
+                .to_string()
+        })
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "fleet.toml",
+            "tpl",
+            "tpl/services",
+            "tpl/services/rust",
+            "tpl/services/rust/src",
+            "tpl/services/rust/src/lib.rs.jinja"
+        ],
+        "nothing may be written when rendering fails, not even a folder or a temporary file"
     );
 }

@@ -227,7 +227,12 @@ impl World {
         static TEMPLATES: OnceLock<Templates> = OnceLock::new();
         let templates = TEMPLATES.get_or_init(|| Templates::embedded().expect("embedded templates build"));
         let loaded = fleetwright::manifest::load(&self.manifest_path())?;
-        fleetwright::generate_loaded(&loaded, self.root(), templates, mode, force)
+        let options = fleetwright::write::Options {
+            mode,
+            force,
+            diffs: false,
+        };
+        fleetwright::generate_loaded(&loaded, self.root(), templates, options)
     }
 
     fn apply(&mut self, op: &Op) -> Result<(), TestCaseError> {
