@@ -6,7 +6,8 @@
 //! The tests run as root (as CI does), where permission bits do not stop anyone, so they build
 //! real failures: a tmpfs of a few hundred KiB, a read-only bind mount, and the binary run as
 //! the unprivileged user 65534 (`setpriv`). Hence `#[ignore]`: under `CI` they fail when root
-//! or mount is missing; elsewhere they say so and pass.
+//! or mount is missing; elsewhere they say so and pass. Symbolic links pointing out of the
+//! workspace need no privilege, so that test always runs.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -285,4 +286,65 @@ fn chown_recursive(path: &Path, owner: &str) {
         .status()
         .expect("chown runs");
     assert!(status.success(), "chown -R {owner} {}", path.display());
+}
+
+/// A symbolic link in the workspace never leads a write or a delete outside it: not a link
+/// standing for a folder the generator fills, not one standing for a file it rewrites, not one
+/// standing for the folder of a removed service. Each run stops with status 2 naming the link,
+/// and what the link points at is untouched.
+#[test]
+fn a_symbolic_link_never_leads_a_write_or_a_delete_outside_the_workspace() {
+    use std::os::unix::fs::symlink;
+    let outside = tempfile::tempdir().expect("temp dir");
+    let outside_files = || files(outside.path());
+    let refused = |run: &Run, link: &str| {
+        run.assert_code(2);
+        assert!(
+            run.stderr.contains("is a symbolic link") && run.stderr.contains(link),
+            "the error must name the link:\n{}",
+            run.stderr
+        );
+    };
+
+    // A folder the first generation fills.
+    let scratch = Scratch::with_manifest(MINIMAL);
+    std::fs::create_dir(outside.path().join("services")).expect("mkdir");
+    symlink(outside.path().join("services"), scratch.join("services")).expect("symlink");
+    refused(&scratch.run(&["generate"]), "services");
+    assert!(
+        outside_files().is_empty(),
+        "written outside: {:?}",
+        outside_files().keys()
+    );
+    assert_eq!(
+        files(scratch.path()).into_keys().collect::<Vec<_>>(),
+        ["fleet.toml"],
+        "a refused run writes nothing inside either"
+    );
+
+    // A file a regeneration rewrites.
+    let scratch = Scratch::with_manifest(MINIMAL);
+    scratch.run(&["generate", "-q"]).assert_code(0);
+    std::fs::write(outside.path().join("precious.md"), "keep me\n").expect("write");
+    std::fs::remove_file(scratch.join("README.md")).expect("rm");
+    symlink(outside.path().join("precious.md"), scratch.join("README.md")).expect("symlink");
+    scratch.write("fleet.toml", &MINIMAL.replace("Keeps notes", "Keeps short notes"));
+    refused(&scratch.run(&["generate"]), "README.md");
+    refused(&scratch.run(&["check"]), "README.md");
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("precious.md")).expect("read"),
+        "keep me\n"
+    );
+
+    // The folder of a service the manifest drops: its untouched files would be deleted.
+    let scratch = Scratch::with_manifest(&next_manifest());
+    scratch.run(&["generate", "-q"]).assert_code(0);
+    let tags = scratch.join("services/tags");
+    let copy = outside.path().join("tags");
+    std::fs::rename(&tags, &copy).expect("move the folder out");
+    symlink(&copy, &tags).expect("symlink");
+    let before = files(&copy);
+    scratch.write("fleet.toml", MINIMAL);
+    refused(&scratch.run(&["generate"]), "services/tags");
+    assert_eq!(files(&copy), before, "files deleted or changed through the link");
 }
