@@ -53,16 +53,19 @@ rows=()
 for n in "${sizes[@]}"; do
   "$synthetic" "$n" >"$work/fleet-$n.toml"
   : >"$work/fresh" && : >"$work/again" && : >"$work/check"
-  for _ in $(seq "$runs"); do
-    dir="$work/ws-$n"
-    rm -rf "$dir" && mkdir -p "$dir"
+  # Each run into a new directory, as a user's `fleetwright new` is, and no tree is deleted
+  # before the last measurement: for minutes after many files are deleted, ext4 skips their
+  # inodes one by one when allocating new ones, which would time the deletion, not
+  # fleetwright (seconds at a thousand services). Run it after other benchmarks have settled.
+  for run in $(seq "$runs"); do
+    dir="$work/ws-$n-$run"
+    mkdir -p "$dir"
     cp "$work/fleet-$n.toml" "$dir/fleet.toml"
     measure "$work/fresh" "$dir" generate
     measure "$work/again" "$dir" generate
     measure "$work/check" "$dir" check
   done
   files=$(find "$dir" -type f | wc -l)
-  rm -rf "$dir"
   row="| $n services ($files files) | $(cut -d' ' -f1 "$work/fresh" | median) s | $(cut -d' ' -f1 "$work/again" | median) s | $(cut -d' ' -f1 "$work/check" | median) s | $(peak_mb "$work/fresh" "$work/again" "$work/check") MB |"
   echo "$row"
   rows+=("$row")

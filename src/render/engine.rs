@@ -56,6 +56,25 @@ fn collect(dir: &'static Dir<'static>, out: &mut Vec<(String, &'static str)>) {
     }
 }
 
+/// The settings every template renders with, and fleetwright's filters. Output is code:
+/// nothing is HTML-escaped, a template's last newline is kept, and a misspelt variable is an
+/// error rather than empty text (an `if` on one is false).
+///
+/// # Errors
+/// [`Error::Bug`] if the syntax settings are refused.
+pub fn configure(env: &mut Environment<'_>) -> Result<(), Error> {
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    env.set_syntax(
+        SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+            .map_err(|e| Error::Bug(format!("template syntax settings: {e}")))?,
+    );
+    filters::register(env);
+    Ok(())
+}
+
 impl Templates {
     /// Only the embedded templates.
     ///
@@ -107,17 +126,7 @@ impl Templates {
 
     fn build(overrides: &BTreeMap<String, String>) -> Result<Self, Error> {
         let mut env = Environment::new();
-        // Output is code: nothing is HTML-escaped, a template's last newline is kept, and a
-        // misspelt variable is an error rather than empty text (an `if` on one is false).
-        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
-        env.set_syntax(
-            SyntaxConfig::builder()
-                .keep_trailing_newline(true)
-                .build()
-                .map_err(|e| Error::Bug(format!("template syntax settings: {e}")))?,
-        );
-        filters::register(&mut env);
+        configure(&mut env)?;
         let mut origins = BTreeMap::new();
         for (path, text) in embedded_sources() {
             let (origin, added) = match overrides.get(&path) {

@@ -10,5 +10,6 @@ mod generate;
 mod k8s;
 mod properties;
 mod regenerate;
+mod scale;
 mod support;
 mod validate;
