@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Scale of generation: whole-process `fleetwright generate` (fresh, then again with nothing
-# changed) and `fleetwright check` on synthetic manifests of 10, 100 and 1,000 services
+# changed) and `fleetwright check` on synthetic manifests of 10, 100 and 1,000 services,
+# with `cp -r` of the generated tree beside the fresh run: the filesystem's own cost of
+# creating that many files, measured under the same conditions
 # (`fleetwright::examples::synthetic`: two entities and an event each, calls to the two
 # previous services), release build. Prints the median wall-clock time of RUNS runs and the
 # largest peak resident memory seen (GNU time's "Maximum resident set size"), as a Markdown
@@ -52,7 +54,7 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; $
 rows=()
 for n in "${sizes[@]}"; do
   "$synthetic" "$n" >"$work/fleet-$n.toml"
-  : >"$work/fresh" && : >"$work/again" && : >"$work/check"
+  : >"$work/fresh" && : >"$work/copy" && : >"$work/again" && : >"$work/check"
   # Each run into a new directory, as a user's `fleetwright new` is, and no tree is deleted
   # before the last measurement: for minutes after many files are deleted, ext4 skips their
   # inodes one by one when allocating new ones, which would time the deletion, not
@@ -62,16 +64,21 @@ for n in "${sizes[@]}"; do
     mkdir -p "$dir"
     cp "$work/fleet-$n.toml" "$dir/fleet.toml"
     measure "$work/fresh" "$dir" generate
+    /usr/bin/time -f "%e %M" -o "$work/time.txt" cp -r "$dir" "$work/copy-$n-$run"
+    cat "$work/time.txt" >>"$work/copy"
+    # Written data reaches the disk before the next measurement, which would otherwise
+    # compete with that writeback (over a gigabyte at a thousand services).
+    sync
     measure "$work/again" "$dir" generate
     measure "$work/check" "$dir" check
   done
   files=$(find "$dir" -type f | wc -l)
-  row="| $n services ($files files) | $(cut -d' ' -f1 "$work/fresh" | median) s | $(cut -d' ' -f1 "$work/again" | median) s | $(cut -d' ' -f1 "$work/check" | median) s | $(peak_mb "$work/fresh" "$work/again" "$work/check") MB |"
+  row="| $n services ($files files) | $(cut -d' ' -f1 "$work/fresh" | median) s | $(cut -d' ' -f1 "$work/copy" | median) s | $(cut -d' ' -f1 "$work/again" | median) s | $(cut -d' ' -f1 "$work/check" | median) s | $(peak_mb "$work/fresh" "$work/again" "$work/check") MB |"
   echo "$row"
   rows+=("$row")
 done
 
 echo
-echo "| manifest | fresh generate | generate again, nothing changed | check | peak memory |"
-echo "|---|---|---|---|---|"
+echo "| manifest | fresh generate | cp -r of its output | generate again, nothing changed | check | peak memory |"
+echo "|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
