@@ -1,6 +1,7 @@
-//! Workspace → [`Plan`]: which files exist and what bytes each holds. Pure: reads templates
-//! (embedded, or a project's override directory read up front) and never touches the
-//! workspace on disk.
+//! Workspace → rendered files: which files exist and what bytes each holds, one group per
+//! entity (the workspace, each service) handed on as it is rendered ([`render_groups`]), or
+//! gathered into one [`Plan`]. Pure: reads templates (embedded, or a project's override
+//! directory read up front) and never touches the workspace on disk.
 
 pub mod context;
 pub mod engine;
