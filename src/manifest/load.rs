@@ -107,7 +107,19 @@ pub fn parse(source: &Source) -> Result<Manifest, Diagnostics> {
         diagnostics.sort();
         return Err(diagnostics);
     }
-    unknown_keys(manifest_schema(), manifest_schema(), table.get_ref(), &mut diagnostics);
+    check_table(
+        manifest_schema(),
+        manifest_schema(),
+        table.get_ref(),
+        None,
+        &mut diagnostics,
+    );
+    if diagnostics.has_errors() {
+        // Every unknown key, wrong type and missing key is already reported: the
+        // deserializer would only repeat the first of them.
+        diagnostics.sort();
+        return Err(diagnostics);
+    }
 
     let deserializer = toml::Deserializer::from(table);
     match serde::Deserialize::deserialize(deserializer) {
@@ -209,8 +221,11 @@ pub fn manifest_schema() -> &'static Json {
     })
 }
 
-/// Reports every key the schema does not know, with a suggestion from the keys it does.
-fn unknown_keys(root: &Json, schema: &Json, table: &DeTable<'_>, out: &mut Diagnostics) {
+/// Checks a table against its schema and reports every problem, not the first: keys the
+/// schema does not know (with a suggestion from the keys it does), values of the wrong type,
+/// and required keys that are missing. `at` is where the table is written (its header or
+/// its inline braces), for the missing keys; the top-level table has no such place.
+fn check_table(root: &Json, schema: &Json, table: &DeTable<'_>, at: Option<&Range<usize>>, out: &mut Diagnostics) {
     let schema = resolve(root, schema);
     let properties = schema.get("properties").and_then(Json::as_object);
     let additional = schema.get("additionalProperties").filter(|v| v.is_object());
@@ -234,20 +249,112 @@ fn unknown_keys(root: &Json, schema: &Json, table: &DeTable<'_>, out: &mut Diagn
             out.push(diagnostic);
             continue;
         };
-        match value.get_ref() {
-            DeValue::Table(inner) => unknown_keys(root, child, inner, out),
-            DeValue::Array(items) => {
-                let item_schema = resolve(root, child).get("items").cloned();
-                if let Some(item_schema) = item_schema {
-                    for item in items {
-                        if let DeValue::Table(inner) = item.get_ref() {
-                            unknown_keys(root, &item_schema, inner, out);
-                        }
-                    }
+        check_value(root, child, name, value.get_ref(), value.span(), out);
+    }
+    let required = schema.get("required").and_then(Json::as_array).into_iter().flatten();
+    for key in required.filter_map(Json::as_str) {
+        if table.get(key).is_none() {
+            let help = if at.is_none() && key == "project" {
+                "add a `[project]` table with `name = \"...\"`".to_owned()
+            } else {
+                format!("add `{key} = ...` to this table")
+            };
+            out.push(
+                Diagnostic::error("E002", format!("missing key `{key}`"))
+                    .at_opt(at.cloned(), "this table")
+                    .help(help),
+            );
+        }
+    }
+}
+
+/// Checks one value (of key `name`) against its schema, then what it holds.
+fn check_value(root: &Json, schema: &Json, name: &str, value: &DeValue<'_>, span: Range<usize>, out: &mut Diagnostics) {
+    let found = match value {
+        DeValue::String(_) => "string",
+        DeValue::Integer(_) => "integer",
+        DeValue::Float(_) => "number",
+        DeValue::Boolean(_) => "boolean",
+        DeValue::Datetime(_) => "datetime",
+        DeValue::Array(_) => "array",
+        DeValue::Table(_) => "object",
+    };
+    if let Some(expected) = json_types(root, schema, 0) {
+        let fits = |t: &str| t == found || (t == "number" && found == "integer");
+        if !expected.iter().any(|t| fits(t)) {
+            let wanted: Vec<&str> = expected
+                .iter()
+                .filter(|t| *t != "null")
+                .map(|t| type_words(t))
+                .collect();
+            out.push(
+                Diagnostic::error(
+                    "E002",
+                    format!(
+                        "wrong type: `{name}` must be {}, not {}",
+                        wanted.join(" or "),
+                        type_words(found)
+                    ),
+                )
+                .at(span, "here")
+                .help("`fleetwright schema` prints the expected type of every key"),
+            );
+            return;
+        }
+    }
+    match value {
+        DeValue::Table(inner) => check_table(root, schema, inner, Some(&span), out),
+        DeValue::Array(items) => {
+            if let Some(item_schema) = resolve(root, schema).get("items") {
+                for (index, item) in items.iter().enumerate() {
+                    let item_name = format!("{name}[{index}]");
+                    check_value(root, item_schema, &item_name, item.get_ref(), item.span(), out);
                 }
             }
-            _ => {}
         }
+        _ => {}
+    }
+}
+
+/// The JSON types a schema allows, following `$ref` and the branches of `anyOf`, `oneOf` and
+/// `allOf` (which schemars only uses to wrap one `$ref`, so a union is right for it too);
+/// `None` when it does not say (anything goes).
+fn json_types(root: &Json, schema: &Json, depth: u8) -> Option<Vec<String>> {
+    if depth > 8 {
+        return None;
+    }
+    if let Some(reference) = schema.get("$ref").and_then(Json::as_str) {
+        let name = reference.rsplit('/').next().unwrap_or_default();
+        let definitions = root.get("$defs").or_else(|| root.get("definitions"));
+        return json_types(root, definitions?.get(name)?, depth + 1);
+    }
+    match schema.get("type") {
+        Some(Json::String(one)) => return Some(vec![one.clone()]),
+        Some(Json::Array(many)) => return Some(many.iter().filter_map(Json::as_str).map(str::to_owned).collect()),
+        _ => {}
+    }
+    let branches = ["anyOf", "oneOf", "allOf"]
+        .iter()
+        .find_map(|k| schema.get(*k))
+        .and_then(Json::as_array)?;
+    let mut all = Vec::new();
+    for branch in branches {
+        all.extend(json_types(root, branch, depth + 1)?);
+    }
+    Some(all)
+}
+
+/// A JSON type in the words of the manifest reference.
+fn type_words(json_type: &str) -> &'static str {
+    match json_type {
+        "string" => "a string",
+        "integer" => "an integer",
+        "number" => "a number",
+        "boolean" => "a boolean (true or false)",
+        "array" => "a list (`[...]`)",
+        "object" => "a table",
+        "datetime" => "a date-time",
+        _ => "a value",
     }
 }
 
@@ -291,6 +398,25 @@ mod tests {
             Ok(_) => vec![],
             Err(d) => d.items.iter().map(|d| d.code).collect(),
         }
+    }
+
+    #[test]
+    fn reports_every_wrong_type_and_missing_key_in_one_run() {
+        let text = "version = \"1\"\n[project]\ndescription = 2\n[services.a]\nreplicas = \"two\"\ncalls = [1]\n";
+        let Err(found) = parse(&Source::from_text("fleet.toml", text)) else {
+            panic!("accepted")
+        };
+        let messages: Vec<&str> = found.items.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "wrong type: `version` must be an integer, not a string",
+                "missing key `name`",
+                "wrong type: `description` must be a string, not an integer",
+                "wrong type: `replicas` must be an integer, not a string",
+                "wrong type: `calls[0]` must be a string, not an integer",
+            ]
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub const MANIFEST_VERSION: i64 = 1;
 #[schemars(title = "fleetwright manifest (fleet.toml)")]
 pub struct Manifest {
     /// Manifest format version. Always `1` for now; bumped only with a migration path.
-    #[schemars(with = "i64")]
+    #[schemars(with = "Option<i64>")]
     pub version: Option<Spanned<i64>>,
     /// The system as a whole: its name, version and where its images go.
     pub project: ProjectSpec,
