@@ -81,7 +81,7 @@ impl Templates {
     /// # Errors
     /// [`Error::Template`] if an embedded template does not parse (a bug caught by tests).
     pub fn embedded() -> Result<Self, Error> {
-        Self::build(&BTreeMap::new())
+        Self::build(&BTreeMap::new(), Path::new(""))
     }
 
     /// Embedded templates with the files of `dir` overriding those of the same relative path.
@@ -121,10 +121,11 @@ impl Templates {
             let text = std::fs::read_to_string(entry.path()).map_err(|e| Error::io("read", entry.path(), e))?;
             overrides.insert(relative, text);
         }
-        Self::build(&overrides)
+        Self::build(&overrides, dir)
     }
 
-    fn build(overrides: &BTreeMap<String, String>) -> Result<Self, Error> {
+    /// `dir` is where the overrides came from, for naming the file of one that does not parse.
+    fn build(overrides: &BTreeMap<String, String>, dir: &Path) -> Result<Self, Error> {
         let mut env = Environment::new();
         configure(&mut env)?;
         let mut origins = BTreeMap::new();
@@ -133,10 +134,15 @@ impl Templates {
                 Some(custom) => (Origin::Override, env.add_template_owned(path.clone(), custom.clone())),
                 None => (Origin::Embedded, env.add_template_owned(path.clone(), text)),
             };
-            added.map_err(|e| Error::Template {
-                template: path.clone(),
-                entity: "all".into(),
-                reason: chain(&e),
+            added.map_err(|e| match origin {
+                Origin::Override => Error::usage(
+                    format!("template override `{path}` does not parse: {}", chain(&e)),
+                    Some(&format!(
+                        "fix {}, or delete it to use the embedded template",
+                        dir.join(&path).display()
+                    )),
+                ),
+                Origin::Embedded => Error::Bug(format!("embedded template `{path}` does not parse: {}", chain(&e))),
             })?;
             origins.insert(path, origin);
         }

@@ -291,3 +291,31 @@ fn a_template_error_names_the_template_and_the_service() {
         "nothing may be written when rendering fails, not even a folder or a temporary file"
     );
 }
+
+#[test]
+fn an_override_that_does_not_parse_names_its_file_and_line() {
+    let scratch = Scratch::with_manifest(&MINIMAL.replace(
+        "description = \"A single",
+        "templates = \"tpl\"\ndescription = \"A single",
+    ));
+    scratch.write(
+        "tpl/services/rust/src/lib.rs.jinja",
+        "ok\n{% if service.name %}\nnever closed\n",
+    );
+    let run = scratch.run(&["generate"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .contains("template override `services/rust/src/lib.rs.jinja` does not parse")
+            && run.stderr.contains("lib.rs.jinja:2)")
+            && run
+                .stderr
+                .contains("help: fix ./tpl/services/rust/src/lib.rs.jinja, or delete it"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !scratch.exists("fleet.lock") && !scratch.exists("services"),
+        "nothing may be written"
+    );
+}
