@@ -282,11 +282,7 @@ fn check_value(root: &Json, schema: &Json, name: &str, value: &DeValue<'_>, span
     if let Some(expected) = json_types(root, schema, 0) {
         let fits = |t: &str| t == found || (t == "number" && found == "integer");
         if !expected.iter().any(|t| fits(t)) {
-            let wanted: Vec<&str> = expected
-                .iter()
-                .filter(|t| *t != "null")
-                .map(|t| type_words(t))
-                .collect();
+            let wanted: Vec<&str> = expected.into_iter().filter(|t| *t != "null").map(type_words).collect();
             out.push(
                 Diagnostic::error(
                     "E002",
@@ -319,26 +315,20 @@ fn check_value(root: &Json, schema: &Json, name: &str, value: &DeValue<'_>, span
 /// The JSON types a schema allows, following `$ref` and the branches of `anyOf`, `oneOf` and
 /// `allOf` (which schemars only uses to wrap one `$ref`, so a union is right for it too);
 /// `None` when it does not say (anything goes).
-fn json_types(root: &Json, schema: &Json, depth: u8) -> Option<Vec<String>> {
+fn json_types<'a>(root: &'a Json, schema: &'a Json, depth: u8) -> Option<Vec<&'a str>> {
     if depth > 8 {
         return None;
     }
-    if let Some(reference) = schema.get("$ref").and_then(Json::as_str) {
-        let name = reference.rsplit('/').next().unwrap_or_default();
-        let definitions = root.get("$defs").or_else(|| root.get("definitions"));
-        return json_types(root, definitions?.get(name)?, depth + 1);
+    if schema.get("$ref").is_some() {
+        return json_types(root, referenced(root, schema)?, depth + 1);
     }
     match schema.get("type") {
-        Some(Json::String(one)) => return Some(vec![one.clone()]),
-        Some(Json::Array(many)) => return Some(many.iter().filter_map(Json::as_str).map(str::to_owned).collect()),
+        Some(Json::String(one)) => return Some(vec![one.as_str()]),
+        Some(Json::Array(many)) => return Some(many.iter().filter_map(Json::as_str).collect()),
         _ => {}
     }
-    let branches = ["anyOf", "oneOf", "allOf"]
-        .iter()
-        .find_map(|k| schema.get(*k))
-        .and_then(Json::as_array)?;
     let mut all = Vec::new();
-    for branch in branches {
+    for branch in branches(schema)? {
         all.extend(json_types(root, branch, depth + 1)?);
     }
     Some(all)
@@ -362,31 +352,35 @@ fn type_words(json_type: &str) -> &'static str {
 /// `Option<T>` (`anyOf: [T, null]`).
 fn resolve<'a>(root: &'a Json, mut schema: &'a Json) -> &'a Json {
     for _ in 0..8 {
-        if let Some(reference) = schema.get("$ref").and_then(Json::as_str) {
-            let name = reference.rsplit('/').next().unwrap_or_default();
-            let definitions = root.get("$defs").or_else(|| root.get("definitions"));
-            match definitions.and_then(|defs| defs.get(name)) {
-                Some(target) => schema = target,
-                None => return schema,
-            }
-        } else if let Some(branches) = schema
-            .get("anyOf")
-            .or_else(|| schema.get("oneOf"))
-            .or_else(|| schema.get("allOf"))
-            .and_then(Json::as_array)
-        {
-            match branches
+        let next = if schema.get("$ref").is_some() {
+            referenced(root, schema)
+        } else if let Some(branches) = branches(schema) {
+            branches
                 .iter()
                 .find(|b| b.get("type").and_then(Json::as_str) != Some("null"))
-            {
-                Some(branch) => schema = branch,
-                None => return schema,
-            }
         } else {
             return schema;
+        };
+        match next {
+            Some(next) => schema = next,
+            None => return schema,
         }
     }
     schema
+}
+
+/// The definition a schema's `$ref` names (`#/$defs/Name` or draft 7's `#/definitions/Name`).
+fn referenced<'a>(root: &'a Json, schema: &Json) -> Option<&'a Json> {
+    let name = schema.get("$ref")?.as_str()?.rsplit('/').next()?;
+    root.get("$defs").or_else(|| root.get("definitions"))?.get(name)
+}
+
+/// The alternatives of a schema's `anyOf`, `oneOf` or `allOf`, whichever it has.
+fn branches(schema: &Json) -> Option<&Vec<Json>> {
+    ["anyOf", "oneOf", "allOf"]
+        .iter()
+        .find_map(|k| schema.get(*k))
+        .and_then(Json::as_array)
 }
 
 #[cfg(test)]
