@@ -11,9 +11,11 @@
 //! thousand services). The temporary files are renamed into place only after every file is
 //! rendered and decided: a template that fails halfway still writes nothing.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -138,6 +140,9 @@ impl Outcome {
     }
 }
 
+/// What [`apply`] hands its `render` argument: decides one group of rendered files.
+pub type DecideGroup<'a> = dyn Fn(Group) -> Result<Vec<Decided>, Error> + Sync + 'a;
+
 /// Decides each group of planned files as `render` hands it over (see the module comment),
 /// then applies the decisions to the workspace at `root`. `render` is called once, with the
 /// function that decides one group; it returns the decided groups in a stable order.
@@ -155,13 +160,31 @@ pub fn apply<R>(
     options: Options,
 ) -> Result<Outcome, Error>
 where
-    R: FnOnce(&(dyn Fn(Group) -> Result<Vec<Decided>, Error> + Sync)) -> Result<Vec<Vec<Decided>>, Error>,
+    R: FnOnce(&DecideGroup<'_>) -> Result<Vec<Vec<Decided>>, Error>,
 {
-    let root = &Root::new(root);
+    let root = Root::new(root);
+    let outcome = apply_in(&root, header, render, old_lock, options);
+    if outcome.is_err() {
+        // The temporary files went with the decisions that held them; the folders made for
+        // them go too. A folder a renamed file already fills is not empty, and stays.
+        root.remove_created_folders();
+    }
+    outcome
+}
+
+fn apply_in<R>(
+    root: &Root<'_>,
+    header: Header,
+    render: R,
+    old_lock: Option<&Lockfile>,
+    options: Options,
+) -> Result<Outcome, Error>
+where
+    R: FnOnce(&DecideGroup<'_>) -> Result<Vec<Vec<Decided>>, Error>,
+{
     let empty = std::collections::BTreeMap::new();
     let old_files = old_lock.map_or(&empty, |l| &l.files);
     let keep_texts = options.diffs || options.mode == Mode::Check;
-    let created_folders = std::sync::Mutex::new(Vec::new());
     let decide_group = |group: Group| -> Result<Vec<Decided>, Error> {
         group
             .into_iter()
@@ -170,7 +193,7 @@ where
                 let mut decision = decide(root, path, planned.contents, planned.owner, recorded, options.force)?;
                 let staged = match (&decision.action, &decision.before_after) {
                     (Action::Create | Action::Update, Some((_, text))) if options.mode == Mode::Write => {
-                        Some(stage(root, &decision.path, text, &created_folders)?)
+                        Some(stage(root, &decision.path, text)?)
                     }
                     _ => None,
                 };
@@ -181,20 +204,7 @@ where
             })
             .collect()
     };
-    let mut decided: Vec<Decided> = match render(&decide_group) {
-        Ok(groups) => groups.into_iter().flatten().collect(),
-        Err(error) => {
-            // Every temporary file is gone with the groups; the folders made for them go too.
-            let mut folders = created_folders
-                .into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            folders.sort_by_key(|f: &PathBuf| std::cmp::Reverse(f.components().count()));
-            for folder in folders {
-                let _ = fs::remove_dir(folder);
-            }
-            return Err(error);
-        }
-    };
+    let mut decided: Vec<Decided> = render(&decide_group)?.into_iter().flatten().collect();
     decided.sort_by(|a, b| a.decision.path.cmp(&b.decision.path));
     if let Some(pair) = decided.windows(2).find(|w| w[0].decision.path == w[1].decision.path) {
         return Err(Error::Bug(format!(
@@ -324,27 +334,11 @@ impl Staged {
 }
 
 /// Writes `text` to a temporary file in the folder of `path`; scripts (a shebang first line)
-/// are made executable. Folders it creates are added to `created`, so a run that fails
+/// are made executable. The folders it creates are remembered by `root`, so a run that fails
 /// before renaming anything can leave the workspace as it found it.
-fn stage(
-    root: &Root<'_>,
-    path: &RelPath,
-    text: &str,
-    created: &std::sync::Mutex<Vec<PathBuf>>,
-) -> Result<Staged, Error> {
+fn stage(root: &Root<'_>, path: &RelPath, text: &str) -> Result<Staged, Error> {
     let target = root.checked(path)?;
-    let missing: Vec<PathBuf> = target
-        .ancestors()
-        .skip(1)
-        .take_while(|folder| *folder != root.path && !root.known_folder(folder) && !folder.exists())
-        .map(Path::to_path_buf)
-        .collect();
-    if !missing.is_empty() {
-        created
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend(missing);
-    }
+    root.remember_created_folders(&target);
     let temp = temporary_beside(&target, text.as_bytes(), text.starts_with("#!"))?;
     Ok(Staged { temp, target })
 }
@@ -447,26 +441,53 @@ fn read_text(root: &Root<'_>, path: &RelPath) -> Result<Option<String>, Error> {
     }
 }
 
-/// The workspace folder, and the folders below it already seen in this run to be folders and
-/// not symbolic links, so each is examined once rather than once for every file in it (a
-/// thousand services have 32,000 files).
+/// The workspace folder, with what this run learnt about the folders below it: those seen to
+/// be folders and not symbolic links, so each is examined once rather than once for every file
+/// in it (a thousand services have 32,000 files), and those it created.
 struct Root<'a> {
     path: &'a Path,
-    folders: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    folders: Mutex<HashSet<PathBuf>>,
+    created: Mutex<Vec<PathBuf>>,
 }
 
 impl<'a> Root<'a> {
     fn new(path: &'a Path) -> Self {
         Self {
             path,
-            folders: std::sync::Mutex::default(),
+            folders: Mutex::default(),
+            created: Mutex::default(),
+        }
+    }
+
+    /// Notes the folders of `target` that do not exist yet: writing it will create them.
+    fn remember_created_folders(&self, target: &Path) {
+        let missing: Vec<PathBuf> = target
+            .ancestors()
+            .skip(1)
+            .take_while(|folder| *folder != self.path && !self.known_folder(folder) && !folder.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        if !missing.is_empty() {
+            self.created
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(missing);
+        }
+    }
+
+    /// Removes the folders this run created that are empty, deepest first.
+    fn remove_created_folders(&self) {
+        let mut created = std::mem::take(&mut *self.created.lock().unwrap_or_else(PoisonError::into_inner));
+        created.sort_by_key(|folder| std::cmp::Reverse(folder.components().count()));
+        for folder in created {
+            let _ = fs::remove_dir(folder);
         }
     }
 
     fn known_folder(&self, folder: &Path) -> bool {
         self.folders
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
             .contains(folder)
     }
 
@@ -494,7 +515,7 @@ impl<'a> Root<'a> {
                 Ok(meta) if folder && meta.is_dir() => {
                     self.folders
                         .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .unwrap_or_else(PoisonError::into_inner)
                         .insert(current.clone());
                 }
                 Ok(_) => {}
