@@ -24,10 +24,9 @@ use std::path::Path;
 /// Any stage's error; see [`Error`].
 pub fn generate(manifest_path: &Path, options: write::Options) -> Result<(manifest::Loaded, write::Outcome)> {
     let root = workspace_root(manifest_path);
-    // Held from reading the lock to writing it, so concurrent runs cannot interleave. Without
-    // the folder there is no manifest either, and loading says so.
-    let _guard = if options.mode == write::Mode::Write && root.is_dir() {
-        Some(write::WorkspaceLock::acquire(&root)?)
+    // Without the folder there is no manifest either, and loading says so.
+    let _guard = if root.is_dir() {
+        write_guard(&root, options)?
     } else {
         None
     };
@@ -56,13 +55,18 @@ pub fn generate_loaded(
     templates: &render::Templates,
     options: write::Options,
 ) -> Result<write::Outcome> {
-    let _guard = if options.mode == write::Mode::Write {
-        Some(write::WorkspaceLock::acquire(root)?)
-    } else {
-        None
-    };
+    let _guard = write_guard(root, options)?;
     let previous = write::Lockfile::read(root)?;
     apply_loaded(loaded, root, templates, previous.as_ref(), options)
+}
+
+/// The workspace lock a writing run holds from reading `fleet.lock` to writing it, so
+/// concurrent runs cannot interleave; runs that only read need none.
+fn write_guard(root: &Path, options: write::Options) -> Result<Option<write::WorkspaceLock>> {
+    match options.mode {
+        write::Mode::Write => Ok(Some(write::WorkspaceLock::acquire(root)?)),
+        write::Mode::Check | write::Mode::DryRun => Ok(None),
+    }
 }
 
 /// Stabilises the model against the previous generation's state, then renders it group by
