@@ -141,7 +141,6 @@ fn generated_ecommerce_workspace_builds_passes_its_tests_and_evolves_safely() {
             &removed.replace("price_cents = \"int64\"", "price_cents = \"string\""),
         );
         let refused = scratch.run(&["generate"]);
-        refused.assert_code(2);
-        assert!(refused.stderr.contains("needs a data migration"), "{}", refused.stderr);
+        refused.assert_code(2).assert_stderr_contains("needs a data migration");
     }
 }

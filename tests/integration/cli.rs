@@ -12,8 +12,7 @@ fn new_creates_and_generates_then_refuses_a_non_empty_dir() {
     assert_eq!(scratch.read("shop/fleet.toml"), ECOMMERCE);
     scratch.run(&["-C", "shop", "check"]).assert_code(0);
     let again = scratch.run(&["new", "shop"]);
-    again.assert_code(2);
-    assert!(again.stderr.contains("is not empty"), "{}", again.stderr);
+    again.assert_code(2).assert_stderr_contains("is not empty");
 }
 
 #[test]
@@ -36,8 +35,7 @@ fn init_writes_a_valid_starter_and_never_overwrites() {
 fn validate_reports_ok_or_every_problem() {
     let scratch = Scratch::with_manifest(ECOMMERCE);
     let run = scratch.run(&["validate"]);
-    run.assert_code(0);
-    assert!(run.stderr.contains("is valid (4 services)"), "{}", run.stderr);
+    run.assert_code(0).assert_stderr_contains("is valid (4 services)");
     scratch.write(
         "fleet.toml",
         "[project]\nname = \"x\"\n[services.a]\ncalls = [\"b\", \"a\"]\n",
@@ -63,12 +61,9 @@ fn validate_json_gives_positions() {
 fn missing_manifest_is_a_usage_error() {
     let scratch = Scratch::new();
     let run = scratch.run(&["generate"]);
-    run.assert_code(2);
-    assert!(
-        run.stderr.contains("no manifest at") && run.stderr.contains("fleetwright init"),
-        "{}",
-        run.stderr
-    );
+    run.assert_code(2)
+        .assert_stderr_contains("no manifest at")
+        .assert_stderr_contains("fleetwright init");
 }
 
 #[test]
@@ -130,11 +125,9 @@ fn an_add_that_would_invalidate_the_manifest_writes_nothing() {
     let scratch = Scratch::with_manifest(MINIMAL);
     let before = scratch.tree();
     let run = scratch.run(&["add", "service", "Bad_Name"]);
-    run.assert_code(2);
-    assert!(run.stderr.contains("E010"), "{}", run.stderr);
+    run.assert_code(2).assert_stderr_contains("E010");
     let run = scratch.run(&["add", "service", "other", "--route", "/api/notes"]);
-    run.assert_code(2);
-    assert!(run.stderr.contains("E017"), "{}", run.stderr);
+    run.assert_code(2).assert_stderr_contains("E017");
     assert_eq!(scratch.tree(), before);
 }
 
@@ -143,8 +136,7 @@ fn remove_service_refuses_while_referenced_then_removes() {
     let scratch = Scratch::with_manifest(ECOMMERCE);
     scratch.run(&["generate"]).assert_code(0);
     let run = scratch.run(&["remove", "service", "users"]);
-    run.assert_code(2);
-    assert!(run.stderr.contains("`orders` calls it"), "{}", run.stderr);
+    run.assert_code(2).assert_stderr_contains("`orders` calls it");
     let without_calls = scratch
         .read("fleet.toml")
         .replace("calls = [\"users\", \"products\"]", "calls = [\"products\"]");
@@ -220,12 +212,9 @@ fn templates_list_and_eject_and_override() {
     assert!(scratch.read("README.md").contains("# hello (custom)"));
     scratch.write("tpl/workspace/READMY.md.jinja", "x");
     let typo = scratch.run(&["generate"]);
-    typo.assert_code(2);
-    assert!(
-        typo.stderr.contains("matches no template") && typo.stderr.contains("README.md.jinja"),
-        "{}",
-        typo.stderr
-    );
+    typo.assert_code(2)
+        .assert_stderr_contains("matches no template")
+        .assert_stderr_contains("README.md.jinja");
 }
 
 #[test]
@@ -258,12 +247,9 @@ fn a_template_error_names_the_template_and_the_service() {
     ));
     scratch.write("tpl/services/rust/src/lib.rs.jinja", "{{ service.nope }}");
     let run = scratch.run(&["generate"]);
-    run.assert_code(2);
-    assert!(
-        run.stderr.contains("services/rust/src/lib.rs.jinja") && run.stderr.contains("service `notes`"),
-        "{}",
-        run.stderr
-    );
+    run.assert_code(2)
+        .assert_stderr_contains("services/rust/src/lib.rs.jinja")
+        .assert_stderr_contains("service `notes`");
     let mut left: Vec<String> = walkdir::WalkDir::new(scratch.path())
         .min_depth(1)
         .into_iter()
@@ -303,17 +289,10 @@ fn an_override_that_does_not_parse_names_its_file_and_line() {
         "ok\n{% if service.name %}\nnever closed\n",
     );
     let run = scratch.run(&["generate"]);
-    run.assert_code(2);
-    assert!(
-        run.stderr
-            .contains("template override `services/rust/src/lib.rs.jinja` does not parse")
-            && run.stderr.contains("lib.rs.jinja:2)")
-            && run
-                .stderr
-                .contains("help: fix ./tpl/services/rust/src/lib.rs.jinja, or delete it"),
-        "{}",
-        run.stderr
-    );
+    run.assert_code(2)
+        .assert_stderr_contains("template override `services/rust/src/lib.rs.jinja` does not parse")
+        .assert_stderr_contains("lib.rs.jinja:2)")
+        .assert_stderr_contains("help: fix ./tpl/services/rust/src/lib.rs.jinja, or delete it");
     assert!(
         !scratch.exists("fleet.lock") && !scratch.exists("services"),
         "nothing may be written"

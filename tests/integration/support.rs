@@ -136,6 +136,17 @@ impl Run {
         assert_eq!(self.code, code, "unexpected exit code\n{}", self.transcript());
         self
     }
+
+    /// Asserts that standard error holds `text`, showing the whole run if not.
+    #[track_caller]
+    pub fn assert_stderr_contains(&self, text: &str) -> &Self {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}\n{}",
+            self.transcript()
+        );
+        self
+    }
 }
 
 pub const ECOMMERCE: &str = include_str!("../../examples/ecommerce/fleet.toml");
