@@ -27,14 +27,10 @@ pub fn render(workspace: &Workspace, templates: &Templates) -> Result<Plan, Erro
         fingerprint: fingerprint(workspace)?,
         state: crate::model::State::default(),
     };
-    for files in render_groups(workspace, templates, &Ok)? {
-        for (path, file) in files {
-            let previous = plan.files.insert(path.clone(), file);
-            if previous.is_some() {
-                return Err(Error::Bug(format!("two templates render to `{path}`")));
-            }
-        }
-    }
+    plan.files = render_groups(workspace, templates, &Ok)?
+        .into_iter()
+        .flatten()
+        .collect();
     Ok(plan)
 }
 
@@ -51,11 +47,11 @@ pub fn fingerprint(workspace: &Workspace) -> Result<String, Error> {
 /// parallel, and hands every group to `each` as soon as it is rendered, so only the groups in
 /// flight are held. Results come back in group order (the workspace, then the services in
 /// manifest order), and the first error in that order is the one returned, as in a
-/// sequential run.
+/// sequential run. No two files have the same path.
 ///
 /// # Errors
-/// [`Error::Template`] naming the template and entity, [`Error::UnsafePath`], or the first
-/// error of `each`.
+/// [`Error::Template`] naming the template and entity, [`Error::UnsafePath`], the first
+/// error of `each`, or [`Error::Bug`] when two templates render to the same path.
 pub fn render_groups<T: Send>(
     workspace: &Workspace,
     templates: &Templates,
@@ -65,7 +61,7 @@ pub fn render_groups<T: Send>(
     let entities: Vec<Option<&Service>> = std::iter::once(None)
         .chain(workspace.services.iter().map(Some))
         .collect();
-    let results: Vec<Result<T, Error>> = entities
+    let results: Vec<Result<(Vec<RelPath>, T), Error>> = entities
         .into_par_iter()
         .map(|service| {
             let jobs = match service {
@@ -76,10 +72,17 @@ pub fn render_groups<T: Send>(
                 .into_iter()
                 .map(|job| render_job(templates, &job))
                 .collect::<Result<Group, Error>>()?;
-            each(files)
+            let paths = files.iter().map(|(path, _)| path.clone()).collect();
+            Ok((paths, each(files)?))
         })
         .collect();
-    results.into_iter().collect()
+    let (paths, groups): (Vec<Vec<RelPath>>, Vec<T>) = results.into_iter().collect::<Result<_, _>>()?;
+    let mut paths: Vec<RelPath> = paths.into_iter().flatten().collect();
+    paths.sort_unstable();
+    if let Some([twice, _]) = paths.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(Error::Bug(format!("two templates render to `{twice}`")));
+    }
+    Ok(groups)
 }
 
 fn render_job(templates: &Templates, job: &targets::Job) -> Result<(RelPath, PlannedFile), Error> {
@@ -89,7 +92,6 @@ fn render_job(templates: &Templates, job: &targets::Job) -> Result<(RelPath, Pla
     let file = PlannedFile {
         contents,
         owner: job.owner,
-        template: job.template.to_owned(),
     };
     Ok((path, file))
 }

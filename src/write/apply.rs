@@ -205,13 +205,8 @@ where
             .collect()
     };
     let mut decided: Vec<Decided> = render(&decide_group)?.into_iter().flatten().collect();
+    // Sorted for the reports, and for finding a path among them below.
     decided.sort_by(|a, b| a.decision.path.cmp(&b.decision.path));
-    if let Some(pair) = decided.windows(2).find(|w| w[0].decision.path == w[1].decision.path) {
-        return Err(Error::Bug(format!(
-            "two templates render to `{}`",
-            pair[0].decision.path
-        )));
-    }
 
     let mut new_lock = Lockfile::new(header.fingerprint, header.state);
     let mut reports = Vec::with_capacity(decided.len());

@@ -69,8 +69,6 @@ impl fmt::Display for RelPath {
 pub struct PlannedFile {
     pub contents: String,
     pub owner: Owner,
-    /// The template it came from, for messages.
-    pub template: String,
 }
 
 /// The files of one entity (the workspace, or one service), as rendered together.
