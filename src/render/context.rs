@@ -1,8 +1,10 @@
 //! What templates see. Every template gets the same top-level keys: `workspace` (project,
 //! gateway, broker, deploy and CI settings), `tool` (name and version), and `service` when it
 //! renders one service. Workspace-wide templates also get `workspace.services` and `mermaid`;
-//! per-service templates get `peers`, the services this one calls, instead of the whole list,
-//! so rendering stays linear in the number of services.
+//! per-service templates get `peers` and `proto_peers`, the services this one calls or
+//! listens to, instead of the whole list, so rendering stays linear in the number of services
+//! (`tests/integration/scale.rs` holds it to that). Migration files also get `migration`, and
+//! the gateway, rendered once per deploy flavour, `gateway_target`.
 
 use minijinja::value::Serde;
 use minijinja::{Value, context};

@@ -79,9 +79,9 @@ impl Templates {
     /// Only the embedded templates.
     ///
     /// # Errors
-    /// [`Error::Template`] if an embedded template does not parse (a bug caught by tests).
+    /// [`Error::Bug`] if an embedded template does not parse (caught by tests).
     pub fn embedded() -> Result<Self, Error> {
-        Self::build(&BTreeMap::new(), Path::new(""))
+        Self::build(BTreeMap::new(), Path::new(""))
     }
 
     /// Embedded templates with the files of `dir` overriding those of the same relative path.
@@ -89,8 +89,8 @@ impl Templates {
     /// name does not silently do nothing.
     ///
     /// # Errors
-    /// [`Error::Io`] reading the directory, [`Error::Usage`] for an unknown template path,
-    /// [`Error::Template`] for a template that does not parse.
+    /// [`Error::Io`] reading the directory, [`Error::Usage`] for an unknown template path or
+    /// an override that does not parse (naming its file and line).
     pub fn with_overrides(dir: &Path) -> Result<Self, Error> {
         let known: Vec<String> = embedded_sources().into_iter().map(|(p, _)| p).collect();
         let mut overrides = BTreeMap::new();
@@ -121,17 +121,17 @@ impl Templates {
             let text = std::fs::read_to_string(entry.path()).map_err(|e| Error::io("read", entry.path(), e))?;
             overrides.insert(relative, text);
         }
-        Self::build(&overrides, dir)
+        Self::build(overrides, dir)
     }
 
     /// `dir` is where the overrides came from, for naming the file of one that does not parse.
-    fn build(overrides: &BTreeMap<String, String>, dir: &Path) -> Result<Self, Error> {
+    fn build(mut overrides: BTreeMap<String, String>, dir: &Path) -> Result<Self, Error> {
         let mut env = Environment::new();
         configure(&mut env)?;
         let mut origins = BTreeMap::new();
         for (path, text) in embedded_sources() {
-            let (origin, added) = match overrides.get(&path) {
-                Some(custom) => (Origin::Override, env.add_template_owned(path.clone(), custom.clone())),
+            let (origin, added) = match overrides.remove(&path) {
+                Some(custom) => (Origin::Override, env.add_template_owned(path.clone(), custom)),
                 None => (Origin::Embedded, env.add_template_owned(path.clone(), text)),
             };
             added.map_err(|e| match origin {
