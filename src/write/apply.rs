@@ -190,45 +190,39 @@ where
             .into_iter()
             .map(|(path, planned)| {
                 let recorded = old_files.get(&path);
-                let mut decision = decide(root, path, planned.contents, planned.owner, recorded, options.force)?;
-                let staged = match (&decision.action, &decision.before_after) {
+                let Decision { mut report, entry } =
+                    decide(root, path, planned.contents, planned.owner, recorded, options.force)?;
+                let staged = match (&report.action, &report.before_after) {
                     (Action::Create | Action::Update, Some((_, text))) if options.mode == Mode::Write => {
-                        Some(stage(root, &decision.path, text)?)
+                        Some(stage(root, &report.path, text)?)
                     }
                     _ => None,
                 };
                 if !keep_texts {
-                    decision.before_after = None;
+                    report.before_after = None;
                 }
-                Ok(Decided { decision, staged })
+                Ok(Decided { report, entry, staged })
             })
             .collect()
     };
     let mut decided: Vec<Decided> = render(&decide_group)?.into_iter().flatten().collect();
     // Sorted for the reports, and for finding a path among them below.
-    decided.sort_by(|a, b| a.decision.path.cmp(&b.decision.path));
+    decided.sort_by(|a, b| a.report.path.cmp(&b.report.path));
 
     let mut new_lock = Lockfile::new(header.fingerprint, header.state);
     let mut reports = Vec::with_capacity(decided.len());
     let mut staged = Vec::new();
-    for Decided { decision, staged: file } in decided {
-        let Decision {
-            path,
-            owner,
-            action,
-            entry,
-            before_after,
-        } = decision;
+    for Decided {
+        report,
+        entry,
+        staged: file,
+    } in decided
+    {
         if let Some(entry) = entry {
-            new_lock.files.insert(path.clone(), entry);
+            new_lock.files.insert(report.path.clone(), entry);
         }
         staged.extend(file);
-        reports.push(FileReport {
-            path,
-            owner,
-            action,
-            before_after,
-        });
+        reports.push(report);
     }
     let planned = |path: &RelPath| reports.binary_search_by(|r| r.path.cmp(path)).is_ok();
 
@@ -309,7 +303,8 @@ fn stale_files(
 
 /// One planned file, decided, and its new text waiting beside its place when it is written.
 pub struct Decided {
-    decision: Decision,
+    report: FileReport,
+    entry: Option<LockedFile>,
     staged: Option<Staged>,
 }
 
@@ -338,15 +333,12 @@ fn stage(root: &Root<'_>, path: &RelPath, text: &str) -> Result<Staged, Error> {
     Ok(Staged { temp, target })
 }
 
-/// What to do with one planned file, and what the lock records for it.
+/// What to do with one planned file (its report: for created, updated and conflicting
+/// files, the text on disk and the text that is written, the rendered text with the user
+/// regions of the file on disk), and what the lock records for it.
 struct Decision {
-    path: RelPath,
-    owner: Owner,
-    action: Action,
+    report: FileReport,
     entry: Option<LockedFile>,
-    /// The file on disk and the text generation wants there (for created and updated files,
-    /// the text that is written: the rendered text with the user regions of the file on disk).
-    before_after: Option<(String, String)>,
 }
 
 fn decide(
@@ -379,11 +371,13 @@ fn decide(
         _ => None,
     };
     Ok(Decision {
-        path,
-        owner,
-        action,
+        report: FileReport {
+            path,
+            owner,
+            action,
+            before_after,
+        },
         entry,
-        before_after,
     })
 }
 
