@@ -1,0 +1,164 @@
+//! The REST side every service shares: the layers around its API (a server span joining the
+//! caller's trace, metrics by route template, a request timeout), the operational endpoints
+//! `/healthz` (liveness), `/readyz` (readiness) and `/metrics` (Prometheus), and the small
+//! pieces its handlers use (JSON bodies whose every rejection is a 422, ids, pages).
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use tower_http::timeout::TimeoutLayer;
+use tracing::Instrument as _;
+
+use crate::codec::Text as _;
+use crate::error::AppError;
+use crate::server::Readiness;
+
+/// `api` with its layers, plus the probes and `/metrics`. Probes sit outside the metrics and
+/// timeout layers, so scrapes and health checks are not counted as traffic. A request that
+/// outlives `timeout` answers 503.
+pub fn router(
+    service: &'static str,
+    api: Router,
+    readiness: Readiness,
+    timeout: std::time::Duration,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+) -> Router {
+    let api = api
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(axum::middleware::from_fn(crate::metrics::track))
+        .layer(axum::middleware::from_fn(trace));
+    let probes = Router::new()
+        .route(
+            "/healthz",
+            get(move || std::future::ready(Json(Health { status: "ok", service }))),
+        )
+        .route("/readyz", get(readyz))
+        .with_state((service, readiness))
+        .route("/metrics", get(move || std::future::ready(metrics.render())));
+    api.merge(probes)
+}
+
+/// One server span per request, named by route template, joining the caller's trace when the
+/// request carries a `traceparent` header (the gateway sends one).
+async fn trace(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |path| path.as_str());
+    let method = request.method().as_str();
+    let span = tracing::info_span!(
+        "http request",
+        otel.name = format!("{method} {route}"),
+        otel.kind = "server",
+        http.request.method = method,
+        http.route = route,
+        http.response.status_code = tracing::field::Empty,
+    );
+    crate::telemetry::set_parent(&span, request.headers());
+    let response = next.run(request).instrument(span.clone()).await;
+    span.record("http.response.status_code", response.status().as_u16());
+    response
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    service: &'static str,
+}
+
+/// Readiness: 200 when the service should get traffic, 503 once shutdown started or while a
+/// dependency it needs does not answer.
+async fn readyz(State((service, readiness)): State<(&'static str, Readiness)>) -> impl IntoResponse {
+    if !readiness.is_ready() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "shutting down",
+                service,
+            }),
+        );
+    }
+    match readiness.check_dependencies().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(Health {
+                status: "ready",
+                service,
+            }),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Health {
+                    status: "dependency unavailable",
+                    service,
+                }),
+            )
+        }
+    }
+}
+
+/// `?page_size=&page_token=` of list endpoints.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    page_size: Option<u32>,
+    #[serde(default)]
+    page_token: Option<String>,
+}
+
+impl ListQuery {
+    /// The page size asked for (0: the default) and the id to continue after.
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`] for a malformed query or page token.
+    pub fn parse(query: Result<Query<Self>, QueryRejection>) -> Result<(u32, Option<uuid::Uuid>), AppError> {
+        let Query(query) = query.map_err(|rejection| AppError::Invalid(rejection.body_text()))?;
+        let after = query.page_token.filter(|token| !token.is_empty());
+        let after = after
+            .map(|token| uuid::Uuid::from_text(&token, "page_token"))
+            .transpose()?;
+        Ok((query.page_size.unwrap_or(0), after))
+    }
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize)]
+pub struct ListBody<T> {
+    pub items: Vec<T>,
+    /// Pass as `page_token` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// A JSON body, with every rejection (bad syntax, wrong type, unknown field) as a 422.
+///
+/// # Errors
+/// [`AppError::Invalid`] with the rejection's text.
+pub fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
+    payload
+        .map(|Json(value)| value)
+        .map_err(|rejection| AppError::Invalid(rejection.body_text()))
+}
+
+/// An id from a path.
+///
+/// # Errors
+/// [`AppError::Invalid`] when it is not a UUID.
+pub fn id(raw: &str) -> Result<uuid::Uuid, AppError> {
+    uuid::Uuid::from_text(raw, "id")
+}
+
+/// 201 Created with the new record's `Location`.
+pub fn created<T: Serialize>(location: &str, record: T) -> impl IntoResponse {
+    let mut headers = HeaderMap::new();
+    if let Ok(location) = HeaderValue::from_str(location) {
+        headers.insert(header::LOCATION, location);
+    }
+    (StatusCode::CREATED, headers, Json(record))
+}

@@ -1,0 +1,196 @@
+//! Prometheus metrics: `http_requests_total` and `http_request_duration_seconds` by method,
+//! route template (never the raw path, so ids do not explode the label set) and status;
+//! `http_errors_total` for 5xx; `grpc_requests_total` by method and code.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The process-wide recorder, installed once (a second install would fail, and tests start
+/// the service many times in one process).
+pub fn handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = || {
+                PrometheusBuilder::new()
+                    .set_buckets_for_metric(Matcher::Suffix("duration_seconds".to_owned()), LATENCY_BUCKETS)
+                    .unwrap_or_else(|_| PrometheusBuilder::new())
+            };
+            builder().install_recorder().unwrap_or_else(|error| {
+                tracing::warn!(%error, "another metrics recorder is installed; /metrics will be empty");
+                builder().build_recorder().handle()
+            })
+        })
+        .clone()
+}
+
+/// Keeps histograms from growing without bound; run in the background.
+pub async fn upkeep(handle: PrometheusHandle) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        handle.run_upkeep();
+    }
+}
+
+/// Metric handles by (method, route, status), per worker thread: looking a metric up in the
+/// registry hashes its name and labels, which showed up in load tests; a cached handle is
+/// one atomic add. Labels are `&'static str`, so nothing is allocated per request.
+type Handles = HashMap<(&'static str, &'static str, &'static str), (metrics::Counter, metrics::Histogram)>;
+
+thread_local! {
+    static HANDLES: RefCell<Handles> = RefCell::new(HashMap::new());
+    static ROUTES: RefCell<HashMap<Box<str>, &'static str>> = RefCell::new(HashMap::new());
+}
+
+/// Axum middleware recording one request.
+pub async fn track(request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = method_label(request.method());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |path| route_label(path.as_str()));
+    let response = next.run(request).await;
+    let status = response.status();
+    let key = (method, route, status_label(status));
+    let elapsed = start.elapsed().as_secs_f64();
+    HANDLES.with(|handles| {
+        let mut handles = handles.borrow_mut();
+        let (requests, duration) = handles.entry(key).or_insert_with(|| {
+            let labels = [("method", key.0), ("route", key.1), ("status", key.2)];
+            (
+                metrics::counter!("http_requests_total", &labels),
+                metrics::histogram!("http_request_duration_seconds", &labels[..2]),
+            )
+        });
+        requests.increment(1);
+        duration.record(elapsed);
+    });
+    if status.is_server_error() {
+        let labels = [("method", key.0), ("route", key.1), ("status", key.2)];
+        metrics::counter!("http_errors_total", &labels).increment(1);
+    }
+    response
+}
+
+/// A route template as a static label. A service has a fixed, small set of routes, so each
+/// is leaked once for the life of the process (shared by every thread) and then found in a
+/// per-thread map without locking or allocating.
+fn route_label(template: &str) -> &'static str {
+    if let Some(label) = ROUTES.with(|routes| routes.borrow().get(template).copied()) {
+        return label;
+    }
+    static INTERNED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let label = {
+        let mut interned = INTERNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match interned.iter().find(|label| **label == template) {
+            Some(label) => *label,
+            None => {
+                let label: &'static str = Box::leak(template.into());
+                interned.push(label);
+                label
+            }
+        }
+    };
+    ROUTES.with(|routes| routes.borrow_mut().insert(template.into(), label));
+    label
+}
+
+fn method_label(method: &axum::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
+}
+
+fn status_label(status: axum::http::StatusCode) -> &'static str {
+    match status.as_u16() {
+        200 => "200",
+        201 => "201",
+        204 => "204",
+        400 => "400",
+        404 => "404",
+        405 => "405",
+        409 => "409",
+        413 => "413",
+        415 => "415",
+        422 => "422",
+        500 => "500",
+        503 => "503",
+        100..=199 => "1xx",
+        202..=203 | 205..=299 => "2xx",
+        300..=399 => "3xx",
+        401..=403 | 406..=408 | 410..=412 | 414 | 416..=421 | 423..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// Records one gRPC call.
+pub fn grpc<T>(method: &'static str, result: &Result<T, tonic::Status>) {
+    let code = match result {
+        Ok(_) => "OK",
+        Err(status) => grpc_code_label(status.code()),
+    };
+    metrics::counter!("grpc_requests_total", "method" => method, "code" => code).increment(1);
+}
+
+fn grpc_code_label(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "Cancelled",
+        Code::Unknown => "Unknown",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::DeadlineExceeded => "DeadlineExceeded",
+        Code::NotFound => "NotFound",
+        Code::AlreadyExists => "AlreadyExists",
+        Code::PermissionDenied => "PermissionDenied",
+        Code::ResourceExhausted => "ResourceExhausted",
+        Code::FailedPrecondition => "FailedPrecondition",
+        Code::Aborted => "Aborted",
+        Code::OutOfRange => "OutOfRange",
+        Code::Unimplemented => "Unimplemented",
+        Code::Internal => "Internal",
+        Code::Unavailable => "Unavailable",
+        Code::DataLoss => "DataLoss",
+        Code::Unauthenticated => "Unauthenticated",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_stay_a_small_fixed_set() {
+        assert_eq!(status_label(axum::http::StatusCode::IM_A_TEAPOT), "4xx");
+        assert_eq!(status_label(axum::http::StatusCode::NOT_FOUND), "404");
+        assert_eq!(status_label(axum::http::StatusCode::BAD_GATEWAY), "5xx");
+        assert_eq!(method_label(&axum::http::Method::CONNECT), "other");
+        let first = route_label("/api/orders/{id}");
+        let again = route_label(&String::from("/api/orders/{id}"));
+        assert!(std::ptr::eq(first, again), "a route is interned once");
+        assert_eq!(
+            format!("{:?}", tonic::Code::FailedPrecondition),
+            grpc_code_label(tonic::Code::FailedPrecondition)
+        );
+    }
+}

@@ -1,0 +1,287 @@
+//! A service's life: bind both listeners, serve REST and gRPC, report readiness, and on
+//! SIGTERM stop taking traffic, drain in-flight requests within a grace period, stop the
+//! background work and close the database. Also the `healthcheck` subcommand that container
+//! health checks run in images without curl.
+
+use std::future::{Future, IntoFuture as _};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config;
+
+/// Whether the service should get traffic: false once shutdown starts, or while its database
+/// does not answer. Cheap to clone.
+#[derive(Clone)]
+pub struct Readiness {
+    ready: Arc<AtomicBool>,
+    #[cfg(feature = "database")]
+    database: Option<crate::db::Database>,
+}
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Readiness {
+    pub fn new() -> Self {
+        Self {
+            ready: Arc::new(AtomicBool::new(true)),
+            #[cfg(feature = "database")]
+            database: None,
+        }
+    }
+
+    /// Readiness that also follows `database`, which is closed when serving ends.
+    #[cfg(feature = "database")]
+    #[must_use]
+    pub fn with_database(mut self, database: crate::db::Database) -> Self {
+        self.database = Some(database);
+        self
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    pub fn stop_taking_traffic(&self) {
+        self.ready.store(false, Ordering::Relaxed);
+    }
+
+    /// # Errors
+    /// When the database does not answer.
+    pub async fn check_dependencies(&self) -> Result<(), String> {
+        #[cfg(feature = "database")]
+        if let Some(database) = &self.database {
+            return database.ping().await.map_err(|error| error.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// What a service serves: its REST API (state applied, without the shared layers), its gRPC
+/// services with their names (for `grpc.health.v1`), and background tasks (event relays and
+/// consumers) that stop with it.
+pub struct Parts {
+    pub http: axum::Router,
+    pub grpc: tonic::service::Routes,
+    pub grpc_names: Vec<&'static str>,
+    pub background: Vec<JoinHandle<()>>,
+}
+
+/// A started service: its listeners are bound, so the addresses are real even when the
+/// configuration asked for port 0. `app` is the service's own state, for tests.
+pub struct Running<A> {
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    pub app: A,
+    name: &'static str,
+    http: TcpListener,
+    grpc: TcpListener,
+    config: config::Server,
+    readiness: Readiness,
+    http_api: axum::Router,
+    grpc_api: tonic::service::Routes,
+    grpc_names: Vec<&'static str>,
+    background: Background,
+}
+
+/// Background tasks, aborted when dropped: a service started and never served (a test that
+/// only needed it started) leaves none behind.
+struct Background(Vec<JoinHandle<()>>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+impl<A> Running<A> {
+    /// Binds both listeners.
+    ///
+    /// # Errors
+    /// When a port is taken or the address is not local.
+    pub async fn bind(
+        name: &'static str,
+        config: &config::Server,
+        app: A,
+        readiness: Readiness,
+        parts: Parts,
+    ) -> anyhow::Result<Self> {
+        let http = TcpListener::bind(config.http_addr).await?;
+        let grpc = TcpListener::bind(config.grpc_addr).await?;
+        Ok(Self {
+            http_addr: http.local_addr()?,
+            grpc_addr: grpc.local_addr()?,
+            app,
+            name,
+            http,
+            grpc,
+            config: config.clone(),
+            readiness,
+            http_api: parts.http,
+            grpc_api: parts.grpc,
+            grpc_names: parts.grpc_names,
+            background: Background(parts.background),
+        })
+    }
+
+    /// Serves REST and gRPC until `shutdown` resolves; then readiness and gRPC health turn
+    /// "not serving", both servers stop accepting and in-flight requests drain (bounded by
+    /// `SHUTDOWN_GRACE_SECS`), background tasks stop and the database pool closes.
+    ///
+    /// # Errors
+    /// When a server fails.
+    pub async fn serve_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let metrics = crate::metrics::handle();
+        let upkeep = tokio::spawn(crate::metrics::upkeep(metrics.clone()));
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        for name in &self.grpc_names {
+            health_reporter
+                .set_service_status(name, tonic_health::ServingStatus::Serving)
+                .await;
+        }
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = move || {
+            let mut stop_rx = stop_rx.clone();
+            async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            }
+        };
+
+        let router = crate::http::router(
+            self.name,
+            self.http_api,
+            self.readiness.clone(),
+            self.config.request_timeout,
+            metrics,
+        );
+        let http_server = axum::serve(self.http, router).with_graceful_shutdown(stopped());
+        let grpc_server = tonic::transport::Server::builder()
+            .trace_fn(grpc_span)
+            .add_routes(self.grpc_api)
+            .add_service(health_service)
+            .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(self.grpc), stopped());
+
+        let readiness = self.readiness.clone();
+        let grace = self.config.shutdown_grace;
+        let signal = async move {
+            shutdown.await;
+            readiness.stop_taking_traffic();
+            health_reporter
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
+            let _ = stop_tx.send(true);
+        };
+        let servers = async {
+            let (http, grpc) = tokio::join!(http_server.into_future(), grpc_server);
+            http?;
+            grpc?;
+            anyhow::Ok(())
+        };
+        tokio::pin!(servers);
+        let result = tokio::select! {
+            result = &mut servers => result,
+            () = signal => match tokio::time::timeout(grace, &mut servers).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time");
+                    Ok(())
+                }
+            },
+        };
+        upkeep.abort();
+        drop(self.background);
+        #[cfg(feature = "database")]
+        if let Some(database) = &self.readiness.database {
+            database.pool.close().await;
+        }
+        result
+    }
+}
+
+/// One server span per gRPC call, joining the caller's trace (`traceparent` metadata).
+fn grpc_span(request: &axum::http::Request<()>) -> tracing::Span {
+    let method = request.uri().path().trim_start_matches('/');
+    let span = tracing::info_span!(
+        "grpc request",
+        otel.name = method,
+        otel.kind = "server",
+        rpc.system = "grpc"
+    );
+    crate::telemetry::set_parent(&span, request.headers());
+    span
+}
+
+/// A service's `main`: `<service> healthcheck` checks the running container's readiness on
+/// `http_port`; otherwise logs (and traces when configured) are set up, the service started by
+/// `start` serves until SIGTERM or Ctrl-C, and spans not yet exported are flushed.
+///
+/// # Errors
+/// When the service cannot start or a server fails.
+pub async fn main<A>(
+    name: &'static str,
+    http_port: u16,
+    start: impl Future<Output = anyhow::Result<Running<A>>>,
+) -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return healthcheck(http_port).await;
+    }
+    let telemetry = crate::telemetry::init(name);
+    let running = start.await?;
+    tracing::info!(http = %running.http_addr, grpc = %running.grpc_addr, "{name} listening");
+    let result = running.serve_until(shutdown_signal()).await;
+    telemetry.shutdown().await;
+    result
+}
+
+/// Succeeds when the service on this host answers `GET /readyz` with 200.
+async fn healthcheck(port: u16) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream
+            .write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut head = [0_u8; 12];
+        stream.read_exact(&mut head).await?;
+        anyhow::ensure!(head.ends_with(b" 200"), "not ready: {}", String::from_utf8_lossy(&head));
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(3), check).await?
+}
+
+/// Resolves on SIGTERM (what Kubernetes and docker send) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown requested; draining in-flight requests");
+}

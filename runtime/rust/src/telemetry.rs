@@ -1,0 +1,146 @@
+//! Logs and traces. Logs are JSON lines on stdout, filtered by `RUST_LOG` (default `info`).
+//! When `OTEL_EXPORTER_OTLP_ENDPOINT` is set (the OpenTelemetry standard variable, e.g.
+//! `http://127.0.0.1:4318`), spans are also exported over OTLP/HTTP (protobuf, to
+//! `<endpoint>/v1/traces`), named by `OTEL_SERVICE_NAME` (default: the service name).
+//! Every server span joins the trace of a W3C `traceparent` header in the request, and every
+//! outgoing gRPC call carries one, so a trace follows a request across services.
+
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
+
+/// Keeps the trace exporter alive; call [`Telemetry::shutdown`] to flush it.
+pub struct Telemetry {
+    #[cfg(feature = "otel")]
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+/// Installs logging (and tracing export when configured). Call once, inside the runtime.
+pub fn init(service: &'static str) -> Telemetry {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt::layer().json().with_current_span(true).boxed();
+    #[cfg(feature = "otel")]
+    {
+        let provider = otlp_provider(service);
+        let traces = provider.as_ref().map(|provider| {
+            use opentelemetry::trace::TracerProvider as _;
+            tracing_opentelemetry::layer().with_tracer(provider.tracer(service))
+        });
+        let _ = tracing_subscriber::registry()
+            .with(filter)
+            .with(logs)
+            .with(traces)
+            .try_init();
+        Telemetry { provider }
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = service;
+        let _ = tracing_subscriber::registry().with(filter).with(logs).try_init();
+        Telemetry {}
+    }
+}
+
+#[cfg(feature = "otel")]
+fn otlp_provider(service: &'static str) -> Option<opentelemetry_sdk::trace::SdkTracerProvider> {
+    use opentelemetry_otlp::WithExportConfig as _;
+    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())?;
+    let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .with_endpoint(url)
+        .with_timeout(std::time::Duration::from_secs(5))
+        .build();
+    let exporter = match exporter {
+        Ok(exporter) => exporter,
+        Err(error) => {
+            eprintln!("OTLP export disabled: {error}");
+            return None;
+        }
+    };
+    let name = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service.to_owned());
+    let resource = opentelemetry_sdk::Resource::builder().with_service_name(name).build();
+    // The batch processor on the Tokio runtime: the HTTP client is async, and the SDK's default
+    // processor would call it from a thread without a runtime.
+    let processor = opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+        exporter,
+        opentelemetry_sdk::runtime::Tokio,
+    )
+    .build();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .with_resource(resource)
+        .build();
+    opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    Some(provider)
+}
+
+impl Telemetry {
+    /// Flushes spans not yet exported. Blocking in the SDK, so run off the async threads.
+    pub async fn shutdown(self) {
+        #[cfg(feature = "otel")]
+        if let Some(provider) = self.provider {
+            let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        }
+    }
+}
+
+/// Makes `span` a child of the trace context in `headers` (`traceparent`), if there is one.
+pub fn set_parent(span: &tracing::Span, headers: &axum::http::HeaderMap) {
+    #[cfg(feature = "otel")]
+    {
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let parent =
+            opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&HeaderExtractor(headers)));
+        let _ = span.set_parent(parent);
+    }
+    #[cfg(not(feature = "otel"))]
+    let _ = (span, headers);
+}
+
+/// Writes the current span's trace context (`traceparent`) into outgoing gRPC metadata.
+pub fn inject_context(metadata: &mut tonic::metadata::MetadataMap) {
+    #[cfg(feature = "otel")]
+    {
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let context = tracing::Span::current().context();
+        opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.inject_context(&context, &mut MetadataInjector(metadata));
+        });
+    }
+    #[cfg(not(feature = "otel"))]
+    let _ = metadata;
+}
+
+#[cfg(feature = "otel")]
+struct HeaderExtractor<'a>(&'a axum::http::HeaderMap);
+
+#[cfg(feature = "otel")]
+impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(axum::http::HeaderName::as_str).collect()
+    }
+}
+
+#[cfg(feature = "otel")]
+struct MetadataInjector<'a>(&'a mut tonic::metadata::MetadataMap);
+
+#[cfg(feature = "otel")]
+impl opentelemetry::propagation::Injector for MetadataInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(key), Ok(value)) = (
+            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+            tonic::metadata::MetadataValue::try_from(value.as_str()),
+        ) {
+            self.0.insert(key, value);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! For a service's own tests: serve a started service on its ephemeral ports in the
+//! background and talk to it over real sockets, as a client would.
+
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use crate::server::Running;
+
+/// A service serving in the background; stopped when dropped.
+pub struct TestService<A> {
+    pub http: SocketAddr,
+    pub grpc: SocketAddr,
+    pub app: A,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// One HTTP response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    /// Header names lowercased.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    /// The body as JSON.
+    ///
+    /// # Panics
+    /// When it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        json(&self.body)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// `text` as JSON.
+///
+/// # Panics
+/// When it is not JSON.
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+impl<A: Clone + Send + 'static> TestService<A> {
+    pub fn serve(running: Running<A>) -> Self {
+        let (http, grpc, app) = (running.http_addr, running.grpc_addr, running.app.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(running.serve_until(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            http,
+            grpc,
+            app,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+}
+
+impl<A> TestService<A> {
+    /// One HTTP/1.1 request with a JSON body.
+    ///
+    /// # Panics
+    /// When the service does not answer with an HTTP response.
+    pub async fn http(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
+        let mut stream = TcpStream::connect(self.http).await.expect("connects");
+        let body = body.unwrap_or("");
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.expect("sends");
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).await.expect("reads");
+        let (head, body) = raw.split_once("\r\n\r\n").expect("a response head");
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .expect("a status");
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        Reply {
+            status,
+            headers,
+            body: body.to_owned(),
+        }
+    }
+
+    /// A gRPC channel to the service.
+    ///
+    /// # Panics
+    /// When it does not connect.
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", self.grpc)).expect("endpoint");
+        endpoint.connect().await.expect("grpc connects")
+    }
+
+    /// The gRPC health status of the whole server (`""`).
+    ///
+    /// # Panics
+    /// When the health service does not answer.
+    pub async fn grpc_health(&self) -> tonic_health::pb::health_check_response::ServingStatus {
+        let mut health = tonic_health::pb::health_client::HealthClient::new(self.channel().await);
+        let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
+        let status = health.check(request).await.expect("health check").into_inner().status;
+        tonic_health::pb::health_check_response::ServingStatus::try_from(status).expect("a known status")
+    }
+
+    /// Stops the service as SIGTERM would and waits for it to finish draining.
+    ///
+    /// # Errors
+    /// When serving failed or did not stop within ten seconds.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let server = self.server.take().ok_or_else(|| anyhow::anyhow!("already stopped"))?;
+        tokio::time::timeout(std::time::Duration::from_secs(10), server).await??
+    }
+}
+
+impl<A> Drop for TestService<A> {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
