@@ -198,6 +198,26 @@ pub struct Mapping {
     pub sql_default: String,
     /// Enum type name (`OrderStatus`) for enum fields.
     pub enum_name: Option<String>,
+    /// How the field crosses protobuf, which picks the runtime's conversion function.
+    pub wire: WireShape,
+    /// The runtime's serde adapter for fields whose JSON form is their text form
+    /// (timestamps and dates), e.g. `text_option`.
+    pub serde_with: Option<&'static str>,
+}
+
+/// How a field's value crosses protobuf: the runtime has one pair of conversion functions
+/// per shape (`codec::{list_pb, from_list_pb}`, ...), whatever the field's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WireShape {
+    /// A plain value (`to_pb` / `from_pb`).
+    One,
+    /// A required message (a timestamp): `Option` in prost, refused when absent.
+    Some,
+    /// An optional value.
+    Option,
+    /// A repeated value.
+    List,
 }
 
 impl TypeExpr {
@@ -271,7 +291,25 @@ impl TypeExpr {
         } else {
             (format!("{sql_base} NOT NULL"), default)
         };
+        let wire = if self.list {
+            WireShape::List
+        } else if self.optional {
+            WireShape::Option
+        } else if codec == "timestamp" {
+            WireShape::Some
+        } else {
+            WireShape::One
+        };
+        let serde_with = matches!(codec, "timestamp" | "date").then_some(if self.list {
+            "text_list"
+        } else if self.optional {
+            "text_option"
+        } else {
+            "text"
+        });
         Mapping {
+            wire,
+            serde_with,
             codec,
             rust_base,
             rust,

@@ -106,8 +106,78 @@ pub fn for_service(base: &Value, workspace: &Workspace, service: &Service) -> Va
     }
     context! {
         service => Serde(service),
+        rust => Serde(RustService::new(service)),
         peers => Serde(peers),
         proto_peers => Serde(proto_peers),
         ..base.clone()
+    }
+}
+
+/// What a Rust service crate's templates branch on, decided once here.
+#[derive(Serialize)]
+struct RustService<'a> {
+    has_database: bool,
+    has_entities: bool,
+    /// It writes events to its outbox (and runs the relay).
+    publishes: bool,
+    /// It consumes events (and records them in its inbox).
+    subscribes: bool,
+    /// Features of the runtime crate it needs.
+    runtime_features: Vec<&'static str>,
+    /// Every enum type its entities and events use, each once.
+    enums: Vec<EnumType<'a>>,
+    /// The protobuf shapes its entities' fields take, each once (which conversions to import).
+    wires: std::collections::BTreeSet<crate::model::types::WireShape>,
+}
+
+#[derive(Serialize)]
+struct EnumType<'a> {
+    name: &'a str,
+    /// `Order.status`
+    owner: String,
+    values: &'a [crate::model::EnumValue],
+}
+
+impl<'a> RustService<'a> {
+    fn new(service: &'a Service) -> Self {
+        let has_database = service.database != "none";
+        let publishes = service.messaging && !service.publishes.is_empty();
+        let subscribes = service.messaging && !service.subscribes.is_empty();
+        let mut runtime_features = vec!["otel"];
+        if has_database {
+            runtime_features.push("database");
+        }
+        if service.messaging {
+            runtime_features.push("events");
+        }
+        let holders = service
+            .entities
+            .iter()
+            .map(|e| (e.name.as_str(), &e.fields))
+            .chain(service.events.iter().map(|e| (e.name.as_str(), &e.fields)));
+        let mut enums: Vec<EnumType<'a>> = Vec::new();
+        for (holder, fields) in holders {
+            for field in fields {
+                if let Some(name) = &field.map.enum_name
+                    && !enums.iter().any(|e| e.name == name)
+                {
+                    enums.push(EnumType {
+                        name,
+                        owner: format!("{holder}.{}", field.name),
+                        values: &field.enum_values,
+                    });
+                }
+            }
+        }
+        let wires = service.entities.iter().flat_map(|e| &e.fields).map(|f| f.map.wire).collect();
+        Self {
+            wires,
+            has_database,
+            has_entities: !service.entities.is_empty(),
+            publishes,
+            subscribes,
+            runtime_features,
+            enums,
+        }
     }
 }

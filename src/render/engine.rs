@@ -72,6 +72,7 @@ pub fn configure(env: &mut Environment<'_>) -> Result<(), Error> {
             .map_err(|e| Error::Bug(format!("template syntax settings: {e}")))?,
     );
     filters::register(env);
+    super::rust_layout::register(env);
     Ok(())
 }
 

@@ -6,6 +6,8 @@
 pub mod context;
 pub mod engine;
 pub mod filters;
+pub mod runtime;
+pub mod rust_layout;
 pub mod targets;
 
 pub use engine::Templates;
@@ -68,10 +70,16 @@ pub fn render_groups<T: Send>(
                 None => targets::workspace_jobs(workspace),
                 Some(service) => targets::service_jobs(workspace, &base, service),
             };
-            let files = jobs
+            let mut files = jobs
                 .into_iter()
                 .map(|job| render_job(templates, &job))
                 .collect::<Result<Group, Error>>()?;
+            if service.is_none() {
+                for (path, text) in runtime::files() {
+                    let contents = with_header(&path, Owner::Managed, text.to_owned());
+                    files.push((RelPath::new(&path)?, PlannedFile { contents, owner: Owner::Managed }));
+                }
+            }
             let paths = files.iter().map(|(path, _)| path.clone()).collect();
             Ok((paths, each(files)?))
         })

@@ -25,11 +25,7 @@ pub struct CallPolicy {
 
 impl CallPolicy {
     pub fn new(deadline: Duration) -> Self {
-        Self {
-            deadline,
-            max_attempts: 4,
-            first_backoff: Duration::from_millis(50),
-        }
+        Self { deadline, max_attempts: 4, first_backoff: Duration::from_millis(50) }
     }
 }
 
@@ -144,15 +140,54 @@ where
     .await
 }
 
+/// A typed gRPC client `C` of one service (`inner`), calling under one policy.
+#[derive(Debug, Clone)]
+pub struct Peer<C> {
+    service: &'static str,
+    inner: C,
+    policy: CallPolicy,
+}
+
+impl<C: Clone> Peer<C> {
+    /// `connect` builds the generated client on a lazy channel to `url`.
+    ///
+    /// # Errors
+    /// When `url` is not a valid URI.
+    pub fn new(
+        service: &'static str,
+        url: &str,
+        policy: CallPolicy,
+        connect: impl FnOnce(Channel) -> C,
+    ) -> anyhow::Result<Self> {
+        Ok(Self { service, inner: connect(lazy_channel(url, policy)?), policy })
+    }
+
+    /// One call of `method` (see [`call`]): `send` sends it on a clone of the client.
+    ///
+    /// # Errors
+    /// As [`call`].
+    pub async fn call<Req, Res, Fut>(
+        &self,
+        method: &'static str,
+        idempotent: bool,
+        request: Req,
+        send: impl Fn(C, tonic::Request<Req>) -> Fut,
+    ) -> Result<Res, CallError>
+    where
+        Req: Clone,
+        Fut: Future<Output = Result<tonic::Response<Res>, tonic::Status>>,
+    {
+        let inner = &self.inner;
+        call(self.service, method, self.policy, idempotent, request, |request| send(inner.clone(), request)).await
+    }
+}
+
 /// The `CALL_TIMEOUT_MS` setting: deadline of one outgoing call, retries included. Default 2000.
 ///
 /// # Errors
 /// When it is set but not a number.
 pub fn policy_from_env() -> anyhow::Result<CallPolicy> {
-    Ok(CallPolicy::new(Duration::from_millis(crate::config::var(
-        "CALL_TIMEOUT_MS",
-        "2000",
-    )?)))
+    Ok(CallPolicy::new(Duration::from_millis(crate::config::var("CALL_TIMEOUT_MS", "2000")?)))
 }
 
 #[cfg(test)]
@@ -161,17 +196,10 @@ mod tests {
 
     async fn get(channel: Channel, policy: CallPolicy) -> Result<(), CallError> {
         let client = tonic_health::pb::health_client::HealthClient::new(channel);
-        call(
-            "inventory",
-            "Check",
-            policy,
-            true,
-            tonic_health::pb::HealthCheckRequest::default(),
-            move |request| {
-                let mut client = client.clone();
-                async move { client.check(request).await }
-            },
-        )
+        call("inventory", "Check", policy, true, tonic_health::pb::HealthCheckRequest::default(), move |request| {
+            let mut client = client.clone();
+            async move { client.check(request).await }
+        })
         .await
         .map(|_| ())
     }
@@ -181,15 +209,9 @@ mod tests {
         // Nothing listens on port 9 (discard): refused, retried with backoff, then UNAVAILABLE.
         let policy = CallPolicy::new(Duration::from_secs(1));
         let started = Instant::now();
-        let error = get(lazy_channel("http://127.0.0.1:9", policy).unwrap(), policy)
-            .await
-            .unwrap_err();
+        let error = get(lazy_channel("http://127.0.0.1:9", policy).unwrap(), policy).await.unwrap_err();
         assert_eq!(error.code(), Code::Unavailable, "{error}");
-        assert!(
-            started.elapsed() < Duration::from_millis(1500),
-            "took {:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() < Duration::from_millis(1500), "took {:?}", started.elapsed());
         match AppError::from(error) {
             AppError::Unavailable(message) => assert!(message.starts_with("inventory is unavailable"), "{message}"),
             other => panic!("expected Unavailable, got {other:?}"),
@@ -212,10 +234,7 @@ mod tests {
         let error = get(lazy_channel(&url, policy).unwrap(), policy).await.unwrap_err();
         let took = started.elapsed();
         assert_eq!(error.code(), Code::DeadlineExceeded, "{error}");
-        assert!(
-            took >= deadline && took < deadline * 3,
-            "took {took:?} for a {deadline:?} deadline"
-        );
+        assert!(took >= deadline && took < deadline * 3, "took {took:?} for a {deadline:?} deadline");
         assert!(matches!(AppError::from(error), AppError::Unavailable(_)));
         held.abort();
     }
@@ -223,11 +242,7 @@ mod tests {
     #[test]
     fn refusals_keep_their_meaning() {
         let refused = |code| {
-            AppError::from(CallError {
-                service: "users",
-                method: "Get",
-                status: tonic::Status::new(code, "no"),
-            })
+            AppError::from(CallError { service: "users", method: "Get", status: tonic::Status::new(code, "no") })
         };
         assert!(matches!(refused(Code::NotFound), AppError::NotFound(_)));
         assert!(matches!(refused(Code::InvalidArgument), AppError::Invalid(_)));

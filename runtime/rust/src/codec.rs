@@ -24,8 +24,7 @@ impl Text for uuid::Uuid {
         self.to_string()
     }
     fn from_text(text: &str, field: &str) -> Result<Self, AppError> {
-        text.parse()
-            .map_err(|_| AppError::Invalid(format!("`{field}` is not a UUID: {text:?}")))
+        text.parse().map_err(|_| AppError::Invalid(format!("`{field}` is not a UUID: {text:?}")))
     }
 }
 
@@ -56,17 +55,11 @@ pub trait Enumeration: Copy + PartialEq + 'static {
     const VALUES: &'static [(Self, &'static str, i32)];
 
     fn as_str(self) -> &'static str {
-        Self::VALUES
-            .iter()
-            .find(|(value, ..)| *value == self)
-            .map_or("", |(_, name, _)| name)
+        Self::VALUES.iter().find(|(value, ..)| *value == self).map_or("", |(_, name, _)| name)
     }
 
     fn number(self) -> i32 {
-        Self::VALUES
-            .iter()
-            .find(|(value, ..)| *value == self)
-            .map_or(0, |(.., number)| *number)
+        Self::VALUES.iter().find(|(value, ..)| *value == self).map_or(0, |(.., number)| *number)
     }
 
     /// The value of a protobuf number; 0 (unspecified) and unknown numbers are refused.
@@ -87,14 +80,10 @@ impl<T: Enumeration> Text for T {
         self.as_str().to_owned()
     }
     fn from_text(text: &str, field: &str) -> Result<Self, AppError> {
-        Self::VALUES
-            .iter()
-            .find(|(_, name, _)| *name == text)
-            .map(|(value, ..)| *value)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Self::VALUES.iter().map(|(_, name, _)| *name).collect();
-                AppError::Invalid(format!("`{field}` must be one of {}: {text:?}", names.join(", ")))
-            })
+        Self::VALUES.iter().find(|(_, name, _)| *name == text).map(|(value, ..)| *value).ok_or_else(|| {
+            let names: Vec<&str> = Self::VALUES.iter().map(|(_, name, _)| *name).collect();
+            AppError::Invalid(format!("`{field}` must be one of {}: {text:?}", names.join(", ")))
+        })
     }
 }
 
@@ -146,10 +135,7 @@ text_on_the_wire!(uuid::Uuid, Date);
 impl Wire for OffsetDateTime {
     type Pb = prost_types::Timestamp;
     fn to_pb(&self) -> prost_types::Timestamp {
-        prost_types::Timestamp {
-            seconds: self.unix_timestamp(),
-            nanos: self.nanosecond().cast_signed(),
-        }
+        prost_types::Timestamp { seconds: self.unix_timestamp(), nanos: self.nanosecond().cast_signed() }
     }
     fn from_pb(pb: prost_types::Timestamp, field: &str) -> Result<Self, AppError> {
         let nanos = i128::from(pb.seconds) * 1_000_000_000 + i128::from(pb.nanos);
@@ -251,11 +237,7 @@ pub mod text_list {
     /// # Errors
     /// Never, beyond the serializer's own.
     pub fn serialize<T: Text, S: Serializer>(values: &[T], serializer: S) -> Result<S::Ok, S::Error> {
-        values
-            .iter()
-            .map(Text::to_text)
-            .collect::<Vec<_>>()
-            .serialize(serializer)
+        values.iter().map(Text::to_text).collect::<Vec<_>>().serialize(serializer)
     }
 
     /// # Errors

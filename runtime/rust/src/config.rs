@@ -75,10 +75,7 @@ impl Database {
             |_| "sqlite::memory:".to_owned(),
             |server| format!("{}/{name}_test", server.trim_end_matches('/')),
         );
-        Self {
-            url,
-            max_connections: 4,
-        }
+        Self { url, max_connections: 4 }
     }
 }
 
@@ -92,8 +89,7 @@ where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
     let raw = std::env::var(name).unwrap_or_else(|_| default.to_owned());
-    raw.parse()
-        .with_context(|| format!("environment variable {name}={raw:?} is invalid"))
+    raw.parse().with_context(|| format!("environment variable {name}={raw:?} is invalid"))
 }
 
 /// The variable `name` when it is set and not empty.
@@ -110,10 +106,7 @@ mod tests {
         let port: u16 = var("FLEETWRIGHT_RUNTIME_TEST_UNSET", "8080").unwrap();
         assert_eq!(port, 8080);
         let error = var::<u16>("FLEETWRIGHT_RUNTIME_TEST_UNSET", "eighty").unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "environment variable FLEETWRIGHT_RUNTIME_TEST_UNSET=\"eighty\" is invalid"
-        );
+        assert_eq!(error.to_string(), "environment variable FLEETWRIGHT_RUNTIME_TEST_UNSET=\"eighty\" is invalid");
         assert_eq!(optional("FLEETWRIGHT_RUNTIME_TEST_UNSET"), None);
     }
 }

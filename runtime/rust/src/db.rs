@@ -51,9 +51,7 @@ impl Database {
             static NEXT: AtomicU64 = AtomicU64::new(0);
             let name = format!("memory_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
             let url = format!("sqlite:file:{name}?mode=memory&cache=shared");
-            let anchor = sqlx::AnyConnection::connect(&url)
-                .await
-                .context("opening the in-memory database")?;
+            let anchor = sqlx::AnyConnection::connect(&url).await.context("opening the in-memory database")?;
             (url, Some(Arc::new(Mutex::new(anchor))), 1)
         } else {
             if url.starts_with("postgres") {
@@ -88,11 +86,7 @@ impl Database {
             .await
             .context("connecting to the database")?;
         migrator(migrations).run(&pool).await.context("applying migrations")?;
-        Ok(Self {
-            pool,
-            outbox: Arc::new(Notify::new()),
-            _anchor: anchor,
-        })
+        Ok(Self { pool, outbox: Arc::new(Notify::new()), _anchor: anchor })
     }
 
     /// Whether the database answers.
@@ -116,11 +110,7 @@ impl Database {
     /// # Errors
     /// When the database is unavailable.
     pub async fn begin(&self) -> Result<Tx, AppError> {
-        Ok(Tx {
-            inner: self.pool.begin().await?,
-            published: false,
-            outbox: self.outbox.clone(),
-        })
+        Ok(Tx { inner: self.pool.begin().await?, published: false, outbox: self.outbox.clone() })
     }
 }
 
@@ -159,9 +149,7 @@ async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
         .is_some();
     if !exists {
         // Two processes may race to create it; the loser's error is harmless.
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut admin)
-            .await;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut admin).await;
     }
     let _ = admin.close().await;
     Ok(())
@@ -345,9 +333,7 @@ json_item!(String, bool, i32, i64, f64);
 fn text_item<T: Text>(value: &serde_json::Value, column: &str) -> Result<T, AppError> {
     match value.as_str() {
         Some(text) => T::from_text(text, column),
-        None => Err(AppError::internal(anyhow::anyhow!(
-            "column `{column}` holds a non-text item: {value}"
-        ))),
+        None => Err(AppError::internal(anyhow::anyhow!("column `{column}` holds a non-text item: {value}"))),
     }
 }
 
@@ -392,11 +378,7 @@ pub fn rows_to_fetch(page_size: u32) -> i64 {
 }
 
 fn page_limit(page_size: u32) -> u32 {
-    if page_size == 0 {
-        DEFAULT_PAGE_SIZE
-    } else {
-        page_size.min(MAX_PAGE_SIZE)
-    }
+    if page_size == 0 { DEFAULT_PAGE_SIZE } else { page_size.min(MAX_PAGE_SIZE) }
 }
 
 /// The page of `rows` (fetched with [`rows_to_fetch`], in id order) for `page_size`.
@@ -411,11 +393,7 @@ pub fn page<T>(
 ) -> Result<Page<T>, AppError> {
     let limit = page_limit(page_size) as usize;
     let mut items = rows.iter().take(limit).map(decode).collect::<Result<Vec<_>, _>>()?;
-    let next = if rows.len() > limit {
-        items.last().map(&id)
-    } else {
-        None
-    };
+    let next = if rows.len() > limit { items.last().map(&id) } else { None };
     items.truncate(limit);
     Ok(Page { items, next })
 }
@@ -435,10 +413,7 @@ mod tests {
     }
 
     fn memory() -> crate::config::Database {
-        crate::config::Database {
-            url: "sqlite::memory:".into(),
-            max_connections: 4,
-        }
+        crate::config::Database { url: "sqlite::memory:".into(), max_connections: 4 }
     }
 
     const TABLE: Migration = Migration {
@@ -464,19 +439,13 @@ mod tests {
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        let row = sqlx::query(r#"SELECT * FROM "things""#)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+        let row = sqlx::query(r#"SELECT * FROM "things""#).fetch_one(&db.pool).await.unwrap();
         assert_eq!(get::<uuid::Uuid>(&row, "id").unwrap(), id);
         assert!(get::<bool>(&row, "flag").unwrap());
         assert_eq!(get::<Option<OffsetDateTime>>(&row, "at").unwrap(), at);
         assert_eq!(get::<Vec<Color>>(&row, "colors").unwrap(), colors);
         assert_eq!(get::<Option<i64>>(&row, "n").unwrap(), None);
-        assert!(
-            get::<Vec<Color>>(&row, "id").is_err(),
-            "a corrupt column is an error, not a panic"
-        );
+        assert!(get::<Vec<Color>>(&row, "id").is_err(), "a corrupt column is an error, not a panic");
     }
 
     #[tokio::test]
@@ -484,19 +453,12 @@ mod tests {
         let db = Database::connect(&memory(), &[TABLE]).await.unwrap();
         let insert = r#"INSERT INTO "things" ("id", "flag", "colors") VALUES ($1, 0, '[]')"#;
         let mut tx = db.begin().await.unwrap();
-        sqlx::query(insert)
-            .bind("rolled-back")
-            .execute(tx.conn())
-            .await
-            .unwrap();
+        sqlx::query(insert).bind("rolled-back").execute(tx.conn()).await.unwrap();
         drop(tx);
         let mut tx = db.begin().await.unwrap();
         sqlx::query(insert).bind("kept").execute(tx.conn()).await.unwrap();
         tx.commit().await.unwrap();
-        let ids: Vec<String> = sqlx::query_scalar(r#"SELECT "id" FROM "things""#)
-            .fetch_all(&db.pool)
-            .await
-            .unwrap();
+        let ids: Vec<String> = sqlx::query_scalar(r#"SELECT "id" FROM "things""#).fetch_all(&db.pool).await.unwrap();
         assert_eq!(ids, vec!["kept".to_owned()]);
         assert!(db.ping().await.is_ok());
         db.pool.close().await;

@@ -81,10 +81,7 @@ struct Body<'a> {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log_if_internal();
-        let body = Body {
-            code: self.code(),
-            message: self.to_string(),
-        };
+        let body = Body { code: self.code(), message: self.to_string() };
         (self.status(), Json(body)).into_response()
     }
 }
@@ -113,20 +110,13 @@ mod tests {
             (AppError::NotFound("Order 1".into()), 404, tonic::Code::NotFound),
             (AppError::Conflict("no".into()), 409, tonic::Code::FailedPrecondition),
             (AppError::Unavailable("down".into()), 503, tonic::Code::Unavailable),
-            (
-                AppError::internal(anyhow::anyhow!("secret detail")),
-                500,
-                tonic::Code::Internal,
-            ),
+            (AppError::internal(anyhow::anyhow!("secret detail")), 500, tonic::Code::Internal),
         ];
         for (error, http, grpc) in cases {
             assert_eq!(error.status().as_u16(), http);
             let status = tonic::Status::from(error);
             assert_eq!(status.code(), grpc);
-            assert!(
-                !status.message().contains("secret"),
-                "internal details stay in the logs"
-            );
+            assert!(!status.message().contains("secret"), "internal details stay in the logs");
         }
     }
 

@@ -99,13 +99,7 @@ pub async fn start<H: Handler>(
         tasks.push(tokio::spawn(relay(database.clone(), jetstream.clone(), stream)));
     }
     for subscription in subscriptions {
-        let consumer = consume(
-            database.clone(),
-            handler.clone(),
-            jetstream.clone(),
-            stream,
-            *subscription,
-        );
+        let consumer = consume(database.clone(), handler.clone(), jetstream.clone(), stream, *subscription);
         tasks.push(tokio::spawn(consumer));
     }
     Ok(tasks)
@@ -117,30 +111,24 @@ pub(crate) fn next_position() -> i64 {
     use std::sync::atomic::{AtomicI64, Ordering};
     static LAST: AtomicI64 = AtomicI64::new(0);
     let now = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX);
-    let previous = LAST
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(now.max(last + 1)))
-        .unwrap_or(now);
+    let previous =
+        LAST.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(now.max(last + 1))).unwrap_or(now);
     now.max(previous + 1)
 }
 
 pub(crate) fn to_hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-            let _ = write!(out, "{byte:02x}");
-            out
-        })
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+        let _ = write!(out, "{byte:02x}");
+        out
+    })
 }
 
 fn from_hex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
 /// Runs a `DELETE … WHERE <timestamp column> < $1` with the time `age` ago; a failure is only
@@ -223,8 +211,7 @@ async fn publish_pending(database: &Database, jetstream: &jetstream::Context) ->
             .publish_with_headers(subject.clone(), headers, payload.into())
             .await
             .map_err(|error| anyhow::anyhow!("publishing {subject}: {error}"))?;
-        ack.await
-            .map_err(|error| anyhow::anyhow!("JetStream did not acknowledge {subject}: {error}"))?;
+        ack.await.map_err(|error| anyhow::anyhow!("JetStream did not acknowledge {subject}: {error}"))?;
         let now = crate::codec::now().to_text();
         sqlx::query(r#"UPDATE "outbox" SET "published_at" = $1, "updated_at" = $2 WHERE "id" = $3"#)
             .bind(now.clone())
@@ -302,12 +289,7 @@ async fn consume<H: Handler>(
         if let Err(error) = consumed.await {
             let retry_in_ms = backoff.as_millis();
             let durable = subscription.durable;
-            tracing::warn!(
-                error = format!("{error:#}"),
-                durable,
-                retry_in_ms,
-                "consuming events failed"
-            );
+            tracing::warn!(error = format!("{error:#}"), durable, retry_in_ms, "consuming events failed");
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -336,10 +318,7 @@ async fn consume_until_error<H: Handler>(
         )
         .await
         .map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
-    let mut messages = consumer
-        .messages()
-        .await
-        .map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
+    let mut messages = consumer.messages().await.map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
     let mut last_cleanup = Instant::now();
     while let Some(message) = messages.next().await {
         if last_cleanup.elapsed() > CLEANUP_EVERY {
@@ -355,12 +334,7 @@ async fn consume_until_error<H: Handler>(
             .as_ref()
             .and_then(|headers| headers.get("Nats-Msg-Id"))
             .map(|value| value.as_str().to_owned())
-            .or_else(|| {
-                message
-                    .info()
-                    .ok()
-                    .map(|info| format!("{}:{}", info.stream, info.stream_sequence))
-            })
+            .or_else(|| message.info().ok().map(|info| format!("{}:{}", info.stream, info.stream_sequence)))
             .unwrap_or_default();
         let outcome = handle(database, handler, message.subject.as_str(), &id, &message.payload).await;
         let ack = match &outcome {
@@ -375,9 +349,7 @@ async fn consume_until_error<H: Handler>(
             }
             Err(error) => {
                 tracing::warn!(durable, id, %error, "event handler failed; it will be delivered again");
-                message
-                    .ack_with(jetstream::AckKind::Nak(Some(Duration::from_secs(1))))
-                    .await
+                message.ack_with(jetstream::AckKind::Nak(Some(Duration::from_secs(1)))).await
             }
         };
         ack.map_err(|error| anyhow::anyhow!("acknowledging {id}: {error}"))?;
@@ -422,10 +394,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_redelivered_event_takes_effect_once() {
-        let config = crate::config::Database {
-            url: "sqlite::memory:".into(),
-            max_connections: 1,
-        };
+        let config = crate::config::Database { url: "sqlite::memory:".into(), max_connections: 1 };
         let schema = crate::db::Migration {
             version: 1,
             name: "init",
@@ -434,30 +403,12 @@ mod tests {
         };
         let db = Database::connect(&config, &[schema]).await.unwrap();
         let subject = "shop.orders.order_placed";
-        assert_eq!(
-            handle(&db, &Counter, subject, "e1", b"").await.unwrap(),
-            Handled::Processed
-        );
-        assert_eq!(
-            handle(&db, &Counter, subject, "e1", b"").await.unwrap(),
-            Handled::Duplicate
-        );
-        assert_eq!(
-            handle(&db, &Counter, "shop.x.y", "e2", b"").await.unwrap(),
-            Handled::Ignored
-        );
-        let handled: i64 = sqlx::query_scalar(r#"SELECT COUNT(*) FROM "handled""#)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+        assert_eq!(handle(&db, &Counter, subject, "e1", b"").await.unwrap(), Handled::Processed);
+        assert_eq!(handle(&db, &Counter, subject, "e1", b"").await.unwrap(), Handled::Duplicate);
+        assert_eq!(handle(&db, &Counter, "shop.x.y", "e2", b"").await.unwrap(), Handled::Ignored);
+        let handled: i64 = sqlx::query_scalar(r#"SELECT COUNT(*) FROM "handled""#).fetch_one(&db.pool).await.unwrap();
         assert_eq!(handled, 1);
-        let remembered: i64 = sqlx::query_scalar(r#"SELECT COUNT(*) FROM "inbox""#)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-        assert_eq!(
-            remembered, 1,
-            "an ignored event is not remembered: its transaction rolled back"
-        );
+        let remembered: i64 = sqlx::query_scalar(r#"SELECT COUNT(*) FROM "inbox""#).fetch_one(&db.pool).await.unwrap();
+        assert_eq!(remembered, 1, "an ignored event is not remembered: its transaction rolled back");
     }
 }

@@ -32,10 +32,7 @@ pub fn router(
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(axum::middleware::from_fn(trace));
     let probes = Router::new()
-        .route(
-            "/healthz",
-            get(move || std::future::ready(Json(Health { status: "ok", service }))),
-        )
+        .route("/healthz", get(move || std::future::ready(Json(Health { status: "ok", service }))))
         .route("/readyz", get(readyz))
         .with_state((service, readiness))
         .route("/metrics", get(move || std::future::ready(metrics.render())));
@@ -45,10 +42,7 @@ pub fn router(
 /// One server span per request, named by route template, joining the caller's trace when the
 /// request carries a `traceparent` header (the gateway sends one).
 async fn trace(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or("unmatched", |path| path.as_str());
+    let route = request.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |path| path.as_str());
     let method = request.method().as_str();
     let span = tracing::info_span!(
         "http request",
@@ -74,31 +68,13 @@ struct Health {
 /// dependency it needs does not answer.
 async fn readyz(State((service, readiness)): State<(&'static str, Readiness)>) -> impl IntoResponse {
     if !readiness.is_ready() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health {
-                status: "shutting down",
-                service,
-            }),
-        );
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "shutting down", service }));
     }
     match readiness.check_dependencies().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(Health {
-                status: "ready",
-                service,
-            }),
-        ),
+        Ok(()) => (StatusCode::OK, Json(Health { status: "ready", service })),
         Err(error) => {
             tracing::warn!(%error, "not ready");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(Health {
-                    status: "dependency unavailable",
-                    service,
-                }),
-            )
+            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "dependency unavailable", service }))
         }
     }
 }
@@ -120,9 +96,7 @@ impl ListQuery {
     pub fn parse(query: Result<Query<Self>, QueryRejection>) -> Result<(u32, Option<uuid::Uuid>), AppError> {
         let Query(query) = query.map_err(|rejection| AppError::Invalid(rejection.body_text()))?;
         let after = query.page_token.filter(|token| !token.is_empty());
-        let after = after
-            .map(|token| uuid::Uuid::from_text(&token, "page_token"))
-            .transpose()?;
+        let after = after.map(|token| uuid::Uuid::from_text(&token, "page_token")).transpose()?;
         Ok((query.page_size.unwrap_or(0), after))
     }
 }
@@ -141,9 +115,7 @@ pub struct ListBody<T> {
 /// # Errors
 /// [`AppError::Invalid`] with the rejection's text.
 pub fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
-    payload
-        .map(|Json(value)| value)
-        .map_err(|rejection| AppError::Invalid(rejection.body_text()))
+    payload.map(|Json(value)| value).map_err(|rejection| AppError::Invalid(rejection.body_text()))
 }
 
 /// An id from a path.
@@ -155,7 +127,7 @@ pub fn id(raw: &str) -> Result<uuid::Uuid, AppError> {
 }
 
 /// 201 Created with the new record's `Location`.
-pub fn created<T: Serialize>(location: &str, record: T) -> impl IntoResponse {
+pub fn created<T: Serialize>(location: &str, record: T) -> (StatusCode, HeaderMap, Json<T>) {
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(location) {
         headers.insert(header::LOCATION, location);

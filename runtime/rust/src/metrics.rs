@@ -12,9 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-const LATENCY_BUCKETS: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// The process-wide recorder, installed once (a second install would fail, and tests start
 /// the service many times in one process).
@@ -58,10 +56,7 @@ thread_local! {
 pub async fn track(request: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |path| route_label(path.as_str()));
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |path| route_label(path.as_str()));
     let response = next.run(request).await;
     let status = response.status();
     let key = (method, route, status_label(status));
@@ -188,9 +183,6 @@ mod tests {
         let first = route_label("/api/orders/{id}");
         let again = route_label(&String::from("/api/orders/{id}"));
         assert!(std::ptr::eq(first, again), "a route is interned once");
-        assert_eq!(
-            format!("{:?}", tonic::Code::FailedPrecondition),
-            grpc_code_label(tonic::Code::FailedPrecondition)
-        );
+        assert_eq!(format!("{:?}", tonic::Code::FailedPrecondition), grpc_code_label(tonic::Code::FailedPrecondition));
     }
 }

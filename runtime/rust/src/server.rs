@@ -145,9 +145,7 @@ impl<A> Running<A> {
         let upkeep = tokio::spawn(crate::metrics::upkeep(metrics.clone()));
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         for name in &self.grpc_names {
-            health_reporter
-                .set_service_status(name, tonic_health::ServingStatus::Serving)
-                .await;
+            health_reporter.set_service_status(name, tonic_health::ServingStatus::Serving).await;
         }
         let (stop_tx, stop_rx) = watch::channel(false);
         let stopped = move || {
@@ -157,13 +155,8 @@ impl<A> Running<A> {
             }
         };
 
-        let router = crate::http::router(
-            self.name,
-            self.http_api,
-            self.readiness.clone(),
-            self.config.request_timeout,
-            metrics,
-        );
+        let router =
+            crate::http::router(self.name, self.http_api, self.readiness.clone(), self.config.request_timeout, metrics);
         let http_server = axum::serve(self.http, router).with_graceful_shutdown(stopped());
         let grpc_server = tonic::transport::Server::builder()
             .trace_fn(grpc_span)
@@ -176,9 +169,7 @@ impl<A> Running<A> {
         let signal = async move {
             shutdown.await;
             readiness.stop_taking_traffic();
-            health_reporter
-                .set_service_status("", tonic_health::ServingStatus::NotServing)
-                .await;
+            health_reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
             let _ = stop_tx.send(true);
         };
         let servers = async {
@@ -211,12 +202,7 @@ impl<A> Running<A> {
 /// One server span per gRPC call, joining the caller's trace (`traceparent` metadata).
 fn grpc_span(request: &axum::http::Request<()>) -> tracing::Span {
     let method = request.uri().path().trim_start_matches('/');
-    let span = tracing::info_span!(
-        "grpc request",
-        otel.name = method,
-        otel.kind = "server",
-        rpc.system = "grpc"
-    );
+    let span = tracing::info_span!("grpc request", otel.name = method, otel.kind = "server", rpc.system = "grpc");
     crate::telemetry::set_parent(&span, request.headers());
     span
 }
@@ -249,9 +235,7 @@ async fn healthcheck(port: u16) -> anyhow::Result<()> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let check = async {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;
-        stream
-            .write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            .await?;
+        stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
         let mut head = [0_u8; 12];
         stream.read_exact(&mut head).await?;
         anyhow::ensure!(head.ends_with(b" 200"), "not ready: {}", String::from_utf8_lossy(&head));

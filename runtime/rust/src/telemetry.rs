@@ -26,11 +26,7 @@ pub fn init(service: &'static str) -> Telemetry {
             use opentelemetry::trace::TracerProvider as _;
             tracing_opentelemetry::layer().with_tracer(provider.tracer(service))
         });
-        let _ = tracing_subscriber::registry()
-            .with(filter)
-            .with(logs)
-            .with(traces)
-            .try_init();
+        let _ = tracing_subscriber::registry().with(filter).with(logs).with(traces).try_init();
         Telemetry { provider }
     }
     #[cfg(not(feature = "otel"))]
@@ -44,9 +40,7 @@ pub fn init(service: &'static str) -> Telemetry {
 #[cfg(feature = "otel")]
 fn otlp_provider(service: &'static str) -> Option<opentelemetry_sdk::trace::SdkTracerProvider> {
     use opentelemetry_otlp::WithExportConfig as _;
-    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .ok()
-        .filter(|e| !e.is_empty())?;
+    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|e| !e.is_empty())?;
     let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()

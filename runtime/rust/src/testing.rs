@@ -36,10 +36,7 @@ impl Reply {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
     }
 }
 
@@ -58,13 +55,7 @@ impl<A: Clone + Send + 'static> TestService<A> {
         let server = tokio::spawn(running.serve_until(async {
             let _ = stopped.await;
         }));
-        Self {
-            http,
-            grpc,
-            app,
-            stop: Some(stop),
-            server: Some(server),
-        }
+        Self { http, grpc, app, stop: Some(stop), server: Some(server) }
     }
 }
 
@@ -85,20 +76,12 @@ impl<A> TestService<A> {
         stream.read_to_string(&mut raw).await.expect("reads");
         let (head, body) = raw.split_once("\r\n\r\n").expect("a response head");
         let mut lines = head.lines();
-        let status = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|s| s.parse().ok())
-            .expect("a status");
+        let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("a status");
         let headers = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
             .collect();
-        Reply {
-            status,
-            headers,
-            body: body.to_owned(),
-        }
+        Reply { status, headers, body: body.to_owned() }
     }
 
     /// A gRPC channel to the service.

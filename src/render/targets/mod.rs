@@ -110,6 +110,7 @@ const CORE: &[Target] = &[
     // The workspace.
     row("workspace/README.md.jinja",            "README.md",                           Managed,  Once, When::Always),
     row("workspace/Cargo.toml.jinja",           "Cargo.toml",                          Managed,  Once, When::Always),
+    row("workspace/rustfmt.toml.jinja",         "rustfmt.toml",                        Managed,  Once, When::Always),
     row("workspace/gitignore.jinja",            ".gitignore",                          Scaffold, Once, When::Always),
     row("docker/dockerignore.jinja",            ".dockerignore",                       Managed,  Once, When::Always),
     // gRPC contracts.
@@ -134,17 +135,12 @@ const CORE: &[Target] = &[
     row("services/rust/src/app.rs.jinja",       "services/{service}/src/app.rs",       Managed,  Each, When::Always),
     row("services/rust/src/clients.rs.jinja",   "services/{service}/src/clients.rs",   Managed,  Each, When::HasCalls),
     row("services/rust/src/config.rs.jinja",    "services/{service}/src/config.rs",    Managed,  Each, When::Always),
-    row("services/rust/src/db.rs.jinja",        "services/{service}/src/db.rs",        Managed,  Each, When::HasDatabase),
-    row("services/rust/src/error.rs.jinja",     "services/{service}/src/error.rs",     Managed,  Each, When::Always),
     row("services/rust/src/events.rs.jinja",    "services/{service}/src/events.rs",    Managed,  Each, When::Messaging),
     row("services/rust/src/grpc.rs.jinja",      "services/{service}/src/grpc.rs",      Managed,  Each, When::Always),
     row("services/rust/src/hooks.rs.jinja",     "services/{service}/src/hooks.rs",     Managed,  Each, When::Always),
     row("services/rust/src/http.rs.jinja",      "services/{service}/src/http.rs",      Managed,  Each, When::Always),
-    row("services/rust/src/metrics.rs.jinja",   "services/{service}/src/metrics.rs",   Managed,  Each, When::Always),
     row("services/rust/src/model.rs.jinja",     "services/{service}/src/model.rs",     Managed,  Each, When::Always),
     row("services/rust/src/store.rs.jinja",     "services/{service}/src/store.rs",     Managed,  Each, When::HasDatabase),
-    row("services/rust/src/telemetry.rs.jinja", "services/{service}/src/telemetry.rs", Managed,  Each, When::Always),
-    row("services/rust/src/types.rs.jinja",     "services/{service}/src/types.rs",     Managed,  Each, When::Always),
     row("services/rust/src/logic.rs.jinja",     "services/{service}/src/logic.rs",     Scaffold, Each, When::Always),
     row("services/rust/tests/api.rs.jinja",     "services/{service}/tests/api.rs",     Managed,  Each, When::Always),
 ];

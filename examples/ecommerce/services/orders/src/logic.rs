@@ -8,15 +8,14 @@
 //! `OrderPlaced` event goes to the outbox, and payments answers with `PaymentCompleted`, which
 //! marks the order `paid`.
 
+use fleetwright_runtime::codec::{Enumeration as _, Text as _, now};
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::db::Tx;
-use crate::error::AppError;
 use crate::grpc::{pb, peers};
 use crate::hooks::Hooks;
 use crate::model::{Order, OrderInput, OrderLine, OrderLineInput, OrderStatus};
-use crate::store;
+use crate::{AppError, Tx, store};
 
 /// No state of its own: the clients live in `App`.
 #[derive(Debug, Default)]
@@ -37,7 +36,9 @@ impl Hooks for Logic {
         let request = peers::users::GetUserRequest { id: input.customer_id.to_string() };
         match app.clients.users.get_user(request).await {
             Ok(_) => Ok(()),
-            Err(error) if error.is_not_found() => Err(AppError::Invalid(format!("customer {} does not exist", input.customer_id))),
+            Err(error) if error.is_not_found() => {
+                Err(AppError::Invalid(format!("customer {} does not exist", input.customer_id)))
+            }
             Err(error) => Err(error.into()),
         }
     }
@@ -54,17 +55,27 @@ impl Hooks for Logic {
                 if count_lines(app, current.id).await? == 0 {
                     return Err(AppError::Conflict("an order without lines cannot be placed".to_owned()));
                 }
-                input.placed_at = crate::types::now();
+                input.placed_at = now();
                 Ok(())
             }
             (OrderStatus::Draft | OrderStatus::Pending, OrderStatus::Cancelled) => Ok(()),
-            (_, OrderStatus::Paid) => Err(AppError::Conflict("an order becomes paid when its payment completes".to_owned())),
-            (from, to) => Err(AppError::Conflict(format!("an order cannot go from {} to {}", from.as_str(), to.as_str()))),
+            (_, OrderStatus::Paid) => {
+                Err(AppError::Conflict("an order becomes paid when its payment completes".to_owned()))
+            }
+            (from, to) => {
+                Err(AppError::Conflict(format!("an order cannot go from {} to {}", from.as_str(), to.as_str())))
+            }
         }
     }
 
     /// Placing an order publishes `OrderPlaced`, in the transaction that places it.
-    async fn after_update_order(&self, _app: &App, tx: &mut Tx, previous: &Order, updated: &Order) -> Result<(), AppError> {
+    async fn after_update_order(
+        &self,
+        _app: &App,
+        tx: &mut Tx,
+        previous: &Order,
+        updated: &Order,
+    ) -> Result<(), AppError> {
         if previous.status == OrderStatus::Draft && updated.status == OrderStatus::Pending {
             tx.publish(&pb::OrderPlaced {
                 order_id: updated.id.to_string(),
@@ -99,7 +110,12 @@ impl Hooks for Logic {
     }
 
     /// Only the quantity of a line changes, and only while its order is a draft.
-    async fn before_update_order_line(&self, app: &App, current: &OrderLine, input: &mut OrderLineInput) -> Result<(), AppError> {
+    async fn before_update_order_line(
+        &self,
+        app: &App,
+        current: &OrderLine,
+        input: &mut OrderLineInput,
+    ) -> Result<(), AppError> {
         if input.quantity <= 0 {
             return Err(AppError::Invalid("`quantity` must be at least 1".to_owned()));
         }
@@ -110,7 +126,13 @@ impl Hooks for Logic {
         Ok(())
     }
 
-    async fn after_update_order_line(&self, _app: &App, tx: &mut Tx, _previous: &OrderLine, updated: &OrderLine) -> Result<(), AppError> {
+    async fn after_update_order_line(
+        &self,
+        _app: &App,
+        tx: &mut Tx,
+        _previous: &OrderLine,
+        updated: &OrderLine,
+    ) -> Result<(), AppError> {
         recompute_total(tx, updated.order_id).await
     }
 
@@ -124,8 +146,13 @@ impl Hooks for Logic {
 
     /// payments charged the order: it is paid. A payment for an order that is not pending
     /// (cancelled meanwhile, or paid already) changes nothing.
-    async fn on_payments_payment_completed(&self, _app: &App, tx: &mut Tx, event: &peers::payments::PaymentCompleted) -> Result<(), AppError> {
-        let order_id = crate::types::Text::from_text(&event.order_id, "order_id")?;
+    async fn on_payments_payment_completed(
+        &self,
+        _app: &App,
+        tx: &mut Tx,
+        event: &peers::payments::PaymentCompleted,
+    ) -> Result<(), AppError> {
+        let order_id = Uuid::from_text(&event.order_id, "order_id")?;
         let order = match store::get_order(tx.conn(), order_id).await {
             Ok(order) => order,
             Err(AppError::NotFound(_)) => {
@@ -160,7 +187,9 @@ async fn catalogue_price(app: &App, product_id: Uuid) -> Result<i64, AppError> {
 async fn require_draft(app: &App, order_id: Uuid) -> Result<(), AppError> {
     match app.get_order(order_id).await {
         Ok(order) if order.status == OrderStatus::Draft => Ok(()),
-        Ok(order) => Err(AppError::Conflict(format!("order {order_id} is {}: its lines are final", order.status.as_str()))),
+        Ok(order) => {
+            Err(AppError::Conflict(format!("order {order_id} is {}: its lines are final", order.status.as_str())))
+        }
         Err(AppError::NotFound(_)) => Err(AppError::Invalid(format!("order {order_id} does not exist"))),
         Err(error) => Err(error),
     }
@@ -169,7 +198,7 @@ async fn require_draft(app: &App, order_id: Uuid) -> Result<(), AppError> {
 async fn count_lines(app: &App, order_id: Uuid) -> Result<i64, AppError> {
     Ok(sqlx::query_scalar(r#"SELECT COUNT(*) FROM "order_lines" WHERE "order_id" = $1"#)
         .bind(order_id.to_string())
-        .fetch_one(&app.pool)
+        .fetch_one(&app.db.pool)
         .await?)
 }
 
@@ -193,6 +222,7 @@ async fn recompute_total(tx: &mut Tx, order_id: Uuid) -> Result<(), AppError> {
 mod tests {
     use std::time::Duration;
 
+    use fleetwright_runtime::events::{Handled, handle};
     use tonic::{Request, Response, Status};
 
     use crate::grpc::{pb, peers};
@@ -206,10 +236,16 @@ mod tests {
 
     #[tonic::async_trait]
     impl peers::products::products_service_server::ProductsService for Catalogue {
-        async fn create_product(&self, _: Request<peers::products::CreateProductRequest>) -> Result<Response<peers::products::CreateProductResponse>, Status> {
+        async fn create_product(
+            &self,
+            _: Request<peers::products::CreateProductRequest>,
+        ) -> Result<Response<peers::products::CreateProductResponse>, Status> {
             Err(Status::unimplemented("read-only"))
         }
-        async fn get_product(&self, request: Request<peers::products::GetProductRequest>) -> Result<Response<peers::products::GetProductResponse>, Status> {
+        async fn get_product(
+            &self,
+            request: Request<peers::products::GetProductRequest>,
+        ) -> Result<Response<peers::products::GetProductResponse>, Status> {
             let id = request.into_inner().id;
             if id != self.0.to_string() {
                 return Err(Status::not_found(format!("Product {id} not found")));
@@ -217,13 +253,22 @@ mod tests {
             let product = peers::products::Product { id, price_cents: PRICE, ..Default::default() };
             Ok(Response::new(peers::products::GetProductResponse { product: Some(product) }))
         }
-        async fn list_products(&self, _: Request<peers::products::ListProductsRequest>) -> Result<Response<peers::products::ListProductsResponse>, Status> {
+        async fn list_products(
+            &self,
+            _: Request<peers::products::ListProductsRequest>,
+        ) -> Result<Response<peers::products::ListProductsResponse>, Status> {
             Ok(Response::new(peers::products::ListProductsResponse::default()))
         }
-        async fn update_product(&self, _: Request<peers::products::UpdateProductRequest>) -> Result<Response<peers::products::UpdateProductResponse>, Status> {
+        async fn update_product(
+            &self,
+            _: Request<peers::products::UpdateProductRequest>,
+        ) -> Result<Response<peers::products::UpdateProductResponse>, Status> {
             Err(Status::unimplemented("read-only"))
         }
-        async fn delete_product(&self, _: Request<peers::products::DeleteProductRequest>) -> Result<Response<peers::products::DeleteProductResponse>, Status> {
+        async fn delete_product(
+            &self,
+            _: Request<peers::products::DeleteProductRequest>,
+        ) -> Result<Response<peers::products::DeleteProductResponse>, Status> {
             Err(Status::unimplemented("read-only"))
         }
     }
@@ -233,20 +278,35 @@ mod tests {
 
     #[tonic::async_trait]
     impl peers::users::users_service_server::UsersService for Everyone {
-        async fn create_user(&self, _: Request<peers::users::CreateUserRequest>) -> Result<Response<peers::users::CreateUserResponse>, Status> {
+        async fn create_user(
+            &self,
+            _: Request<peers::users::CreateUserRequest>,
+        ) -> Result<Response<peers::users::CreateUserResponse>, Status> {
             Err(Status::unimplemented("read-only"))
         }
-        async fn get_user(&self, request: Request<peers::users::GetUserRequest>) -> Result<Response<peers::users::GetUserResponse>, Status> {
+        async fn get_user(
+            &self,
+            request: Request<peers::users::GetUserRequest>,
+        ) -> Result<Response<peers::users::GetUserResponse>, Status> {
             let user = peers::users::User { id: request.into_inner().id, ..Default::default() };
             Ok(Response::new(peers::users::GetUserResponse { user: Some(user) }))
         }
-        async fn list_users(&self, _: Request<peers::users::ListUsersRequest>) -> Result<Response<peers::users::ListUsersResponse>, Status> {
+        async fn list_users(
+            &self,
+            _: Request<peers::users::ListUsersRequest>,
+        ) -> Result<Response<peers::users::ListUsersResponse>, Status> {
             Ok(Response::new(peers::users::ListUsersResponse::default()))
         }
-        async fn update_user(&self, _: Request<peers::users::UpdateUserRequest>) -> Result<Response<peers::users::UpdateUserResponse>, Status> {
+        async fn update_user(
+            &self,
+            _: Request<peers::users::UpdateUserRequest>,
+        ) -> Result<Response<peers::users::UpdateUserResponse>, Status> {
             Err(Status::unimplemented("read-only"))
         }
-        async fn delete_user(&self, _: Request<peers::users::DeleteUserRequest>) -> Result<Response<peers::users::DeleteUserResponse>, Status> {
+        async fn delete_user(
+            &self,
+            _: Request<peers::users::DeleteUserRequest>,
+        ) -> Result<Response<peers::users::DeleteUserResponse>, Status> {
             Err(Status::unimplemented("read-only"))
         }
     }
@@ -262,12 +322,14 @@ mod tests {
     async fn start() -> (crate::App, uuid::Uuid) {
         let product = uuid::Uuid::now_v7();
         let mut config = Config::for_tests();
-        config.products_grpc_url = serve(tonic::transport::Server::builder().add_service(
-            peers::products::products_service_server::ProductsServiceServer::new(Catalogue(product)),
-        ))
+        config.products_grpc_url = serve(
+            tonic::transport::Server::builder()
+                .add_service(peers::products::products_service_server::ProductsServiceServer::new(Catalogue(product))),
+        )
         .await;
         config.users_grpc_url = serve(
-            tonic::transport::Server::builder().add_service(peers::users::users_service_server::UsersServiceServer::new(Everyone)),
+            tonic::transport::Server::builder()
+                .add_service(peers::users::users_service_server::UsersServiceServer::new(Everyone)),
         )
         .await;
         let running = crate::start(config).await.expect("starts");
@@ -276,20 +338,32 @@ mod tests {
 
     /// The `OrderPlaced` events of one order waiting in the outbox.
     async fn placed_events_of(app: &crate::App, order_id: uuid::Uuid) -> Vec<pb::OrderPlaced> {
-        let payloads: Vec<String> = sqlx::query_scalar(r#"SELECT "payload" FROM "outbox" WHERE "subject" = 'shop.orders.order_placed'"#)
-            .fetch_all(&app.pool)
-            .await
-            .expect("reads the outbox");
+        let payloads: Vec<String> =
+            sqlx::query_scalar(r#"SELECT "payload" FROM "outbox" WHERE "subject" = 'shop.orders.order_placed'"#)
+                .fetch_all(&app.db.pool)
+                .await
+                .expect("reads the outbox");
         payloads
             .iter()
-            .map(|hex| (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>())
+            .map(|hex| {
+                (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                    .collect::<Vec<u8>>()
+            })
             .map(|bytes| <pb::OrderPlaced as prost::Message>::decode(bytes.as_slice()).expect("an OrderPlaced"))
             .filter(|event| event.order_id == order_id.to_string())
             .collect()
     }
 
     fn draft(customer_id: uuid::Uuid) -> OrderInput {
-        OrderInput { customer_id, status: OrderStatus::Paid, total_cents: 999_999, note: None, placed_at: time::OffsetDateTime::UNIX_EPOCH }
+        OrderInput {
+            customer_id,
+            status: OrderStatus::Paid,
+            total_cents: 999_999,
+            note: None,
+            placed_at: time::OffsetDateTime::UNIX_EPOCH,
+        }
     }
 
     #[tokio::test]
@@ -301,7 +375,8 @@ mod tests {
         let line = OrderLineInput { order_id: order.id, product_id: product, quantity: 2, unit_price_cents: 1 };
         let line = app.create_order_line(line).await.expect("line");
         assert_eq!(line.unit_price_cents, PRICE, "the catalogue's price, not the client's");
-        let unknown = OrderLineInput { order_id: order.id, product_id: uuid::Uuid::now_v7(), quantity: 1, unit_price_cents: 1 };
+        let unknown =
+            OrderLineInput { order_id: order.id, product_id: uuid::Uuid::now_v7(), quantity: 1, unit_price_cents: 1 };
         assert!(matches!(app.create_order_line(unknown).await, Err(AppError::Invalid(_))));
         let none = OrderLineInput { order_id: order.id, product_id: product, quantity: 0, unit_price_cents: 1 };
         assert!(matches!(app.create_order_line(none).await, Err(AppError::Invalid(_))));
@@ -317,7 +392,10 @@ mod tests {
         pay.status = OrderStatus::Paid;
         assert!(matches!(app.update_order(order.id, pay).await, Err(AppError::Conflict(_))));
         let extra = OrderLineInput { order_id: order.id, product_id: product, quantity: 1, unit_price_cents: 1 };
-        assert!(matches!(app.create_order_line(extra).await, Err(AppError::Conflict(_))), "a placed order's lines are final");
+        assert!(
+            matches!(app.create_order_line(extra).await, Err(AppError::Conflict(_))),
+            "a placed order's lines are final"
+        );
 
         let placed_events = placed_events_of(&app, order.id).await;
         assert_eq!(placed_events.len(), 1, "one OrderPlaced, written with the placing: {placed_events:?}");
@@ -338,21 +416,33 @@ mod tests {
     async fn payment_completed_marks_the_order_paid_once() {
         let (app, product) = start().await;
         let order = app.create_order(draft(uuid::Uuid::now_v7())).await.expect("order");
-        app.create_order_line(OrderLineInput { order_id: order.id, product_id: product, quantity: 1, unit_price_cents: 0 }).await.expect("line");
+        app.create_order_line(OrderLineInput {
+            order_id: order.id,
+            product_id: product,
+            quantity: 1,
+            unit_price_cents: 0,
+        })
+        .await
+        .expect("line");
         let mut place = order.input();
         place.status = OrderStatus::Pending;
         app.update_order(order.id, place).await.expect("placed");
 
-        let event = peers::payments::PaymentCompleted { order_id: order.id.to_string(), payment_id: uuid::Uuid::now_v7().to_string(), amount_cents: PRICE };
+        let event = peers::payments::PaymentCompleted {
+            order_id: order.id.to_string(),
+            payment_id: uuid::Uuid::now_v7().to_string(),
+            amount_cents: PRICE,
+        };
         let payload = prost::Message::encode_to_vec(&event);
         let subject = "shop.payments.payment_completed";
         let id = uuid::Uuid::now_v7().to_string();
-        let first = crate::events::handle(&app, subject, &id, &payload).await.expect("handled");
-        assert_eq!(first, crate::events::Handled::Processed);
+        let first = handle(&app.db, &app, subject, &id, &payload).await.expect("handled");
+        assert_eq!(first, Handled::Processed);
         assert_eq!(app.get_order(order.id).await.expect("order").status, OrderStatus::Paid);
-        let again = crate::events::handle(&app, subject, &id, &payload).await.expect("handled");
-        assert_eq!(again, crate::events::Handled::Duplicate, "a redelivery is skipped");
-        assert!(matches!(crate::events::handle(&app, subject, &uuid::Uuid::now_v7().to_string(), b"\xff\xff").await, Err(AppError::Invalid(_))));
+        let again = handle(&app.db, &app, subject, &id, &payload).await.expect("handled");
+        assert_eq!(again, Handled::Duplicate, "a redelivery is skipped");
+        let garbage = handle(&app.db, &app, subject, &uuid::Uuid::now_v7().to_string(), b"\xff\xff").await;
+        assert!(matches!(garbage, Err(AppError::Invalid(_))));
     }
 
     #[tokio::test]
@@ -360,7 +450,8 @@ mod tests {
         let (_, product) = start().await;
         let mut config = Config::for_tests();
         config.users_grpc_url = serve(
-            tonic::transport::Server::builder().add_service(peers::users::users_service_server::UsersServiceServer::new(Everyone)),
+            tonic::transport::Server::builder()
+                .add_service(peers::users::users_service_server::UsersServiceServer::new(Everyone)),
         )
         .await;
         let app = crate::start(config).await.expect("starts").app.clone();

@@ -3,13 +3,13 @@
 //! `OrderPlaced` is charged once (captured at once: this example has no payment provider), and
 //! `PaymentCompleted` goes out in the same transaction that records the payment.
 
+use fleetwright_runtime::codec::{Text as _, now};
+
 use crate::app::App;
-use crate::db::Tx;
-use crate::error::AppError;
 use crate::grpc::{pb, peers};
 use crate::hooks::Hooks;
 use crate::model::{PaymentInput, PaymentStatus};
-use crate::store;
+use crate::{AppError, Tx, store};
 
 /// No state of its own.
 #[derive(Debug, Default)]
@@ -24,8 +24,13 @@ impl Logic {
 impl Hooks for Logic {
     /// One payment per order, whatever the broker delivers: the inbox already drops a
     /// redelivered event; this check also ignores a second `OrderPlaced` for the same order.
-    async fn on_orders_order_placed(&self, _app: &App, tx: &mut Tx, event: &peers::orders::OrderPlaced) -> Result<(), AppError> {
-        let order_id: uuid::Uuid = crate::types::Text::from_text(&event.order_id, "order_id")?;
+    async fn on_orders_order_placed(
+        &self,
+        _app: &App,
+        tx: &mut Tx,
+        event: &peers::orders::OrderPlaced,
+    ) -> Result<(), AppError> {
+        let order_id = uuid::Uuid::from_text(&event.order_id, "order_id")?;
         let existing: Option<String> = sqlx::query_scalar(r#"SELECT "id" FROM "payments" WHERE "order_id" = $1"#)
             .bind(order_id.to_string())
             .fetch_optional(tx.conn())
@@ -40,7 +45,7 @@ impl Hooks for Logic {
                 order_id,
                 amount_cents: event.total_cents,
                 status: PaymentStatus::Captured,
-                captured_at: Some(crate::types::now()),
+                captured_at: Some(now()),
             },
         )
         .await?;
@@ -57,7 +62,8 @@ impl Hooks for Logic {
 
 #[cfg(test)]
 mod tests {
-    use crate::events::{Handled, handle};
+    use fleetwright_runtime::events::{Handled, handle};
+
     use crate::grpc::peers;
 
     const SUBJECT: &str = "shop.orders.order_placed";
@@ -66,35 +72,48 @@ mod tests {
     async fn each_order_is_charged_once_and_reported_once() {
         let app = crate::start(crate::Config::for_tests()).await.expect("starts").app.clone();
         let order_id = uuid::Uuid::now_v7().to_string();
-        let placed = peers::orders::OrderPlaced { order_id: order_id.clone(), customer_id: uuid::Uuid::now_v7().to_string(), total_cents: 2_500 };
+        let placed = peers::orders::OrderPlaced {
+            order_id: order_id.clone(),
+            customer_id: uuid::Uuid::now_v7().to_string(),
+            total_cents: 2_500,
+        };
         let payload = prost::Message::encode_to_vec(&placed);
 
         let (first, second) = (uuid::Uuid::now_v7().to_string(), uuid::Uuid::now_v7().to_string());
-        assert_eq!(handle(&app, SUBJECT, &first, &payload).await.expect("handled"), Handled::Processed);
+        assert_eq!(handle(&app.db, &app, SUBJECT, &first, &payload).await.expect("handled"), Handled::Processed);
         // The broker delivers the same event again (no ack reached it), then a second
         // OrderPlaced for the same order arrives: still one payment, one PaymentCompleted.
-        assert_eq!(handle(&app, SUBJECT, &first, &payload).await.expect("handled"), Handled::Duplicate);
-        assert_eq!(handle(&app, SUBJECT, &second, &payload).await.expect("handled"), Handled::Processed);
+        assert_eq!(handle(&app.db, &app, SUBJECT, &first, &payload).await.expect("handled"), Handled::Duplicate);
+        assert_eq!(handle(&app.db, &app, SUBJECT, &second, &payload).await.expect("handled"), Handled::Processed);
 
         let payments = app.list_payments(1000, None).await.expect("payments").items;
         let charged: Vec<_> = payments.iter().filter(|p| p.order_id.to_string() == order_id).collect();
         assert_eq!(charged.len(), 1, "{payments:?}");
         assert_eq!(charged[0].amount_cents, 2_500);
-        let payloads: Vec<String> = sqlx::query_scalar(r#"SELECT "payload" FROM "outbox" WHERE "subject" = 'shop.payments.payment_completed'"#)
-            .fetch_all(&app.pool)
-            .await
-            .expect("reads the outbox");
+        let payloads: Vec<String> =
+            sqlx::query_scalar(r#"SELECT "payload" FROM "outbox" WHERE "subject" = 'shop.payments.payment_completed'"#)
+                .fetch_all(&app.db.pool)
+                .await
+                .expect("reads the outbox");
         let reported = payloads
             .iter()
-            .map(|hex| (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect::<Vec<u8>>())
-            .map(|bytes| <crate::grpc::pb::PaymentCompleted as prost::Message>::decode(bytes.as_slice()).expect("a PaymentCompleted"))
+            .map(|hex| {
+                (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                    .collect::<Vec<u8>>()
+            })
+            .map(|bytes| {
+                <crate::grpc::pb::PaymentCompleted as prost::Message>::decode(bytes.as_slice())
+                    .expect("a PaymentCompleted")
+            })
             .filter(|event| event.order_id == order_id)
             .count();
         assert_eq!(reported, 1, "one PaymentCompleted");
         let remembered: i64 = sqlx::query_scalar(r#"SELECT COUNT(*) FROM "inbox" WHERE "id" IN ($1, $2)"#)
             .bind(first)
             .bind(second)
-            .fetch_one(&app.pool)
+            .fetch_one(&app.db.pool)
             .await
             .expect("count");
         assert_eq!(remembered, 2);

@@ -1,0 +1,37 @@
+//! The runtime crate every Rust service depends on: `runtime/rust` in this repository, built
+//! and tested there as ordinary code, embedded in the binary and written verbatim (behind the
+//! managed-file header) into each workspace at the same path. Not a template: nothing in it
+//! varies by manifest.
+
+use include_dir::{Dir, include_dir};
+
+static SOURCES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/runtime/rust/src");
+const MANIFEST: &str = include_str!("../../runtime/rust/Cargo.toml");
+
+/// Where the crate goes in a workspace.
+pub const DIR: &str = "runtime/rust";
+
+/// Every file of the crate as (path in the workspace, text), sorted by path.
+pub fn files() -> Vec<(String, &'static str)> {
+    let mut files = vec![(format!("{DIR}/Cargo.toml"), MANIFEST)];
+    for file in SOURCES.files() {
+        if let Some(text) = file.contents_utf8() {
+            files.push((format!("{DIR}/src/{}", file.path().to_string_lossy()), text));
+        }
+    }
+    files.sort_unstable();
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_whole_crate_is_embedded() {
+        let files = super::files();
+        let paths: Vec<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
+        for expected in ["runtime/rust/Cargo.toml", "runtime/rust/src/lib.rs", "runtime/rust/src/events.rs"] {
+            assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
+        }
+        assert!(paths.iter().all(|p| p.ends_with(".rs") || p.ends_with("Cargo.toml")), "{paths:?}");
+    }
+}
