@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use fleetwright::manifest::{Source, load_source};
+use fleetwright::Source;
+use fleetwright::manifest::load_source;
 use fleetwright::model::State;
 use fleetwright::render::Templates;
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::diagnostic::Diagnostics;
-use crate::manifest::Source;
+use crate::source::Source;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

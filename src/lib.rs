@@ -12,9 +12,11 @@ pub mod examples;
 pub mod manifest;
 pub mod model;
 pub mod render;
+pub mod source;
 pub mod write;
 
 pub use error::{Error, Result};
+pub use source::Source;
 
 use std::path::Path;
 

@@ -7,8 +7,9 @@ use clap::Subcommand;
 use super::output::Printer;
 use super::{GlobalArgs, Status};
 use crate::error::Error;
+use crate::manifest;
 use crate::manifest::edit::{self, NewService};
-use crate::manifest::{self, Source};
+use crate::source::Source;
 use crate::write::Options;
 
 #[derive(Debug, Subcommand)]

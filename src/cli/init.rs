@@ -29,7 +29,7 @@ pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status
         (None, None) => crate::examples::starter(&default_name(&global.base())),
     };
     // Never write a manifest that would not validate (e.g. an invalid --name).
-    crate::manifest::load_source(crate::manifest::Source::from_text(&path.display().to_string(), &text))?;
+    crate::manifest::load_source(crate::source::Source::from_text(&path.display().to_string(), &text))?;
     crate::write::write_file_atomic(&path, text.as_bytes(), false)?;
     printer.info(&format!(
         "wrote {}; edit it, then run `fleetwright generate`",

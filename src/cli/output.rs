@@ -8,7 +8,7 @@ use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use super::{ColorWhen, Status};
 use crate::diagnostic::{Diagnostics, Renderer};
 use crate::error::Error;
-use crate::manifest::Source;
+use crate::source::Source;
 use crate::write::{Action, Outcome};
 
 pub struct Printer {

@@ -4,7 +4,8 @@ use super::output::Printer;
 use super::{Format, GlobalArgs, Status};
 use crate::diagnostic::{Located, line_column};
 use crate::error::Error;
-use crate::manifest::{self, Source};
+use crate::manifest;
+use crate::source::Source;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

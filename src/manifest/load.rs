@@ -3,7 +3,6 @@
 //! by `validate`.
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde_json::Value as Json;
@@ -11,82 +10,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::schema::Manifest;
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
-
-/// Largest manifest we read: far above any real system, small enough to reject a wrong file fast.
-pub const MAX_MANIFEST_BYTES: usize = 1024 * 1024;
-
-/// A manifest file as read from disk.
-#[derive(Debug, Clone)]
-pub struct Source {
-    /// Where it was read from.
-    pub path: PathBuf,
-    /// How diagnostics name it (the path as the user gave it).
-    pub name: String,
-    /// The text; invalid UTF-8 is replaced so it can still be shown.
-    pub text: String,
-    /// Problems found while decoding the bytes.
-    decode_problems: Vec<Diagnostic>,
-}
-
-impl Source {
-    /// Reads a manifest file.
-    ///
-    /// # Errors
-    /// Only I/O errors; encoding problems are reported by [`parse`].
-    pub fn read(path: &Path) -> std::io::Result<Self> {
-        let bytes = std::fs::read(path)?;
-        Ok(Self::from_bytes(path, &bytes))
-    }
-
-    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Self {
-        let mut decode_problems = Vec::new();
-        let name = path.display().to_string();
-        if bytes.len() > MAX_MANIFEST_BYTES {
-            decode_problems.push(
-                Diagnostic::error(
-                    "E002",
-                    format!("manifest is {} bytes, more than the 1 MiB limit", bytes.len()),
-                )
-                .help("check that this is the right file; a manifest for even 1,000 services is far smaller"),
-            );
-            return Self {
-                path: path.to_owned(),
-                name,
-                text: String::new(),
-                decode_problems,
-            };
-        }
-        let text = match std::str::from_utf8(bytes) {
-            Ok(text) => text.to_owned(),
-            Err(error) => {
-                let at = error.valid_up_to();
-                decode_problems.push(
-                    Diagnostic::error("E002", "manifest is not valid UTF-8")
-                        .at(at..at + 1, "this byte is not UTF-8")
-                        .help("save the file as UTF-8"),
-                );
-                String::from_utf8_lossy(bytes).into_owned()
-            }
-        };
-        if text.starts_with('\u{feff}') {
-            decode_problems.push(
-                Diagnostic::error("E002", "manifest starts with a byte-order mark")
-                    .at(0..3, "byte-order mark")
-                    .help("save the file as UTF-8 without a BOM"),
-            );
-        }
-        Self {
-            path: path.to_owned(),
-            name,
-            text,
-            decode_problems,
-        }
-    }
-
-    pub fn from_text(name: &str, text: &str) -> Self {
-        Self::from_bytes(Path::new(name), text.as_bytes())
-    }
-}
+use crate::source::Source;
 
 /// Parses and type-checks a manifest, reporting every problem found at this level.
 ///
@@ -94,7 +18,7 @@ impl Source {
 /// All diagnostics when any of them is an error.
 pub fn parse(source: &Source) -> Result<Manifest, Diagnostics> {
     let mut diagnostics = Diagnostics::default();
-    diagnostics.extend(source.decode_problems.iter().cloned());
+    diagnostics.extend(source.decode_problems().iter().cloned());
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }

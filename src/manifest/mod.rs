@@ -9,13 +9,14 @@ pub mod validate;
 
 use std::path::Path;
 
-pub use load::{Source, parse};
+pub use load::parse;
 pub use schema::Manifest;
 pub use validate::validate;
 
 use crate::diagnostic::Diagnostics;
 use crate::error::Error;
 use crate::model::{self, Workspace};
+use crate::source::Source;
 
 /// The standard manifest file name.
 pub const FILE_NAME: &str = "fleet.toml";

@@ -5,8 +5,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use fleetwright::Source;
 use fleetwright::diagnostic::{Renderer, line_column};
-use fleetwright::manifest::{Source, load_source};
+use fleetwright::manifest::load_source;
 
 use crate::support::{Scratch, insta_settings};
 

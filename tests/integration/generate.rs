@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use fleetwright::manifest::{Source, load_source};
+use fleetwright::Source;
+use fleetwright::manifest::load_source;
 use fleetwright::model::State;
 use fleetwright::render::Templates;
 use fleetwright::write::Plan;
