@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use fleetwright::Source;
-use fleetwright::manifest::load_source;
 use fleetwright::model::State;
+use fleetwright::model::load_source;
 use fleetwright::render::Templates;
 
 fn main() {

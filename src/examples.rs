@@ -65,7 +65,7 @@ mod tests {
     fn synthetic_manifests_are_valid() {
         for n in [1, 3, 50] {
             let source = crate::source::Source::from_text("synthetic.toml", &super::synthetic(n));
-            let loaded = crate::manifest::load_source(source).expect("valid");
+            let loaded = crate::model::load_source(source).expect("valid");
             assert_eq!(loaded.workspace.services.len(), n);
         }
     }

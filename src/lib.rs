@@ -24,7 +24,7 @@ use std::path::Path;
 ///
 /// # Errors
 /// Any stage's error; see [`Error`].
-pub fn generate(manifest_path: &Path, options: write::Options) -> Result<(manifest::Loaded, write::Outcome)> {
+pub fn generate(manifest_path: &Path, options: write::Options) -> Result<(model::Loaded, write::Outcome)> {
     let root = workspace_root(manifest_path);
     // Without the folder there is no manifest either, and loading says so.
     let _guard = if root.is_dir() {
@@ -35,7 +35,7 @@ pub fn generate(manifest_path: &Path, options: write::Options) -> Result<(manife
     // The lock of a large workspace takes as long to parse as the manifest: side by side.
     let (loaded, previous) = rayon::join(
         || -> Result<_> {
-            let loaded = manifest::load(manifest_path)?;
+            let loaded = model::load(manifest_path)?;
             let templates = templates_for(&loaded, &root)?;
             Ok((loaded, templates))
         },
@@ -52,7 +52,7 @@ pub fn generate(manifest_path: &Path, options: write::Options) -> Result<(manife
 /// # Errors
 /// As [`generate`], less the manifest's.
 pub fn generate_loaded(
-    loaded: &manifest::Loaded,
+    loaded: &model::Loaded,
     root: &Path,
     templates: &render::Templates,
     options: write::Options,
@@ -74,7 +74,7 @@ fn write_guard(root: &Path, options: write::Options) -> Result<Option<write::Wor
 /// Stabilises the model against the previous generation's state, then renders it group by
 /// group straight into [`write::apply`].
 fn apply_loaded(
-    loaded: &manifest::Loaded,
+    loaded: &model::Loaded,
     root: &Path,
     templates: &render::Templates,
     previous: Option<&write::Lockfile>,
@@ -124,7 +124,7 @@ pub fn workspace_root(manifest_path: &Path) -> std::path::PathBuf {
 ///
 /// # Errors
 /// [`Error::Usage`] when the override directory is missing or holds an unknown template.
-pub fn templates_for(loaded: &manifest::Loaded, root: &Path) -> Result<render::Templates> {
+pub fn templates_for(loaded: &model::Loaded, root: &Path) -> Result<render::Templates> {
     match &loaded.workspace.project.templates {
         Some(dir) => {
             let dir = root.join(dir);

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use fleetwright::diagnostic::{Renderer, line_column};
 use fleetwright::Source;
-use fleetwright::manifest::load_source;
+use fleetwright::model::load_source;
 use fleetwright::render::Templates;
 
 libfuzzer_sys::fuzz_target!(|bytes: &[u8]| {

@@ -7,8 +7,8 @@ use clap::Subcommand;
 use super::output::Printer;
 use super::{GlobalArgs, Status};
 use crate::error::Error;
-use crate::manifest;
 use crate::manifest::edit::{self, NewService};
+use crate::model;
 use crate::source::Source;
 use crate::write::Options;
 
@@ -126,9 +126,9 @@ fn edit_then_generate(
         _ => Error::io("read", &path, e),
     })?;
     // The manifest must be valid before the edit too, or we could not tell whose error it is.
-    manifest::load_source(source.clone())?;
+    model::load_source(source.clone())?;
     let edited = change(&source.text)?;
-    manifest::load_source(Source::from_text(&source.name, &edited))?;
+    model::load_source(Source::from_text(&source.name, &edited))?;
     crate::write::write_file_atomic(&path, edited.as_bytes(), false)?;
     printer.info(&format!("updated {}", path.display()));
     if no_generate {

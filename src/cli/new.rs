@@ -63,7 +63,7 @@ pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status
     }
     // Validate before creating anything, so a failure leaves no directory behind.
     let manifest_path = dir.join(crate::manifest::FILE_NAME);
-    crate::manifest::load_source(crate::source::Source::from_text(
+    crate::model::load_source(crate::source::Source::from_text(
         &manifest_path.display().to_string(),
         args.example.manifest(),
     ))?;

@@ -37,7 +37,7 @@ fn list(format: Format, global: &GlobalArgs, printer: &Printer) -> Result<Status
     // Overrides only show up when there is a manifest naming them.
     let path = global.manifest_path();
     let templates = if path.exists() {
-        let loaded = crate::manifest::load(&path)?;
+        let loaded = crate::model::load(&path)?;
         crate::templates_for(&loaded, &crate::workspace_root(&path))?
     } else {
         crate::render::Templates::embedded()?

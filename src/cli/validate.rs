@@ -4,7 +4,7 @@ use super::output::Printer;
 use super::{Format, GlobalArgs, Status};
 use crate::diagnostic::{Located, line_column};
 use crate::error::Error;
-use crate::manifest;
+use crate::model;
 use crate::source::Source;
 
 #[derive(Debug, clap::Args)]
@@ -16,7 +16,7 @@ pub struct Args {
 
 pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
     let path = global.manifest_path();
-    let result = manifest::load(&path);
+    let result = model::load(&path);
     if args.format == Format::Json {
         let (source, diagnostics, ok) = match &result {
             Ok(loaded) => (&loaded.source, &loaded.warnings, true),

@@ -1,6 +1,6 @@
 //! Turns manifest bytes into a [`Manifest`]: encoding checks, TOML syntax, unknown keys and
 //! value types. Every problem becomes a [`Diagnostic`] with a span; meaning is checked later
-//! by `validate`.
+//! by `model::validate`.
 
 use std::ops::Range;
 use std::sync::OnceLock;

@@ -1,6 +1,6 @@
 //! The serde mirror of `fleet.toml`: exactly what the user wrote, with spans on every value a
 //! diagnostic may point at. Nothing here applies defaults or checks meaning; that is
-//! `validate` and `model::resolve`. Every field's doc comment feeds `fleetwright schema`.
+//! `model::validate` and `model::resolve`. Every field's doc comment feeds `fleetwright schema`.
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;

@@ -1,20 +1,27 @@
-//! The validated, resolved meaning of a manifest: every default applied, every name derived,
-//! every port assigned. Templates read only this (through `render::context`), so all decisions
+//! The meaning of a parsed manifest: its rules ([`validate`], with the name rules in
+//! [`names`]), then the resolved [`Workspace`] with every default applied, every name derived,
+//! every port assigned ([`resolve`]); [`load`] runs the manifest stage and both. It never
+//! renders or writes. Templates read only this (through `render::context`), so all decisions
 //! are made here, in Rust, where they can be tested.
 
 pub mod graph;
+pub mod load;
 pub mod migrations;
+pub mod names;
 pub mod resolve;
 pub mod stabilize;
 pub mod state;
 pub mod types;
+pub mod validate;
 
 use serde::Serialize;
 
+pub use load::{Loaded, load, load_source};
 pub use resolve::resolve;
 pub use stabilize::stabilize;
 pub use state::State;
 pub use types::{BaseType, Mapping, Scalar, TypeExpr};
+pub use validate::validate;
 
 /// A whole system.
 #[derive(Debug, Clone, Serialize)]

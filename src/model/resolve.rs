@@ -1,5 +1,5 @@
 //! Manifest → [`Workspace`]: applies defaults, derives names and assigns ports. Runs only on a
-//! manifest that passed `manifest::validate`; anything it cannot resolve then is a bug.
+//! manifest that passed `model::validate`; anything it cannot resolve then is a bug.
 
 use std::collections::BTreeSet;
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use fleetwright::Source;
 use fleetwright::diagnostic::{Renderer, line_column};
-use fleetwright::manifest::load_source;
+use fleetwright::model::load_source;
 
 use crate::support::{Scratch, insta_settings};
 

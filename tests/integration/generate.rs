@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 
 use fleetwright::Source;
-use fleetwright::manifest::load_source;
 use fleetwright::model::State;
+use fleetwright::model::load_source;
 use fleetwright::render::Templates;
 use fleetwright::write::Plan;
 

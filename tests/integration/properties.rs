@@ -226,7 +226,7 @@ impl World {
     fn run(&self, mode: Mode, force: bool) -> fleetwright::Result<Outcome> {
         static TEMPLATES: OnceLock<Templates> = OnceLock::new();
         let templates = TEMPLATES.get_or_init(|| Templates::embedded().expect("embedded templates build"));
-        let loaded = fleetwright::manifest::load(&self.manifest_path())?;
+        let loaded = fleetwright::model::load(&self.manifest_path())?;
         let options = fleetwright::write::Options {
             mode,
             force,

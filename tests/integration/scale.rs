@@ -5,8 +5,8 @@
 //! Timings are benchmarks (`scripts/bench-scale.sh`, `cargo bench`), not tests.
 
 use fleetwright::Source;
-use fleetwright::manifest::load_source;
 use fleetwright::model::State;
+use fleetwright::model::load_source;
 use fleetwright::render::{context, engine, targets};
 use minijinja::Environment;
 

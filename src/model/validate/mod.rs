@@ -1,0 +1,93 @@
+//! Rules of meaning over a parsed manifest, one function per rule, each adding diagnostics:
+//! what the names, values and references mean together, where the manifest stage only
+//! checked syntax and types. Every rule runs even when an earlier one failed, so one run
+//! reports every problem. The rules live in one file per area; this file runs them all and
+//! holds the checks they share. It reads the manifest and never resolves it.
+
+mod calls;
+mod entities;
+mod events;
+mod ports;
+mod project;
+mod resources;
+mod routes;
+mod services;
+mod settings;
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use toml::Spanned;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::manifest::Manifest;
+
+/// Runs every rule over a parsed manifest.
+pub fn validate(manifest: &Manifest) -> Diagnostics {
+    let mut out = Diagnostics::default();
+    project::version(manifest, &mut out);
+    project::project(manifest, &mut out);
+    settings::settings(manifest, &mut out);
+    if manifest.services.is_empty() {
+        out.push(
+            Diagnostic::error("E026", "the manifest defines no services")
+                .at(manifest.project.name.span(), "in this project")
+                .help("add one, e.g. `fleetwright add service users`, or a `[services.users]` table"),
+        );
+    }
+    for (name, service) in &manifest.services {
+        services::service_name(name, &mut out);
+        services::service_settings(name, service, &mut out);
+        entities::types_of_service(service, &mut out);
+    }
+    calls::calls(manifest, &mut out);
+    events::events(manifest, &mut out);
+    ports::ports(manifest, &mut out);
+    routes::routes(manifest, &mut out);
+    out.sort();
+    out
+}
+
+fn one_of(value: &Spanned<String>, allowed: &[&str], what: &str, out: &mut Diagnostics) -> bool {
+    if allowed.contains(&value.get_ref().as_str()) {
+        return true;
+    }
+    let help = match did_you_mean(value.get_ref(), allowed.iter().copied()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!(
+            "use one of {}",
+            allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    out.push(
+        Diagnostic::error("E005", format!("unknown {what} `{}`", value.get_ref()))
+            .at(value.span(), format!("not a {what}"))
+            .help(help),
+    );
+    false
+}
+
+fn in_range(value: &Spanned<i64>, range: std::ops::RangeInclusive<i64>, what: &str, out: &mut Diagnostics) {
+    if !range.contains(value.get_ref()) {
+        out.push(
+            Diagnostic::error("E005", format!("{what} {} is out of range", value.get_ref()))
+                .at(value.span(), format!("must be {} to {}", range.start(), range.end()))
+                .help(format!("choose a {what} from {} to {}", range.start(), range.end())),
+        );
+    }
+}
+
+const PORTS: std::ops::RangeInclusive<i64> = 1024..=65535;
+
+fn duplicate(item: &Spanned<String>, seen: &mut HashMap<String, Range<usize>>, what: &str, out: &mut Diagnostics) {
+    if let Some(first) = seen.get(item.get_ref()) {
+        out.push(
+            Diagnostic::warning("W002", format!("{what} `{}` is listed twice", item.get_ref()))
+                .at(item.span(), "repeated here")
+                .also(first.clone(), "first listed here")
+                .help("remove the repeat"),
+        );
+    } else {
+        seen.insert(item.get_ref().clone(), item.span());
+    }
+}
