@@ -8,7 +8,7 @@ use super::output::Printer;
 use super::{GlobalArgs, Status};
 use crate::error::Error;
 use crate::manifest::edit::{self, NewService};
-use crate::model;
+use crate::model::{self, Closed, Database};
 use crate::source::Source;
 use crate::write::Options;
 
@@ -19,7 +19,7 @@ pub enum AddCommand {
         /// Service name: lowercase letters, digits and hyphens
         name: String,
         /// Its database
-        #[arg(long, value_parser = ["postgres", "sqlite", "none"], default_value = "postgres")]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Database::NAMES), default_value = "postgres")]
         database: String,
         /// Gateway route prefix, e.g. /api/inventory (leave out for an internal service)
         #[arg(long)]

@@ -4,6 +4,8 @@
 //! renders or writes. Templates read only this (through `render::context`), so all decisions
 //! are made here, in Rust, where they can be tested.
 
+pub mod choices;
+pub mod defaults;
 pub mod graph;
 pub mod load;
 pub mod migrations;
@@ -16,6 +18,7 @@ pub mod validate;
 
 use serde::Serialize;
 
+pub use choices::{Broker, CiProvider, Closed, Database, DeployTarget, Language};
 pub use load::{Loaded, load, load_source};
 pub use resolve::resolve;
 pub use stabilize::stabilize;
@@ -28,11 +31,10 @@ pub use validate::validate;
 pub struct Workspace {
     pub project: Project,
     pub gateway: Gateway,
-    /// `nats` or `none`.
-    pub broker: String,
+    pub broker: Broker,
     pub deploy: Deploy,
-    /// CI providers, in manifest order (`github`, `gitlab`).
-    pub ci: Vec<String>,
+    /// CI providers, in manifest order.
+    pub ci: Vec<CiProvider>,
     /// Services in manifest order.
     pub services: Vec<Service>,
 }
@@ -62,8 +64,8 @@ pub struct Project {
 pub struct Gateway {
     pub port: u16,
     pub admin_port: u16,
-    /// Port of the listener that serves the gateway's Prometheus metrics: the admin port + 1
-    /// (the admin interface itself stays on localhost).
+    /// Port of the listener that serves the gateway's Prometheus metrics: see
+    /// [`defaults::metrics_port`].
     pub metrics_port: u16,
     pub request_timeout_ms: u32,
     pub connect_timeout_ms: u32,
@@ -105,9 +107,8 @@ pub struct Service {
     /// `ORDER_ITEMS`: environment variable prefix form.
     pub upper: String,
     pub description: String,
-    pub language: String,
-    /// `postgres`, `sqlite` or `none`.
-    pub database: String,
+    pub language: Language,
+    pub database: Database,
     /// Gateway route prefix, if exposed.
     pub route: Option<String>,
     pub http_port: u16,

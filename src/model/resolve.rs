@@ -5,20 +5,15 @@ use std::collections::BTreeSet;
 
 use heck::{ToKebabCase, ToPascalCase, ToShoutySnakeCase, ToSnakeCase};
 
+use super::choices::{Broker, CiProvider, Closed, Database, DeployTarget, Language};
+use super::defaults::{
+    DEFAULT_ADMIN_PORT, DEFAULT_CPU, DEFAULT_CPU_LIMIT, DEFAULT_GATEWAY_PORT, DEFAULT_MEMORY, DEFAULT_MEMORY_LIMIT,
+    metrics_port,
+};
 use super::types;
 use super::{Autoscale, Deploy, Entity, Event, EventRef, Field, Gateway, Project, Resources, Service, Workspace};
 use crate::error::Error;
 use crate::manifest::schema::{Manifest, ServiceSpec};
-
-/// The gateway's ports when the manifest does not set them.
-pub const DEFAULT_GATEWAY_PORT: u16 = 8080;
-pub const DEFAULT_ADMIN_PORT: u16 = 9901;
-
-/// Resource requests and limits when the manifest does not set them.
-pub const DEFAULT_CPU: &str = "100m";
-pub const DEFAULT_MEMORY: &str = "128Mi";
-pub const DEFAULT_CPU_LIMIT: &str = "500m";
-pub const DEFAULT_MEMORY_LIMIT: &str = "256Mi";
 
 /// First ports handed out to services without explicit ones.
 const FIRST_HTTP_PORT: u16 = 8081;
@@ -43,9 +38,7 @@ pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
         },
         port: port(manifest.gateway.port.as_ref(), DEFAULT_GATEWAY_PORT)?,
         admin_port,
-        metrics_port: admin_port
-            .checked_add(1)
-            .ok_or_else(|| bug("admin port 65535 leaves no metrics port"))?,
+        metrics_port: metrics_port(admin_port).ok_or_else(|| bug("admin port 65535 leaves no metrics port"))?,
         request_timeout_ms,
         connect_timeout_ms,
         cors_origins: manifest.gateway.cors_origins.clone(),
@@ -55,17 +48,17 @@ pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
         .values()
         .any(|s| !s.publishes.is_empty() || !s.subscribes.is_empty());
     let broker = match &manifest.messaging.broker {
-        Some(b) => b.get_ref().clone(),
-        None if uses_events => "nats".to_owned(),
-        None => "none".to_owned(),
+        Some(b) => closed(b)?,
+        None if uses_events => Broker::Nats,
+        None => Broker::None,
     };
-    let targets: Vec<String> = match &manifest.deploy.targets {
-        Some(list) => list.iter().map(|t| t.get_ref().clone()).collect(),
-        None => vec!["compose".into(), "kubernetes".into()],
+    let targets: Vec<DeployTarget> = match &manifest.deploy.targets {
+        Some(list) => list.iter().map(closed).collect::<Result<_, _>>()?,
+        None => vec![DeployTarget::Compose, DeployTarget::Kubernetes],
     };
     let deploy = Deploy {
-        compose: targets.iter().any(|t| t == "compose"),
-        kubernetes: targets.iter().any(|t| t == "kubernetes"),
+        compose: targets.contains(&DeployTarget::Compose),
+        kubernetes: targets.contains(&DeployTarget::Kubernetes),
         namespace: manifest
             .deploy
             .kubernetes
@@ -75,9 +68,9 @@ pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
         gateway_api: manifest.deploy.kubernetes.gateway_api,
         service_monitor: manifest.deploy.kubernetes.service_monitor,
     };
-    let mut ci: Vec<String> = match &manifest.ci.providers {
-        Some(list) => list.iter().map(|p| p.get_ref().clone()).collect(),
-        None => vec!["github".into()],
+    let mut ci: Vec<CiProvider> = match &manifest.ci.providers {
+        Some(list) => list.iter().map(closed).collect::<Result<_, _>>()?,
+        None => vec![CiProvider::GitHub],
     };
     dedup_keep_order(&mut ci);
     let project = Project {
@@ -128,8 +121,8 @@ pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
         .flat_map(|s| s.subscribes.iter().map(move |e| (e.clone(), s.name.clone())))
         .collect();
     for service in &mut services {
-        service.messaging = broker == "nats"
-            && service.database != "none"
+        service.messaging = broker == Broker::Nats
+            && service.database.stores_data()
             && !(service.publishes.is_empty() && service.subscribes.is_empty());
         service.called_by = callers
             .iter()
@@ -240,7 +233,10 @@ fn service(
             publishes_refs.push(r);
         }
     }
-    let default_db = if entities.is_empty() { "none" } else { "postgres" };
+    let database = match &spec.database {
+        Some(db) => closed(db)?,
+        None => Database::default_for(!entities.is_empty()),
+    };
     let count = |v: Option<&toml::Spanned<i64>>, default: u32| number(v, default);
     let autoscale = match &spec.autoscale {
         Some(a) => Some(Autoscale {
@@ -257,8 +253,8 @@ fn service(
         pascal: name.to_pascal_case(),
         upper: name.to_shouty_snake_case(),
         description: spec.description.clone().unwrap_or_default(),
-        language: text(&spec.language, "rust"),
-        database: text(&spec.database, default_db),
+        language: spec.language.as_ref().map_or(Ok(Language::Rust), closed)?,
+        database,
         route: spec.route.as_ref().map(|r| r.get_ref().clone()),
         http_port,
         grpc_port,
@@ -383,7 +379,12 @@ fn number(value: Option<&toml::Spanned<i64>>, default: u32) -> Result<u32, Error
     })
 }
 
-fn dedup_keep_order(items: &mut Vec<String>) {
+/// A closed-set value validation has accepted.
+fn closed<T: Closed>(value: &toml::Spanned<String>) -> Result<T, Error> {
+    T::parse(value.get_ref()).ok_or_else(|| bug(&format!("unknown {} `{}`", T::WHAT, value.get_ref())))
+}
+
+fn dedup_keep_order<T: Ord + Clone>(items: &mut Vec<T>) {
     let mut seen = BTreeSet::new();
     items.retain(|item| seen.insert(item.clone()));
 }

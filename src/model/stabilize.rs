@@ -41,7 +41,7 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State) -> Result<State, E
             event.reserved_names = numbering.reserved_names.iter().cloned().collect();
             next.messages.insert(key, numbering);
         }
-        if service.database != "none" {
+        if service.database.stores_data() {
             let wanted: Vec<(String, Vec<Column>)> = service
                 .entities
                 .iter()

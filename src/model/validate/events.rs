@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use super::duplicate;
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::manifest::Manifest;
+use crate::model::{Broker, Closed};
 
 pub(super) fn events(manifest: &Manifest, out: &mut Diagnostics) {
     let mut uses_events = None;
@@ -95,7 +96,7 @@ pub(super) fn events(manifest: &Manifest, out: &mut Diagnostics) {
         }
     }
     if let (Some(first_use), Some(broker)) = (uses_events, &manifest.messaging.broker)
-        && broker.get_ref() == "none"
+        && Broker::parse(broker.get_ref()) == Some(Broker::None)
     {
         out.push(
             Diagnostic::error("E023", "events are used but `messaging.broker` is \"none\"")

@@ -21,6 +21,7 @@ use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::manifest::Manifest;
+use crate::model::Closed;
 
 /// Runs every rule over a parsed manifest.
 pub fn validate(manifest: &Manifest) -> Diagnostics {
@@ -48,10 +49,12 @@ pub fn validate(manifest: &Manifest) -> Diagnostics {
     out
 }
 
-fn one_of(value: &Spanned<String>, allowed: &[&str], what: &str, out: &mut Diagnostics) -> bool {
-    if allowed.contains(&value.get_ref().as_str()) {
-        return true;
+/// The value of a closed set a manifest string names, or an error listing the values.
+fn one_of<T: Closed>(value: &Spanned<String>, out: &mut Diagnostics) -> Option<T> {
+    if let Some(known) = T::parse(value.get_ref()) {
+        return Some(known);
     }
+    let (allowed, what) = (T::NAMES, T::WHAT);
     let help = match did_you_mean(value.get_ref(), allowed.iter().copied()) {
         Some(s) => format!("did you mean `{s}`?"),
         None => format!(
@@ -64,7 +67,7 @@ fn one_of(value: &Spanned<String>, allowed: &[&str], what: &str, out: &mut Diagn
             .at(value.span(), format!("not a {what}"))
             .help(help),
     );
-    false
+    None
 }
 
 fn in_range(value: &Spanned<i64>, range: std::ops::RangeInclusive<i64>, what: &str, out: &mut Diagnostics) {
@@ -77,6 +80,7 @@ fn in_range(value: &Spanned<i64>, range: std::ops::RangeInclusive<i64>, what: &s
     }
 }
 
+/// Ports a listener may take: above the privileged ones.
 const PORTS: std::ops::RangeInclusive<i64> = 1024..=65535;
 
 fn duplicate(item: &Spanned<String>, seen: &mut HashMap<String, Range<usize>>, what: &str, out: &mut Diagnostics) {

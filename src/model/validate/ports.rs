@@ -5,9 +5,9 @@ use std::ops::Range;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::manifest::Manifest;
+use crate::model::defaults::{DEFAULT_ADMIN_PORT, DEFAULT_GATEWAY_PORT, METRICS_PORT_OFFSET};
 
 pub(super) fn ports(manifest: &Manifest, out: &mut Diagnostics) {
-    use crate::model::resolve::{DEFAULT_ADMIN_PORT, DEFAULT_GATEWAY_PORT};
     // Explicit ports have a span; the gateway's defaults are claimed without one.
     let mut taken: HashMap<i64, (Option<Range<usize>>, String)> = HashMap::new();
     let mut claim = |port: i64, span: Option<Range<usize>>, owner: String, out: &mut Diagnostics| {
@@ -34,13 +34,14 @@ pub(super) fn ports(manifest: &Manifest, out: &mut Diagnostics) {
             out,
         ),
     }
-    // The metrics listener takes the port after the admin port.
+    // The metrics listener takes a port above the admin port (see `defaults::metrics_port`).
     let (admin, span, how) = match &gateway.admin_port {
         Some(port) => (*port.get_ref(), Some(port.span()), ""),
         None => (i64::from(DEFAULT_ADMIN_PORT), None, " (by default)"),
     };
     claim(admin, span.clone(), format!("the gateway admin{how}"), out);
-    claim(admin + 1, span, format!("the gateway metrics{how}"), out);
+    let metrics = admin + i64::from(METRICS_PORT_OFFSET);
+    claim(metrics, span, format!("the gateway metrics{how}"), out);
     for (name, service) in &manifest.services {
         if let Some(port) = &service.ports.http {
             claim(

@@ -4,9 +4,9 @@ use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::manifest::schema::ResourcesSpec;
+use crate::model::defaults::{DEFAULT_CPU, DEFAULT_CPU_LIMIT, DEFAULT_MEMORY, DEFAULT_MEMORY_LIMIT};
 
 pub(super) fn resources(resources: &ResourcesSpec, out: &mut Diagnostics) {
-    use crate::model::resolve::{DEFAULT_CPU, DEFAULT_CPU_LIMIT, DEFAULT_MEMORY, DEFAULT_MEMORY_LIMIT};
     let check = |value: Option<&Spanned<String>>,
                  default: &str,
                  parse: fn(&str) -> Option<f64>,

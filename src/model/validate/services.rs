@@ -7,6 +7,7 @@ use super::{PORTS, in_range, one_of};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::manifest::schema::ServiceSpec;
 use crate::model::names;
+use crate::model::{Database, Language};
 
 pub(super) fn service_name(name: &Spanned<String>, out: &mut Diagnostics) {
     let text = name.get_ref();
@@ -28,13 +29,15 @@ pub(super) fn service_name(name: &Spanned<String>, out: &mut Diagnostics) {
 
 pub(super) fn service_settings(name: &Spanned<String>, service: &ServiceSpec, out: &mut Diagnostics) {
     if let Some(language) = &service.language {
-        one_of(language, &["rust"], "language", out);
+        one_of::<Language>(language, out);
     }
-    let database_none = match &service.database {
-        Some(db) => one_of(db, &["postgres", "sqlite", "none"], "database", out) && db.get_ref() == "none",
-        None => false,
+    let database = match &service.database {
+        Some(db) => one_of::<Database>(db, out),
+        None => Some(Database::default_for(!service.entities.is_empty())),
     };
-    if database_none && let Some((entity, _)) = service.entities.first() {
+    // Only a service that says `database = "none"` can have entities and no database.
+    let no_database = database == Some(Database::None);
+    if no_database && let Some((entity, _)) = service.entities.first() {
         out.push(
             Diagnostic::error(
                 "E024",
@@ -49,7 +52,6 @@ pub(super) fn service_settings(name: &Spanned<String>, service: &ServiceSpec, ou
     }
     // Without entities the database defaults to none; events still need one, for the outbox
     // of what the service publishes and the inbox of what it consumed.
-    let no_database = database_none || (service.database.is_none() && service.entities.is_empty());
     if no_database && let Some(event) = service.publishes.first().or(service.subscribes.first()) {
         out.push(
             Diagnostic::error(

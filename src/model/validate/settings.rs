@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use super::{PORTS, duplicate, in_range, one_of};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::manifest::Manifest;
+use crate::model::defaults::METRICS_PORT_OFFSET;
 use crate::model::names;
+use crate::model::{Broker, CiProvider, Closed, DeployTarget};
 
 pub(super) fn settings(manifest: &Manifest, out: &mut Diagnostics) {
     let gateway = &manifest.gateway;
@@ -14,8 +16,9 @@ pub(super) fn settings(manifest: &Manifest, out: &mut Diagnostics) {
         in_range(port, PORTS, "port", out);
     }
     if let Some(port) = &gateway.admin_port {
-        // The metrics listener takes the next port.
-        in_range(port, 1024..=65534, "port", out);
+        // The metrics listener takes a port above it.
+        let highest = PORTS.end() - i64::from(METRICS_PORT_OFFSET);
+        in_range(port, *PORTS.start()..=highest, "port", out);
     }
     for value in [&gateway.request_timeout_ms, &gateway.connect_timeout_ms]
         .into_iter()
@@ -24,18 +27,18 @@ pub(super) fn settings(manifest: &Manifest, out: &mut Diagnostics) {
         in_range(value, 1..=3_600_000, "timeout", out);
     }
     if let Some(broker) = &manifest.messaging.broker {
-        one_of(broker, &["nats", "none"], "broker", out);
+        one_of::<Broker>(broker, out);
     }
     let mut seen = HashMap::new();
     for target in manifest.deploy.targets.iter().flatten() {
-        if one_of(target, &["compose", "kubernetes"], "deploy target", out) {
-            duplicate(target, &mut seen, "deploy target", out);
+        if one_of::<DeployTarget>(target, out).is_some() {
+            duplicate(target, &mut seen, DeployTarget::WHAT, out);
         }
     }
     let mut seen = HashMap::new();
     for provider in manifest.ci.providers.iter().flatten() {
-        if one_of(provider, &["github", "gitlab"], "CI provider", out) {
-            duplicate(provider, &mut seen, "CI provider", out);
+        if one_of::<CiProvider>(provider, out).is_some() {
+            duplicate(provider, &mut seen, CiProvider::WHAT, out);
         }
     }
     if let Some(namespace) = &manifest.deploy.kubernetes.namespace
