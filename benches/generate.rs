@@ -15,7 +15,7 @@ fn main() {
     divan::main();
 }
 
-fn plan(manifest: &str) -> fleetwright::write::Plan {
+fn plan(manifest: &str) -> fleetwright::plan::Plan {
     let loaded = load_source(Source::from_text("fleet.toml", manifest)).expect("valid");
     fleetwright::plan(
         &loaded.workspace,
@@ -33,7 +33,7 @@ fn render_in_memory(bencher: divan::Bencher, services: usize) {
 }
 
 #[divan::bench]
-fn render_ecommerce_in_memory() -> fleetwright::write::Plan {
+fn render_ecommerce_in_memory() -> fleetwright::plan::Plan {
     plan(divan::black_box(fleetwright::examples::ECOMMERCE))
 }
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod examples;
 pub mod manifest;
 pub mod model;
+pub mod plan;
 pub mod render;
 pub mod source;
 pub mod write;
@@ -104,7 +105,7 @@ pub fn plan(
     workspace: &model::Workspace,
     templates: &render::Templates,
     previous: &model::State,
-) -> Result<write::Plan> {
+) -> Result<plan::Plan> {
     let mut workspace = workspace.clone();
     let state = model::stabilize(&mut workspace, previous)?;
     let mut plan = render::render(&workspace, templates)?;

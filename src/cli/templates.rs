@@ -78,7 +78,7 @@ fn eject(dir: &std::path::Path, only: &[String], global: &GlobalArgs, printer: &
     let root = crate::workspace_root(&manifest_path);
     let relative = dir.to_string_lossy().replace('\\', "/");
     let relative = relative.trim_start_matches("./").trim_end_matches('/').to_owned();
-    crate::write::RelPath::new(&relative).map_err(|_| {
+    crate::plan::RelPath::new(&relative).map_err(|_| {
         Error::usage(
             format!("`{relative}` is not a directory inside the project"),
             Some("give a relative path such as `templates`"),

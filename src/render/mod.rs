@@ -14,7 +14,7 @@ use crate::error::Error;
 use rayon::prelude::*;
 
 use crate::model::{Service, Workspace};
-use crate::write::plan::{Group, Owner, Plan, PlannedFile, RelPath};
+use crate::plan::{Group, Owner, Plan, PlannedFile, RelPath, hash_bytes};
 
 /// Renders every target of a workspace into one in-memory plan (tests, benchmarks, the
 /// fuzz target). Generation itself uses [`render_groups`], which never holds every file.
@@ -40,7 +40,7 @@ pub fn render(workspace: &Workspace, templates: &Templates) -> Result<Plan, Erro
 /// [`Error::Bug`] if the model does not serialise.
 pub fn fingerprint(workspace: &Workspace) -> Result<String, Error> {
     let model = serde_json::to_vec(workspace).map_err(|e| Error::Bug(format!("model does not serialise: {e}")))?;
-    Ok(crate::write::lockfile::hash_bytes(&model))
+    Ok(hash_bytes(&model))
 }
 
 /// Renders the workspace-wide files and each service's files as one group each, in

@@ -21,9 +21,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::lockfile::{self, LOCK_FILE, LockedFile, Lockfile};
-use super::plan::{Group, Owner, RelPath};
 use super::regions;
 use crate::error::Error;
+use crate::plan::{Group, Owner, RelPath};
 
 /// What to do with the decisions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

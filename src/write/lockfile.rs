@@ -6,11 +6,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use super::plan::{Owner, RelPath};
 use super::regions;
 use crate::error::Error;
+use crate::plan::{Owner, RelPath, hash_bytes};
 
 pub const LOCK_FILE: &str = "fleet.lock";
 /// Bumped when the lock's shape changes incompatibly.
@@ -91,17 +90,6 @@ impl Lockfile {
 /// `sha256:<hex>` of text with user regions blanked.
 pub fn hash(text: &str) -> String {
     hash_bytes(regions::blank(text).as_bytes())
-}
-
-pub fn hash_bytes(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256:");
-    for byte in digest {
-        use std::fmt::Write;
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
 }
 
 #[cfg(test)]

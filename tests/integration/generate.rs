@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use fleetwright::Source;
 use fleetwright::model::State;
 use fleetwright::model::load_source;
+use fleetwright::plan::Plan;
 use fleetwright::render::Templates;
-use fleetwright::write::Plan;
 
 use crate::support::{ECOMMERCE, MINIMAL, insta_settings};
 

@@ -18,8 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::OnceLock;
 
+use fleetwright::plan::Owner;
 use fleetwright::render::Templates;
-use fleetwright::write::{Action, Lockfile, Mode, Outcome, Owner};
+use fleetwright::write::{Action, Lockfile, Mode, Outcome};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, FileFailurePersistence};

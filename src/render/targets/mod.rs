@@ -11,7 +11,7 @@ use minijinja::{Value, context};
 
 use super::context;
 use crate::model::{CiProvider, Service, Workspace};
-use crate::write::plan::Owner;
+use crate::plan::Owner;
 
 /// One file to render.
 pub struct Job {

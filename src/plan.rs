@@ -1,12 +1,16 @@
-//! The rendered plan: every output path with its bytes and owner. Paths are checked on
-//! construction so nothing outside the workspace can ever be planned.
+//! The contract between `render` and `write`: what render produces (every output path with
+//! its bytes and owner, in groups or one [`Plan`]) and write consumes, and the content hash
+//! both record. Paths are checked on construction so nothing outside the workspace can ever
+//! be planned. It knows the model's [`State`] the plan carries, and neither stage around it.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::model::State;
 
 /// Who owns a generated file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -81,7 +85,19 @@ pub struct Plan {
     /// Hash of the resolved model the plan was rendered from, recorded in `fleet.lock`.
     pub fingerprint: String,
     /// The stable numbering and migration state to record in `fleet.lock`.
-    pub state: crate::model::State,
+    pub state: State,
+}
+
+/// `sha256:<hex>` of bytes: how `fleet.lock` names a file's text and the model's fingerprint.
+pub fn hash_bytes(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for byte in digest {
+        use std::fmt::Write;
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
 }
 
 #[cfg(test)]
