@@ -3,7 +3,10 @@
 //!
 //! The data flows one way through four stages, one module each:
 //! [`manifest`] (what the user wrote) → [`model`] (what it means) → [`render`] (what we would
-//! write) → [`write`] (what changed on disk). The command line in [`cli`] is one client of it.
+//! write) → [`write`] (what changed on disk). Render hands write a [`plan`], the contract
+//! between them; [`diagnostic`], [`source`] and [`error`] are leaves every stage uses. No
+//! module imports a later one (`tests/integration/layering.rs` keeps it so); only this file
+//! strings the stages together. The command line in [`cli`] is one client of it.
 
 pub mod cli;
 pub mod diagnostic;
