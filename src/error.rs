@@ -33,7 +33,7 @@ pub enum Error {
         reason: String,
     },
 
-    /// The workspace lock (`fleet.lock`) is unreadable.
+    /// The lockfile (`fleet.lock`) is unreadable.
     #[error("{} is damaged: {reason}", .path.display())]
     Lockfile { path: PathBuf, reason: String },
 

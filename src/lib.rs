@@ -66,11 +66,11 @@ pub fn generate_loaded(
     apply_loaded(loaded, root, templates, previous.as_ref(), options)
 }
 
-/// The workspace lock a writing run holds from reading `fleet.lock` to writing it, so
-/// concurrent runs cannot interleave; runs that only read need none.
-fn write_guard(root: &Path, options: write::Options) -> Result<Option<write::WorkspaceLock>> {
+/// The flock a writing run holds from reading `fleet.lock` to writing it, so concurrent runs
+/// cannot interleave; runs that only read need none.
+fn write_guard(root: &Path, options: write::Options) -> Result<Option<write::Flock>> {
     match options.mode {
-        write::Mode::Write => Ok(Some(write::WorkspaceLock::acquire(root)?)),
+        write::Mode::Write => Ok(Some(write::Flock::acquire(root)?)),
         write::Mode::Check | write::Mode::DryRun => Ok(None),
     }
 }
