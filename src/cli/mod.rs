@@ -31,6 +31,17 @@ pub enum Status {
     Invalid,
 }
 
+impl Status {
+    /// The status of a library error's exit code (see [`Error::exit_code`]).
+    pub fn from_exit_code(code: u8) -> Self {
+        match code {
+            0 => Status::Ok,
+            crate::error::EXIT_FAILED => Status::Failed,
+            _ => Status::Invalid,
+        }
+    }
+}
+
 impl From<Status> for ExitCode {
     fn from(status: Status) -> Self {
         ExitCode::from(match status {

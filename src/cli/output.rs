@@ -69,40 +69,20 @@ impl Printer {
         eprintln!("{}", renderer.summary(diagnostics));
     }
 
-    /// Prints an error and says which exit status it means.
+    /// Prints an error, with its help and note, and returns the exit status it carries.
     pub fn error(&self, error: &Error) -> Status {
         match error {
-            Error::Manifest {
-                file: source,
-                diagnostics,
-            } => {
-                self.diagnostics(source, diagnostics);
-                Status::Invalid
-            }
-            Error::Usage { message, help } => {
-                eprintln!("error: {message}");
-                if let Some(help) = help {
-                    eprintln!("  help: {help}");
-                }
-                Status::Invalid
-            }
-            Error::ManifestMissing(path) => {
-                eprintln!("error: no manifest at {}", path.display());
-                eprintln!("  help: run `fleetwright init` to write one, or pass `-C DIR` / `--manifest PATH`");
-                Status::Invalid
-            }
-            Error::UnsafePath(_) | Error::Template { .. } | Error::Lockfile { .. } => {
-                eprintln!("error: {error}");
-                Status::Invalid
-            }
-            Error::Io { .. } | Error::Busy(_) | Error::Bug(_) => {
-                eprintln!("error: {error}");
-                eprintln!(
-                    "  note: files written before this error are complete; fleet.lock was not updated, so the next `fleetwright generate` finishes the job"
-                );
-                Status::Failed
-            }
+            // Many problems at once, each with its own help, shown against the manifest.
+            Error::Manifest { file, diagnostics } => self.diagnostics(file, diagnostics),
+            _ => eprintln!("error: {error}"),
         }
+        if let Some(help) = error.help() {
+            eprintln!("  help: {help}");
+        }
+        if let Some(note) = error.note() {
+            eprintln!("  note: {note}");
+        }
+        Status::from_exit_code(error.exit_code())
     }
 
     /// The per-file lines and the closing count of a generation.

@@ -186,20 +186,34 @@ where
     if options.mode == Mode::Write {
         // Each rename is atomic and the lock comes last, so an interrupted or failed run
         // still leaves every file old or new.
-        let renamed: Vec<Result<(), Error>> = staged.into_par_iter().map(Staged::commit).collect();
-        renamed.into_iter().collect::<Result<(), Error>>()?;
-        for path in &removals {
-            remove(root, path)?;
-        }
-        remove_leftover_temporaries(root.path, reports.iter().map(|r| &r.path));
-        if lock_changed {
-            write_atomic(root, &RelPath::new(LOCK_FILE)?, new_lock.to_text().as_bytes(), false)?;
-        }
+        commit(root, staged, &removals, &reports, lock_changed.then_some(&new_lock)).map_err(Error::interrupted)?;
     }
     Ok(Outcome {
         files: reports,
         lock_changed,
     })
+}
+
+/// Puts the decided files in place: renames the staged ones, deletes the removed ones, then
+/// writes `fleet.lock` when it changed. From the first rename on, files are written, so its
+/// errors say so (see [`Error::Interrupted`]).
+fn commit(
+    root: &Root<'_>,
+    staged: Vec<Staged>,
+    removals: &[RelPath],
+    reports: &[FileReport],
+    new_lock: Option<&Lockfile>,
+) -> Result<(), Error> {
+    let renamed: Vec<Result<(), Error>> = staged.into_par_iter().map(Staged::commit).collect();
+    renamed.into_iter().collect::<Result<(), Error>>()?;
+    for path in removals {
+        remove(root, path)?;
+    }
+    remove_leftover_temporaries(root.path, reports.iter().map(|r| &r.path));
+    if let Some(lock) = new_lock {
+        write_atomic(root, &RelPath::new(LOCK_FILE)?, lock.to_text().as_bytes(), false)?;
+    }
+    Ok(())
 }
 
 /// One planned file, decided, and its new text waiting beside its place when it is written.
