@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Code, Diagnostic};
 
 /// Largest manifest we read: far above any real system, small enough to reject a wrong file fast.
 pub const MAX_MANIFEST_BYTES: usize = 1024 * 1024;
@@ -38,7 +38,7 @@ impl Source {
         if bytes.len() > MAX_MANIFEST_BYTES {
             decode_problems.push(
                 Diagnostic::error(
-                    "E002",
+                    Code::E002,
                     format!("manifest is {} bytes, more than the 1 MiB limit", bytes.len()),
                 )
                 .help("check that this is the right file; a manifest for even 1,000 services is far smaller"),
@@ -55,7 +55,7 @@ impl Source {
             Err(error) => {
                 let at = error.valid_up_to();
                 decode_problems.push(
-                    Diagnostic::error("E002", "manifest is not valid UTF-8")
+                    Diagnostic::error(Code::E002, "manifest is not valid UTF-8")
                         .at(at..at + 1, "this byte is not UTF-8")
                         .help("save the file as UTF-8"),
                 );
@@ -64,7 +64,7 @@ impl Source {
         };
         if text.starts_with('\u{feff}') {
             decode_problems.push(
-                Diagnostic::error("E002", "manifest starts with a byte-order mark")
+                Diagnostic::error(Code::E002, "manifest starts with a byte-order mark")
                     .at(0..3, "byte-order mark")
                     .help("save the file as UTF-8 without a BOM"),
             );

@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use toml::de::{DeTable, DeValue};
 
 use super::schema::Manifest;
-use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::source::Source;
 
 /// Parses and type-checks a manifest, reporting every problem found at this level.
@@ -26,7 +26,7 @@ pub fn parse(source: &Source) -> Result<Manifest, Diagnostics> {
     let (table, syntax_errors) = DeTable::parse_recoverable(text);
     if !syntax_errors.is_empty() {
         for error in syntax_errors {
-            diagnostics.push(toml_error("E001", "invalid TOML", &error, text));
+            diagnostics.push(toml_error(Code::E001, "invalid TOML", &error, text));
         }
         diagnostics.sort();
         return Err(diagnostics);
@@ -53,14 +53,14 @@ pub fn parse(source: &Source) -> Result<Manifest, Diagnostics> {
             Err(diagnostics)
         }
         Err(error) => {
-            diagnostics.push(toml_error("E002", "wrong type or value", &error, text));
+            diagnostics.push(toml_error(Code::E002, "wrong type or value", &error, text));
             diagnostics.sort();
             Err(diagnostics)
         }
     }
 }
 
-fn toml_error(code: &'static str, headline: &str, error: &toml::de::Error, text: &str) -> Diagnostic {
+fn toml_error(code: Code, headline: &str, error: &toml::de::Error, text: &str) -> Diagnostic {
     // toml's messages are full sentences in Rust terms; keep the first line, in user terms.
     let detail = error
         .message()
@@ -85,7 +85,7 @@ fn toml_error(code: &'static str, headline: &str, error: &toml::de::Error, text:
         .filter(|s| !(missing.is_some() && s.start == 0))
         .map(|span| on_one_line(span, text));
     let help = match (code, missing) {
-        ("E001", _) => {
+        (Code::E001, _) => {
             "see https://toml.io for the syntax; strings need quotes, tables need `[name]` headers".to_owned()
         }
         (_, Some("project")) => "add a `[project]` table with `name = \"...\"`".to_owned(),
@@ -158,7 +158,7 @@ fn check_table(root: &Json, schema: &Json, table: &DeTable<'_>, at: Option<&Rang
         let Some(child) = properties.and_then(|p| p.get(name)).or(additional) else {
             let Some(properties) = properties else { continue };
             let mut diagnostic =
-                Diagnostic::error("E003", format!("unknown key `{name}`")).at(key.span(), "not a key here");
+                Diagnostic::error(Code::E003, format!("unknown key `{name}`")).at(key.span(), "not a key here");
             diagnostic = match did_you_mean(name, properties.keys().map(String::as_str)) {
                 Some(known) => diagnostic.help(format!("did you mean `{known}`?")),
                 None => diagnostic.help(format!(
@@ -184,7 +184,7 @@ fn check_table(root: &Json, schema: &Json, table: &DeTable<'_>, at: Option<&Rang
                 format!("add `{key} = ...` to this table")
             };
             out.push(
-                Diagnostic::error("E002", format!("missing key `{key}`"))
+                Diagnostic::error(Code::E002, format!("missing key `{key}`"))
                     .at_opt(at.cloned(), "this table")
                     .help(help),
             );
@@ -209,7 +209,7 @@ fn check_value(root: &Json, schema: &Json, name: &str, value: &DeValue<'_>, span
             let wanted: Vec<&str> = expected.into_iter().filter(|t| *t != "null").map(type_words).collect();
             out.push(
                 Diagnostic::error(
-                    "E002",
+                    Code::E002,
                     format!(
                         "wrong type: `{name}` must be {}, not {}",
                         wanted.join(" or "),

@@ -6,7 +6,7 @@ use std::ops::Range;
 use indexmap::IndexMap;
 
 use super::duplicate;
-use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::manifest::Manifest;
 use crate::model::graph::find_cycle;
 
@@ -21,12 +21,12 @@ pub(super) fn calls(manifest: &Manifest, out: &mut Diagnostics) {
             let text = callee.get_ref().as_str();
             if text == name.get_ref() {
                 out.push(
-                    Diagnostic::error("E013", format!("service `{text}` calls itself"))
+                    Diagnostic::error(Code::E013, format!("service `{text}` calls itself"))
                         .at(callee.span(), "a service cannot call itself")
                         .help("call the logic directly inside the service; remove it from `calls`"),
                 );
             } else if !known.contains(&text) {
-                let mut d = Diagnostic::error("E012", format!("unknown service `{text}` in `calls`"))
+                let mut d = Diagnostic::error(Code::E012, format!("unknown service `{text}` in `calls`"))
                     .at(callee.span(), "not defined in this manifest");
                 d = match did_you_mean(text, known.iter().copied()) {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
@@ -43,7 +43,7 @@ pub(super) fn calls(manifest: &Manifest, out: &mut Diagnostics) {
     }
     if let Some(cycle) = find_cycle(&graph) {
         let first = edge_spans.get(&(cycle[0], cycle[1])).cloned();
-        let mut d = Diagnostic::error("E015", "services call each other in a cycle")
+        let mut d = Diagnostic::error(Code::E015, "services call each other in a cycle")
             .at_opt(first, "this call closes a cycle")
             .note(format!("cycle: {}", cycle.join(" -> ")))
             .help("break the cycle with an event: have one side publish and the other subscribe");

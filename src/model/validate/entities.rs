@@ -7,7 +7,7 @@ use std::ops::Range;
 use heck::{ToPascalCase, ToSnakeCase};
 use toml::Spanned;
 
-use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::manifest::schema::ServiceSpec;
 use crate::model::names;
 use crate::model::types::{self, BaseType};
@@ -24,7 +24,7 @@ pub(super) fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
             let text = name.get_ref();
             if !names::is_type_name(text) {
                 out.push(
-                    Diagnostic::error("E021", format!("invalid {kind} name `{text}`"))
+                    Diagnostic::error(Code::E021, format!("invalid {kind} name `{text}`"))
                         .at(name.span(), "not PascalCase ASCII")
                         .help(match text.to_pascal_case() {
                             pascal if names::is_type_name(&pascal) => format!("write it as `{pascal}`"),
@@ -35,14 +35,14 @@ pub(super) fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
                 );
             } else if let Some(why) = names::reserved_type_name(text) {
                 out.push(
-                    Diagnostic::error("E011", format!("{kind} name `{text}` is reserved"))
+                    Diagnostic::error(Code::E011, format!("{kind} name `{text}` is reserved"))
                         .at(name.span(), why.to_owned())
                         .help("pick another name"),
                 );
             }
             if let Some(first) = type_names.get(text) {
                 out.push(
-                    Diagnostic::error("E022", format!("`{text}` is both an entity and an event"))
+                    Diagnostic::error(Code::E022, format!("`{text}` is both an entity and an event"))
                         .at(name.span(), "second definition")
                         .also(first.clone(), "first defined here")
                         .help("give the event a past-tense name, e.g. `OrderPlaced`"),
@@ -55,7 +55,7 @@ pub(super) fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
                 if let Some(first) = tables.get(&table) {
                     out.push(
                         Diagnostic::error(
-                            "E022",
+                            Code::E022,
                             format!("entity `{text}` has the same table name as another entity"),
                         )
                         .at(name.span(), format!("table `{table}`"))
@@ -68,7 +68,7 @@ pub(super) fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
             }
             if kind == "entity" && fields.is_empty() {
                 out.push(
-                    Diagnostic::warning("W003", format!("entity `{text}` has no fields"))
+                    Diagnostic::warning(Code::W003, format!("entity `{text}` has no fields"))
                         .at(name.span(), "only `id`, `created_at` and `updated_at`")
                         .help("add fields, e.g. `name = \"string\"`"),
                 );
@@ -85,7 +85,7 @@ fn field_name(field: &Spanned<String>, entity: bool, out: &mut Diagnostics) {
     let text = field.get_ref();
     if !names::is_field_name(text) {
         out.push(
-            Diagnostic::error("E021", format!("invalid field name `{text}`"))
+            Diagnostic::error(Code::E021, format!("invalid field name `{text}`"))
                 .at(field.span(), "not snake_case ASCII")
                 .help(format!("write it like `{}`", text.to_snake_case())),
         );
@@ -96,7 +96,7 @@ fn field_name(field: &Spanned<String>, entity: bool, out: &mut Diagnostics) {
             format!("rename it, e.g. `{text}_value`")
         };
         out.push(
-            Diagnostic::error("E011", format!("field name `{text}` is reserved"))
+            Diagnostic::error(Code::E011, format!("field name `{text}` is reserved"))
                 .at(field.span(), why.to_owned())
                 .help(help),
         );
@@ -117,14 +117,14 @@ fn field_type(ty: &Spanned<String>, entities: &[&str], out: &mut Diagnostics) {
                 span
             };
             out.push(
-                Diagnostic::error("E019", error.message)
+                Diagnostic::error(Code::E019, error.message)
                     .at(at, "invalid type")
                     .help(error.help),
             );
         }
         Ok(parsed) => match parsed.base {
             BaseType::Ref { entity } if !entities.contains(&entity.as_str()) => {
-                let mut d = Diagnostic::error("E020", format!("`ref({entity})` names no entity of this service"))
+                let mut d = Diagnostic::error(Code::E020, format!("`ref({entity})` names no entity of this service"))
                     .at(ty.span(), "unknown entity");
                 d = match did_you_mean(&entity, entities.iter().copied()) {
                     Some(s) => d.help(format!("did you mean `ref({s})`?")),
@@ -139,19 +139,19 @@ fn field_type(ty: &Spanned<String>, entities: &[&str], out: &mut Diagnostics) {
                 for variant in &variants {
                     if variant == "unspecified" || variant == "self" {
                         out.push(
-                            Diagnostic::error("E011", format!("enum variant `{variant}` is reserved"))
+                            Diagnostic::error(Code::E011, format!("enum variant `{variant}` is reserved"))
                                 .at(ty.span(), "clashes with generated code")
                                 .help("`unspecified` is the generated zero value and `self` a Rust keyword; pick another word"),
                         );
                     } else if !names::is_field_name(variant) {
                         out.push(
-                            Diagnostic::error("E021", format!("invalid enum variant `{variant}`"))
+                            Diagnostic::error(Code::E021, format!("invalid enum variant `{variant}`"))
                                 .at(ty.span(), "variants are snake_case")
                                 .help(format!("write it like `{}`", variant.to_snake_case())),
                         );
                     } else if seen.contains(&variant) {
                         out.push(
-                            Diagnostic::error("E022", format!("enum variant `{variant}` is listed twice"))
+                            Diagnostic::error(Code::E022, format!("enum variant `{variant}` is listed twice"))
                                 .at(ty.span(), "repeated variant")
                                 .help("remove the repeat"),
                         );

@@ -4,26 +4,46 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::duplicate;
-use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::manifest::Manifest;
 use crate::model::{Broker, Closed};
 
 pub(super) fn events(manifest: &Manifest, out: &mut Diagnostics) {
-    let mut uses_events = None;
-    // Published events by owning service, so subscriptions can be checked.
-    let mut published: BTreeSet<(&str, &str)> = BTreeSet::new();
+    let published = publishes(manifest, out);
+    subscribes(manifest, &published, out);
+    let services = || manifest.services.values();
+    let uses_events = services()
+        .flat_map(|s| &s.publishes)
+        .chain(services().flat_map(|s| &s.subscribes))
+        .next()
+        .map(toml::Spanned::span);
+    if let (Some(first_use), Some(broker)) = (uses_events, &manifest.messaging.broker)
+        && Broker::parse(broker.get_ref()) == Some(Broker::None)
+    {
+        out.push(
+            Diagnostic::error(Code::E023, "events are used but `messaging.broker` is \"none\"")
+                .at(broker.span(), "no broker")
+                .also(first_use, "event used here")
+                .help("set `broker = \"nats\"`, or remove `publishes` and `subscribes`"),
+        );
+    }
+}
+
+/// Checks `publishes` and returns the published events by owning service, so
+/// subscriptions can be checked against them.
+fn publishes<'m>(manifest: &'m Manifest, out: &mut Diagnostics) -> BTreeSet<(&'m str, &'m str)> {
+    let mut published = BTreeSet::new();
     for (name, service) in &manifest.services {
         let defined: Vec<&str> = service.events.keys().map(|k| k.get_ref().as_str()).collect();
         let mut seen = HashMap::new();
         for event in &service.publishes {
-            uses_events.get_or_insert(event.span());
             let text = event.get_ref().as_str();
             if defined.contains(&text) {
                 duplicate(event, &mut seen, "event", out);
                 published.insert((name.get_ref().as_str(), text));
             } else {
                 let mut d = Diagnostic::error(
-                    "E014",
+                    Code::E014,
                     format!("`{}` publishes `{text}`, which it does not define", name.get_ref()),
                 )
                 .at(event.span(), "no such event in this service");
@@ -38,10 +58,13 @@ pub(super) fn events(manifest: &Manifest, out: &mut Diagnostics) {
             }
         }
     }
+    published
+}
+
+fn subscribes(manifest: &Manifest, published: &BTreeSet<(&str, &str)>, out: &mut Diagnostics) {
     for service in manifest.services.values() {
         let mut seen = HashMap::new();
         for subscription in &service.subscribes {
-            uses_events.get_or_insert(subscription.span());
             let text = subscription.get_ref().as_str();
             let Some((owner, event)) = text.split_once('.') else {
                 let definer = manifest
@@ -54,14 +77,14 @@ pub(super) fn events(manifest: &Manifest, out: &mut Diagnostics) {
                     None => format!("write it as `<service>.{text}`, naming the service that publishes it"),
                 };
                 out.push(
-                    Diagnostic::error("E014", format!("subscription `{text}` does not name its publisher"))
+                    Diagnostic::error(Code::E014, format!("subscription `{text}` does not name its publisher"))
                         .at(subscription.span(), "expected `<service>.<Event>`")
                         .help(help),
                 );
                 continue;
             };
             let Some(owner_spec) = manifest.services.get(owner) else {
-                let mut d = Diagnostic::error("E012", format!("unknown service `{owner}` in `subscribes`"))
+                let mut d = Diagnostic::error(Code::E012, format!("unknown service `{owner}` in `subscribes`"))
                     .at(subscription.span(), "not defined in this manifest");
                 let known = manifest.services.keys().map(|k| k.get_ref().as_str());
                 d = match did_you_mean(owner, known) {
@@ -77,13 +100,19 @@ pub(super) fn events(manifest: &Manifest, out: &mut Diagnostics) {
                 duplicate(subscription, &mut seen, "subscription", out);
             } else if owner_spec.events.contains_key(event) {
                 out.push(
-                    Diagnostic::error("E014", format!("`{owner}` defines `{event}` but does not publish it"))
-                        .at(subscription.span(), "never published")
-                        .help(format!("add `\"{event}\"` to `publishes` of `{owner}`")),
+                    Diagnostic::error(
+                        Code::E014,
+                        format!("`{owner}` defines `{event}` but does not publish it"),
+                    )
+                    .at(subscription.span(), "never published")
+                    .help(format!("add `\"{event}\"` to `publishes` of `{owner}`")),
                 );
             } else {
-                let mut d = Diagnostic::error("E014", format!("unknown event `{event}` of `{owner}` in `subscribes`"))
-                    .at(subscription.span(), "no such event");
+                let mut d = Diagnostic::error(
+                    Code::E014,
+                    format!("unknown event `{event}` of `{owner}` in `subscribes`"),
+                )
+                .at(subscription.span(), "no such event");
                 let known = owner_spec.events.keys().map(|k| k.get_ref().as_str());
                 d = match did_you_mean(event, known) {
                     Some(s) => d.help(format!("did you mean `{owner}.{s}`?")),
@@ -94,15 +123,5 @@ pub(super) fn events(manifest: &Manifest, out: &mut Diagnostics) {
                 out.push(d);
             }
         }
-    }
-    if let (Some(first_use), Some(broker)) = (uses_events, &manifest.messaging.broker)
-        && Broker::parse(broker.get_ref()) == Some(Broker::None)
-    {
-        out.push(
-            Diagnostic::error("E023", "events are used but `messaging.broker` is \"none\"")
-                .at(broker.span(), "no broker")
-                .also(first_use, "event used here")
-                .help("set `broker = \"nats\"`, or remove `publishes` and `subscribes`"),
-        );
     }
 }

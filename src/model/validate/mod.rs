@@ -19,7 +19,7 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::manifest::Manifest;
 use crate::model::Closed;
 
@@ -31,7 +31,7 @@ pub fn validate(manifest: &Manifest) -> Diagnostics {
     settings::settings(manifest, &mut out);
     if manifest.services.is_empty() {
         out.push(
-            Diagnostic::error("E026", "the manifest defines no services")
+            Diagnostic::error(Code::E026, "the manifest defines no services")
                 .at(manifest.project.name.span(), "in this project")
                 .help("add one, e.g. `fleetwright add service users`, or a `[services.users]` table"),
         );
@@ -63,7 +63,7 @@ fn one_of<T: Closed>(value: &Spanned<String>, out: &mut Diagnostics) -> Option<T
         ),
     };
     out.push(
-        Diagnostic::error("E005", format!("unknown {what} `{}`", value.get_ref()))
+        Diagnostic::error(Code::E005, format!("unknown {what} `{}`", value.get_ref()))
             .at(value.span(), format!("not a {what}"))
             .help(help),
     );
@@ -73,7 +73,7 @@ fn one_of<T: Closed>(value: &Spanned<String>, out: &mut Diagnostics) -> Option<T
 fn in_range(value: &Spanned<i64>, range: std::ops::RangeInclusive<i64>, what: &str, out: &mut Diagnostics) {
     if !range.contains(value.get_ref()) {
         out.push(
-            Diagnostic::error("E005", format!("{what} {} is out of range", value.get_ref()))
+            Diagnostic::error(Code::E005, format!("{what} {} is out of range", value.get_ref()))
                 .at(value.span(), format!("must be {} to {}", range.start(), range.end()))
                 .help(format!("choose a {what} from {} to {}", range.start(), range.end())),
         );
@@ -86,7 +86,7 @@ const PORTS: std::ops::RangeInclusive<i64> = 1024..=65535;
 fn duplicate(item: &Spanned<String>, seen: &mut HashMap<String, Range<usize>>, what: &str, out: &mut Diagnostics) {
     if let Some(first) = seen.get(item.get_ref()) {
         out.push(
-            Diagnostic::warning("W002", format!("{what} `{}` is listed twice", item.get_ref()))
+            Diagnostic::warning(Code::W002, format!("{what} `{}` is listed twice", item.get_ref()))
                 .at(item.span(), "repeated here")
                 .also(first.clone(), "first listed here")
                 .help("remove the repeat"),

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::manifest::Manifest;
 use crate::model::defaults::{DEFAULT_ADMIN_PORT, DEFAULT_GATEWAY_PORT, METRICS_PORT_OFFSET};
 
@@ -12,7 +12,7 @@ pub(super) fn ports(manifest: &Manifest, out: &mut Diagnostics) {
     let mut taken: HashMap<i64, (Option<Range<usize>>, String)> = HashMap::new();
     let mut claim = |port: i64, span: Option<Range<usize>>, owner: String, out: &mut Diagnostics| {
         if let Some((first, first_owner)) = taken.get(&port) {
-            let mut d = Diagnostic::error("E016", format!("port {port} is used twice"))
+            let mut d = Diagnostic::error(Code::E016, format!("port {port} is used twice"))
                 .at_opt(span, owner)
                 .help("give each listener its own port, or leave `ports` out to have them assigned");
             d = match first {

@@ -1,6 +1,6 @@
 //! The manifest version and `[project]`: its name, version, registry and template folder.
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::manifest::Manifest;
 use crate::manifest::schema::MANIFEST_VERSION;
 use crate::model::names;
@@ -10,9 +10,12 @@ pub(super) fn version(manifest: &Manifest, out: &mut Diagnostics) {
         && *version.get_ref() != MANIFEST_VERSION
     {
         out.push(
-            Diagnostic::error("E004", format!("unsupported manifest version {}", version.get_ref()))
-                .at(version.span(), "this fleetwright understands version 1")
-                .help("set `version = 1`, or install the fleetwright release that wrote this manifest"),
+            Diagnostic::error(
+                Code::E004,
+                format!("unsupported manifest version {}", version.get_ref()),
+            )
+            .at(version.span(), "this fleetwright understands version 1")
+            .help("set `version = 1`, or install the fleetwright release that wrote this manifest"),
         );
     }
 }
@@ -23,13 +26,13 @@ pub(super) fn project(manifest: &Manifest, out: &mut Diagnostics) {
     if !names::is_service_name(name.get_ref()) {
         let (label, help) = names::explain_service_name(name.get_ref());
         out.push(
-            Diagnostic::error("E010", format!("invalid project name `{}`", name.get_ref()))
+            Diagnostic::error(Code::E010, format!("invalid project name `{}`", name.get_ref()))
                 .at(name.span(), label)
                 .help(help),
         );
     } else if let Some(why) = names::reserved_service_name(name.get_ref()) {
         out.push(
-            Diagnostic::error("E011", format!("project name `{}` is reserved", name.get_ref()))
+            Diagnostic::error(Code::E011, format!("project name `{}` is reserved", name.get_ref()))
                 .at(name.span(), why.to_string())
                 .help("pick another name"),
         );
@@ -38,7 +41,7 @@ pub(super) fn project(manifest: &Manifest, out: &mut Diagnostics) {
         && !is_semver(version.get_ref())
     {
         out.push(
-            Diagnostic::error("E005", format!("invalid version `{}`", version.get_ref()))
+            Diagnostic::error(Code::E005, format!("invalid version `{}`", version.get_ref()))
                 .at(version.span(), "not MAJOR.MINOR.PATCH")
                 .help("write a semantic version such as `0.1.0`"),
         );
@@ -53,7 +56,7 @@ pub(super) fn project(manifest: &Manifest, out: &mut Diagnostics) {
             && !r.contains("//");
         if !ok {
             out.push(
-                Diagnostic::error("E005", format!("invalid registry `{r}`"))
+                Diagnostic::error(Code::E005, format!("invalid registry `{r}`"))
                     .at(registry.span(), "not an image name prefix")
                     .help("use a lowercase registry path such as `ghcr.io/acme`, without a trailing slash"),
             );
@@ -68,7 +71,7 @@ pub(super) fn project(manifest: &Manifest, out: &mut Diagnostics) {
         let empty = path.components().all(|c| matches!(c, std::path::Component::CurDir));
         if escapes || empty {
             out.push(
-                Diagnostic::error("E025", "template directory must stay inside the project")
+                Diagnostic::error(Code::E025, "template directory must stay inside the project")
                     .at(templates.span(), "absolute, the project root itself, or uses `..`")
                     .help("give a relative path below `fleet.toml`, e.g. `templates`"),
             );

@@ -2,7 +2,7 @@
 
 use toml::Spanned;
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::manifest::schema::ResourcesSpec;
 use crate::model::defaults::{DEFAULT_CPU, DEFAULT_CPU_LIMIT, DEFAULT_MEMORY, DEFAULT_MEMORY_LIMIT};
 
@@ -19,7 +19,7 @@ pub(super) fn resources(resources: &ResourcesSpec, out: &mut Diagnostics) {
                 let parsed = parse(v.get_ref()).filter(|n| *n > 0.0);
                 if parsed.is_none() {
                     out.push(
-                        Diagnostic::error("E005", format!("invalid {what} quantity `{}`", v.get_ref()))
+                        Diagnostic::error(Code::E005, format!("invalid {what} quantity `{}`", v.get_ref()))
                             .at(v.span(), format!("not a Kubernetes {what} quantity"))
                             .help(help.to_owned()),
                     );
@@ -62,7 +62,7 @@ pub(super) fn resources(resources: &ResourcesSpec, out: &mut Diagnostics) {
             );
             let span = request.as_ref().or(limit.as_ref()).map(Spanned::span);
             out.push(
-                    Diagnostic::error("E005", format!("{what} request `{request_text}` is above its limit `{limit_text}`"))
+                    Diagnostic::error(Code::E005, format!("{what} request `{request_text}` is above its limit `{limit_text}`"))
                         .at_opt(span, "request above limit")
                         .help(format!("raise the {what} limit or lower the request (defaults: request {request_default}, limit {limit_default})")),
                 );

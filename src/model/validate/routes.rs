@@ -2,7 +2,7 @@
 
 use toml::Spanned;
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::manifest::Manifest;
 
 pub(super) fn routes(manifest: &Manifest, out: &mut Diagnostics) {
@@ -23,7 +23,7 @@ pub(super) fn routes(manifest: &Manifest, out: &mut Diagnostics) {
         });
         if !segments_ok {
             out.push(
-                Diagnostic::error("E018", format!("invalid route `{text}`"))
+                Diagnostic::error(Code::E018, format!("invalid route `{text}`"))
                     .at(route.span(), "not a path prefix")
                     .help(format!(
                         "write a prefix like `/api/{}`: a leading `/`, lowercase segments, no trailing `/`",
@@ -39,7 +39,7 @@ pub(super) fn routes(manifest: &Manifest, out: &mut Diagnostics) {
             if overlaps {
                 let what = if a == b { "the same route" } else { "overlapping routes" };
                 out.push(
-                    Diagnostic::error("E017", format!("`{}` and `{other}` claim {what}", name.get_ref()))
+                    Diagnostic::error(Code::E017, format!("`{}` and `{other}` claim {what}", name.get_ref()))
                         .at(route.span(), format!("`{a}`"))
                         .also(other_route.span(), format!("`{b}` claimed here"))
                         .help("give each service its own prefix, such as `/api/<service>`"),

@@ -4,7 +4,7 @@
 use toml::Spanned;
 
 use super::{PORTS, in_range, one_of};
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::manifest::schema::ServiceSpec;
 use crate::model::names;
 use crate::model::{Database, Language};
@@ -14,13 +14,13 @@ pub(super) fn service_name(name: &Spanned<String>, out: &mut Diagnostics) {
     if !names::is_service_name(text) {
         let (label, help) = names::explain_service_name(text);
         out.push(
-            Diagnostic::error("E010", format!("invalid service name `{text}`"))
+            Diagnostic::error(Code::E010, format!("invalid service name `{text}`"))
                 .at(name.span(), label)
                 .help(help),
         );
     } else if let Some(why) = names::reserved_service_name(text) {
         out.push(
-            Diagnostic::error("E011", format!("service name `{text}` is reserved"))
+            Diagnostic::error(Code::E011, format!("service name `{text}` is reserved"))
                 .at(name.span(), why.to_owned())
                 .help(format!("rename it, e.g. `{text}-svc`")),
         );
@@ -40,7 +40,7 @@ pub(super) fn service_settings(name: &Spanned<String>, service: &ServiceSpec, ou
     if no_database && let Some((entity, _)) = service.entities.first() {
         out.push(
             Diagnostic::error(
-                "E024",
+                Code::E024,
                 format!(
                     "service `{}` stores entities but has `database = \"none\"`",
                     name.get_ref()
@@ -55,7 +55,7 @@ pub(super) fn service_settings(name: &Spanned<String>, service: &ServiceSpec, ou
     if no_database && let Some(event) = service.publishes.first().or(service.subscribes.first()) {
         out.push(
             Diagnostic::error(
-                "E027",
+                Code::E027,
                 format!("service `{}` uses events but has no database", name.get_ref()),
             )
             .at(event.span(), "needs a database for its event outbox and inbox")
@@ -73,7 +73,7 @@ pub(super) fn service_settings(name: &Spanned<String>, service: &ServiceSpec, ou
         in_range(&autoscale.max, 1..=1000, "replica count", out);
         if autoscale.max.get_ref() < autoscale.min.get_ref() {
             out.push(
-                Diagnostic::error("E005", "autoscale `max` is below `min`")
+                Diagnostic::error(Code::E005, "autoscale `max` is below `min`")
                     .at(autoscale.max.span(), "smaller than min")
                     .also(autoscale.min.span(), "min")
                     .help("make `max` at least `min`"),

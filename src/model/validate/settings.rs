@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::{PORTS, duplicate, in_range, one_of};
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::manifest::Manifest;
 use crate::model::defaults::METRICS_PORT_OFFSET;
 use crate::model::names;
@@ -45,7 +45,7 @@ pub(super) fn settings(manifest: &Manifest, out: &mut Diagnostics) {
         && !names::is_service_name(namespace.get_ref())
     {
         out.push(
-            Diagnostic::error("E010", format!("invalid namespace `{}`", namespace.get_ref()))
+            Diagnostic::error(Code::E010, format!("invalid namespace `{}`", namespace.get_ref()))
                 .at(namespace.span(), "not a DNS label")
                 .help("use lowercase letters, digits and hyphens, e.g. `shop`"),
         );

@@ -1,5 +1,10 @@
-//! Problems found in a manifest, as values: a stable code, a message, where it is and one
-//! concrete fix. This module owns how they look on a terminal; it never decides what is wrong.
+//! Problems found in a manifest, as values: a stable code (from the registry in [`codes`]), a
+//! message, where it is and one concrete fix. This module owns how they look on a terminal; it
+//! never decides what is wrong.
+
+pub mod codes;
+
+pub use codes::Code;
 
 use std::ops::Range;
 
@@ -19,7 +24,7 @@ pub enum Severity {
 /// One problem in one source file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
-    /// Stable code documented in `docs/manifest.md` (`E012`, `W002`).
+    /// Stable code documented in `docs/manifest.md` (`E012`, `W002`): a [`Code`]'s text.
     pub code: &'static str,
     pub severity: Severity,
     pub message: String,
@@ -38,23 +43,25 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn error(code: Code, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Error, message.into())
+    }
+
+    pub fn warning(code: Code, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Warning, message.into())
+    }
+
+    fn new(code: Code, severity: Severity, message: String) -> Self {
+        debug_assert_eq!(code.severity(), severity, "{code:?} has the other severity");
         Self {
-            code,
-            severity: Severity::Error,
-            message: message.into(),
+            code: code.as_str(),
+            severity,
+            message,
             span: None,
             label: String::new(),
             related: Vec::new(),
             help: None,
             notes: Vec::new(),
-        }
-    }
-
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Warning,
-            ..Self::error(code, message)
         }
     }
 
