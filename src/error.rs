@@ -61,12 +61,12 @@ pub enum Error {
 
 /// Exit status of a run that failed: `check` found drift, a conflict stopped a write, or the
 /// system refused (I/O, another run, a bug).
-pub const EXIT_FAILED: u8 = 1;
+pub(crate) const EXIT_FAILED: u8 = 1;
 /// Exit status of invalid input or usage: nothing was attempted.
-pub const EXIT_INVALID: u8 = 2;
+pub(crate) const EXIT_INVALID: u8 = 2;
 
 impl Error {
-    pub fn io(action: &'static str, path: impl Into<PathBuf>, error: std::io::Error) -> Self {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Self::Io {
             action,
             path: path.into(),
@@ -74,7 +74,7 @@ impl Error {
         }
     }
 
-    pub fn usage(message: impl Into<String>, help: Option<&str>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>, help: Option<&str>) -> Self {
         Self::Usage {
             message: message.into(),
             help: help.map(str::to_owned),
@@ -83,7 +83,7 @@ impl Error {
 
     /// Marks an error that struck after generated files were written.
     #[must_use]
-    pub fn interrupted(self) -> Self {
+    pub(crate) fn interrupted(self) -> Self {
         match self {
             Self::Interrupted(_) => self,
             other => Self::Interrupted(Box::new(other)),
@@ -91,7 +91,7 @@ impl Error {
     }
 
     /// The exit status this error means ([`EXIT_INVALID`] or [`EXIT_FAILED`]).
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Self::Manifest { .. }
             | Self::ManifestMissing(_)
@@ -105,7 +105,7 @@ impl Error {
     }
 
     /// One concrete way out, if there is one to give.
-    pub fn help(&self) -> Option<&str> {
+    pub(crate) fn help(&self) -> Option<&str> {
         match self {
             Self::Usage { help, .. } => help.as_deref(),
             Self::ManifestMissing(_) => {
@@ -117,7 +117,7 @@ impl Error {
     }
 
     /// What the error left behind in the workspace, when the user needs to know.
-    pub fn note(&self) -> Option<&'static str> {
+    pub(crate) fn note(&self) -> Option<&'static str> {
         match self {
             Self::Interrupted(_) => Some(
                 "files written before this error are complete; fleet.lock was not updated, so the next `fleetwright generate` finishes the job",

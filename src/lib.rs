@@ -117,7 +117,7 @@ pub fn plan(
 }
 
 /// The directory a manifest governs: the one it sits in.
-pub fn workspace_root(manifest_path: &Path) -> std::path::PathBuf {
+pub(crate) fn workspace_root(manifest_path: &Path) -> std::path::PathBuf {
     match manifest_path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -128,7 +128,7 @@ pub fn workspace_root(manifest_path: &Path) -> std::path::PathBuf {
 ///
 /// # Errors
 /// [`Error::Usage`] when the override directory is missing or holds an unknown template.
-pub fn templates_for(loaded: &model::Loaded, root: &Path) -> Result<render::Templates> {
+pub(crate) fn templates_for(loaded: &model::Loaded, root: &Path) -> Result<render::Templates> {
     match &loaded.workspace.project.templates {
         Some(dir) => {
             let dir = root.join(dir);

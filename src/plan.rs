@@ -30,7 +30,7 @@ pub struct RelPath(String);
 impl RelPath {
     /// # Errors
     /// [`Error::UnsafePath`] for absolute paths, `..`, empty segments or odd characters.
-    pub fn new(path: &str) -> Result<Self, Error> {
+    pub(crate) fn new(path: &str) -> Result<Self, Error> {
         let ok = !path.is_empty()
             && !path.starts_with('/')
             && !path.contains('\\')
@@ -76,7 +76,7 @@ pub struct PlannedFile {
 }
 
 /// The files of one entity (the workspace, or one service), as rendered together.
-pub type Group = Vec<(RelPath, PlannedFile)>;
+pub(crate) type Group = Vec<(RelPath, PlannedFile)>;
 
 /// Everything one generation produces, sorted by path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,7 +89,7 @@ pub struct Plan {
 }
 
 /// `sha256:<hex>` of bytes: how `fleet.lock` names a file's text and the model's fingerprint.
-pub fn hash_bytes(bytes: &[u8]) -> String {
+pub(crate) fn hash_bytes(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256:");

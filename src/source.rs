@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::diagnostic::{Code, Diagnostic};
 
 /// Largest manifest we read: far above any real system, small enough to reject a wrong file fast.
-pub const MAX_MANIFEST_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_MANIFEST_BYTES: usize = 1024 * 1024;
 
 /// A manifest file as read from disk.
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ impl Source {
     ///
     /// # Errors
     /// Only I/O errors; encoding problems are reported by `manifest::parse`.
-    pub fn read(path: &Path) -> std::io::Result<Self> {
+    pub(crate) fn read(path: &Path) -> std::io::Result<Self> {
         let bytes = std::fs::read(path)?;
         Ok(Self::from_bytes(path, &bytes))
     }

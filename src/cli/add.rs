@@ -13,7 +13,7 @@ use crate::source::Source;
 use crate::write::Options;
 
 #[derive(Debug, Subcommand)]
-pub enum AddCommand {
+pub(crate) enum AddCommand {
     /// Add a service
     Service {
         /// Service name: lowercase letters, digits and hyphens
@@ -51,7 +51,7 @@ pub enum AddCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum RemoveCommand {
+pub(crate) enum RemoveCommand {
     /// Remove a service; its untouched generated files are deleted, its own code is kept
     Service {
         /// Service name
@@ -62,7 +62,7 @@ pub enum RemoveCommand {
     },
 }
 
-pub fn run_add(command: &AddCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+pub(crate) fn run_add(command: &AddCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
     match command {
         AddCommand::Service {
             name,
@@ -95,7 +95,7 @@ pub fn run_add(command: &AddCommand, global: &GlobalArgs, printer: &Printer) -> 
     }
 }
 
-pub fn run_remove(command: &RemoveCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+pub(crate) fn run_remove(command: &RemoveCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
     match command {
         RemoveCommand::Service { name, no_generate } => {
             edit_then_generate(global, printer, *no_generate, |text| edit::remove_service(text, name))

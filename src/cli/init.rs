@@ -6,7 +6,7 @@ use super::{GlobalArgs, Status};
 use crate::error::Error;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Project name [default: the directory's name, made valid]
     #[arg(long)]
     pub name: Option<String>,
@@ -15,7 +15,7 @@ pub struct Args {
     pub example: Option<Example>,
 }
 
-pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
     let path = global.manifest_path();
     if path.exists() {
         return Err(Error::usage(

@@ -11,13 +11,15 @@ use crate::error::Error;
 use crate::source::Source;
 use crate::write::{Action, Outcome};
 
-pub struct Printer {
+/// Commands print only through a printer, even the kinds of output (`data`, `warn`) that
+/// no flag changes today, so one place decides where each kind goes.
+pub(crate) struct Printer {
     quiet: bool,
     color: bool,
 }
 
 impl Printer {
-    pub fn new(quiet: bool, when: ColorWhen) -> Self {
+    pub(crate) fn new(quiet: bool, when: ColorWhen) -> Self {
         let color = match when {
             ColorWhen::Always => true,
             ColorWhen::Never => false,
@@ -29,7 +31,8 @@ impl Printer {
     }
 
     /// Requested output (a graph, a schema, a JSON report): always printed, to stdout.
-    pub fn data(&self, text: &str) {
+    #[allow(clippy::unused_self)] // see the type's comment
+    pub(crate) fn data(&self, text: &str) {
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(text.as_bytes());
         if !text.ends_with('\n') {
@@ -38,19 +41,20 @@ impl Printer {
     }
 
     /// Progress and summaries, to stderr; silenced by `--quiet`.
-    pub fn info(&self, text: &str) {
+    pub(crate) fn info(&self, text: &str) {
         if !self.quiet {
             eprintln!("{text}");
         }
     }
 
     /// Warnings, to stderr, even with `--quiet`.
-    pub fn warn(&self, text: &str) {
+    #[allow(clippy::unused_self)] // see the type's comment
+    pub(crate) fn warn(&self, text: &str) {
         eprintln!("warning: {text}");
     }
 
     /// Renders diagnostics of one manifest with excerpts and a closing count.
-    pub fn diagnostics(&self, source: &Source, diagnostics: &Diagnostics) {
+    pub(crate) fn diagnostics(&self, source: &Source, diagnostics: &Diagnostics) {
         if diagnostics.is_empty() {
             return;
         }
@@ -70,7 +74,7 @@ impl Printer {
     }
 
     /// Prints an error, with its help and note, and returns the exit status it carries.
-    pub fn error(&self, error: &Error) -> Status {
+    pub(crate) fn error(&self, error: &Error) -> Status {
         match error {
             // Many problems at once, each with its own help, shown against the manifest.
             Error::Manifest { file, diagnostics } => self.diagnostics(file, diagnostics),
@@ -86,7 +90,7 @@ impl Printer {
     }
 
     /// The per-file lines and the closing count of a generation.
-    pub fn outcome(&self, outcome: &Outcome, dry_run: bool) {
+    pub(crate) fn outcome(&self, outcome: &Outcome, dry_run: bool) {
         let verb = |now: &'static str, would: &'static str| if dry_run { would } else { now };
         for file in &outcome.files {
             let line = match &file.action {

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::render::engine::{Origin, embedded_sources};
 
 #[derive(Debug, Subcommand)]
-pub enum TemplatesCommand {
+pub(crate) enum TemplatesCommand {
     /// List every template path, and whether this project overrides it
     List {
         /// Output format
@@ -26,7 +26,7 @@ pub enum TemplatesCommand {
     },
 }
 
-pub fn run(command: &TemplatesCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+pub(crate) fn run(command: &TemplatesCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
     match command {
         TemplatesCommand::List { format } => list(*format, global, printer),
         TemplatesCommand::Eject { dir, templates } => eject(dir, templates, global, printer),

@@ -8,13 +8,13 @@ use crate::model;
 use crate::source::Source;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Report format
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
 
-pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
     let path = global.manifest_path();
     let result = model::load(&path);
     if args.format == Format::Json {

@@ -66,7 +66,7 @@ codes! {
 
 impl Code {
     /// Errors stop generation, warnings do not; the letter says which.
-    pub fn severity(self) -> Severity {
+    pub(crate) fn severity(self) -> Severity {
         if self.as_str().starts_with('W') {
             Severity::Warning
         } else {

@@ -16,7 +16,7 @@ use crate::source::Source;
 ///
 /// # Errors
 /// All diagnostics when any of them is an error.
-pub fn parse(source: &Source) -> Result<Manifest, Diagnostics> {
+pub(crate) fn parse(source: &Source) -> Result<Manifest, Diagnostics> {
     let mut diagnostics = Diagnostics::default();
     diagnostics.extend(source.decode_problems().iter().cloned());
     if diagnostics.has_errors() {
@@ -134,7 +134,7 @@ fn on_one_line(span: Range<usize>, text: &str) -> Range<usize> {
 }
 
 /// The JSON Schema of the manifest, built once: the single source of which keys exist.
-pub fn manifest_schema() -> &'static Json {
+pub(crate) fn manifest_schema() -> &'static Json {
     static SCHEMA: OnceLock<Json> = OnceLock::new();
     // Draft 7, the newest dialect editors such as Taplo and VS Code validate with.
     SCHEMA.get_or_init(|| {

@@ -3,12 +3,12 @@
 //! manifest means (rules, names, defaults) is the model's business: this stage imports none of
 //! the later ones.
 
-pub mod edit;
-pub mod load;
-pub mod schema;
+pub(crate) mod edit;
+pub(crate) mod load;
+pub(crate) mod schema;
 
-pub use load::parse;
-pub use schema::Manifest;
+pub(crate) use load::parse;
+pub(crate) use schema::Manifest;
 
 /// The standard manifest file name.
-pub const FILE_NAME: &str = "fleet.toml";
+pub(crate) const FILE_NAME: &str = "fleet.toml";

@@ -1,15 +1,15 @@
-//! The call graph between services: cycle detection for validation and a topological order
-//! for anything that starts services one after another.
+//! The call graph between services: its edges and diagrams (`fleetwright graph`, the README
+//! of a generated workspace) and cycle detection for validation.
 
 use std::fmt::Write as _;
 
-use indexmap::{IndexMap, IndexSet};
+use indexmap::IndexMap;
 
 use super::Workspace;
 
 /// One edge of the system graph, shared by every diagram format.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Edge {
+pub(crate) struct Edge {
     pub from: String,
     pub to: String,
     /// `route`, `call` or `event`.
@@ -19,10 +19,10 @@ pub struct Edge {
 }
 
 /// The gateway's node name in diagrams.
-pub const GATEWAY: &str = "gateway";
+pub(crate) const GATEWAY: &str = "gateway";
 
 /// Every edge: gateway routes, synchronous calls, then events, each in manifest order.
-pub fn edges(workspace: &Workspace) -> Vec<Edge> {
+pub(crate) fn edges(workspace: &Workspace) -> Vec<Edge> {
     let mut edges = Vec::new();
     for service in &workspace.services {
         if let Some(route) = &service.route {
@@ -64,7 +64,7 @@ fn node_id(name: &str) -> String {
 }
 
 /// A Mermaid flowchart of the system (GitHub renders it in Markdown).
-pub fn mermaid(workspace: &Workspace) -> String {
+pub(crate) fn mermaid(workspace: &Workspace) -> String {
     let mut out = String::from("flowchart LR\n");
     let _ = writeln!(out, "  {GATEWAY}([\"gateway :{}\"])", workspace.gateway.port);
     for service in &workspace.services {
@@ -95,7 +95,7 @@ pub fn mermaid(workspace: &Workspace) -> String {
 }
 
 /// A Graphviz digraph of the system.
-pub fn dot(workspace: &Workspace) -> String {
+pub(crate) fn dot(workspace: &Workspace) -> String {
     let mut out = format!("digraph {:?} {{\n  rankdir=LR;\n", workspace.project.name);
     let _ = writeln!(
         out,
@@ -121,7 +121,7 @@ pub fn dot(workspace: &Workspace) -> String {
 /// Finds one cycle of calls, if any, as the list of services along it with the first repeated
 /// at the end (`a -> b -> a`). Visits services and calls in manifest order, so the cycle
 /// reported is deterministic.
-pub fn find_cycle<'a>(calls: &IndexMap<&'a str, Vec<&'a str>>) -> Option<Vec<&'a str>> {
+pub(crate) fn find_cycle<'a>(calls: &IndexMap<&'a str, Vec<&'a str>>) -> Option<Vec<&'a str>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Visiting,
@@ -165,24 +165,6 @@ pub fn find_cycle<'a>(calls: &IndexMap<&'a str, Vec<&'a str>>) -> Option<Vec<&'a
     None
 }
 
-/// Services ordered so that every service comes after the services it calls (callees first),
-/// ties broken by manifest order. Assumes no cycle; members of a cycle come last.
-pub fn callees_first<'a>(calls: &IndexMap<&'a str, Vec<&'a str>>) -> Vec<&'a str> {
-    let mut placed: IndexSet<&'a str> = IndexSet::new();
-    while placed.len() < calls.len() {
-        let before = placed.len();
-        for (node, callees) in calls {
-            if !placed.contains(node) && callees.iter().all(|c| placed.contains(c) || !calls.contains_key(c)) {
-                placed.insert(node);
-            }
-        }
-        if placed.len() == before {
-            placed.extend(calls.keys().copied());
-        }
-    }
-    placed.into_iter().collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,11 +179,5 @@ mod tests {
         assert_eq!(find_cycle(&g), Some(vec!["a", "b", "c", "a"]));
         let g = graph(&[("orders", &["users", "products"]), ("users", &[]), ("products", &[])]);
         assert_eq!(find_cycle(&g), None);
-    }
-
-    #[test]
-    fn orders_callees_first() {
-        let g = graph(&[("orders", &["users", "products"]), ("users", &[]), ("products", &[])]);
-        assert_eq!(callees_first(&g), vec!["users", "products", "orders"]);
     }
 }

@@ -4,27 +4,27 @@
 //! renders or writes. Templates read only this (through `render::context`), so all decisions
 //! are made here, in Rust, where they can be tested.
 
-pub mod choices;
-pub mod defaults;
-pub mod graph;
-pub mod load;
-pub mod migrations;
-pub mod names;
-pub mod resolve;
-pub mod stabilize;
-pub mod state;
-pub mod types;
-pub mod validate;
+pub(crate) mod choices;
+pub(crate) mod defaults;
+pub(crate) mod graph;
+pub(crate) mod load;
+pub(crate) mod migrations;
+pub(crate) mod names;
+pub(crate) mod resolve;
+pub(crate) mod stabilize;
+pub(crate) mod state;
+pub(crate) mod types;
+pub(crate) mod validate;
 
 use serde::Serialize;
 
-pub use choices::{Broker, CiProvider, Closed, Database, DeployTarget, Language};
+pub(crate) use choices::{Broker, CiProvider, Closed, Database, DeployTarget, Language};
 pub use load::{Loaded, load, load_source};
-pub use resolve::resolve;
+pub(crate) use resolve::resolve;
 pub use stabilize::stabilize;
 pub use state::State;
-pub use types::{BaseType, Mapping, Scalar, TypeExpr};
-pub use validate::validate;
+pub(crate) use types::{BaseType, Mapping, TypeExpr};
+pub(crate) use validate::validate;
 
 /// A whole system.
 #[derive(Debug, Clone, Serialize)]
@@ -40,7 +40,7 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    pub fn service(&self, name: &str) -> Option<&Service> {
+    pub(crate) fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name == name)
     }
 }

@@ -24,7 +24,7 @@ const FIRST_GRPC_PORT: u16 = 50051;
 /// # Errors
 /// [`Error::Bug`] if the manifest was not validated first.
 #[allow(clippy::too_many_lines)] // one straight sequence of defaults; splitting it would scatter them
-pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
+pub(crate) fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
     let name = manifest.project.name.get_ref().clone();
     let admin_port = port(manifest.gateway.admin_port.as_ref(), DEFAULT_ADMIN_PORT)?;
     let request_timeout_ms = number(manifest.gateway.request_timeout_ms.as_ref(), 15_000)?;
@@ -325,7 +325,7 @@ fn normalise(spec: &str) -> String {
 }
 
 /// English plural of a `snake_case` name, for table and path names.
-pub fn plural(snake: &str) -> String {
+pub(crate) fn plural(snake: &str) -> String {
     let (head, last) = match snake.rsplit_once('_') {
         Some((head, last)) => (format!("{head}_"), last),
         None => (String::new(), snake),

@@ -21,7 +21,7 @@ use crate::plan::{Group, Owner, Plan, PlannedFile, RelPath, hash_bytes};
 ///
 /// # Errors
 /// [`Error::Template`] naming the template and entity, or [`Error::UnsafePath`].
-pub fn render(workspace: &Workspace, templates: &Templates) -> Result<Plan, Error> {
+pub(crate) fn render(workspace: &Workspace, templates: &Templates) -> Result<Plan, Error> {
     let mut plan = Plan {
         files: std::collections::BTreeMap::new(),
         fingerprint: fingerprint(workspace)?,
@@ -38,7 +38,7 @@ pub fn render(workspace: &Workspace, templates: &Templates) -> Result<Plan, Erro
 ///
 /// # Errors
 /// [`Error::Bug`] if the model does not serialise.
-pub fn fingerprint(workspace: &Workspace) -> Result<String, Error> {
+pub(crate) fn fingerprint(workspace: &Workspace) -> Result<String, Error> {
     let model = serde_json::to_vec(workspace).map_err(|e| Error::Bug(format!("model does not serialise: {e}")))?;
     Ok(hash_bytes(&model))
 }
@@ -52,7 +52,7 @@ pub fn fingerprint(workspace: &Workspace) -> Result<String, Error> {
 /// # Errors
 /// [`Error::Template`] naming the template and entity, [`Error::UnsafePath`], the first
 /// error of `each`, or [`Error::Bug`] when two templates render to the same path.
-pub fn render_groups<T: Send>(
+pub(crate) fn render_groups<T: Send>(
     workspace: &Workspace,
     templates: &Templates,
     each: &(dyn Fn(Group) -> Result<T, Error> + Sync),

@@ -43,7 +43,7 @@ pub struct Options {
 
 impl Options {
     /// Write, keep hand edits, no diffs: what `new` and `add` do.
-    pub fn write() -> Self {
+    pub(crate) fn write() -> Self {
         Self {
             mode: Mode::Write,
             force: false,
@@ -54,7 +54,7 @@ impl Options {
 
 /// What the lock records besides the files: see [`Lockfile`].
 #[derive(Debug, Clone)]
-pub struct Header {
+pub(crate) struct Header {
     /// Hash of the resolved model the files are rendered from.
     pub fingerprint: String,
     /// The stable numbering and migration state.
@@ -69,7 +69,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub fn count(&self, wanted: fn(&Action) -> bool) -> usize {
+    pub(crate) fn count(&self, wanted: fn(&Action) -> bool) -> usize {
         self.files.iter().filter(|f| wanted(&f.action)).count()
     }
 
@@ -88,7 +88,7 @@ impl Outcome {
 }
 
 /// What [`apply`] hands its `render` argument: decides one group of rendered files.
-pub type DecideGroup<'a> = dyn Fn(Group) -> Result<Vec<Decided>, Error> + Sync + 'a;
+pub(crate) type DecideGroup<'a> = dyn Fn(Group) -> Result<Vec<Decided>, Error> + Sync + 'a;
 
 /// Decides each group of planned files as `render` hands it over (see the module comment),
 /// then applies the decisions to the workspace at `root`. `render` is called once, with the
@@ -99,7 +99,7 @@ pub type DecideGroup<'a> = dyn Fn(Group) -> Result<Vec<Decided>, Error> + Sync +
 /// before every file is decided, and the lock is only written after all of them),
 /// [`Error::UnsafePath`] when a path would go through a symbolic link.
 /// Callers that write hold a [`Flock`](super::Flock) while they read the lockfile and apply.
-pub fn apply<R>(
+pub(crate) fn apply<R>(
     root: &Path,
     header: Header,
     render: R,
@@ -217,7 +217,7 @@ fn commit(
 }
 
 /// One planned file, decided, and its new text waiting beside its place when it is written.
-pub struct Decided {
+pub(crate) struct Decided {
     report: FileReport,
     entry: Option<LockedFile>,
     staged: Option<Staged>,

@@ -153,7 +153,7 @@ pub(super) fn write_atomic(root: &Root<'_>, path: &RelPath, bytes: &[u8], execut
 ///
 /// # Errors
 /// [`Error::Io`] naming the file.
-pub fn write_file_atomic(full: &Path, bytes: &[u8], executable: bool) -> Result<(), Error> {
+pub(crate) fn write_file_atomic(full: &Path, bytes: &[u8], executable: bool) -> Result<(), Error> {
     let temp = temporary_beside(full, bytes, executable)?;
     temp.persist(full).map_err(|e| Error::io("replace", full, e.error))?;
     Ok(())

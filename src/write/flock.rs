@@ -9,7 +9,7 @@ use crate::error::Error;
 
 /// An exclusive lock on the workspace directory for the length of a run, so two runs never
 /// interleave their writes. A second run waits briefly, then gives up with [`Error::Busy`].
-pub struct Flock {
+pub(crate) struct Flock {
     _dir: fs::File,
 }
 
@@ -18,7 +18,7 @@ impl Flock {
     ///
     /// # Errors
     /// [`Error::Busy`] when another run keeps it, [`Error::Io`] when the directory cannot be opened.
-    pub fn acquire(root: &Path) -> Result<Self, Error> {
+    pub(crate) fn acquire(root: &Path) -> Result<Self, Error> {
         fs::create_dir_all(root).map_err(|e| Error::io("create directory", root, e))?;
         let dir = fs::File::open(root).map_err(|e| Error::io("open", root, e))?;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

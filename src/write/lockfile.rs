@@ -11,9 +11,9 @@ use super::regions;
 use crate::error::Error;
 use crate::plan::{Owner, RelPath, hash_bytes};
 
-pub const LOCK_FILE: &str = "fleet.lock";
+pub(crate) const LOCK_FILE: &str = "fleet.lock";
 /// Bumped when the lock's shape changes incompatibly.
-pub const LOCK_FORMAT: u32 = 1;
+pub(crate) const LOCK_FORMAT: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lockfile {
@@ -40,7 +40,7 @@ pub struct LockedFile {
 }
 
 impl Lockfile {
-    pub fn new(manifest_hash: String, state: crate::model::State) -> Self {
+    pub(crate) fn new(manifest_hash: String, state: crate::model::State) -> Self {
         Self {
             format: LOCK_FORMAT,
             tool: env!("CARGO_PKG_VERSION").to_owned(),
@@ -78,7 +78,7 @@ impl Lockfile {
     }
 
     /// The lock's file text: stable, sorted, with a header explaining it.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let body = toml::to_string(self).unwrap_or_default();
         format!(
             "# fleet.lock: written by fleetwright; commit it. It records what was generated, so\n\

@@ -3,15 +3,16 @@
 //! per file ([`decide`]), and then writes (atomically, through [`filesystem`]), checks, or
 //! only reports ([`apply`]). A writing run holds the [`flock`] on the workspace throughout.
 
-pub mod apply;
-pub mod decide;
-pub mod filesystem;
-pub mod flock;
+pub(crate) mod apply;
+pub(crate) mod decide;
+pub(crate) mod filesystem;
+pub(crate) mod flock;
 pub mod lockfile;
-pub mod regions;
+pub(crate) mod regions;
 
-pub use apply::{Header, Mode, Options, Outcome, apply};
+pub(crate) use apply::{Header, apply};
+pub use apply::{Mode, Options, Outcome};
 pub use decide::{Action, Conflict, FileReport};
-pub use filesystem::write_file_atomic;
-pub use flock::Flock;
-pub use lockfile::{LOCK_FILE, Lockfile};
+pub(crate) use filesystem::write_file_atomic;
+pub(crate) use flock::Flock;
+pub use lockfile::Lockfile;

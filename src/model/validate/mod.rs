@@ -24,7 +24,7 @@ use crate::manifest::Manifest;
 use crate::model::Closed;
 
 /// Runs every rule over a parsed manifest.
-pub fn validate(manifest: &Manifest) -> Diagnostics {
+pub(crate) fn validate(manifest: &Manifest) -> Diagnostics {
     let mut out = Diagnostics::default();
     project::version(manifest, &mut out);
     project::project(manifest, &mut out);
