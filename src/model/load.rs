@@ -31,18 +31,18 @@ pub fn load_source(source: Source) -> Result<Loaded, Error> {
             });
         }
     };
-    let diagnostics = validate(&manifest);
-    if diagnostics.has_errors() {
+    let validated = validate(&manifest);
+    if validated.diagnostics.has_errors() {
         return Err(Error::Manifest {
             file: Box::new(source),
-            diagnostics,
+            diagnostics: validated.diagnostics,
         });
     }
-    let workspace = resolve(&manifest)?;
+    let workspace = resolve(&manifest, &validated.choices)?;
     Ok(Loaded {
         source,
         workspace,
-        warnings: diagnostics,
+        warnings: validated.diagnostics,
     })
 }
 

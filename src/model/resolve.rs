@@ -1,16 +1,18 @@
 //! Manifest → [`Workspace`]: applies defaults, derives names and assigns ports. Runs only on a
-//! manifest that passed `model::validate`; anything it cannot resolve then is a bug.
+//! manifest that passed `model::validate`, and reads the closed-set values validation
+//! converted ([`Choices`]) rather than their strings; anything it cannot resolve is a bug.
 
 use std::collections::BTreeSet;
 
 use heck::{ToKebabCase, ToPascalCase, ToShoutySnakeCase, ToSnakeCase};
 
-use super::choices::{Broker, CiProvider, Closed, Database, DeployTarget, Language};
+use super::choices::{Broker, CiProvider, Database, DeployTarget, Language};
 use super::defaults::{
     DEFAULT_ADMIN_PORT, DEFAULT_CPU, DEFAULT_CPU_LIMIT, DEFAULT_GATEWAY_PORT, DEFAULT_MEMORY, DEFAULT_MEMORY_LIMIT,
     metrics_port,
 };
 use super::types;
+use super::validate::Choices;
 use super::{Autoscale, Deploy, Entity, Event, EventRef, Field, Gateway, Project, Resources, Service, Workspace};
 use crate::error::Error;
 use crate::manifest::schema::{Manifest, ServiceSpec};
@@ -24,7 +26,7 @@ const FIRST_GRPC_PORT: u16 = 50051;
 /// # Errors
 /// [`Error::Bug`] if the manifest was not validated first.
 #[allow(clippy::too_many_lines)] // one straight sequence of defaults; splitting it would scatter them
-pub(crate) fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
+pub(crate) fn resolve(manifest: &Manifest, choices: &Choices) -> Result<Workspace, Error> {
     let name = manifest.project.name.get_ref().clone();
     let admin_port = port(manifest.gateway.admin_port.as_ref(), DEFAULT_ADMIN_PORT)?;
     let request_timeout_ms = number(manifest.gateway.request_timeout_ms.as_ref(), 15_000)?;
@@ -47,15 +49,15 @@ pub(crate) fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
         .services
         .values()
         .any(|s| !s.publishes.is_empty() || !s.subscribes.is_empty());
-    let broker = match &manifest.messaging.broker {
-        Some(b) => closed(b)?,
+    let broker = match choices.broker {
+        Some(broker) => broker,
         None if uses_events => Broker::Nats,
         None => Broker::None,
     };
-    let targets: Vec<DeployTarget> = match &manifest.deploy.targets {
-        Some(list) => list.iter().map(closed).collect::<Result<_, _>>()?,
-        None => vec![DeployTarget::Compose, DeployTarget::Kubernetes],
-    };
+    let targets = choices
+        .deploy_targets
+        .clone()
+        .unwrap_or_else(|| vec![DeployTarget::Compose, DeployTarget::Kubernetes]);
     let deploy = Deploy {
         compose: targets.contains(&DeployTarget::Compose),
         kubernetes: targets.contains(&DeployTarget::Kubernetes),
@@ -68,10 +70,7 @@ pub(crate) fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
         gateway_api: manifest.deploy.kubernetes.gateway_api,
         service_monitor: manifest.deploy.kubernetes.service_monitor,
     };
-    let mut ci: Vec<CiProvider> = match &manifest.ci.providers {
-        Some(list) => list.iter().map(closed).collect::<Result<_, _>>()?,
-        None => vec![CiProvider::GitHub],
-    };
+    let mut ci = choices.ci_providers.clone().unwrap_or_else(|| vec![CiProvider::GitHub]);
     dedup_keep_order(&mut ci);
     let project = Project {
         snake: name.to_snake_case(),
@@ -100,7 +99,10 @@ pub(crate) fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
     let mut next_http = FIRST_HTTP_PORT;
     let mut next_grpc = FIRST_GRPC_PORT;
     let mut services = Vec::with_capacity(manifest.services.len());
-    for (name, spec) in &manifest.services {
+    if choices.services.len() != manifest.services.len() {
+        return Err(bug("validation saw other services"));
+    }
+    for ((name, spec), service_choices) in manifest.services.iter().zip(&choices.services) {
         let http_port = match &spec.ports.http {
             Some(p) => port(Some(p), 0)?,
             None => next_free(&mut next_http, &mut taken)?,
@@ -109,7 +111,10 @@ pub(crate) fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
             Some(p) => port(Some(p), 0)?,
             None => next_free(&mut next_grpc, &mut taken)?,
         };
-        services.push(service(&project, name.get_ref(), spec, http_port, grpc_port)?);
+        let database = service_choices.database.ok_or_else(|| bug("unknown database"))?;
+        let language = service_choices.language.unwrap_or(Language::Rust);
+        let ports = (http_port, grpc_port);
+        services.push(service(&project, name.get_ref(), spec, (language, database), ports)?);
     }
     // Derived, cross-service facts.
     let callers: Vec<(String, String)> = services
@@ -155,8 +160,8 @@ fn service(
     project: &Project,
     name: &str,
     spec: &ServiceSpec,
-    http_port: u16,
-    grpc_port: u16,
+    (language, database): (Language, Database),
+    (http_port, grpc_port): (u16, u16),
 ) -> Result<Service, Error> {
     let snake = name.to_snake_case();
     let entities = spec
@@ -233,10 +238,6 @@ fn service(
             publishes_refs.push(r);
         }
     }
-    let database = match &spec.database {
-        Some(db) => closed(db)?,
-        None => Database::default_for(!entities.is_empty()),
-    };
     let count = |v: Option<&toml::Spanned<i64>>, default: u32| number(v, default);
     let autoscale = match &spec.autoscale {
         Some(a) => Some(Autoscale {
@@ -253,7 +254,7 @@ fn service(
         pascal: name.to_pascal_case(),
         upper: name.to_shouty_snake_case(),
         description: spec.description.clone().unwrap_or_default(),
-        language: spec.language.as_ref().map_or(Ok(Language::Rust), closed)?,
+        language,
         database,
         route: spec.route.as_ref().map(|r| r.get_ref().clone()),
         http_port,
@@ -377,11 +378,6 @@ fn number(value: Option<&toml::Spanned<i64>>, default: u32) -> Result<u32, Error
     value.map_or(Ok(default), |v| {
         u32::try_from(*v.get_ref()).map_err(|_| bug("number out of range"))
     })
-}
-
-/// A closed-set value validation has accepted.
-fn closed<T: Closed>(value: &toml::Spanned<String>) -> Result<T, Error> {
-    T::parse(value.get_ref()).ok_or_else(|| bug(&format!("unknown {} `{}`", T::WHAT, value.get_ref())))
 }
 
 fn dedup_keep_order<T: Ord + Clone>(items: &mut Vec<T>) {

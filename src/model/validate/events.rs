@@ -6,9 +6,9 @@ use std::collections::{BTreeSet, HashMap};
 use super::duplicate;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::manifest::Manifest;
-use crate::model::{Broker, Closed};
+use crate::model::Broker;
 
-pub(super) fn events(manifest: &Manifest, out: &mut Diagnostics) {
+pub(super) fn events(manifest: &Manifest, broker: Option<Broker>, out: &mut Diagnostics) {
     let published = publishes(manifest, out);
     subscribes(manifest, &published, out);
     let services = || manifest.services.values();
@@ -17,12 +17,10 @@ pub(super) fn events(manifest: &Manifest, out: &mut Diagnostics) {
         .chain(services().flat_map(|s| &s.subscribes))
         .next()
         .map(toml::Spanned::span);
-    if let (Some(first_use), Some(broker)) = (uses_events, &manifest.messaging.broker)
-        && Broker::parse(broker.get_ref()) == Some(Broker::None)
-    {
+    if let (Some(first_use), Some(Broker::None), Some(written)) = (uses_events, broker, &manifest.messaging.broker) {
         out.push(
             Diagnostic::error(Code::E023, "events are used but `messaging.broker` is \"none\"")
-                .at(broker.span(), "no broker")
+                .at(written.span(), "no broker")
                 .also(first_use, "event used here")
                 .help("set `broker = \"nats\"`, or remove `publishes` and `subscribes`"),
         );

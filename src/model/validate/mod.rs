@@ -21,14 +21,41 @@ use toml::Spanned;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::manifest::Manifest;
-use crate::model::Closed;
+use crate::model::{Broker, CiProvider, Closed, Database, DeployTarget, Language};
+
+/// What validation found: every problem, and the closed-set values the manifest names,
+/// converted while they were checked, for resolution to read instead of the strings.
+#[derive(Debug)]
+pub(crate) struct Validated {
+    pub(crate) diagnostics: Diagnostics,
+    pub(crate) choices: Choices,
+}
+
+/// The closed-set values of a manifest. Complete when the diagnostics hold no error: `None`
+/// then means the manifest does not say, and resolution applies the default.
+#[derive(Debug, Default)]
+pub(crate) struct Choices {
+    pub(crate) broker: Option<Broker>,
+    pub(crate) deploy_targets: Option<Vec<DeployTarget>>,
+    pub(crate) ci_providers: Option<Vec<CiProvider>>,
+    /// Per service, in manifest order.
+    pub(crate) services: Vec<ServiceChoices>,
+}
+
+/// One service's closed-set values.
+#[derive(Debug)]
+pub(crate) struct ServiceChoices {
+    pub(crate) language: Option<Language>,
+    /// With the default applied (see [`Database::default_for`]).
+    pub(crate) database: Option<Database>,
+}
 
 /// Runs every rule over a parsed manifest.
-pub(crate) fn validate(manifest: &Manifest) -> Diagnostics {
+pub(crate) fn validate(manifest: &Manifest) -> Validated {
     let mut out = Diagnostics::default();
     project::version(manifest, &mut out);
     project::project(manifest, &mut out);
-    settings::settings(manifest, &mut out);
+    let mut choices = settings::settings(manifest, &mut out);
     if manifest.services.is_empty() {
         out.push(
             Diagnostic::error(Code::E026, "the manifest defines no services")
@@ -38,15 +65,20 @@ pub(crate) fn validate(manifest: &Manifest) -> Diagnostics {
     }
     for (name, service) in &manifest.services {
         services::service_name(name, &mut out);
-        services::service_settings(name, service, &mut out);
+        choices
+            .services
+            .push(services::service_settings(name, service, &mut out));
         entities::types_of_service(service, &mut out);
     }
     calls::calls(manifest, &mut out);
-    events::events(manifest, &mut out);
+    events::events(manifest, choices.broker, &mut out);
     ports::ports(manifest, &mut out);
     routes::routes(manifest, &mut out);
     out.sort();
-    out
+    Validated {
+        diagnostics: out,
+        choices,
+    }
 }
 
 /// The value of a closed set a manifest string names, or an error listing the values.

@@ -3,7 +3,7 @@
 
 use toml::Spanned;
 
-use super::{PORTS, in_range, one_of};
+use super::{PORTS, ServiceChoices, in_range, one_of};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::manifest::schema::ServiceSpec;
 use crate::model::names;
@@ -27,10 +27,9 @@ pub(super) fn service_name(name: &Spanned<String>, out: &mut Diagnostics) {
     }
 }
 
-pub(super) fn service_settings(name: &Spanned<String>, service: &ServiceSpec, out: &mut Diagnostics) {
-    if let Some(language) = &service.language {
-        one_of::<Language>(language, out);
-    }
+/// Checks one service's settings and returns its closed-set values.
+pub(super) fn service_settings(name: &Spanned<String>, service: &ServiceSpec, out: &mut Diagnostics) -> ServiceChoices {
+    let language = service.language.as_ref().and_then(|l| one_of::<Language>(l, out));
     let database = match &service.database {
         Some(db) => one_of::<Database>(db, out),
         None => Some(Database::default_for(!service.entities.is_empty())),
@@ -84,4 +83,5 @@ pub(super) fn service_settings(name: &Spanned<String>, service: &ServiceSpec, ou
         }
     }
     super::resources::resources(&service.resources, out);
+    ServiceChoices { language, database }
 }

@@ -3,14 +3,17 @@
 
 use std::collections::HashMap;
 
-use super::{PORTS, duplicate, in_range, one_of};
+use toml::Spanned;
+
+use super::{Choices, PORTS, duplicate, in_range, one_of};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::manifest::Manifest;
 use crate::model::defaults::METRICS_PORT_OFFSET;
 use crate::model::names;
-use crate::model::{Broker, CiProvider, Closed, DeployTarget};
+use crate::model::{Broker, Closed};
 
-pub(super) fn settings(manifest: &Manifest, out: &mut Diagnostics) {
+/// Checks the workspace-wide settings and returns the closed-set values among them.
+pub(super) fn settings(manifest: &Manifest, out: &mut Diagnostics) -> Choices {
     let gateway = &manifest.gateway;
     if let Some(port) = &gateway.port {
         in_range(port, PORTS, "port", out);
@@ -26,21 +29,13 @@ pub(super) fn settings(manifest: &Manifest, out: &mut Diagnostics) {
     {
         in_range(value, 1..=3_600_000, "timeout", out);
     }
-    if let Some(broker) = &manifest.messaging.broker {
-        one_of::<Broker>(broker, out);
-    }
-    let mut seen = HashMap::new();
-    for target in manifest.deploy.targets.iter().flatten() {
-        if one_of::<DeployTarget>(target, out).is_some() {
-            duplicate(target, &mut seen, DeployTarget::WHAT, out);
-        }
-    }
-    let mut seen = HashMap::new();
-    for provider in manifest.ci.providers.iter().flatten() {
-        if one_of::<CiProvider>(provider, out).is_some() {
-            duplicate(provider, &mut seen, CiProvider::WHAT, out);
-        }
-    }
+    let broker = manifest
+        .messaging
+        .broker
+        .as_ref()
+        .and_then(|b| one_of::<Broker>(b, out));
+    let deploy_targets = manifest.deploy.targets.as_ref().map(|list| listed(list, out));
+    let ci_providers = manifest.ci.providers.as_ref().map(|list| listed(list, out));
     if let Some(namespace) = &manifest.deploy.kubernetes.namespace
         && !names::is_service_name(namespace.get_ref())
     {
@@ -50,4 +45,23 @@ pub(super) fn settings(manifest: &Manifest, out: &mut Diagnostics) {
                 .help("use lowercase letters, digits and hyphens, e.g. `shop`"),
         );
     }
+    Choices {
+        broker,
+        deploy_targets,
+        ci_providers,
+        services: Vec::new(),
+    }
+}
+
+/// The known values of a list, in order, each repeat warned about once.
+fn listed<T: Closed>(list: &[Spanned<String>], out: &mut Diagnostics) -> Vec<T> {
+    let mut seen = HashMap::new();
+    let mut values = Vec::new();
+    for item in list {
+        if let Some(value) = one_of::<T>(item, out) {
+            duplicate(item, &mut seen, T::WHAT, out);
+            values.push(value);
+        }
+    }
+    values
 }
