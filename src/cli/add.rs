@@ -121,10 +121,7 @@ fn edit_then_generate(
     change: impl FnOnce(&str) -> Result<String, Error>,
 ) -> Result<Status, Error> {
     let path = global.manifest_path();
-    let source = Source::read(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::ManifestMissing(path.clone()),
-        _ => Error::io("read", &path, e),
-    })?;
+    let source = model::load::read(&path)?;
     // The manifest must be valid before the edit too, or we could not tell whose error it is.
     model::load_source(source.clone())?;
     let edited = change(&source.text)?;

@@ -51,9 +51,16 @@ pub fn load_source(source: Source) -> Result<Loaded, Error> {
 /// # Errors
 /// [`Error::ManifestMissing`], [`Error::Io`] or [`Error::Manifest`].
 pub fn load(path: &Path) -> Result<Loaded, Error> {
-    let source = Source::read(path).map_err(|error| match error.kind() {
+    load_source(read(path)?)
+}
+
+/// Reads a manifest file, saying which error a missing one is.
+///
+/// # Errors
+/// [`Error::ManifestMissing`] or [`Error::Io`].
+pub(crate) fn read(path: &Path) -> Result<Source, Error> {
+    Source::read(path).map_err(|error| match error.kind() {
         std::io::ErrorKind::NotFound => Error::ManifestMissing(path.to_owned()),
         _ => Error::io("read", path, error),
-    })?;
-    load_source(source)
+    })
 }

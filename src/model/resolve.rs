@@ -6,20 +6,18 @@ use std::collections::BTreeSet;
 
 use heck::{ToKebabCase, ToPascalCase, ToShoutySnakeCase, ToSnakeCase};
 
-use super::choices::{Broker, CiProvider, Database, DeployTarget, Language};
+use super::choices::{Broker, Database, DeployTarget, Language};
 use super::defaults::{
-    DEFAULT_ADMIN_PORT, DEFAULT_CPU, DEFAULT_CPU_LIMIT, DEFAULT_GATEWAY_PORT, DEFAULT_MEMORY, DEFAULT_MEMORY_LIMIT,
-    metrics_port,
+    DEFAULT_ADMIN_PORT, DEFAULT_CI_PROVIDERS, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_CPU, DEFAULT_CPU_LIMIT,
+    DEFAULT_CPU_PERCENT, DEFAULT_DEPLOY_TARGETS, DEFAULT_GATEWAY_PORT, DEFAULT_LANGUAGE, DEFAULT_MEMORY,
+    DEFAULT_MEMORY_LIMIT, DEFAULT_REGISTRY, DEFAULT_REPLICAS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_VERSION,
+    FIRST_GRPC_PORT, FIRST_HTTP_PORT, metrics_port,
 };
 use super::types;
 use super::validate::Choices;
 use super::{Autoscale, Deploy, Entity, Event, EventRef, Field, Gateway, Project, Resources, Service, Workspace};
 use crate::error::Error;
 use crate::manifest::schema::{Manifest, ServiceSpec};
-
-/// First ports handed out to services without explicit ones.
-const FIRST_HTTP_PORT: u16 = 8081;
-const FIRST_GRPC_PORT: u16 = 50051;
 
 /// Resolves a validated manifest.
 ///
@@ -29,8 +27,8 @@ const FIRST_GRPC_PORT: u16 = 50051;
 pub(crate) fn resolve(manifest: &Manifest, choices: &Choices) -> Result<Workspace, Error> {
     let name = manifest.project.name.get_ref().clone();
     let admin_port = port(manifest.gateway.admin_port.as_ref(), DEFAULT_ADMIN_PORT)?;
-    let request_timeout_ms = number(manifest.gateway.request_timeout_ms.as_ref(), 15_000)?;
-    let connect_timeout_ms = number(manifest.gateway.connect_timeout_ms.as_ref(), 1_000)?;
+    let request_timeout_ms = number(manifest.gateway.request_timeout_ms.as_ref(), DEFAULT_REQUEST_TIMEOUT_MS)?;
+    let connect_timeout_ms = number(manifest.gateway.connect_timeout_ms.as_ref(), DEFAULT_CONNECT_TIMEOUT_MS)?;
     let gateway = Gateway {
         durations: super::GatewayDurations {
             request: duration_text(request_timeout_ms),
@@ -57,7 +55,7 @@ pub(crate) fn resolve(manifest: &Manifest, choices: &Choices) -> Result<Workspac
     let targets = choices
         .deploy_targets
         .clone()
-        .unwrap_or_else(|| vec![DeployTarget::Compose, DeployTarget::Kubernetes]);
+        .unwrap_or_else(|| DEFAULT_DEPLOY_TARGETS.to_vec());
     let deploy = Deploy {
         compose: targets.contains(&DeployTarget::Compose),
         kubernetes: targets.contains(&DeployTarget::Kubernetes),
@@ -70,7 +68,10 @@ pub(crate) fn resolve(manifest: &Manifest, choices: &Choices) -> Result<Workspac
         gateway_api: manifest.deploy.kubernetes.gateway_api,
         service_monitor: manifest.deploy.kubernetes.service_monitor,
     };
-    let mut ci = choices.ci_providers.clone().unwrap_or_else(|| vec![CiProvider::GitHub]);
+    let mut ci = choices
+        .ci_providers
+        .clone()
+        .unwrap_or_else(|| DEFAULT_CI_PROVIDERS.to_vec());
     dedup_keep_order(&mut ci);
     let project = Project {
         snake: name.to_snake_case(),
@@ -79,13 +80,13 @@ pub(crate) fn resolve(manifest: &Manifest, choices: &Choices) -> Result<Workspac
             .project
             .version
             .as_ref()
-            .map_or_else(|| "0.1.0".to_owned(), |v| v.get_ref().clone()),
+            .map_or_else(|| DEFAULT_VERSION.to_owned(), |v| v.get_ref().clone()),
         description: manifest.project.description.clone().unwrap_or_default(),
         registry: manifest
             .project
             .registry
             .as_ref()
-            .map_or_else(|| "localhost:5000".to_owned(), |r| r.get_ref().clone()),
+            .map_or_else(|| DEFAULT_REGISTRY.to_owned(), |r| r.get_ref().clone()),
         templates: manifest.project.templates.as_ref().map(|t| t.get_ref().clone()),
         name,
     };
@@ -112,7 +113,7 @@ pub(crate) fn resolve(manifest: &Manifest, choices: &Choices) -> Result<Workspac
             None => next_free(&mut next_grpc, &mut taken)?,
         };
         let database = service_choices.database.ok_or_else(|| bug("unknown database"))?;
-        let language = service_choices.language.unwrap_or(Language::Rust);
+        let language = service_choices.language.unwrap_or(DEFAULT_LANGUAGE);
         let ports = (http_port, grpc_port);
         services.push(service(&project, name.get_ref(), spec, (language, database), ports)?);
     }
@@ -243,7 +244,7 @@ fn service(
         Some(a) => Some(Autoscale {
             min: count(Some(&a.min), 1)?,
             max: count(Some(&a.max), 1)?,
-            cpu_percent: count(a.cpu_percent.as_ref(), 70)?,
+            cpu_percent: count(a.cpu_percent.as_ref(), DEFAULT_CPU_PERCENT)?,
         }),
         None => None,
     };
@@ -259,7 +260,7 @@ fn service(
         route: spec.route.as_ref().map(|r| r.get_ref().clone()),
         http_port,
         grpc_port,
-        replicas: count(spec.replicas.as_ref(), 2)?,
+        replicas: count(spec.replicas.as_ref(), DEFAULT_REPLICAS)?,
         autoscale,
         resources: Resources {
             cpu: text(&spec.resources.cpu, DEFAULT_CPU),
