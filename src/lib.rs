@@ -2,21 +2,21 @@
 //! workspace, and keeps it in step with the manifest for the life of the project.
 //!
 //! The data flows one way through four stages, one module each:
-//! [`manifest`] (what the user wrote) → [`model`] (what it means) → [`render`] (what we would
+//! `manifest` (what the user wrote) → [`model`] (what it means) → [`render`] (what we would
 //! write) → [`write`] (what changed on disk). Render hands write a [`plan`], the contract
-//! between them; [`diagnostic`], [`source`] and [`error`] are leaves every stage uses. No
+//! between them; [`diagnostic`], `source` and `error` are leaves every stage uses. No
 //! module imports a later one (`tests/integration/layering.rs` keeps it so); only this file
 //! strings the stages together. The command line in [`cli`] is one client of it.
 
 pub mod cli;
 pub mod diagnostic;
-pub mod error;
+pub(crate) mod error;
 pub mod examples;
-pub mod manifest;
+pub(crate) mod manifest;
 pub mod model;
 pub mod plan;
 pub mod render;
-pub mod source;
+pub(crate) mod source;
 pub mod write;
 
 pub use error::{Error, Result};
