@@ -12,10 +12,22 @@ use super::Workspace;
 pub(crate) struct Edge {
     pub from: String,
     pub to: String,
-    /// `route`, `call` or `event`.
-    pub kind: &'static str,
+    pub kind: EdgeKind,
     /// The route prefix, `gRPC`, or the event name.
     pub label: String,
+}
+
+/// What an edge stands for; serialised lowercase (`route`, `call`, `event`) for
+/// `graph --format json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum EdgeKind {
+    /// The gateway routes to a service.
+    Route,
+    /// A service calls another over gRPC.
+    Call,
+    /// A service's event reaches a subscriber.
+    Event,
 }
 
 /// The gateway's node name in diagrams.
@@ -29,7 +41,7 @@ pub(crate) fn edges(workspace: &Workspace) -> Vec<Edge> {
             edges.push(Edge {
                 from: GATEWAY.into(),
                 to: service.name.clone(),
-                kind: "route",
+                kind: EdgeKind::Route,
                 label: route.clone(),
             });
         }
@@ -39,7 +51,7 @@ pub(crate) fn edges(workspace: &Workspace) -> Vec<Edge> {
             edges.push(Edge {
                 from: service.name.clone(),
                 to: callee.clone(),
-                kind: "call",
+                kind: EdgeKind::Call,
                 label: "gRPC".into(),
             });
         }
@@ -50,7 +62,7 @@ pub(crate) fn edges(workspace: &Workspace) -> Vec<Edge> {
                 edges.push(Edge {
                     from: service.name.clone(),
                     to: subscriber.clone(),
-                    kind: "event",
+                    kind: EdgeKind::Event,
                     label: event.name.clone(),
                 });
             }
@@ -88,7 +100,7 @@ pub(crate) fn mermaid(workspace: &Workspace) -> String {
         } else {
             node_id(&edge.from)
         };
-        let arrow = if edge.kind == "event" { "-.->" } else { "-->" };
+        let arrow = if edge.kind == EdgeKind::Event { "-.->" } else { "-->" };
         let _ = writeln!(out, "  {from} {arrow}|\"{}\"| {}", edge.label, node_id(&edge.to));
     }
     out
@@ -107,7 +119,11 @@ pub(crate) fn dot(workspace: &Workspace) -> String {
         let _ = writeln!(out, "  {:?} [shape=ellipse{style}];", service.name);
     }
     for edge in edges(workspace) {
-        let style = if edge.kind == "event" { ", style=dashed" } else { "" };
+        let style = if edge.kind == EdgeKind::Event {
+            ", style=dashed"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "  {:?} -> {:?} [label={:?}{style}];",
@@ -179,5 +195,11 @@ mod tests {
         assert_eq!(find_cycle(&g), Some(vec!["a", "b", "c", "a"]));
         let g = graph(&[("orders", &["users", "products"]), ("users", &[]), ("products", &[])]);
         assert_eq!(find_cycle(&g), None);
+    }
+
+    #[test]
+    fn edge_kinds_serialise_as_graph_json_always_spelled_them() {
+        let kinds = [EdgeKind::Route, EdgeKind::Call, EdgeKind::Event].map(|k| serde_json::to_value(k).unwrap());
+        assert_eq!(kinds, ["route", "call", "event"]);
     }
 }
