@@ -23,6 +23,7 @@ fn plan(manifest: &str) -> fleetwright::plan::Plan {
         &State::default(),
     )
     .expect("renders")
+    .0
 }
 
 /// Load, validate, resolve and render, without touching disk.

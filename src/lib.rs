@@ -4,7 +4,8 @@
 //! The data flows one way through four stages, one module each:
 //! `manifest` (what the user wrote) → [`model`] (what it means) → [`render`] (what we would
 //! write) → [`write`] (what changed on disk). Render hands write a [`plan`], the contract
-//! between them; [`diagnostic`], `source` and `error` are leaves every stage uses. No
+//! between them; it is a leaf every stage may use, as are [`diagnostic`], `source` and
+//! `error`. No
 //! module imports a later one (`tests/integration/layering.rs` keeps it so); only this file
 //! strings the stages together. The command line in [`cli`] is one client of it.
 
@@ -99,7 +100,9 @@ fn apply_loaded(
     )
 }
 
-/// Renders a resolved workspace against the stable state of its previous generation.
+/// Renders a resolved workspace against the stable state of its previous generation, in
+/// memory; returns the plan and the state `fleet.lock` would record beside it (what the next
+/// generation is numbered against).
 ///
 /// # Errors
 /// [`Error::Usage`] for a change that cannot be migrated, [`Error::Template`] for a template
@@ -108,12 +111,11 @@ pub fn plan(
     workspace: &model::Workspace,
     templates: &render::Templates,
     previous: &model::State,
-) -> Result<plan::Plan> {
+) -> Result<(plan::Plan, model::State)> {
     let mut workspace = workspace.clone();
     let state = model::stabilize(&mut workspace, previous)?;
-    let mut plan = render::render(&workspace, templates)?;
-    plan.state = state;
-    Ok(plan)
+    let plan = render::render(&workspace, templates)?;
+    Ok((plan, state))
 }
 
 /// The directory a manifest governs: the one it sits in.

@@ -1,7 +1,7 @@
 //! The contract between `render` and `write`: what render produces (every output path with
 //! its bytes and owner, in groups or one [`Plan`]) and write consumes, and the content hash
 //! both record. Paths are checked on construction so nothing outside the workspace can ever
-//! be planned. It knows the model's [`State`] the plan carries, and neither stage around it.
+//! be planned. A shared leaf: it knows no stage, only the error type.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::model::State;
 
 /// Who owns a generated file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -84,8 +83,6 @@ pub struct Plan {
     pub files: BTreeMap<RelPath, PlannedFile>,
     /// Hash of the resolved model the plan was rendered from, recorded in `fleet.lock`.
     pub fingerprint: String,
-    /// The stable numbering and migration state to record in `fleet.lock`.
-    pub state: State,
 }
 
 /// `sha256:<hex>` of bytes: how `fleet.lock` names a file's text and the model's fingerprint.

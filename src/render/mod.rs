@@ -25,7 +25,6 @@ pub(crate) fn render(workspace: &Workspace, templates: &Templates) -> Result<Pla
     let mut plan = Plan {
         files: std::collections::BTreeMap::new(),
         fingerprint: fingerprint(workspace)?,
-        state: crate::model::State::default(),
     };
     plan.files = render_groups(workspace, templates, &Ok)?
         .into_iter()

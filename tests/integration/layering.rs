@@ -6,16 +6,16 @@
 use std::path::{Path, PathBuf};
 
 /// Where each top-level module sits. The leaves (diagnostics, the manifest source, the error
-/// type) are used by every stage and use only each other. `plan` is the contract render
-/// produces and write consumes; it knows the model's `State` it carries. `examples` ship with
-/// the CLI. `lib.rs` and `main.rs` tie everything together and may use all of it.
+/// type, and `plan`, the contract render produces and write consumes) are used by every
+/// stage and use only each other. `examples` ship with the CLI. `lib.rs` and `main.rs` tie
+/// everything together and may use all of it.
 const ORDER: &[(&str, u8)] = &[
     ("diagnostic", 0),
     ("source", 0),
     ("error", 0),
+    ("plan", 0),
     ("manifest", 1),
     ("model", 2),
-    ("plan", 3),
     ("render", 4),
     ("write", 5),
     ("cli", 6),
@@ -227,6 +227,8 @@ fn the_check_sees_every_form_of_import() {
         1
     );
     assert!(violations(Path::new("manifest/load.rs"), "use crate::Error;").is_empty());
+    assert_eq!(violations(Path::new("plan.rs"), "use crate::model::State;").len(), 1);
+    assert!(violations(Path::new("write/apply.rs"), "use crate::plan::Group;").is_empty());
     assert_eq!(violations(Path::new("newstage.rs"), "").len(), 1);
     // Comments are prose.
     assert!(violations(render, "/// see [`crate::write::apply`]").is_empty());
