@@ -6,15 +6,16 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use fleetwright::manifest::{Source, load_source};
+use fleetwright::Source;
 use fleetwright::model::State;
+use fleetwright::model::load_source;
 use fleetwright::render::Templates;
 
 fn main() {
     divan::main();
 }
 
-fn plan(manifest: &str) -> fleetwright::write::Plan {
+fn plan(manifest: &str) -> fleetwright::plan::Plan {
     let loaded = load_source(Source::from_text("fleet.toml", manifest)).expect("valid");
     fleetwright::plan(
         &loaded.workspace,
@@ -22,6 +23,7 @@ fn plan(manifest: &str) -> fleetwright::write::Plan {
         &State::default(),
     )
     .expect("renders")
+    .0
 }
 
 /// Load, validate, resolve and render, without touching disk.
@@ -32,7 +34,7 @@ fn render_in_memory(bencher: divan::Bencher, services: usize) {
 }
 
 #[divan::bench]
-fn render_ecommerce_in_memory() -> fleetwright::write::Plan {
+fn render_ecommerce_in_memory() -> fleetwright::plan::Plan {
     plan(divan::black_box(fleetwright::examples::ECOMMERCE))
 }
 

@@ -3,14 +3,11 @@
 /// The seed's e-commerce platform: users, products, orders, payments behind one gateway.
 pub const ECOMMERCE: &str = include_str!("../examples/ecommerce/fleet.toml");
 /// One service, one entity.
-pub const MINIMAL: &str = include_str!("../examples/minimal/fleet.toml");
-
-/// Example manifests by name.
-pub const ALL: &[(&str, &str)] = &[("ecommerce", ECOMMERCE), ("minimal", MINIMAL)];
+pub(crate) const MINIMAL: &str = include_str!("../examples/minimal/fleet.toml");
 
 /// Hand-written files an example ships besides its manifest: the business logic it needs,
 /// in scaffold files that generation then leaves alone.
-pub const ECOMMERCE_FILES: &[(&str, &str)] = &[
+pub(crate) const ECOMMERCE_FILES: &[(&str, &str)] = &[
     (
         "services/orders/src/logic.rs",
         include_str!("../examples/ecommerce/services/orders/src/logic.rs"),
@@ -22,7 +19,7 @@ pub const ECOMMERCE_FILES: &[(&str, &str)] = &[
 ];
 
 /// A starter manifest for `fleetwright init`, named after the project.
-pub fn starter(project: &str) -> String {
+pub(crate) fn starter(project: &str) -> String {
     MINIMAL.replacen(
         "name = \"hello\"",
         &format!("name = {}", crate::render::filters::toml_str(project)),
@@ -64,8 +61,8 @@ mod tests {
     #[test]
     fn synthetic_manifests_are_valid() {
         for n in [1, 3, 50] {
-            let source = crate::manifest::Source::from_text("synthetic.toml", &super::synthetic(n));
-            let loaded = crate::manifest::load_source(source).expect("valid");
+            let source = crate::source::Source::from_text("synthetic.toml", &super::synthetic(n));
+            let loaded = crate::model::load_source(source).expect("valid");
             assert_eq!(loaded.workspace.services.len(), n);
         }
     }

@@ -2,19 +2,26 @@
 //! workspace, and keeps it in step with the manifest for the life of the project.
 //!
 //! The data flows one way through four stages, one module each:
-//! [`manifest`] (what the user wrote) → [`model`] (what it means) → [`render`] (what we would
-//! write) → [`write`] (what changed on disk). The command line in [`cli`] is one client of it.
+//! `manifest` (what the user wrote) → [`model`] (what it means) → [`render`] (what we would
+//! write) → [`write`] (what changed on disk). Render hands write a [`plan`], the contract
+//! between them; it is a leaf every stage may use, as are [`diagnostic`], `source` and
+//! `error`. No
+//! module imports a later one (`tests/integration/layering.rs` keeps it so); only this file
+//! strings the stages together. The command line in [`cli`] is one client of it.
 
 pub mod cli;
 pub mod diagnostic;
-pub mod error;
+pub(crate) mod error;
 pub mod examples;
-pub mod manifest;
+pub(crate) mod manifest;
 pub mod model;
+pub mod plan;
 pub mod render;
+pub(crate) mod source;
 pub mod write;
 
 pub use error::{Error, Result};
+pub use source::Source;
 
 use std::path::Path;
 
@@ -22,7 +29,7 @@ use std::path::Path;
 ///
 /// # Errors
 /// Any stage's error; see [`Error`].
-pub fn generate(manifest_path: &Path, options: write::Options) -> Result<(manifest::Loaded, write::Outcome)> {
+pub fn generate(manifest_path: &Path, options: write::Options) -> Result<(model::Loaded, write::Outcome)> {
     let root = workspace_root(manifest_path);
     // Without the folder there is no manifest either, and loading says so.
     let _guard = if root.is_dir() {
@@ -33,7 +40,7 @@ pub fn generate(manifest_path: &Path, options: write::Options) -> Result<(manife
     // The lock of a large workspace takes as long to parse as the manifest: side by side.
     let (loaded, previous) = rayon::join(
         || -> Result<_> {
-            let loaded = manifest::load(manifest_path)?;
+            let loaded = model::load(manifest_path)?;
             let templates = templates_for(&loaded, &root)?;
             Ok((loaded, templates))
         },
@@ -50,7 +57,7 @@ pub fn generate(manifest_path: &Path, options: write::Options) -> Result<(manife
 /// # Errors
 /// As [`generate`], less the manifest's.
 pub fn generate_loaded(
-    loaded: &manifest::Loaded,
+    loaded: &model::Loaded,
     root: &Path,
     templates: &render::Templates,
     options: write::Options,
@@ -60,11 +67,11 @@ pub fn generate_loaded(
     apply_loaded(loaded, root, templates, previous.as_ref(), options)
 }
 
-/// The workspace lock a writing run holds from reading `fleet.lock` to writing it, so
-/// concurrent runs cannot interleave; runs that only read need none.
-fn write_guard(root: &Path, options: write::Options) -> Result<Option<write::WorkspaceLock>> {
+/// The flock a writing run holds from reading `fleet.lock` to writing it, so concurrent runs
+/// cannot interleave; runs that only read need none.
+fn write_guard(root: &Path, options: write::Options) -> Result<Option<write::Flock>> {
     match options.mode {
-        write::Mode::Write => Ok(Some(write::WorkspaceLock::acquire(root)?)),
+        write::Mode::Write => Ok(Some(write::Flock::acquire(root)?)),
         write::Mode::Check | write::Mode::DryRun => Ok(None),
     }
 }
@@ -72,7 +79,7 @@ fn write_guard(root: &Path, options: write::Options) -> Result<Option<write::Wor
 /// Stabilises the model against the previous generation's state, then renders it group by
 /// group straight into [`write::apply`].
 fn apply_loaded(
-    loaded: &manifest::Loaded,
+    loaded: &model::Loaded,
     root: &Path,
     templates: &render::Templates,
     previous: Option<&write::Lockfile>,
@@ -93,7 +100,9 @@ fn apply_loaded(
     )
 }
 
-/// Renders a resolved workspace against the stable state of its previous generation.
+/// Renders a resolved workspace against the stable state of its previous generation, in
+/// memory; returns the plan and the state `fleet.lock` would record beside it (what the next
+/// generation is numbered against).
 ///
 /// # Errors
 /// [`Error::Usage`] for a change that cannot be migrated, [`Error::Template`] for a template
@@ -102,16 +111,15 @@ pub fn plan(
     workspace: &model::Workspace,
     templates: &render::Templates,
     previous: &model::State,
-) -> Result<write::Plan> {
+) -> Result<(plan::Plan, model::State)> {
     let mut workspace = workspace.clone();
     let state = model::stabilize(&mut workspace, previous)?;
-    let mut plan = render::render(&workspace, templates)?;
-    plan.state = state;
-    Ok(plan)
+    let plan = render::render(&workspace, templates)?;
+    Ok((plan, state))
 }
 
 /// The directory a manifest governs: the one it sits in.
-pub fn workspace_root(manifest_path: &Path) -> std::path::PathBuf {
+pub(crate) fn workspace_root(manifest_path: &Path) -> std::path::PathBuf {
     match manifest_path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -122,7 +130,7 @@ pub fn workspace_root(manifest_path: &Path) -> std::path::PathBuf {
 ///
 /// # Errors
 /// [`Error::Usage`] when the override directory is missing or holds an unknown template.
-pub fn templates_for(loaded: &manifest::Loaded, root: &Path) -> Result<render::Templates> {
+pub(crate) fn templates_for(loaded: &model::Loaded, root: &Path) -> Result<render::Templates> {
     match &loaded.workspace.project.templates {
         Some(dir) => {
             let dir = root.join(dir);

@@ -9,7 +9,8 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use fleetwright::diagnostic::{Renderer, line_column};
-use fleetwright::manifest::{Source, load_source};
+use fleetwright::Source;
+use fleetwright::model::load_source;
 use fleetwright::render::Templates;
 
 libfuzzer_sys::fuzz_target!(|bytes: &[u8]| {

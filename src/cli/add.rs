@@ -8,17 +8,18 @@ use super::output::Printer;
 use super::{GlobalArgs, Status};
 use crate::error::Error;
 use crate::manifest::edit::{self, NewService};
-use crate::manifest::{self, Source};
+use crate::model::{self, Closed, Database};
+use crate::source::Source;
 use crate::write::Options;
 
 #[derive(Debug, Subcommand)]
-pub enum AddCommand {
+pub(crate) enum AddCommand {
     /// Add a service
     Service {
         /// Service name: lowercase letters, digits and hyphens
         name: String,
         /// Its database
-        #[arg(long, value_parser = ["postgres", "sqlite", "none"], default_value = "postgres")]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Database::NAMES), default_value = "postgres")]
         database: String,
         /// Gateway route prefix, e.g. /api/inventory (leave out for an internal service)
         #[arg(long)]
@@ -50,7 +51,7 @@ pub enum AddCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum RemoveCommand {
+pub(crate) enum RemoveCommand {
     /// Remove a service; its untouched generated files are deleted, its own code is kept
     Service {
         /// Service name
@@ -61,7 +62,7 @@ pub enum RemoveCommand {
     },
 }
 
-pub fn run_add(command: &AddCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+pub(crate) fn run_add(command: &AddCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
     match command {
         AddCommand::Service {
             name,
@@ -94,7 +95,7 @@ pub fn run_add(command: &AddCommand, global: &GlobalArgs, printer: &Printer) -> 
     }
 }
 
-pub fn run_remove(command: &RemoveCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+pub(crate) fn run_remove(command: &RemoveCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
     match command {
         RemoveCommand::Service { name, no_generate } => {
             edit_then_generate(global, printer, *no_generate, |text| edit::remove_service(text, name))
@@ -120,14 +121,11 @@ fn edit_then_generate(
     change: impl FnOnce(&str) -> Result<String, Error>,
 ) -> Result<Status, Error> {
     let path = global.manifest_path();
-    let source = Source::read(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::ManifestMissing(path.clone()),
-        _ => Error::io("read", &path, e),
-    })?;
+    let source = model::load::read(&path)?;
     // The manifest must be valid before the edit too, or we could not tell whose error it is.
-    manifest::load_source(source.clone())?;
+    model::load_source(source.clone())?;
     let edited = change(&source.text)?;
-    manifest::load_source(Source::from_text(&source.name, &edited))?;
+    model::load_source(Source::from_text(&source.name, &edited))?;
     crate::write::write_file_atomic(&path, edited.as_bytes(), false)?;
     printer.info(&format!("updated {}", path.display()));
     if no_generate {

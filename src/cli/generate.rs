@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::write::{Action, Mode, Options, Outcome};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Show what would change without writing anything
     #[arg(long)]
     pub dry_run: bool,
@@ -21,7 +21,7 @@ pub struct Args {
     pub format: Format,
 }
 
-pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
     let manifest = global.manifest_path();
     let mode = if args.dry_run { Mode::DryRun } else { Mode::Write };
     let options = Options {
@@ -40,7 +40,7 @@ pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status
 }
 
 /// Prints an outcome as text (with optional diffs) or JSON.
-pub fn report(outcome: &Outcome, diff: bool, format: Format, dry_run: bool, printer: &Printer) {
+pub(crate) fn report(outcome: &Outcome, diff: bool, format: Format, dry_run: bool, printer: &Printer) {
     if format == Format::Json {
         printer.data(&serde_json::to_string_pretty(outcome).unwrap_or_default());
         return;
@@ -52,7 +52,7 @@ pub fn report(outcome: &Outcome, diff: bool, format: Format, dry_run: bool, prin
 }
 
 /// Unified diffs of every file that differs between disk and plan.
-pub fn diffs(outcome: &Outcome) -> String {
+pub(crate) fn diffs(outcome: &Outcome) -> String {
     let mut out = String::new();
     for file in &outcome.files {
         let Some((before, after)) = &file.before_after else {

@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::model::graph;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum GraphFormat {
+pub(crate) enum GraphFormat {
     /// A Mermaid flowchart (renders on GitHub)
     Mermaid,
     /// Graphviz: pipe into `dot -Tsvg`
@@ -16,14 +16,14 @@ pub enum GraphFormat {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Output format
     #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
     pub format: GraphFormat,
 }
 
-pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
-    let loaded = crate::manifest::load(&global.manifest_path())?;
+pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+    let loaded = crate::model::load(&global.manifest_path())?;
     printer.diagnostics(&loaded.source, &loaded.warnings);
     let workspace = &loaded.workspace;
     let text = match args.format {

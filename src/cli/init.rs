@@ -6,7 +6,7 @@ use super::{GlobalArgs, Status};
 use crate::error::Error;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Project name [default: the directory's name, made valid]
     #[arg(long)]
     pub name: Option<String>,
@@ -15,7 +15,7 @@ pub struct Args {
     pub example: Option<Example>,
 }
 
-pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
     let path = global.manifest_path();
     if path.exists() {
         return Err(Error::usage(
@@ -29,7 +29,7 @@ pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status
         (None, None) => crate::examples::starter(&default_name(&global.base())),
     };
     // Never write a manifest that would not validate (e.g. an invalid --name).
-    crate::manifest::load_source(crate::manifest::Source::from_text(&path.display().to_string(), &text))?;
+    crate::model::load_source(crate::source::Source::from_text(&path.display().to_string(), &text))?;
     crate::write::write_file_atomic(&path, text.as_bytes(), false)?;
     printer.info(&format!(
         "wrote {}; edit it, then run `fleetwright generate`",
@@ -44,10 +44,10 @@ fn default_name(dir: &std::path::Path) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if crate::manifest::names::is_service_name(&raw) && crate::manifest::names::reserved_service_name(&raw).is_none() {
+    if crate::model::names::is_service_name(&raw) && crate::model::names::reserved_service_name(&raw).is_none() {
         return raw;
     }
-    crate::manifest::names::suggest_service_name(&raw)
-        .filter(|n| crate::manifest::names::reserved_service_name(n).is_none())
+    crate::model::names::suggest_service_name(&raw)
+        .filter(|n| crate::model::names::reserved_service_name(n).is_none())
         .unwrap_or_else(|| "app".to_owned())
 }

@@ -7,7 +7,7 @@ mod generate;
 mod graph;
 mod init;
 mod new;
-pub mod output;
+pub(crate) mod output;
 mod schema;
 mod templates;
 mod validate;
@@ -22,13 +22,24 @@ use output::Printer;
 
 /// Exit codes, as documented in `--help` and the README.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     /// 0: success.
     Ok,
     /// 1: `check` found drift, or a conflict (or I/O failure) stopped a write.
     Failed,
     /// 2: invalid manifest, arguments or usage.
     Invalid,
+}
+
+impl Status {
+    /// The status of a library error's exit code (see [`Error::exit_code`]).
+    pub(crate) fn from_exit_code(code: u8) -> Self {
+        match code {
+            0 => Status::Ok,
+            crate::error::EXIT_FAILED => Status::Failed,
+            _ => Status::Invalid,
+        }
+    }
 }
 
 impl From<Status> for ExitCode {
@@ -50,7 +61,7 @@ Start with `fleetwright new shop --example ecommerce`, then edit shop/fleet.toml
 /// Generate and grow a microservice system from one declarative manifest (fleet.toml).
 #[derive(Debug, Parser)]
 #[command(name = "fleetwright", version, about, long_about = None, after_help = AFTER_HELP, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
@@ -59,7 +70,7 @@ pub struct Cli {
 
 /// Flags every command takes.
 #[derive(Debug, Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Run as if fleetwright was started in DIR
     #[arg(
         short = 'C',
@@ -81,7 +92,7 @@ pub struct GlobalArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorWhen {
+pub(crate) enum ColorWhen {
     Auto,
     Always,
     Never,
@@ -89,7 +100,7 @@ pub enum ColorWhen {
 
 /// Output format of commands that report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     #[default]
     Text,
     Json,
@@ -97,12 +108,12 @@ pub enum Format {
 
 impl GlobalArgs {
     /// The base directory commands work in.
-    pub fn base(&self) -> PathBuf {
+    pub(crate) fn base(&self) -> PathBuf {
         self.directory.clone().unwrap_or_else(|| PathBuf::from("."))
     }
 
     /// The manifest path: `--manifest` (relative to `-C`), else `DIR/fleet.toml`.
-    pub fn manifest_path(&self) -> PathBuf {
+    pub(crate) fn manifest_path(&self) -> PathBuf {
         let relative = self
             .manifest
             .clone()
@@ -116,7 +127,7 @@ impl GlobalArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Create a directory with a fleet.toml and generate its workspace
     New(new::Args),
     /// Write a starter fleet.toml in the current directory
@@ -170,7 +181,7 @@ pub fn main() -> ExitCode {
 ///
 /// # Errors
 /// Whatever the command fails with; the caller prints it.
-pub fn run(cli: Cli, printer: &Printer) -> Result<Status, Error> {
+pub(crate) fn run(cli: Cli, printer: &Printer) -> Result<Status, Error> {
     let global = &cli.global;
     match cli.command {
         Command::New(args) => new::run(&args, global, printer),

@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::write::Options;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Example {
+pub(crate) enum Example {
     /// One service with one entity
     #[default]
     Minimal,
@@ -17,7 +17,7 @@ pub enum Example {
 }
 
 impl Example {
-    pub fn manifest(self) -> &'static str {
+    pub(crate) fn manifest(self) -> &'static str {
         match self {
             Example::Minimal => crate::examples::MINIMAL,
             Example::Ecommerce => crate::examples::ECOMMERCE,
@@ -25,7 +25,7 @@ impl Example {
     }
 
     /// Hand-written files the example ships (paths relative to the workspace).
-    pub fn files(self) -> &'static [(&'static str, &'static str)] {
+    pub(crate) fn files(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Example::Minimal => &[],
             Example::Ecommerce => crate::examples::ECOMMERCE_FILES,
@@ -34,7 +34,7 @@ impl Example {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Directory to create (must be absent or empty)
     pub dir: PathBuf,
     /// Example manifest to start from
@@ -42,7 +42,7 @@ pub struct Args {
     pub example: Example,
 }
 
-pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
     let dir = if args.dir.is_absolute() {
         args.dir.clone()
     } else {
@@ -63,7 +63,7 @@ pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status
     }
     // Validate before creating anything, so a failure leaves no directory behind.
     let manifest_path = dir.join(crate::manifest::FILE_NAME);
-    crate::manifest::load_source(crate::manifest::Source::from_text(
+    crate::model::load_source(crate::source::Source::from_text(
         &manifest_path.display().to_string(),
         args.example.manifest(),
     ))?;

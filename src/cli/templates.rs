@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::render::engine::{Origin, embedded_sources};
 
 #[derive(Debug, Subcommand)]
-pub enum TemplatesCommand {
+pub(crate) enum TemplatesCommand {
     /// List every template path, and whether this project overrides it
     List {
         /// Output format
@@ -26,7 +26,7 @@ pub enum TemplatesCommand {
     },
 }
 
-pub fn run(command: &TemplatesCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+pub(crate) fn run(command: &TemplatesCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
     match command {
         TemplatesCommand::List { format } => list(*format, global, printer),
         TemplatesCommand::Eject { dir, templates } => eject(dir, templates, global, printer),
@@ -37,7 +37,7 @@ fn list(format: Format, global: &GlobalArgs, printer: &Printer) -> Result<Status
     // Overrides only show up when there is a manifest naming them.
     let path = global.manifest_path();
     let templates = if path.exists() {
-        let loaded = crate::manifest::load(&path)?;
+        let loaded = crate::model::load(&path)?;
         crate::templates_for(&loaded, &crate::workspace_root(&path))?
     } else {
         crate::render::Templates::embedded()?
@@ -78,7 +78,7 @@ fn eject(dir: &std::path::Path, only: &[String], global: &GlobalArgs, printer: &
     let root = crate::workspace_root(&manifest_path);
     let relative = dir.to_string_lossy().replace('\\', "/");
     let relative = relative.trim_start_matches("./").trim_end_matches('/').to_owned();
-    crate::write::RelPath::new(&relative).map_err(|_| {
+    crate::plan::RelPath::new(&relative).map_err(|_| {
         Error::usage(
             format!("`{relative}` is not a directory inside the project"),
             Some("give a relative path such as `templates`"),

@@ -4,18 +4,19 @@ use super::output::Printer;
 use super::{Format, GlobalArgs, Status};
 use crate::diagnostic::{Located, line_column};
 use crate::error::Error;
-use crate::manifest::{self, Source};
+use crate::model;
+use crate::source::Source;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Report format
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
 
-pub fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
+pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
     let path = global.manifest_path();
-    let result = manifest::load(&path);
+    let result = model::load(&path);
     if args.format == Format::Json {
         let (source, diagnostics, ok) = match &result {
             Ok(loaded) => (&loaded.source, &loaded.warnings, true),

@@ -7,7 +7,7 @@ use crate::error::Error;
 
 /// What `fleetwright add service` sets.
 #[derive(Debug, Clone, Default)]
-pub struct NewService {
+pub(crate) struct NewService {
     pub name: String,
     pub description: Option<String>,
     pub database: Option<String>,
@@ -42,7 +42,7 @@ fn services(doc: &mut DocumentMut) -> Result<&mut Table, Error> {
 ///
 /// # Errors
 /// [`Error::Usage`] when the service exists or the manifest does not parse.
-pub fn add_service(text: &str, service: &NewService) -> Result<String, Error> {
+pub(crate) fn add_service(text: &str, service: &NewService) -> Result<String, Error> {
     let mut doc = parse(text)?;
     let services = services(&mut doc)?;
     if services.contains_key(&service.name) {
@@ -74,7 +74,12 @@ pub fn add_service(text: &str, service: &NewService) -> Result<String, Error> {
 ///
 /// # Errors
 /// [`Error::Usage`] when the service is missing or the entity exists.
-pub fn add_entity(text: &str, service: &str, entity: &str, fields: &[(String, String)]) -> Result<String, Error> {
+pub(crate) fn add_entity(
+    text: &str,
+    service: &str,
+    entity: &str,
+    fields: &[(String, String)],
+) -> Result<String, Error> {
     let mut doc = parse(text)?;
     let services = services(&mut doc)?;
     let Some(table) = services.get_mut(service).and_then(Item::as_table_mut) else {
@@ -110,7 +115,7 @@ pub fn add_entity(text: &str, service: &str, entity: &str, fields: &[(String, St
 ///
 /// # Errors
 /// [`Error::Usage`] when the service is missing or other services still refer to it.
-pub fn remove_service(text: &str, name: &str) -> Result<String, Error> {
+pub(crate) fn remove_service(text: &str, name: &str) -> Result<String, Error> {
     let mut doc = parse(text)?;
     let services = services(&mut doc)?;
     if !services.contains_key(name) {
@@ -148,7 +153,7 @@ pub fn remove_service(text: &str, name: &str) -> Result<String, Error> {
 ///
 /// # Errors
 /// [`Error::Usage`] when the manifest does not parse or has no `[project]`.
-pub fn set_templates(text: &str, dir: &str) -> Result<Result<String, String>, Error> {
+pub(crate) fn set_templates(text: &str, dir: &str) -> Result<Result<String, String>, Error> {
     let mut doc = parse(text)?;
     let Some(project) = doc.get_mut("project").and_then(Item::as_table_mut) else {
         return Err(Error::usage("fleet.toml has no [project] table", None));

@@ -1,100 +1,24 @@
 //! Turns manifest bytes into a [`Manifest`]: encoding checks, TOML syntax, unknown keys and
 //! value types. Every problem becomes a [`Diagnostic`] with a span; meaning is checked later
-//! by `validate`.
+//! by `model::validate`.
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde_json::Value as Json;
 use toml::de::{DeTable, DeValue};
 
 use super::schema::Manifest;
-use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
-
-/// Largest manifest we read: far above any real system, small enough to reject a wrong file fast.
-pub const MAX_MANIFEST_BYTES: usize = 1024 * 1024;
-
-/// A manifest file as read from disk.
-#[derive(Debug, Clone)]
-pub struct Source {
-    /// Where it was read from.
-    pub path: PathBuf,
-    /// How diagnostics name it (the path as the user gave it).
-    pub name: String,
-    /// The text; invalid UTF-8 is replaced so it can still be shown.
-    pub text: String,
-    /// Problems found while decoding the bytes.
-    decode_problems: Vec<Diagnostic>,
-}
-
-impl Source {
-    /// Reads a manifest file.
-    ///
-    /// # Errors
-    /// Only I/O errors; encoding problems are reported by [`parse`].
-    pub fn read(path: &Path) -> std::io::Result<Self> {
-        let bytes = std::fs::read(path)?;
-        Ok(Self::from_bytes(path, &bytes))
-    }
-
-    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Self {
-        let mut decode_problems = Vec::new();
-        let name = path.display().to_string();
-        if bytes.len() > MAX_MANIFEST_BYTES {
-            decode_problems.push(
-                Diagnostic::error(
-                    "E002",
-                    format!("manifest is {} bytes, more than the 1 MiB limit", bytes.len()),
-                )
-                .help("check that this is the right file; a manifest for even 1,000 services is far smaller"),
-            );
-            return Self {
-                path: path.to_owned(),
-                name,
-                text: String::new(),
-                decode_problems,
-            };
-        }
-        let text = match std::str::from_utf8(bytes) {
-            Ok(text) => text.to_owned(),
-            Err(error) => {
-                let at = error.valid_up_to();
-                decode_problems.push(
-                    Diagnostic::error("E002", "manifest is not valid UTF-8")
-                        .at(at..at + 1, "this byte is not UTF-8")
-                        .help("save the file as UTF-8"),
-                );
-                String::from_utf8_lossy(bytes).into_owned()
-            }
-        };
-        if text.starts_with('\u{feff}') {
-            decode_problems.push(
-                Diagnostic::error("E002", "manifest starts with a byte-order mark")
-                    .at(0..3, "byte-order mark")
-                    .help("save the file as UTF-8 without a BOM"),
-            );
-        }
-        Self {
-            path: path.to_owned(),
-            name,
-            text,
-            decode_problems,
-        }
-    }
-
-    pub fn from_text(name: &str, text: &str) -> Self {
-        Self::from_bytes(Path::new(name), text.as_bytes())
-    }
-}
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::source::Source;
 
 /// Parses and type-checks a manifest, reporting every problem found at this level.
 ///
 /// # Errors
 /// All diagnostics when any of them is an error.
-pub fn parse(source: &Source) -> Result<Manifest, Diagnostics> {
+pub(crate) fn parse(source: &Source) -> Result<Manifest, Diagnostics> {
     let mut diagnostics = Diagnostics::default();
-    diagnostics.extend(source.decode_problems.iter().cloned());
+    diagnostics.extend(source.decode_problems().iter().cloned());
     if diagnostics.has_errors() {
         return Err(diagnostics);
     }
@@ -102,7 +26,7 @@ pub fn parse(source: &Source) -> Result<Manifest, Diagnostics> {
     let (table, syntax_errors) = DeTable::parse_recoverable(text);
     if !syntax_errors.is_empty() {
         for error in syntax_errors {
-            diagnostics.push(toml_error("E001", "invalid TOML", &error, text));
+            diagnostics.push(toml_error(Code::E001, "invalid TOML", &error, text));
         }
         diagnostics.sort();
         return Err(diagnostics);
@@ -129,14 +53,14 @@ pub fn parse(source: &Source) -> Result<Manifest, Diagnostics> {
             Err(diagnostics)
         }
         Err(error) => {
-            diagnostics.push(toml_error("E002", "wrong type or value", &error, text));
+            diagnostics.push(toml_error(Code::E002, "wrong type or value", &error, text));
             diagnostics.sort();
             Err(diagnostics)
         }
     }
 }
 
-fn toml_error(code: &'static str, headline: &str, error: &toml::de::Error, text: &str) -> Diagnostic {
+fn toml_error(code: Code, headline: &str, error: &toml::de::Error, text: &str) -> Diagnostic {
     // toml's messages are full sentences in Rust terms; keep the first line, in user terms.
     let detail = error
         .message()
@@ -161,7 +85,7 @@ fn toml_error(code: &'static str, headline: &str, error: &toml::de::Error, text:
         .filter(|s| !(missing.is_some() && s.start == 0))
         .map(|span| on_one_line(span, text));
     let help = match (code, missing) {
-        ("E001", _) => {
+        (Code::E001, _) => {
             "see https://toml.io for the syntax; strings need quotes, tables need `[name]` headers".to_owned()
         }
         (_, Some("project")) => "add a `[project]` table with `name = \"...\"`".to_owned(),
@@ -210,7 +134,7 @@ fn on_one_line(span: Range<usize>, text: &str) -> Range<usize> {
 }
 
 /// The JSON Schema of the manifest, built once: the single source of which keys exist.
-pub fn manifest_schema() -> &'static Json {
+pub(crate) fn manifest_schema() -> &'static Json {
     static SCHEMA: OnceLock<Json> = OnceLock::new();
     // Draft 7, the newest dialect editors such as Taplo and VS Code validate with.
     SCHEMA.get_or_init(|| {
@@ -234,7 +158,7 @@ fn check_table(root: &Json, schema: &Json, table: &DeTable<'_>, at: Option<&Rang
         let Some(child) = properties.and_then(|p| p.get(name)).or(additional) else {
             let Some(properties) = properties else { continue };
             let mut diagnostic =
-                Diagnostic::error("E003", format!("unknown key `{name}`")).at(key.span(), "not a key here");
+                Diagnostic::error(Code::E003, format!("unknown key `{name}`")).at(key.span(), "not a key here");
             diagnostic = match did_you_mean(name, properties.keys().map(String::as_str)) {
                 Some(known) => diagnostic.help(format!("did you mean `{known}`?")),
                 None => diagnostic.help(format!(
@@ -260,7 +184,7 @@ fn check_table(root: &Json, schema: &Json, table: &DeTable<'_>, at: Option<&Rang
                 format!("add `{key} = ...` to this table")
             };
             out.push(
-                Diagnostic::error("E002", format!("missing key `{key}`"))
+                Diagnostic::error(Code::E002, format!("missing key `{key}`"))
                     .at_opt(at.cloned(), "this table")
                     .help(help),
             );
@@ -285,7 +209,7 @@ fn check_value(root: &Json, schema: &Json, name: &str, value: &DeValue<'_>, span
             let wanted: Vec<&str> = expected.into_iter().filter(|t| *t != "null").map(type_words).collect();
             out.push(
                 Diagnostic::error(
-                    "E002",
+                    Code::E002,
                     format!(
                         "wrong type: `{name}` must be {}, not {}",
                         wanted.join(" or "),

@@ -1,6 +1,6 @@
 //! The serde mirror of `fleet.toml`: exactly what the user wrote, with spans on every value a
 //! diagnostic may point at. Nothing here applies defaults or checks meaning; that is
-//! `validate` and `model::resolve`. Every field's doc comment feeds `fleetwright schema`.
+//! `model::validate` and `model::resolve`. Every field's doc comment feeds `fleetwright schema`.
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 /// The manifest format this build understands.
-pub const MANIFEST_VERSION: i64 = 1;
+pub(crate) const MANIFEST_VERSION: i64 = 1;
 
 /// A fleetwright manifest: one declarative description of a whole microservice system.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[schemars(title = "fleetwright manifest (fleet.toml)")]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// Manifest format version. Always `1` for now; bumped only with a migration path.
     #[schemars(with = "Option<i64>")]
     pub version: Option<Spanned<i64>>,
@@ -40,7 +40,7 @@ pub struct Manifest {
 
 /// `[project]`
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-pub struct ProjectSpec {
+pub(crate) struct ProjectSpec {
     /// Project name: used for the proto package root, the Kubernetes namespace, the NATS
     /// stream and image names. Lowercase letters, digits and single hyphens.
     #[schemars(with = "String")]
@@ -66,7 +66,7 @@ pub struct ProjectSpec {
 
 /// `[gateway]`
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
-pub struct GatewaySpec {
+pub(crate) struct GatewaySpec {
     /// Port the gateway listens on. Default 8080.
     #[serde(default)]
     #[schemars(with = "Option<u16>")]
@@ -90,7 +90,7 @@ pub struct GatewaySpec {
 
 /// `[messaging]`
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
-pub struct MessagingSpec {
+pub(crate) struct MessagingSpec {
     /// `nats` (NATS `JetStream`) or `none`. Default `nats` when any service publishes or
     /// subscribes, else `none`.
     #[serde(default)]
@@ -101,14 +101,14 @@ pub struct MessagingSpec {
 /// The event brokers fleetwright can target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Broker {
+pub(crate) enum Broker {
     Nats,
     None,
 }
 
 /// `[deploy]`
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
-pub struct DeploySpec {
+pub(crate) struct DeploySpec {
     /// Deploy targets to generate: any of `compose`, `kubernetes`. Default both.
     #[serde(default)]
     #[schemars(with = "Option<Vec<DeployTarget>>")]
@@ -121,14 +121,14 @@ pub struct DeploySpec {
 /// Deploy targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum DeployTarget {
+pub(crate) enum DeployTarget {
     Compose,
     Kubernetes,
 }
 
 /// `[deploy.kubernetes]`
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
-pub struct KubernetesSpec {
+pub(crate) struct KubernetesSpec {
     /// Namespace for every object. Default: the project name.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -144,7 +144,7 @@ pub struct KubernetesSpec {
 
 /// `[ci]`
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
-pub struct CiSpec {
+pub(crate) struct CiSpec {
     /// CI providers to generate pipelines for: any of `github`, `gitlab`. Default `["github"]`.
     #[serde(default)]
     #[schemars(with = "Option<Vec<CiProvider>>")]
@@ -154,14 +154,14 @@ pub struct CiSpec {
 /// CI providers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum CiProvider {
+pub(crate) enum CiProvider {
     Github,
     Gitlab,
 }
 
 /// `[services.<name>]`: one microservice.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
-pub struct ServiceSpec {
+pub(crate) struct ServiceSpec {
     /// What the service is responsible for, in one line.
     #[serde(default)]
     pub description: Option<String>,
@@ -220,14 +220,14 @@ pub struct ServiceSpec {
 /// Implementation languages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Language {
+pub(crate) enum Language {
     Rust,
 }
 
 /// Databases a service can own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Database {
+pub(crate) enum Database {
     Postgres,
     Sqlite,
     None,
@@ -235,7 +235,7 @@ pub enum Database {
 
 /// `ports = { http = 8081, grpc = 50051 }`
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
-pub struct PortsSpec {
+pub(crate) struct PortsSpec {
     /// HTTP port (REST API, `/healthz`, `/readyz`, `/metrics`).
     #[serde(default)]
     #[schemars(with = "Option<u16>")]
@@ -248,7 +248,7 @@ pub struct PortsSpec {
 
 /// `autoscale = { min = 2, max = 10, cpu_percent = 70 }`
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-pub struct AutoscaleSpec {
+pub(crate) struct AutoscaleSpec {
     /// Fewest replicas.
     #[schemars(with = "u32")]
     pub min: Spanned<i64>,
@@ -263,7 +263,7 @@ pub struct AutoscaleSpec {
 
 /// `[services.<name>.resources]`
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
-pub struct ResourcesSpec {
+pub(crate) struct ResourcesSpec {
     /// CPU request, e.g. `100m`. Default `100m`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]

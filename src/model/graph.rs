@@ -1,35 +1,47 @@
-//! The call graph between services: cycle detection for validation and a topological order
-//! for anything that starts services one after another.
+//! The call graph between services: its edges and diagrams (`fleetwright graph`, the README
+//! of a generated workspace) and cycle detection for validation.
 
 use std::fmt::Write as _;
 
-use indexmap::{IndexMap, IndexSet};
+use indexmap::IndexMap;
 
 use super::Workspace;
 
 /// One edge of the system graph, shared by every diagram format.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Edge {
+pub(crate) struct Edge {
     pub from: String,
     pub to: String,
-    /// `route`, `call` or `event`.
-    pub kind: &'static str,
+    pub kind: EdgeKind,
     /// The route prefix, `gRPC`, or the event name.
     pub label: String,
 }
 
+/// What an edge stands for; serialised lowercase (`route`, `call`, `event`) for
+/// `graph --format json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum EdgeKind {
+    /// The gateway routes to a service.
+    Route,
+    /// A service calls another over gRPC.
+    Call,
+    /// A service's event reaches a subscriber.
+    Event,
+}
+
 /// The gateway's node name in diagrams.
-pub const GATEWAY: &str = "gateway";
+pub(crate) const GATEWAY: &str = "gateway";
 
 /// Every edge: gateway routes, synchronous calls, then events, each in manifest order.
-pub fn edges(workspace: &Workspace) -> Vec<Edge> {
+pub(crate) fn edges(workspace: &Workspace) -> Vec<Edge> {
     let mut edges = Vec::new();
     for service in &workspace.services {
         if let Some(route) = &service.route {
             edges.push(Edge {
                 from: GATEWAY.into(),
                 to: service.name.clone(),
-                kind: "route",
+                kind: EdgeKind::Route,
                 label: route.clone(),
             });
         }
@@ -39,7 +51,7 @@ pub fn edges(workspace: &Workspace) -> Vec<Edge> {
             edges.push(Edge {
                 from: service.name.clone(),
                 to: callee.clone(),
-                kind: "call",
+                kind: EdgeKind::Call,
                 label: "gRPC".into(),
             });
         }
@@ -50,7 +62,7 @@ pub fn edges(workspace: &Workspace) -> Vec<Edge> {
                 edges.push(Edge {
                     from: service.name.clone(),
                     to: subscriber.clone(),
-                    kind: "event",
+                    kind: EdgeKind::Event,
                     label: event.name.clone(),
                 });
             }
@@ -64,7 +76,7 @@ fn node_id(name: &str) -> String {
 }
 
 /// A Mermaid flowchart of the system (GitHub renders it in Markdown).
-pub fn mermaid(workspace: &Workspace) -> String {
+pub(crate) fn mermaid(workspace: &Workspace) -> String {
     let mut out = String::from("flowchart LR\n");
     let _ = writeln!(out, "  {GATEWAY}([\"gateway :{}\"])", workspace.gateway.port);
     for service in &workspace.services {
@@ -88,14 +100,14 @@ pub fn mermaid(workspace: &Workspace) -> String {
         } else {
             node_id(&edge.from)
         };
-        let arrow = if edge.kind == "event" { "-.->" } else { "-->" };
+        let arrow = if edge.kind == EdgeKind::Event { "-.->" } else { "-->" };
         let _ = writeln!(out, "  {from} {arrow}|\"{}\"| {}", edge.label, node_id(&edge.to));
     }
     out
 }
 
 /// A Graphviz digraph of the system.
-pub fn dot(workspace: &Workspace) -> String {
+pub(crate) fn dot(workspace: &Workspace) -> String {
     let mut out = format!("digraph {:?} {{\n  rankdir=LR;\n", workspace.project.name);
     let _ = writeln!(
         out,
@@ -107,7 +119,11 @@ pub fn dot(workspace: &Workspace) -> String {
         let _ = writeln!(out, "  {:?} [shape=ellipse{style}];", service.name);
     }
     for edge in edges(workspace) {
-        let style = if edge.kind == "event" { ", style=dashed" } else { "" };
+        let style = if edge.kind == EdgeKind::Event {
+            ", style=dashed"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "  {:?} -> {:?} [label={:?}{style}];",
@@ -121,7 +137,7 @@ pub fn dot(workspace: &Workspace) -> String {
 /// Finds one cycle of calls, if any, as the list of services along it with the first repeated
 /// at the end (`a -> b -> a`). Visits services and calls in manifest order, so the cycle
 /// reported is deterministic.
-pub fn find_cycle<'a>(calls: &IndexMap<&'a str, Vec<&'a str>>) -> Option<Vec<&'a str>> {
+pub(crate) fn find_cycle<'a>(calls: &IndexMap<&'a str, Vec<&'a str>>) -> Option<Vec<&'a str>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Visiting,
@@ -165,24 +181,6 @@ pub fn find_cycle<'a>(calls: &IndexMap<&'a str, Vec<&'a str>>) -> Option<Vec<&'a
     None
 }
 
-/// Services ordered so that every service comes after the services it calls (callees first),
-/// ties broken by manifest order. Assumes no cycle; members of a cycle come last.
-pub fn callees_first<'a>(calls: &IndexMap<&'a str, Vec<&'a str>>) -> Vec<&'a str> {
-    let mut placed: IndexSet<&'a str> = IndexSet::new();
-    while placed.len() < calls.len() {
-        let before = placed.len();
-        for (node, callees) in calls {
-            if !placed.contains(node) && callees.iter().all(|c| placed.contains(c) || !calls.contains_key(c)) {
-                placed.insert(node);
-            }
-        }
-        if placed.len() == before {
-            placed.extend(calls.keys().copied());
-        }
-    }
-    placed.into_iter().collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,8 +198,8 @@ mod tests {
     }
 
     #[test]
-    fn orders_callees_first() {
-        let g = graph(&[("orders", &["users", "products"]), ("users", &[]), ("products", &[])]);
-        assert_eq!(callees_first(&g), vec!["users", "products", "orders"]);
+    fn edge_kinds_serialise_as_graph_json_always_spelled_them() {
+        let kinds = [EdgeKind::Route, EdgeKind::Call, EdgeKind::Event].map(|k| serde_json::to_value(k).unwrap());
+        assert_eq!(kinds, ["route", "call", "event"]);
     }
 }

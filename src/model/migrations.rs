@@ -37,12 +37,12 @@ pub struct Migration {
 
 impl Migration {
     /// `0002_add_orders_note.sql`
-    pub fn file_name(&self) -> String {
+    pub(crate) fn file_name(&self) -> String {
         format!("{:04}_{}.sql", self.version, self.name)
     }
 
     /// The migration's SQL, valid for both PostgreSQL and SQLite.
-    pub fn sql(&self) -> String {
+    pub(crate) fn sql(&self) -> String {
         let mut out = String::new();
         for op in &self.ops {
             match op {
@@ -109,7 +109,7 @@ impl History {
     ///
     /// # Errors
     /// [`Error::Usage`] when a column changes type: no portable migration does that safely.
-    pub fn advance(&self, service: &str, wanted: &[(String, Vec<Column>)]) -> Result<History, Error> {
+    pub(crate) fn advance(&self, service: &str, wanted: &[(String, Vec<Column>)]) -> Result<History, Error> {
         let mut ops = Vec::new();
         for (table, columns) in wanted {
             match self.tables.get(table) {

@@ -1,37 +1,46 @@
-//! The validated, resolved meaning of a manifest: every default applied, every name derived,
-//! every port assigned. Templates read only this (through `render::context`), so all decisions
+//! The meaning of a parsed manifest: its rules ([`validate`], with the name rules in
+//! [`names`]), then the resolved [`Workspace`] with every default applied, every name derived,
+//! every port assigned ([`resolve`]); [`load`] runs the manifest stage and both. It never
+//! renders or writes. Templates read only this (through `render::context`), so all decisions
 //! are made here, in Rust, where they can be tested.
 
-pub mod graph;
-pub mod migrations;
-pub mod resolve;
-pub mod stabilize;
-pub mod state;
-pub mod types;
+pub(crate) mod choices;
+pub(crate) mod defaults;
+pub(crate) mod graph;
+pub(crate) mod load;
+pub(crate) mod migrations;
+pub(crate) mod names;
+pub(crate) mod resolve;
+pub(crate) mod stabilize;
+pub(crate) mod state;
+pub(crate) mod types;
+pub(crate) mod validate;
 
 use serde::Serialize;
 
-pub use resolve::resolve;
+pub(crate) use choices::{Broker, CiProvider, Closed, Database, DeployTarget, Language};
+pub use load::{Loaded, load, load_source};
+pub(crate) use resolve::resolve;
 pub use stabilize::stabilize;
 pub use state::State;
-pub use types::{BaseType, Mapping, Scalar, TypeExpr};
+pub(crate) use types::{BaseType, Mapping, TypeExpr};
+pub(crate) use validate::validate;
 
 /// A whole system.
 #[derive(Debug, Clone, Serialize)]
 pub struct Workspace {
     pub project: Project,
     pub gateway: Gateway,
-    /// `nats` or `none`.
-    pub broker: String,
+    pub broker: Broker,
     pub deploy: Deploy,
-    /// CI providers, in manifest order (`github`, `gitlab`).
-    pub ci: Vec<String>,
+    /// CI providers, in manifest order.
+    pub ci: Vec<CiProvider>,
     /// Services in manifest order.
     pub services: Vec<Service>,
 }
 
 impl Workspace {
-    pub fn service(&self, name: &str) -> Option<&Service> {
+    pub(crate) fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name == name)
     }
 }
@@ -55,8 +64,8 @@ pub struct Project {
 pub struct Gateway {
     pub port: u16,
     pub admin_port: u16,
-    /// Port of the listener that serves the gateway's Prometheus metrics: the admin port + 1
-    /// (the admin interface itself stays on localhost).
+    /// Port of the listener that serves the gateway's Prometheus metrics: see
+    /// [`defaults::metrics_port`].
     pub metrics_port: u16,
     pub request_timeout_ms: u32,
     pub connect_timeout_ms: u32,
@@ -98,9 +107,8 @@ pub struct Service {
     /// `ORDER_ITEMS`: environment variable prefix form.
     pub upper: String,
     pub description: String,
-    pub language: String,
-    /// `postgres`, `sqlite` or `none`.
-    pub database: String,
+    pub language: Language,
+    pub database: Database,
     /// Gateway route prefix, if exposed.
     pub route: Option<String>,
     pub http_port: u16,

@@ -1,39 +1,34 @@
 //! Manifest → [`Workspace`]: applies defaults, derives names and assigns ports. Runs only on a
-//! manifest that passed `manifest::validate`; anything it cannot resolve then is a bug.
+//! manifest that passed `model::validate`, and reads the closed-set values validation
+//! converted ([`Choices`]) rather than their strings; anything it cannot resolve is a bug.
 
 use std::collections::BTreeSet;
 
 use heck::{ToKebabCase, ToPascalCase, ToShoutySnakeCase, ToSnakeCase};
 
+use super::choices::{Broker, Database, DeployTarget, Language};
+use super::defaults::{
+    DEFAULT_ADMIN_PORT, DEFAULT_CI_PROVIDERS, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_CPU, DEFAULT_CPU_LIMIT,
+    DEFAULT_CPU_PERCENT, DEFAULT_DEPLOY_TARGETS, DEFAULT_GATEWAY_PORT, DEFAULT_LANGUAGE, DEFAULT_MEMORY,
+    DEFAULT_MEMORY_LIMIT, DEFAULT_REGISTRY, DEFAULT_REPLICAS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_VERSION,
+    FIRST_GRPC_PORT, FIRST_HTTP_PORT, metrics_port,
+};
 use super::types;
+use super::validate::Choices;
 use super::{Autoscale, Deploy, Entity, Event, EventRef, Field, Gateway, Project, Resources, Service, Workspace};
 use crate::error::Error;
 use crate::manifest::schema::{Manifest, ServiceSpec};
-
-/// The gateway's ports when the manifest does not set them.
-pub const DEFAULT_GATEWAY_PORT: u16 = 8080;
-pub const DEFAULT_ADMIN_PORT: u16 = 9901;
-
-/// Resource requests and limits when the manifest does not set them.
-pub const DEFAULT_CPU: &str = "100m";
-pub const DEFAULT_MEMORY: &str = "128Mi";
-pub const DEFAULT_CPU_LIMIT: &str = "500m";
-pub const DEFAULT_MEMORY_LIMIT: &str = "256Mi";
-
-/// First ports handed out to services without explicit ones.
-const FIRST_HTTP_PORT: u16 = 8081;
-const FIRST_GRPC_PORT: u16 = 50051;
 
 /// Resolves a validated manifest.
 ///
 /// # Errors
 /// [`Error::Bug`] if the manifest was not validated first.
 #[allow(clippy::too_many_lines)] // one straight sequence of defaults; splitting it would scatter them
-pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
+pub(crate) fn resolve(manifest: &Manifest, choices: &Choices) -> Result<Workspace, Error> {
     let name = manifest.project.name.get_ref().clone();
     let admin_port = port(manifest.gateway.admin_port.as_ref(), DEFAULT_ADMIN_PORT)?;
-    let request_timeout_ms = number(manifest.gateway.request_timeout_ms.as_ref(), 15_000)?;
-    let connect_timeout_ms = number(manifest.gateway.connect_timeout_ms.as_ref(), 1_000)?;
+    let request_timeout_ms = number(manifest.gateway.request_timeout_ms.as_ref(), DEFAULT_REQUEST_TIMEOUT_MS)?;
+    let connect_timeout_ms = number(manifest.gateway.connect_timeout_ms.as_ref(), DEFAULT_CONNECT_TIMEOUT_MS)?;
     let gateway = Gateway {
         durations: super::GatewayDurations {
             request: duration_text(request_timeout_ms),
@@ -43,9 +38,7 @@ pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
         },
         port: port(manifest.gateway.port.as_ref(), DEFAULT_GATEWAY_PORT)?,
         admin_port,
-        metrics_port: admin_port
-            .checked_add(1)
-            .ok_or_else(|| bug("admin port 65535 leaves no metrics port"))?,
+        metrics_port: metrics_port(admin_port).ok_or_else(|| bug("admin port 65535 leaves no metrics port"))?,
         request_timeout_ms,
         connect_timeout_ms,
         cors_origins: manifest.gateway.cors_origins.clone(),
@@ -54,18 +47,18 @@ pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
         .services
         .values()
         .any(|s| !s.publishes.is_empty() || !s.subscribes.is_empty());
-    let broker = match &manifest.messaging.broker {
-        Some(b) => b.get_ref().clone(),
-        None if uses_events => "nats".to_owned(),
-        None => "none".to_owned(),
+    let broker = match choices.broker {
+        Some(broker) => broker,
+        None if uses_events => Broker::Nats,
+        None => Broker::None,
     };
-    let targets: Vec<String> = match &manifest.deploy.targets {
-        Some(list) => list.iter().map(|t| t.get_ref().clone()).collect(),
-        None => vec!["compose".into(), "kubernetes".into()],
-    };
+    let targets = choices
+        .deploy_targets
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DEPLOY_TARGETS.to_vec());
     let deploy = Deploy {
-        compose: targets.iter().any(|t| t == "compose"),
-        kubernetes: targets.iter().any(|t| t == "kubernetes"),
+        compose: targets.contains(&DeployTarget::Compose),
+        kubernetes: targets.contains(&DeployTarget::Kubernetes),
         namespace: manifest
             .deploy
             .kubernetes
@@ -75,10 +68,10 @@ pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
         gateway_api: manifest.deploy.kubernetes.gateway_api,
         service_monitor: manifest.deploy.kubernetes.service_monitor,
     };
-    let mut ci: Vec<String> = match &manifest.ci.providers {
-        Some(list) => list.iter().map(|p| p.get_ref().clone()).collect(),
-        None => vec!["github".into()],
-    };
+    let mut ci = choices
+        .ci_providers
+        .clone()
+        .unwrap_or_else(|| DEFAULT_CI_PROVIDERS.to_vec());
     dedup_keep_order(&mut ci);
     let project = Project {
         snake: name.to_snake_case(),
@@ -87,13 +80,13 @@ pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
             .project
             .version
             .as_ref()
-            .map_or_else(|| "0.1.0".to_owned(), |v| v.get_ref().clone()),
+            .map_or_else(|| DEFAULT_VERSION.to_owned(), |v| v.get_ref().clone()),
         description: manifest.project.description.clone().unwrap_or_default(),
         registry: manifest
             .project
             .registry
             .as_ref()
-            .map_or_else(|| "localhost:5000".to_owned(), |r| r.get_ref().clone()),
+            .map_or_else(|| DEFAULT_REGISTRY.to_owned(), |r| r.get_ref().clone()),
         templates: manifest.project.templates.as_ref().map(|t| t.get_ref().clone()),
         name,
     };
@@ -107,7 +100,10 @@ pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
     let mut next_http = FIRST_HTTP_PORT;
     let mut next_grpc = FIRST_GRPC_PORT;
     let mut services = Vec::with_capacity(manifest.services.len());
-    for (name, spec) in &manifest.services {
+    if choices.services.len() != manifest.services.len() {
+        return Err(bug("validation saw other services"));
+    }
+    for ((name, spec), service_choices) in manifest.services.iter().zip(&choices.services) {
         let http_port = match &spec.ports.http {
             Some(p) => port(Some(p), 0)?,
             None => next_free(&mut next_http, &mut taken)?,
@@ -116,7 +112,10 @@ pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
             Some(p) => port(Some(p), 0)?,
             None => next_free(&mut next_grpc, &mut taken)?,
         };
-        services.push(service(&project, name.get_ref(), spec, http_port, grpc_port)?);
+        let database = service_choices.database.ok_or_else(|| bug("unknown database"))?;
+        let language = service_choices.language.unwrap_or(DEFAULT_LANGUAGE);
+        let ports = (http_port, grpc_port);
+        services.push(service(&project, name.get_ref(), spec, (language, database), ports)?);
     }
     // Derived, cross-service facts.
     let callers: Vec<(String, String)> = services
@@ -128,8 +127,8 @@ pub fn resolve(manifest: &Manifest) -> Result<Workspace, Error> {
         .flat_map(|s| s.subscribes.iter().map(move |e| (e.clone(), s.name.clone())))
         .collect();
     for service in &mut services {
-        service.messaging = broker == "nats"
-            && service.database != "none"
+        service.messaging = broker == Broker::Nats
+            && service.database.stores_data()
             && !(service.publishes.is_empty() && service.subscribes.is_empty());
         service.called_by = callers
             .iter()
@@ -162,8 +161,8 @@ fn service(
     project: &Project,
     name: &str,
     spec: &ServiceSpec,
-    http_port: u16,
-    grpc_port: u16,
+    (language, database): (Language, Database),
+    (http_port, grpc_port): (u16, u16),
 ) -> Result<Service, Error> {
     let snake = name.to_snake_case();
     let entities = spec
@@ -240,13 +239,12 @@ fn service(
             publishes_refs.push(r);
         }
     }
-    let default_db = if entities.is_empty() { "none" } else { "postgres" };
     let count = |v: Option<&toml::Spanned<i64>>, default: u32| number(v, default);
     let autoscale = match &spec.autoscale {
         Some(a) => Some(Autoscale {
             min: count(Some(&a.min), 1)?,
             max: count(Some(&a.max), 1)?,
-            cpu_percent: count(a.cpu_percent.as_ref(), 70)?,
+            cpu_percent: count(a.cpu_percent.as_ref(), DEFAULT_CPU_PERCENT)?,
         }),
         None => None,
     };
@@ -257,12 +255,12 @@ fn service(
         pascal: name.to_pascal_case(),
         upper: name.to_shouty_snake_case(),
         description: spec.description.clone().unwrap_or_default(),
-        language: text(&spec.language, "rust"),
-        database: text(&spec.database, default_db),
+        language,
+        database,
         route: spec.route.as_ref().map(|r| r.get_ref().clone()),
         http_port,
         grpc_port,
-        replicas: count(spec.replicas.as_ref(), 2)?,
+        replicas: count(spec.replicas.as_ref(), DEFAULT_REPLICAS)?,
         autoscale,
         resources: Resources {
             cpu: text(&spec.resources.cpu, DEFAULT_CPU),
@@ -329,7 +327,7 @@ fn normalise(spec: &str) -> String {
 }
 
 /// English plural of a `snake_case` name, for table and path names.
-pub fn plural(snake: &str) -> String {
+pub(crate) fn plural(snake: &str) -> String {
     let (head, last) = match snake.rsplit_once('_') {
         Some((head, last)) => (format!("{head}_"), last),
         None => (String::new(), snake),
@@ -383,7 +381,7 @@ fn number(value: Option<&toml::Spanned<i64>>, default: u32) -> Result<u32, Error
     })
 }
 
-fn dedup_keep_order(items: &mut Vec<String>) {
+fn dedup_keep_order<T: Ord + Clone>(items: &mut Vec<T>) {
     let mut seen = BTreeSet::new();
     items.retain(|item| seen.insert(item.clone()));
 }

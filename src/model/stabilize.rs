@@ -41,7 +41,7 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State) -> Result<State, E
             event.reserved_names = numbering.reserved_names.iter().cloned().collect();
             next.messages.insert(key, numbering);
         }
-        if service.database != "none" {
+        if service.database.stores_data() {
             let wanted: Vec<(String, Vec<Column>)> = service
                 .entities
                 .iter()
@@ -123,8 +123,8 @@ fn messaging_tables(service: &Service) -> Vec<(String, Vec<Column>)> {
 }
 
 /// Table names of the event outbox and inbox.
-pub const OUTBOX_TABLE: &str = "outbox";
-pub const INBOX_TABLE: &str = "inbox";
+pub(crate) const OUTBOX_TABLE: &str = "outbox";
+pub(crate) const INBOX_TABLE: &str = "inbox";
 
 /// The numbering of `names` (message fields or enum values, numbered from 1), continuing
 /// what the previous generation handed out, if anything.

@@ -27,7 +27,7 @@ impl Numbering {
     /// `first` is the lowest number (1 for message fields, 1 for enum values since 0 is the
     /// UNSPECIFIED value).
     #[must_use]
-    pub fn assign(&self, names: &[&str], first: u32) -> Numbering {
+    pub(crate) fn assign(&self, names: &[&str], first: u32) -> Numbering {
         let mut next = self
             .numbers
             .values()

@@ -20,7 +20,7 @@ pub enum Scalar {
 }
 
 impl Scalar {
-    pub const ALL: [(&'static str, Scalar); 9] = [
+    pub(crate) const ALL: [(&'static str, Scalar); 9] = [
         ("string", Scalar::String),
         ("text", Scalar::Text),
         ("bool", Scalar::Bool),
@@ -60,14 +60,14 @@ pub struct TypeExpr {
 /// Why a type string does not parse: a message, an optional help, and the byte range inside
 /// the string that is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TypeError {
+pub(crate) struct TypeError {
     pub message: String,
     pub help: String,
     pub within: std::ops::Range<usize>,
 }
 
 /// Parses `base`, `base?`, `base[]`, `base[]?` where base is a scalar, `enum(a, b)` or `ref(Entity)`.
-pub fn parse(text: &str) -> Result<TypeExpr, TypeError> {
+pub(crate) fn parse(text: &str) -> Result<TypeExpr, TypeError> {
     let whole = 0..text.len();
     let mut rest = text.trim();
     let optional = rest.ends_with('?');
@@ -222,7 +222,7 @@ pub enum WireShape {
 
 impl TypeExpr {
     /// Maps the type for a field of `owner` (an entity or event name) called `field`.
-    pub fn mapping(&self, owner: &str, field: &str) -> Mapping {
+    pub(crate) fn mapping(&self, owner: &str, field: &str) -> Mapping {
         use heck::ToPascalCase;
         let enum_name =
             matches!(self.base, BaseType::Enum { .. }).then(|| format!("{owner}{}", field.to_pascal_case()));
@@ -324,7 +324,7 @@ impl TypeExpr {
 
 impl TypeExpr {
     /// A valid JSON value of this type, for generated tests and examples.
-    pub fn sample_json(&self) -> String {
+    pub(crate) fn sample_json(&self) -> String {
         let one = match &self.base {
             BaseType::Scalar { scalar } => match scalar {
                 Scalar::String | Scalar::Text => "\"sample\"".to_owned(),

@@ -10,7 +10,7 @@ use minijinja::value::Serde;
 use minijinja::{Value, context};
 use serde::Serialize;
 
-use crate::model::{Deploy, Gateway, Project, Service, Workspace};
+use crate::model::{Broker, CiProvider, Database, Deploy, Gateway, Project, Service, Workspace};
 
 #[derive(Serialize)]
 struct Tool {
@@ -28,16 +28,16 @@ const TOOL: Tool = Tool {
 struct Settings<'a> {
     project: &'a Project,
     gateway: &'a Gateway,
-    broker: &'a str,
+    broker: Broker,
     deploy: &'a Deploy,
-    ci: &'a [String],
+    ci: &'a [CiProvider],
 }
 
 fn settings(workspace: &Workspace) -> Settings<'_> {
     Settings {
         project: &workspace.project,
         gateway: &workspace.gateway,
-        broker: &workspace.broker,
+        broker: workspace.broker,
         deploy: &workspace.deploy,
         ci: &workspace.ci,
     }
@@ -64,7 +64,7 @@ fn whole(workspace: &Workspace) -> WholeWorkspace<'_> {
     let services = &workspace.services;
     WholeWorkspace {
         workspace,
-        uses_postgres: services.iter().any(|s| s.database == "postgres"),
+        uses_postgres: services.iter().any(|s| s.database == Database::Postgres),
         has_routes: services.iter().any(|s| s.route.is_some()),
         has_grpc_routes: services.iter().any(|s| s.route.is_some() && !s.entities.is_empty()),
         grpc_ports: services.iter().map(|s| (s.name.as_str(), s.grpc_port)).collect(),

@@ -14,11 +14,11 @@ use super::filters;
 use crate::error::Error;
 
 /// The templates compiled into the binary, so an installed `fleetwright` needs no files beside it.
-pub static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+pub(crate) static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 
 /// Where a template's text came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     Embedded,
     Override,
 }
@@ -92,7 +92,7 @@ impl Templates {
     /// # Errors
     /// [`Error::Io`] reading the directory, [`Error::Usage`] for an unknown template path or
     /// an override that does not parse (naming its file and line).
-    pub fn with_overrides(dir: &Path) -> Result<Self, Error> {
+    pub(crate) fn with_overrides(dir: &Path) -> Result<Self, Error> {
         let known: Vec<String> = embedded_sources().into_iter().map(|(p, _)| p).collect();
         let mut overrides = BTreeMap::new();
         for entry in walkdir::WalkDir::new(dir).follow_links(false).sort_by_file_name() {
@@ -150,7 +150,7 @@ impl Templates {
         Ok(Self { env, origins })
     }
 
-    pub fn origins(&self) -> &BTreeMap<String, Origin> {
+    pub(crate) fn origins(&self) -> &BTreeMap<String, Origin> {
         &self.origins
     }
 
@@ -158,7 +158,7 @@ impl Templates {
     ///
     /// # Errors
     /// [`Error::Template`] naming both.
-    pub fn render(&self, template: &str, context: &Value, entity: &str) -> Result<String, Error> {
+    pub(crate) fn render(&self, template: &str, context: &Value, entity: &str) -> Result<String, Error> {
         self.env
             .get_template(template)
             .and_then(|t| t.render(context))

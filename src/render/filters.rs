@@ -4,7 +4,7 @@
 
 use minijinja::{Environment, Error, ErrorKind, Value};
 
-pub fn register(env: &mut Environment<'_>) {
+pub(crate) fn register(env: &mut Environment<'_>) {
     env.add_filter("snake", string_filter(heck::ToSnakeCase::to_snake_case));
     env.add_filter("pascal", string_filter(heck::ToPascalCase::to_pascal_case));
     env.add_filter("kebab", string_filter(heck::ToKebabCase::to_kebab_case));
@@ -40,12 +40,12 @@ pub fn toml_str(s: &str) -> String {
 }
 
 /// A JSON string, quotes included; also a valid YAML double-quoted scalar.
-pub fn json_str(s: &str) -> String {
+pub(crate) fn json_str(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
 /// Text for a line comment: no line breaks, no control characters.
-pub fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.split(|c: char| c.is_control())
         .filter(|p| !p.trim().is_empty())
         .map(str::trim)
@@ -54,7 +54,7 @@ pub fn one_line(s: &str) -> String {
 }
 
 /// Text for a Markdown table cell: one line, pipes and HTML escaped.
-pub fn markdown_cell(s: &str) -> String {
+pub(crate) fn markdown_cell(s: &str) -> String {
     one_line(s)
         .replace('\\', "\\\\")
         .replace('|', "\\|")

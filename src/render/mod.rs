@@ -16,18 +16,17 @@ use crate::error::Error;
 use rayon::prelude::*;
 
 use crate::model::{Service, Workspace};
-use crate::write::plan::{Group, Owner, Plan, PlannedFile, RelPath};
+use crate::plan::{Group, Owner, Plan, PlannedFile, RelPath, hash_bytes};
 
 /// Renders every target of a workspace into one in-memory plan (tests, benchmarks, the
 /// fuzz target). Generation itself uses [`render_groups`], which never holds every file.
 ///
 /// # Errors
 /// [`Error::Template`] naming the template and entity, or [`Error::UnsafePath`].
-pub fn render(workspace: &Workspace, templates: &Templates) -> Result<Plan, Error> {
+pub(crate) fn render(workspace: &Workspace, templates: &Templates) -> Result<Plan, Error> {
     let mut plan = Plan {
         files: std::collections::BTreeMap::new(),
         fingerprint: fingerprint(workspace)?,
-        state: crate::model::State::default(),
     };
     plan.files = render_groups(workspace, templates, &Ok)?
         .into_iter()
@@ -40,9 +39,9 @@ pub fn render(workspace: &Workspace, templates: &Templates) -> Result<Plan, Erro
 ///
 /// # Errors
 /// [`Error::Bug`] if the model does not serialise.
-pub fn fingerprint(workspace: &Workspace) -> Result<String, Error> {
+pub(crate) fn fingerprint(workspace: &Workspace) -> Result<String, Error> {
     let model = serde_json::to_vec(workspace).map_err(|e| Error::Bug(format!("model does not serialise: {e}")))?;
-    Ok(crate::write::lockfile::hash_bytes(&model))
+    Ok(hash_bytes(&model))
 }
 
 /// Renders the workspace-wide files and each service's files as one group each, in
@@ -54,7 +53,7 @@ pub fn fingerprint(workspace: &Workspace) -> Result<String, Error> {
 /// # Errors
 /// [`Error::Template`] naming the template and entity, [`Error::UnsafePath`], the first
 /// error of `each`, or [`Error::Bug`] when two templates render to the same path.
-pub fn render_groups<T: Send>(
+pub(crate) fn render_groups<T: Send>(
     workspace: &Workspace,
     templates: &Templates,
     each: &(dyn Fn(Group) -> Result<T, Error> + Sync),

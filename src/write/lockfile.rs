@@ -6,15 +6,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use super::plan::{Owner, RelPath};
 use super::regions;
 use crate::error::Error;
+use crate::plan::{Owner, RelPath, hash_bytes};
 
-pub const LOCK_FILE: &str = "fleet.lock";
+pub(crate) const LOCK_FILE: &str = "fleet.lock";
 /// Bumped when the lock's shape changes incompatibly.
-pub const LOCK_FORMAT: u32 = 1;
+pub(crate) const LOCK_FORMAT: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lockfile {
@@ -41,7 +40,7 @@ pub struct LockedFile {
 }
 
 impl Lockfile {
-    pub fn new(manifest_hash: String, state: crate::model::State) -> Self {
+    pub(crate) fn new(manifest_hash: String, state: crate::model::State) -> Self {
         Self {
             format: LOCK_FORMAT,
             tool: env!("CARGO_PKG_VERSION").to_owned(),
@@ -79,7 +78,7 @@ impl Lockfile {
     }
 
     /// The lock's file text: stable, sorted, with a header explaining it.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let body = toml::to_string(self).unwrap_or_default();
         format!(
             "# fleet.lock: written by fleetwright; commit it. It records what was generated, so\n\
@@ -91,17 +90,6 @@ impl Lockfile {
 /// `sha256:<hex>` of text with user regions blanked.
 pub fn hash(text: &str) -> String {
     hash_bytes(regions::blank(text).as_bytes())
-}
-
-pub fn hash_bytes(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256:");
-    for byte in digest {
-        use std::fmt::Write;
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,12 +1,18 @@
-//! Plan → disk. The only module that touches the workspace: it compares the plan with what is
-//! on disk and what `fleet.lock` says was generated last time, decides per file, and then
-//! writes (atomically), checks, or only reports.
+//! Plan (see [`crate::plan`]) → disk. The only module that touches the workspace: it compares
+//! the plan with what is on disk and what `fleet.lock` says was generated last time, decides
+//! per file ([`decide`]), and then writes (atomically, through [`filesystem`]), checks, or
+//! only reports ([`apply`]). A writing run holds the [`flock`] on the workspace throughout.
 
-pub mod apply;
+pub(crate) mod apply;
+pub(crate) mod decide;
+pub(crate) mod filesystem;
+pub(crate) mod flock;
 pub mod lockfile;
-pub mod plan;
-pub mod regions;
+pub(crate) mod regions;
 
-pub use apply::{Action, Header, Mode, Options, Outcome, WorkspaceLock, apply, write_file_atomic};
-pub use lockfile::{LOCK_FILE, Lockfile};
-pub use plan::{Group, Owner, Plan, PlannedFile, RelPath};
+pub(crate) use apply::{Header, apply};
+pub use apply::{Mode, Options, Outcome};
+pub use decide::{Action, Conflict, FileReport};
+pub(crate) use filesystem::write_file_atomic;
+pub(crate) use flock::Flock;
+pub use lockfile::Lockfile;

@@ -68,7 +68,7 @@ fn regions(text: &str) -> Option<Vec<Region<'_>>> {
 
 /// The text with every region emptied: what hashes and drift checks compare. A text whose
 /// markers are unbalanced is kept whole, so damaging a marker counts as an edit of the file.
-pub fn blank(text: &str) -> Cow<'_, str> {
+pub(crate) fn blank(text: &str) -> Cow<'_, str> {
     if !has_markers(text) || regions(text).is_none() {
         return Cow::Borrowed(text);
     }
@@ -91,7 +91,7 @@ pub fn blank(text: &str) -> Cow<'_, str> {
 /// The freshly rendered text with each region's lines taken from the file on disk. When the
 /// disk file's markers are damaged the rendered text is returned unchanged, and the caller's
 /// hash comparison reports the file as edited.
-pub fn carry_over(rendered: String, on_disk: &str) -> String {
+pub(crate) fn carry_over(rendered: String, on_disk: &str) -> String {
     if !has_markers(&rendered) || !has_markers(on_disk) {
         return rendered;
     }
@@ -122,13 +122,13 @@ pub fn carry_over(rendered: String, on_disk: &str) -> String {
 
 /// Whether the user wrote anything inside the text's regions: such a file is not untouched,
 /// even though its hash (regions blanked) says so.
-pub fn has_user_lines(text: &str) -> bool {
+pub(crate) fn has_user_lines(text: &str) -> bool {
     has_markers(text) && regions(text).is_some_and(|found| found.iter().any(|r| !r.inner.is_empty()))
 }
 
 /// Names of non-empty regions on disk that the rendered text no longer has a place for:
 /// writing it would drop the user's lines, so the caller must treat that as a conflict.
-pub fn orphaned(rendered: &str, on_disk: &str) -> Vec<String> {
+pub(crate) fn orphaned(rendered: &str, on_disk: &str) -> Vec<String> {
     if !has_markers(on_disk) {
         return Vec::new();
     }

@@ -5,8 +5,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use fleetwright::Source;
 use fleetwright::diagnostic::{Renderer, line_column};
-use fleetwright::manifest::{Source, load_source};
+use fleetwright::model::load_source;
 
 use crate::support::{Scratch, insta_settings};
 
@@ -126,4 +127,74 @@ fn an_invalid_manifest_writes_nothing_and_exits_2() {
         }
         assert_eq!(scratch.tree(), before, "{name}: the directory changed");
     }
+}
+
+/// The registry (`fleetwright::diagnostic::Code`) is the one list of codes: `docs/manifest.md`
+/// has a section titled as the registry says and a table row for exactly its codes, every
+/// code is emitted somewhere in `src/` through the registry, and no code is spelled as a
+/// bare string there (rustc's tidy check of error codes does the same for rustc).
+#[test]
+fn the_code_registry_matches_the_docs_and_the_sources() {
+    use fleetwright::diagnostic::Code;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let is_code = |s: &str| {
+        s.len() == 4 && (s.starts_with('E') || s.starts_with('W')) && s[1..].bytes().all(|b| b.is_ascii_digit())
+    };
+    let registry: Vec<(String, String)> = Code::ALL
+        .iter()
+        .map(|c| (c.as_str().to_owned(), c.title().to_owned()))
+        .collect();
+    let codes: Vec<&str> = registry.iter().map(|(code, _)| code.as_str()).collect();
+
+    let docs = std::fs::read_to_string(root.join("docs/manifest.md")).expect("docs/manifest.md");
+    let mut sections: Vec<(String, String)> = docs
+        .lines()
+        .filter_map(|l| l.strip_prefix("### ")?.split_once(": "))
+        .filter(|(code, _)| is_code(code))
+        .map(|(code, title)| (code.to_owned(), title.to_owned()))
+        .collect();
+    sections.sort();
+    assert_eq!(sections, registry, "sections of docs/manifest.md against the registry");
+    let mut rows: Vec<&str> = docs
+        .lines()
+        .filter_map(|l| l.strip_prefix("| [")?.split(']').next())
+        .filter(|code| is_code(code))
+        .collect();
+    rows.sort_unstable();
+    assert_eq!(rows, codes, "the code table of docs/manifest.md against the registry");
+
+    let mut emitted = std::collections::BTreeSet::new();
+    for entry in walkdir::WalkDir::new(root.join("src"))
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "rs") || path.ends_with("diagnostic/codes.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).expect("source is readable");
+        // Tests compare codes as text; only the code before them emits.
+        let code = text.split("#[cfg(test)]").next().unwrap_or(&text);
+        for (at, _) in code.match_indices("Code::") {
+            let name: String = code[at + 6..].chars().take(4).collect();
+            if is_code(&name) {
+                emitted.insert(name);
+            }
+        }
+        for (at, _) in code.match_indices('"') {
+            let literal = code[at + 1..].get(..5).unwrap_or("");
+            let spelled = literal.strip_suffix('"').filter(|name| is_code(name));
+            assert!(
+                spelled.is_none(),
+                "{}: the code {} is spelled as a string; emit it through diagnostic::Code",
+                path.display(),
+                spelled.unwrap_or_default()
+            );
+        }
+    }
+    assert_eq!(
+        emitted.iter().map(String::as_str).collect::<Vec<_>>(),
+        codes,
+        "codes emitted in src/ against the registry"
+    );
 }

@@ -4,10 +4,11 @@
 
 use std::fmt::Write as _;
 
-use fleetwright::manifest::{Source, load_source};
+use fleetwright::Source;
 use fleetwright::model::State;
+use fleetwright::model::load_source;
+use fleetwright::plan::Plan;
 use fleetwright::render::Templates;
-use fleetwright::write::Plan;
 
 use crate::support::{ECOMMERCE, MINIMAL, insta_settings};
 
@@ -19,6 +20,7 @@ fn plan_of(name: &str, manifest: &str) -> Plan {
         &State::default(),
     )
     .expect("renders")
+    .0
 }
 
 fn snapshot_tree(example: &str, manifest: &str) {
@@ -112,14 +114,15 @@ fn proto(plan: &Plan, service: &str) -> String {
         .expect("proto rendered")
 }
 
-fn plan_with(manifest: &str, previous: &State) -> Plan {
+/// A plan, and the state the next generation is numbered against.
+fn plan_with(manifest: &str, previous: &State) -> (Plan, State) {
     let loaded = load_source(Source::from_text("fleet.toml", manifest)).expect("valid");
     fleetwright::plan(&loaded.workspace, &Templates::embedded().expect("templates"), previous).expect("renders")
 }
 
 #[test]
 fn field_numbers_survive_reordering_and_removed_ones_are_reserved() {
-    let first = plan_with(ECOMMERCE, &State::default());
+    let (first, first_state) = plan_with(ECOMMERCE, &State::default());
     let original = proto(&first, "products");
     assert!(original.contains("int64 price_cents = 5;"), "{original}");
 
@@ -129,7 +132,7 @@ fn field_numbers_survive_reordering_and_removed_ones_are_reserved() {
         "name = \"string\"\nsku = \"string\"\n",
     );
     assert_ne!(reordered, ECOMMERCE);
-    let second = plan_with(&reordered, &first.state);
+    let (second, second_state) = plan_with(&reordered, &first_state);
     let text = proto(&second, "products");
     assert!(
         text.contains("string sku = 2;") && text.contains("string name = 3;"),
@@ -138,8 +141,8 @@ fn field_numbers_survive_reordering_and_removed_ones_are_reserved() {
 
     // A new field gets a fresh number; a removed one is reserved, number and name.
     let changed = reordered.replace("tags = \"string[]\"\n", "weight_grams = \"int32?\"\n");
-    let third = plan_with(&changed, &second.state);
-    let text = proto(&third, "products");
+    let third = plan_with(&changed, &second_state);
+    let text = proto(&third.0, "products");
     assert!(text.contains("optional int32 weight_grams = 9;"), "{text}");
     assert!(
         text.contains("reserved 6;") && text.contains("reserved \"tags\";"),
@@ -147,18 +150,18 @@ fn field_numbers_survive_reordering_and_removed_ones_are_reserved() {
     );
 
     // The same manifest and state always give the same plan.
-    assert_eq!(plan_with(&changed, &second.state), third);
+    assert_eq!(plan_with(&changed, &second_state), third);
 }
 
 #[test]
 fn enum_values_keep_their_numbers() {
-    let first = plan_with(ECOMMERCE, &State::default());
+    let (_, first_state) = plan_with(ECOMMERCE, &State::default());
     let changed = ECOMMERCE.replace(
         "enum(draft, pending, paid, cancelled)",
         "enum(cancelled, refunded, pending, paid, draft)",
     );
     assert_ne!(changed, ECOMMERCE, "the order status enum was not found in the example");
-    let text = proto(&plan_with(&changed, &first.state), "orders");
+    let text = proto(&plan_with(&changed, &first_state).0, "orders");
     assert!(text.contains("ORDER_STATUS_DRAFT = 1;"), "{text}");
     assert!(text.contains("ORDER_STATUS_PENDING = 2;"), "{text}");
     assert!(text.contains("ORDER_STATUS_CANCELLED = 4;"), "{text}");
@@ -238,7 +241,7 @@ fn hostile_descriptions_leave_every_file_parseable_and_meaning_the_same() {
 
 #[test]
 fn a_service_that_starts_publishing_gets_an_outbox_migration_and_its_first_one_stays() {
-    let first = plan_with(MINIMAL, &State::default());
+    let (first, first_state) = plan_with(MINIMAL, &State::default());
     let file = |plan: &Plan, path: &str| {
         plan.files
             .iter()
@@ -256,7 +259,7 @@ fn a_service_that_starts_publishing_gets_an_outbox_migration_and_its_first_one_s
         "route = \"/api/notes\"\n",
         "route = \"/api/notes\"\npublishes = [\"NoteAdded\"]\n\n[services.notes.events.NoteAdded]\nnote_id = \"uuid\"\n",
     );
-    let second = plan_with(&publishing, &first.state);
+    let (second, _) = plan_with(&publishing, &first_state);
     assert_eq!(
         file(&second, "services/notes/migrations/0001_init.sql").as_deref(),
         Some(init.as_str())

@@ -8,6 +8,7 @@ mod e2e;
 mod filesystem;
 mod generate;
 mod k8s;
+mod layering;
 mod properties;
 mod regenerate;
 mod scale;

@@ -18,8 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::OnceLock;
 
+use fleetwright::plan::Owner;
 use fleetwright::render::Templates;
-use fleetwright::write::{Action, Lockfile, Mode, Outcome, Owner};
+use fleetwright::write::{Action, Lockfile, Mode, Outcome};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, FileFailurePersistence};
@@ -226,7 +227,7 @@ impl World {
     fn run(&self, mode: Mode, force: bool) -> fleetwright::Result<Outcome> {
         static TEMPLATES: OnceLock<Templates> = OnceLock::new();
         let templates = TEMPLATES.get_or_init(|| Templates::embedded().expect("embedded templates build"));
-        let loaded = fleetwright::manifest::load(&self.manifest_path())?;
+        let loaded = fleetwright::model::load(&self.manifest_path())?;
         let options = fleetwright::write::Options {
             mode,
             force,

@@ -222,7 +222,7 @@ fn concurrent_runs_do_not_interleave() {
     };
     let mut runs: Vec<_> = (0..4).map(|_| spawn()).collect();
     for run in &mut runs {
-        // Each run either waits for the workspace lock and finds nothing (left) to do, or
+        // Each run either waits for the flock and finds nothing (left) to do, or
         // writes everything: never a failure, never a half-written workspace.
         assert!(run.wait().expect("finishes").success());
     }

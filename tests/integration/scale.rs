@@ -4,8 +4,9 @@
 //! every service once per service would make each service cost more in a larger workspace.
 //! Timings are benchmarks (`scripts/bench-scale.sh`, `cargo bench`), not tests.
 
-use fleetwright::manifest::{Source, load_source};
+use fleetwright::Source;
 use fleetwright::model::State;
+use fleetwright::model::load_source;
 use fleetwright::render::{context, engine, targets};
 use minijinja::Environment;
 

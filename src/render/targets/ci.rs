@@ -2,7 +2,7 @@
 //! whole fleet, one to deploy) and GitLab CI (one file, jobs per service).
 
 use super::{Scope, Target, When, row};
-use crate::write::plan::Owner::Managed;
+use crate::plan::Owner::Managed;
 
 #[rustfmt::skip]
 pub(crate) const TARGETS: &[Target] = &[

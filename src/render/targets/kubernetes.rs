@@ -6,7 +6,7 @@
 //! volumes, Gateway API routes) are branches inside the templates.
 
 use super::{Scope, Target, When, row};
-use crate::write::plan::Owner::Managed;
+use crate::plan::Owner::Managed;
 
 const ONCE: Scope = Scope::Workspace;
 const EACH: Scope = Scope::Service;

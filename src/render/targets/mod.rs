@@ -10,8 +10,8 @@ use minijinja::value::Serde;
 use minijinja::{Value, context};
 
 use super::context;
-use crate::model::{Service, Workspace};
-use crate::write::plan::Owner;
+use crate::model::{CiProvider, Service, Workspace};
+use crate::plan::Owner;
 
 /// One file to render.
 pub struct Job {
@@ -58,13 +58,13 @@ impl When {
     fn holds(self, workspace: &Workspace, service: Option<&Service>) -> bool {
         match self {
             When::Always => true,
-            When::HasDatabase => service.is_some_and(|s| s.database != "none"),
+            When::HasDatabase => service.is_some_and(|s| s.database.stores_data()),
             When::HasCalls => service.is_some_and(|s| !s.calls.is_empty()),
             When::Messaging => service.is_some_and(|s| s.messaging),
             When::Compose => workspace.deploy.compose,
             When::Kubernetes => workspace.deploy.kubernetes,
-            When::GitHub => workspace.ci.iter().any(|c| c == "github"),
-            When::GitLab => workspace.ci.iter().any(|c| c == "gitlab"),
+            When::GitHub => workspace.ci.contains(&CiProvider::GitHub),
+            When::GitLab => workspace.ci.contains(&CiProvider::GitLab),
             When::GitHubAndKubernetes => When::GitHub.holds(workspace, service) && workspace.deploy.kubernetes,
         }
     }

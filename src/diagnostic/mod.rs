@@ -1,5 +1,10 @@
-//! Problems found in a manifest, as values: a stable code, a message, where it is and one
-//! concrete fix. This module owns how they look on a terminal; it never decides what is wrong.
+//! Problems found in a manifest, as values: a stable code (from the registry in [`codes`]), a
+//! message, where it is and one concrete fix. This module owns how they look on a terminal; it
+//! never decides what is wrong.
+
+pub(crate) mod codes;
+
+pub use codes::Code;
 
 use std::ops::Range;
 
@@ -19,7 +24,7 @@ pub enum Severity {
 /// One problem in one source file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
-    /// Stable code documented in `docs/manifest.md` (`E012`, `W002`).
+    /// Stable code documented in `docs/manifest.md` (`E012`, `W002`): a [`Code`]'s text.
     pub code: &'static str,
     pub severity: Severity,
     pub message: String,
@@ -38,11 +43,20 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn error(code: Code, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Error, message.into())
+    }
+
+    pub(crate) fn warning(code: Code, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Warning, message.into())
+    }
+
+    fn new(code: Code, severity: Severity, message: String) -> Self {
+        debug_assert_eq!(code.severity(), severity, "{code:?} has the other severity");
         Self {
-            code,
-            severity: Severity::Error,
-            message: message.into(),
+            code: code.as_str(),
+            severity,
+            message,
             span: None,
             label: String::new(),
             related: Vec::new(),
@@ -51,22 +65,15 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Warning,
-            ..Self::error(code, message)
-        }
-    }
-
     #[must_use]
-    pub fn at(mut self, span: Range<usize>, label: impl Into<String>) -> Self {
+    pub(crate) fn at(mut self, span: Range<usize>, label: impl Into<String>) -> Self {
         self.span = Some(span);
         self.label = label.into();
         self
     }
 
     #[must_use]
-    pub fn at_opt(self, span: Option<Range<usize>>, label: impl Into<String>) -> Self {
+    pub(crate) fn at_opt(self, span: Option<Range<usize>>, label: impl Into<String>) -> Self {
         match span {
             Some(span) => self.at(span, label),
             None => self,
@@ -74,24 +81,24 @@ impl Diagnostic {
     }
 
     #[must_use]
-    pub fn also(mut self, span: Range<usize>, label: impl Into<String>) -> Self {
+    pub(crate) fn also(mut self, span: Range<usize>, label: impl Into<String>) -> Self {
         self.related.push((span, label.into()));
         self
     }
 
     #[must_use]
-    pub fn help(mut self, help: impl Into<String>) -> Self {
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 
     #[must_use]
-    pub fn note(mut self, note: impl Into<String>) -> Self {
+    pub(crate) fn note(mut self, note: impl Into<String>) -> Self {
         self.notes.push(note.into());
         self
     }
 
-    pub fn is_error(&self) -> bool {
+    pub(crate) fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
 }
@@ -103,32 +110,32 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
-    pub fn push(&mut self, diagnostic: Diagnostic) {
+    pub(crate) fn push(&mut self, diagnostic: Diagnostic) {
         self.items.push(diagnostic);
     }
 
-    pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
+    pub(crate) fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
         self.items.extend(other);
     }
 
-    pub fn has_errors(&self) -> bool {
+    pub(crate) fn has_errors(&self) -> bool {
         self.items.iter().any(Diagnostic::is_error)
     }
 
-    pub fn error_count(&self) -> usize {
+    pub(crate) fn error_count(&self) -> usize {
         self.items.iter().filter(|d| d.is_error()).count()
     }
 
-    pub fn warning_count(&self) -> usize {
+    pub(crate) fn warning_count(&self) -> usize {
         self.items.len() - self.error_count()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
     /// Sorts by position, then code, and drops exact repeats.
-    pub fn sort(&mut self) {
+    pub(crate) fn sort(&mut self) {
         self.items.sort_by(|a, b| {
             let key = |d: &Diagnostic| (d.span.as_ref().map_or(0, |s| s.start), d.code);
             key(a).cmp(&key(b))
@@ -139,7 +146,7 @@ impl Diagnostics {
 
 /// A diagnostic with the position resolved to 1-based line and column, for `--format json`.
 #[derive(Debug, Serialize)]
-pub struct Located<'a> {
+pub(crate) struct Located<'a> {
     #[serde(flatten)]
     pub diagnostic: &'a Diagnostic,
     pub file: &'a str,
@@ -227,7 +234,7 @@ impl<'a> Renderer<'a> {
     }
 
     /// Writes with terminal colors through a termcolor writer.
-    pub fn render_color(
+    pub(crate) fn render_color(
         &self,
         diagnostic: &Diagnostic,
         out: &mut dyn term::termcolor::WriteColor,
@@ -266,7 +273,7 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// The closest candidate to `name`, if one is close enough to be a likely typo.
-pub fn did_you_mean<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+pub(crate) fn did_you_mean<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
     candidates
         .into_iter()
         .map(|candidate| (strsim::jaro_winkler(name, candidate), candidate))

@@ -1,10 +1,13 @@
-//! The rendered plan: every output path with its bytes and owner. Paths are checked on
-//! construction so nothing outside the workspace can ever be planned.
+//! The contract between `render` and `write`: what render produces (every output path with
+//! its bytes and owner, in groups or one [`Plan`]) and write consumes, and the content hash
+//! both record. Paths are checked on construction so nothing outside the workspace can ever
+//! be planned. A shared leaf: it knows no stage, only the error type.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 
@@ -26,7 +29,7 @@ pub struct RelPath(String);
 impl RelPath {
     /// # Errors
     /// [`Error::UnsafePath`] for absolute paths, `..`, empty segments or odd characters.
-    pub fn new(path: &str) -> Result<Self, Error> {
+    pub(crate) fn new(path: &str) -> Result<Self, Error> {
         let ok = !path.is_empty()
             && !path.starts_with('/')
             && !path.contains('\\')
@@ -72,7 +75,7 @@ pub struct PlannedFile {
 }
 
 /// The files of one entity (the workspace, or one service), as rendered together.
-pub type Group = Vec<(RelPath, PlannedFile)>;
+pub(crate) type Group = Vec<(RelPath, PlannedFile)>;
 
 /// Everything one generation produces, sorted by path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -80,8 +83,18 @@ pub struct Plan {
     pub files: BTreeMap<RelPath, PlannedFile>,
     /// Hash of the resolved model the plan was rendered from, recorded in `fleet.lock`.
     pub fingerprint: String,
-    /// The stable numbering and migration state to record in `fleet.lock`.
-    pub state: crate::model::State,
+}
+
+/// `sha256:<hex>` of bytes: how `fleet.lock` names a file's text and the model's fingerprint.
+pub(crate) fn hash_bytes(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for byte in digest {
+        use std::fmt::Write;
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
 }
 
 #[cfg(test)]

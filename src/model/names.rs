@@ -4,9 +4,9 @@
 
 /// Longest service or project name: leaves room for suffixes such as `-postgres` within the
 /// 63-character DNS label limit.
-pub const MAX_SERVICE_NAME: usize = 40;
+pub(crate) const MAX_SERVICE_NAME: usize = 40;
 /// Longest entity, event or field name.
-pub const MAX_ITEM_NAME: usize = 60;
+pub(crate) const MAX_ITEM_NAME: usize = 60;
 
 /// Rust keywords (strict, reserved and 2024-edition) and the crates every program can name.
 const RUST: &[&str] = &[
@@ -246,10 +246,10 @@ const DEPENDENCIES: &[&str] = &[
 ];
 
 /// Columns every entity gets.
-pub const ENTITY_COLUMNS: &[&str] = &["id", "created_at", "updated_at"];
+pub(crate) const ENTITY_COLUMNS: &[&str] = &["id", "created_at", "updated_at"];
 
 /// Why a service or project name is reserved, if it is.
-pub fn reserved_service_name(name: &str) -> Option<&'static str> {
+pub(crate) fn reserved_service_name(name: &str) -> Option<&'static str> {
     if RUST.contains(&name) {
         Some("a Rust keyword or standard crate")
     } else if PROTO.contains(&name) {
@@ -267,7 +267,7 @@ pub fn reserved_service_name(name: &str) -> Option<&'static str> {
 
 /// Why a field name is reserved, if it is. Entity fields also may not reuse the columns
 /// every entity gets.
-pub fn reserved_field_name(name: &str, entity: bool) -> Option<&'static str> {
+pub(crate) fn reserved_field_name(name: &str, entity: bool) -> Option<&'static str> {
     if entity && ENTITY_COLUMNS.contains(&name) {
         Some("a column every entity already has")
     } else if RUST.contains(&name) {
@@ -284,7 +284,7 @@ pub fn reserved_field_name(name: &str, entity: bool) -> Option<&'static str> {
 }
 
 /// Why an entity or event name is reserved, if it is.
-pub fn reserved_type_name(name: &str) -> Option<&'static str> {
+pub(crate) fn reserved_type_name(name: &str) -> Option<&'static str> {
     let lower = name.to_ascii_lowercase();
     if name.ends_with("Request") || name.ends_with("Response") {
         Some("a suffix the generated gRPC messages use")
@@ -298,7 +298,7 @@ pub fn reserved_type_name(name: &str) -> Option<&'static str> {
 }
 
 /// `orders`, `order-items`: lowercase letters and digits in hyphen-separated words.
-pub fn is_service_name(name: &str) -> bool {
+pub(crate) fn is_service_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_SERVICE_NAME
         && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -308,7 +308,7 @@ pub fn is_service_name(name: &str) -> bool {
 }
 
 /// `Order`, `OrderLine`: ASCII `PascalCase`.
-pub fn is_type_name(name: &str) -> bool {
+pub(crate) fn is_type_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_ITEM_NAME
         && name.starts_with(|c: char| c.is_ascii_uppercase())
@@ -316,7 +316,7 @@ pub fn is_type_name(name: &str) -> bool {
 }
 
 /// `total_cents`: ASCII `snake_case`.
-pub fn is_field_name(name: &str) -> bool {
+pub(crate) fn is_field_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_ITEM_NAME
         && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -326,7 +326,7 @@ pub fn is_field_name(name: &str) -> bool {
 }
 
 /// Why a service-style name is invalid, as a caret label, and a concrete help line.
-pub fn explain_service_name(name: &str) -> (String, String) {
+pub(crate) fn explain_service_name(name: &str) -> (String, String) {
     if let Some(c) = name.chars().find(|c| !c.is_ascii()) {
         let label = format!("contains `{c}` (U+{:04X}), which is not ASCII", u32::from(c));
         let help = "retype the name in plain ASCII; some letters only look like ASCII ones".to_owned();
@@ -349,7 +349,7 @@ pub fn explain_service_name(name: &str) -> (String, String) {
 }
 
 /// A best-effort rewrite of an invalid name into a valid one, for the `help:` line.
-pub fn suggest_service_name(name: &str) -> Option<String> {
+pub(crate) fn suggest_service_name(name: &str) -> Option<String> {
     let mut out = String::new();
     for c in name.chars() {
         if c.is_ascii_alphanumeric() {
