@@ -30,17 +30,25 @@ cargo fmt --all -- --check
 
 step "lint"
 cargo clippy --locked --all-targets -- -D warnings
+# The runtime crate every generated Rust service depends on, under each feature set a service
+# can turn on (no database; database; database and events).
+cargo clippy --locked -p fleetwright-runtime --no-default-features --all-targets -- -D warnings
+cargo clippy --locked -p fleetwright-runtime --no-default-features --features database --all-targets -- -D warnings
+cargo clippy --locked -p fleetwright-runtime --all-features --all-targets -- -D warnings
 
 step "shell scripts (shellcheck)"
 "$FLEETWRIGHT_TOOLS/shellcheck" -x .ci/run scripts/*.sh
 
 step "no leftover debugging"
-if grep -rnE '\b(dbg|todo|unimplemented)!' src tests benches; then
+if grep -rnE '\b(dbg|todo|unimplemented)!' src tests benches runtime/rust/src; then
   echo "remove the dbg!/todo!/unimplemented! above" >&2
   exit 1
 fi
 
-step "tests (including the slow ones that build generated workspaces)"
+step "runtime crate tests"
+cargo test --locked -p fleetwright-runtime --all-features
+
+step "tests (including the slow ones that build generated workspaces and run their pipelines)"
 cargo test --locked -- --include-ignored
 
 step "fuzz manifest loading and validation (cargo-fuzz, 60 s)"

@@ -308,8 +308,6 @@ impl TypeExpr {
             "text"
         });
         Mapping {
-            wire,
-            serde_with,
             codec,
             rust_base,
             rust,
@@ -318,6 +316,8 @@ impl TypeExpr {
             sql,
             sql_default,
             enum_name,
+            wire,
+            serde_with,
         }
     }
 }

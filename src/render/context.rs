@@ -115,6 +115,7 @@ pub fn for_service(base: &Value, workspace: &Workspace, service: &Service) -> Va
 
 /// What a Rust service crate's templates branch on, decided once here.
 #[derive(Serialize)]
+#[allow(clippy::struct_excessive_bools)] // independent facts a template branches on, not a state machine
 struct RustService<'a> {
     has_database: bool,
     has_entities: bool,
@@ -126,6 +127,8 @@ struct RustService<'a> {
     runtime_features: Vec<&'static str>,
     /// Every enum type its entities and events use, each once.
     enums: Vec<EnumType<'a>>,
+    /// `Order, OrderInput, ...`: what `use crate::model::{...}` imports, sorted as rustfmt sorts.
+    model_imports: Vec<String>,
     /// The protobuf shapes its entities' fields take, each once (which conversions to import).
     wires: std::collections::BTreeSet<crate::model::types::WireShape>,
 }
@@ -140,7 +143,7 @@ struct EnumType<'a> {
 
 impl<'a> RustService<'a> {
     fn new(service: &'a Service) -> Self {
-        let has_database = service.database != "none";
+        let has_database = service.database.stores_data();
         let publishes = service.messaging && !service.publishes.is_empty();
         let subscribes = service.messaging && !service.subscribes.is_empty();
         let mut runtime_features = vec!["otel"];
@@ -169,8 +172,20 @@ impl<'a> RustService<'a> {
                 }
             }
         }
-        let wires = service.entities.iter().flat_map(|e| &e.fields).map(|f| f.map.wire).collect();
+        let wires = service
+            .entities
+            .iter()
+            .flat_map(|e| &e.fields)
+            .map(|f| f.map.wire)
+            .collect();
+        let mut model_imports: Vec<String> = service
+            .entities
+            .iter()
+            .flat_map(|e| [e.name.clone(), format!("{}Input", e.name)])
+            .collect();
+        model_imports.sort_unstable();
         Self {
+            model_imports,
             wires,
             has_database,
             has_entities: !service.entities.is_empty(),

@@ -15,6 +15,12 @@ pub(crate) fn register(env: &mut Environment<'_>) {
     env.add_filter("rust_str", string_filter(|s| format!("{s:?}")));
     env.add_filter("comment", string_filter(one_line));
     env.add_filter("md", string_filter(markdown_cell));
+    // A service whose proto holds messages (entities or events): protoc writes code for it.
+    env.add_test("has_messages", |service: &Value| {
+        ["entities", "events"]
+            .iter()
+            .any(|key| service.get_attr(key).ok().and_then(|v| v.len()).unwrap_or(0) > 0)
+    });
 }
 
 /// A filter of strings (numbers are taken as their decimal text); anything else is an error

@@ -76,7 +76,13 @@ pub(crate) fn render_groups<T: Send>(
             if service.is_none() {
                 for (path, text) in runtime::files() {
                     let contents = with_header(&path, Owner::Managed, text.to_owned());
-                    files.push((RelPath::new(&path)?, PlannedFile { contents, owner: Owner::Managed }));
+                    files.push((
+                        RelPath::new(&path)?,
+                        PlannedFile {
+                            contents,
+                            owner: Owner::Managed,
+                        },
+                    ));
                 }
             }
             let paths = files.iter().map(|(path, _)| path.clone()).collect();

@@ -29,9 +29,15 @@ mod tests {
     fn the_whole_crate_is_embedded() {
         let files = super::files();
         let paths: Vec<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
-        for expected in ["runtime/rust/Cargo.toml", "runtime/rust/src/lib.rs", "runtime/rust/src/events.rs"] {
+        for expected in [
+            "runtime/rust/Cargo.toml",
+            "runtime/rust/src/lib.rs",
+            "runtime/rust/src/events.rs",
+        ] {
             assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
         }
-        assert!(paths.iter().all(|p| p.ends_with(".rs") || p.ends_with("Cargo.toml")), "{paths:?}");
+        let rust_or_manifest =
+            |p: &&str| std::path::Path::new(p).extension().is_some_and(|e| e == "rs") || p.ends_with("/Cargo.toml");
+        assert!(paths.iter().all(rust_or_manifest), "{paths:?}");
     }
 }

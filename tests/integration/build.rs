@@ -1,12 +1,16 @@
-//! The generated e-commerce workspace, for real: cargo builds it and runs its own tests
-//! against SQLite and PostgreSQL, buf lints its protos, and an additive manifest change keeps
-//! it building with forward-only migrations and wire-compatible protos while a removal is
-//! caught by `buf breaking`. Slow, so `#[ignore]`d in the fast loop; `.ci/run` runs it.
+//! Generated workspaces, for real: each runs exactly the commands its own generated CI
+//! pipelines run (format check, clippy with `-D warnings`, tests), so a pipeline that would go
+//! red cannot ship; the e-commerce one also runs its tests against PostgreSQL, buf lints its
+//! protos, and an additive manifest change keeps it building with forward-only migrations and
+//! wire-compatible protos while a removal is caught by `buf breaking`. Slow, so `#[ignore]`d in
+//! the fast loop; `.ci/run` runs it.
 //!
 //! Environment: `FLEETWRIGHT_TARGET_DIR` shares one cargo target directory between runs;
 //! `FLEETWRIGHT_BUF` is the buf binary; `FLEETWRIGHT_TEST_POSTGRES` a PostgreSQL server URL.
 
 use std::path::{Path, PathBuf};
+
+use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::support::{ECOMMERCE, Scratch, cargo, required_under_ci, run_tool, tool};
 
@@ -34,6 +38,75 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The cargo commands of the generated pipelines (GitHub Actions `run` steps, GitLab `script`
+/// lines), each once, in the order they first appear; installing fleetwright is left out.
+fn pipeline_commands(root: &Path) -> Vec<String> {
+    fn collect(yaml: &Yaml, key: Option<&str>, out: &mut Vec<String>) {
+        match yaml {
+            Yaml::Hash(map) => {
+                for (k, v) in map {
+                    collect(v, k.as_str(), out);
+                }
+            }
+            Yaml::Array(items) => items.iter().for_each(|item| collect(item, key, out)),
+            Yaml::String(line) if matches!(key, Some("run" | "script")) => {
+                for command in line.lines().map(str::trim) {
+                    let ours = command.starts_with("cargo ") && !command.starts_with("cargo install");
+                    if ours && !out.iter().any(|known| known == command) {
+                        out.push(command.to_owned());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(".github/workflows"))
+        .map(|dir| dir.map(|entry| entry.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files.push(root.join(".gitlab-ci.yml"));
+    let mut commands = Vec::new();
+    for file in files.iter().filter(|f| f.exists()) {
+        let text = std::fs::read_to_string(file).unwrap();
+        for doc in YamlLoader::load_from_str(&text).unwrap() {
+            collect(&doc, None, &mut commands);
+        }
+    }
+    commands
+}
+
+/// Runs what the generated pipelines run, in the generated workspace at `scratch`, then
+/// formats the whole workspace and checks that fleetwright still sees no hand edit.
+fn run_the_generated_pipelines(scratch: &Scratch) {
+    let root = scratch.path();
+    let commands = pipeline_commands(root);
+    for needed in ["cargo fmt", "cargo clippy", "cargo test"] {
+        assert!(
+            commands.iter().any(|c| c.starts_with(needed)),
+            "no `{needed}` in the pipelines: {commands:?}"
+        );
+    }
+    for command in &commands {
+        let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+        cargo(root, &args, &[]);
+    }
+    cargo(root, &["fmt", "--all"], &[]);
+    scratch.run(&["check"]).assert_code(0);
+}
+
+#[test]
+#[ignore = "builds generated workspaces (minutes); run by .ci/run"]
+fn generated_minimal_and_everything_workspaces_pass_their_own_pipelines() {
+    let scratch = Scratch::new();
+    scratch.run(&["new", "minimal", "--example", "minimal"]).assert_code(0);
+    run_the_generated_pipelines(&scratch.sub("minimal"));
+
+    // Every feature of the manifest at once, with long names that make lines wrap.
+    let scratch = Scratch::with_manifest(include_str!("../fixtures/everything/fleet.toml"));
+    scratch.run(&["generate"]).assert_code(0);
+    run_the_generated_pipelines(&scratch);
+}
+
 #[test]
 #[ignore = "builds the generated workspace (minutes); run by .ci/run"]
 fn generated_ecommerce_workspace_builds_passes_its_tests_and_evolves_safely() {
@@ -52,8 +125,8 @@ fn generated_ecommerce_workspace_builds_passes_its_tests_and_evolves_safely() {
         assert_eq!(code, 0, "buf build:\n{out}");
     }
 
-    // 2. Every service builds and passes its own tests on SQLite ...
-    cargo(root, &["test", "--workspace"], &[]);
+    // 2. Every service passes its own pipeline (format, lint, tests on SQLite) ...
+    run_the_generated_pipelines(&scratch);
     // ... and on PostgreSQL.
     let postgres = std::env::var("FLEETWRIGHT_TEST_POSTGRES").ok();
     if let Some(server) = required_under_ci(

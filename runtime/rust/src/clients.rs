@@ -140,45 +140,48 @@ where
     .await
 }
 
-/// A typed gRPC client `C` of one service (`inner`), calling under one policy.
+/// A client of one service's gRPC API (`package.Service`), calling its unary methods under
+/// one policy with prost messages: the generated typed clients are thin wrappers around it.
 #[derive(Debug, Clone)]
-pub struct Peer<C> {
+pub struct Peer {
     service: &'static str,
-    inner: C,
+    api: &'static str,
+    channel: Channel,
     policy: CallPolicy,
 }
 
-impl<C: Clone> Peer<C> {
-    /// `connect` builds the generated client on a lazy channel to `url`.
+impl Peer {
+    /// A client of `service` (its name in the manifest) whose API is `api`
+    /// (`shop.products.v1.ProductsService`), at `url`; connects on first use.
     ///
     /// # Errors
     /// When `url` is not a valid URI.
-    pub fn new(
-        service: &'static str,
-        url: &str,
-        policy: CallPolicy,
-        connect: impl FnOnce(Channel) -> C,
-    ) -> anyhow::Result<Self> {
-        Ok(Self { service, inner: connect(lazy_channel(url, policy)?), policy })
+    pub fn new(service: &'static str, api: &'static str, url: &str, policy: CallPolicy) -> anyhow::Result<Self> {
+        Ok(Self { service, api, channel: lazy_channel(url, policy)?, policy })
     }
 
-    /// One call of `method` (see [`call`]): `send` sends it on a clone of the client.
+    /// Calls `method` (see [`call`]); `idempotent` methods are retried while the service is
+    /// unavailable.
     ///
     /// # Errors
     /// As [`call`].
-    pub async fn call<Req, Res, Fut>(
-        &self,
-        method: &'static str,
-        idempotent: bool,
-        request: Req,
-        send: impl Fn(C, tonic::Request<Req>) -> Fut,
-    ) -> Result<Res, CallError>
+    pub async fn call<Req, Res>(&self, method: &'static str, idempotent: bool, request: Req) -> Result<Res, CallError>
     where
-        Req: Clone,
-        Fut: Future<Output = Result<tonic::Response<Res>, tonic::Status>>,
+        Req: prost::Message + Clone + 'static,
+        Res: prost::Message + Default + 'static,
     {
-        let inner = &self.inner;
-        call(self.service, method, self.policy, idempotent, request, |request| send(inner.clone(), request)).await
+        let path = format!("/{}/{method}", self.api);
+        call(self.service, method, self.policy, idempotent, request, |request| {
+            let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+            let path = path.clone();
+            async move {
+                grpc.ready().await.map_err(|error| tonic::Status::unavailable(error.to_string()))?;
+                let path = http::uri::PathAndQuery::try_from(path)
+                    .map_err(|error| tonic::Status::internal(format!("invalid method path: {error}")))?;
+                grpc.unary(request, path, tonic_prost::ProstCodec::default()).await
+            }
+        })
+        .await
     }
 }
 
@@ -237,6 +240,24 @@ mod tests {
         assert!(took >= deadline && took < deadline * 3, "took {took:?} for a {deadline:?} deadline");
         assert!(matches!(AppError::from(error), AppError::Unavailable(_)));
         held.abort();
+    }
+
+    #[tokio::test]
+    async fn a_peer_calls_a_method_by_its_path() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (_reporter, health) = tonic_health::server::health_reporter();
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        let server =
+            tokio::spawn(tonic::transport::Server::builder().add_service(health).serve_with_incoming(incoming));
+        let peer = Peer::new("health", "grpc.health.v1.Health", &url, CallPolicy::new(Duration::from_secs(2))).unwrap();
+        let reply: tonic_health::pb::HealthCheckResponse =
+            peer.call("Check", true, tonic_health::pb::HealthCheckRequest::default()).await.unwrap();
+        assert_eq!(reply.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+        let request = tonic_health::pb::HealthCheckRequest::default();
+        let missing = peer.call::<_, tonic_health::pb::HealthCheckResponse>("Nope", true, request).await;
+        assert_eq!(missing.unwrap_err().code(), Code::Unimplemented);
+        server.abort();
     }
 
     #[test]

@@ -58,6 +58,12 @@ pub struct Subscription {
     pub subject: &'static str,
 }
 
+impl Subscription {
+    pub const fn new(durable: &'static str, subject: &'static str) -> Self {
+        Self { durable, subject }
+    }
+}
+
 /// Longest pause between two attempts while NATS is unreachable.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
