@@ -11,7 +11,7 @@ use crate::render::engine::{Origin, embedded_sources};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TemplatesCommand {
-    /// List every template path, and whether this project overrides it
+    /// List every template path, whether this project overrides it, and the files it renders to
     List {
         /// Output format
         #[arg(long, value_enum, default_value_t)]
@@ -42,30 +42,34 @@ fn list(format: Format, global: &GlobalArgs, printer: &Printer) -> Result<Status
     } else {
         crate::render::Templates::embedded()?
     };
-    let rows: Vec<(&String, &str)> = templates
+    let outputs = crate::render::targets::outputs_by_template();
+    let rows: Vec<(&String, &str, &[String])> = templates
         .origins()
         .iter()
         .map(|(path, origin)| {
-            (
-                path,
-                if *origin == Origin::Override {
-                    "override"
-                } else {
-                    "embedded"
-                },
-            )
+            let origin = if *origin == Origin::Override {
+                "override"
+            } else {
+                "embedded"
+            };
+            (path, origin, outputs.get(path.as_str()).map_or(&[][..], Vec::as_slice))
         })
         .collect();
     if format == Format::Json {
         let json: Vec<_> = rows
             .iter()
-            .map(|(p, o)| serde_json::json!({ "path": p, "origin": o }))
+            .map(|(p, o, out)| serde_json::json!({ "path": p, "origin": o, "outputs": out }))
             .collect();
         printer.data(&serde_json::to_string_pretty(&json).unwrap_or_default());
     } else {
-        let text = rows.iter().fold(String::new(), |mut text, (p, o)| {
+        let text = rows.iter().fold(String::new(), |mut text, (p, o, out)| {
             use std::fmt::Write as _;
-            let _ = writeln!(text, "{p}\t{o}");
+            let out = if out.is_empty() {
+                "(macros only, not a file)".to_owned()
+            } else {
+                out.join(", ")
+            };
+            let _ = writeln!(text, "{p}\t{o}\t{out}");
             text
         });
         printer.data(&text);

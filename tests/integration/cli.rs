@@ -190,7 +190,13 @@ fn templates_list_and_eject_and_override() {
     let list = scratch.run(&["templates", "list"]);
     list.assert_code(0);
     assert!(
-        list.stdout.contains("services/rust/src/lib.rs.jinja\tembedded"),
+        list.stdout
+            .contains("services/rust/src/lib.rs.jinja\tembedded\tservices/{service}/src/lib.rs\n"),
+        "{}",
+        list.stdout
+    );
+    assert!(
+        list.stdout.contains("_macros/rust.jinja\tembedded\t(macros only"),
         "{}",
         list.stdout
     );
@@ -204,7 +210,7 @@ fn templates_list_and_eject_and_override() {
     );
     let list = scratch.run(&["templates", "list"]);
     assert!(
-        list.stdout.contains("workspace/README.md.jinja\toverride"),
+        list.stdout.contains("workspace/README.md.jinja\toverride\tREADME.md\n"),
         "{}",
         list.stdout
     );

@@ -212,6 +212,27 @@ fn targets() -> impl Iterator<Item = &'static Target> {
     FAMILIES.iter().flat_map(|family| family.iter())
 }
 
+/// The output paths each template renders to, as patterns (`{service}` stands for each
+/// service's name), for `templates list`; templates that only hold macros have none.
+pub fn outputs_by_template() -> std::collections::BTreeMap<&'static str, Vec<String>> {
+    let mut outputs: std::collections::BTreeMap<&'static str, Vec<String>> = std::collections::BTreeMap::new();
+    for target in targets() {
+        outputs
+            .entry(target.template)
+            .or_default()
+            .push(target.output.to_owned());
+    }
+    outputs
+        .entry(PROTO_TEMPLATE)
+        .or_default()
+        .push("proto/{project}/{service}/v1/{service}.proto".to_owned());
+    outputs
+        .entry(MIGRATION_TEMPLATE)
+        .or_default()
+        .push("services/{service}/migrations/NNNN_<change>.sql".to_owned());
+    outputs
+}
+
 /// Every template a job can use, for tests that every embedded template is reachable.
 pub fn template_paths() -> Vec<&'static str> {
     FAMILIES
