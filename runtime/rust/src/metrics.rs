@@ -1,14 +1,19 @@
 //! Prometheus metrics: `http_requests_total` and `http_request_duration_seconds` by method,
 //! route template (never the raw path, so ids do not explode the label set) and status;
 //! `http_errors_total` for 5xx; `grpc_requests_total` by method and code.
+//!
+//! The request histogram is this module's own: fixed buckets of atomic counters, so recording
+//! a request is three relaxed atomic adds. (The exporter's histograms keep every sample until
+//! the next scrape or upkeep, which load tests showed as most of the per-request cost.)
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
-use std::time::Instant;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -42,42 +47,117 @@ pub async fn upkeep(handle: PrometheusHandle) {
     }
 }
 
-/// Metric handles by (method, route, status), per worker thread: looking a metric up in the
-/// registry hashes its name and labels, which showed up in load tests; a cached handle is
-/// one atomic add. Labels are `&'static str`, so nothing is allocated per request.
-type Handles = HashMap<(&'static str, &'static str, &'static str), (metrics::Counter, metrics::Histogram)>;
+/// Metric handles per worker thread: looking a metric up in the registry hashes its name and
+/// labels, which showed up in load tests; a cached handle is one atomic add. Labels are
+/// `&'static str`, so nothing is allocated per request.
+type Counters = HashMap<(&'static str, &'static str, &'static str), metrics::Counter>;
+type Histograms = HashMap<(&'static str, &'static str), Arc<Histogram>>;
 
 thread_local! {
-    static HANDLES: RefCell<Handles> = RefCell::new(HashMap::new());
+    static COUNTERS: RefCell<Counters> = RefCell::new(HashMap::new());
+    static HISTOGRAMS: RefCell<Histograms> = RefCell::new(HashMap::new());
     static ROUTES: RefCell<HashMap<Box<str>, &'static str>> = RefCell::new(HashMap::new());
 }
 
-/// Axum middleware recording one request.
-pub async fn track(request: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = method_label(request.method());
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |path| route_label(path.as_str()));
-    let response = next.run(request).await;
-    let status = response.status();
-    let key = (method, route, status_label(status));
-    let elapsed = start.elapsed().as_secs_f64();
-    HANDLES.with(|handles| {
-        let mut handles = handles.borrow_mut();
-        let (requests, duration) = handles.entry(key).or_insert_with(|| {
-            let labels = [("method", key.0), ("route", key.1), ("status", key.2)];
-            (
-                metrics::counter!("http_requests_total", &labels),
-                metrics::histogram!("http_request_duration_seconds", &labels[..2]),
-            )
-        });
-        requests.increment(1);
-        duration.record(elapsed);
-    });
-    if status.is_server_error() {
-        let labels = [("method", key.0), ("route", key.1), ("status", key.2)];
-        metrics::counter!("http_errors_total", &labels).increment(1);
+/// Every request histogram, by (method, route), for rendering.
+static ALL_HISTOGRAMS: Mutex<Vec<(&'static str, &'static str, Arc<Histogram>)>> = Mutex::new(Vec::new());
+
+/// Request durations in fixed buckets ([`LATENCY_BUCKETS`] and +Inf), each a plain count.
+#[derive(Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    fn record(&self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        let bucket = LATENCY_BUCKETS.iter().position(|bound| seconds <= *bound).unwrap_or(LATENCY_BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
-    response
+
+    /// The histogram in Prometheus's text format, buckets cumulative.
+    fn render(&self, method: &str, route: &str, out: &mut String) {
+        let labels = format!("method=\"{method}\",route=\"{}\"", route.replace('\\', "\\\\").replace('"', "\\\""));
+        let mut cumulative = 0;
+        for (i, count) in self.buckets.iter().enumerate() {
+            cumulative += count.load(Ordering::Relaxed);
+            let le = LATENCY_BUCKETS.get(i).map_or_else(|| "+Inf".to_owned(), ToString::to_string);
+            let _ = writeln!(out, "http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+        }
+        #[allow(clippy::cast_precision_loss)]
+        // nanoseconds summed; f64 keeps them to well under a microsecond for years
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "http_request_duration_seconds_sum{{{labels}}} {sum}");
+        let _ = writeln!(out, "http_request_duration_seconds_count{{{labels}}} {cumulative}");
+    }
+}
+
+fn histogram(method: &'static str, route: &'static str) -> Arc<Histogram> {
+    HISTOGRAMS.with(|local| {
+        local
+            .borrow_mut()
+            .entry((method, route))
+            .or_insert_with(|| {
+                let mut all = ALL_HISTOGRAMS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some((.., shared)) = all.iter().find(|(m, r, _)| *m == method && *r == route) {
+                    return shared.clone();
+                }
+                let shared = Arc::new(Histogram::default());
+                all.push((method, route, shared.clone()));
+                shared
+            })
+            .clone()
+    })
+}
+
+/// Everything `/metrics` serves: the exporter's metrics and the request histograms.
+pub fn render(handle: &PrometheusHandle) -> String {
+    let mut out = handle.render();
+    let all = ALL_HISTOGRAMS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !all.is_empty() {
+        out.push_str("# TYPE http_request_duration_seconds histogram\n");
+        for (method, route, histogram) in all.iter() {
+            histogram.render(method, route, &mut out);
+        }
+    }
+    out
+}
+
+/// What one request costs to observe, measured once: its route and method as labels, then
+/// after the response its status, duration and (for 5xx) an error count.
+pub(crate) struct Observed {
+    start: Instant,
+    pub(crate) method: &'static str,
+    pub(crate) route: &'static str,
+}
+
+impl Observed {
+    pub(crate) fn start(request: &Request) -> Self {
+        let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |path| route_label(path.as_str()));
+        Self { start: Instant::now(), method: method_label(request.method()), route }
+    }
+
+    pub(crate) fn finish(self, response: &Response) {
+        let elapsed = self.start.elapsed();
+        let status = response.status();
+        let key = (self.method, self.route, status_label(status));
+        COUNTERS.with(|counters| {
+            let mut counters = counters.borrow_mut();
+            let requests = counters.entry(key).or_insert_with(|| {
+                let labels = [("method", key.0), ("route", key.1), ("status", key.2)];
+                metrics::counter!("http_requests_total", &labels)
+            });
+            requests.increment(1);
+        });
+        histogram(self.method, self.route).record(elapsed);
+        if status.is_server_error() {
+            let labels = [("method", key.0), ("route", key.1), ("status", key.2)];
+            metrics::counter!("http_errors_total", &labels).increment(1);
+        }
+    }
 }
 
 /// A route template as a static label. A service has a fixed, small set of routes, so each
@@ -184,5 +264,22 @@ mod tests {
         let again = route_label(&String::from("/api/orders/{id}"));
         assert!(std::ptr::eq(first, again), "a route is interned once");
         assert_eq!(format!("{:?}", tonic::Code::FailedPrecondition), grpc_code_label(tonic::Code::FailedPrecondition));
+    }
+
+    #[test]
+    fn request_durations_render_as_a_cumulative_prometheus_histogram() {
+        let histogram = Histogram::default();
+        histogram.record(Duration::from_micros(500));
+        histogram.record(Duration::from_millis(3));
+        histogram.record(Duration::from_secs(60));
+        let mut out = String::new();
+        histogram.render("GET", "/api/orders/{id}", &mut out);
+        let labels = r#"method="GET",route="/api/orders/{id}""#;
+        assert!(out.contains(&format!("http_request_duration_seconds_bucket{{{labels},le=\"0.001\"}} 1\n")), "{out}");
+        assert!(out.contains(&format!("http_request_duration_seconds_bucket{{{labels},le=\"0.005\"}} 2\n")), "{out}");
+        assert!(out.contains(&format!("http_request_duration_seconds_bucket{{{labels},le=\"10\"}} 2\n")), "{out}");
+        assert!(out.contains(&format!("http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} 3\n")), "{out}");
+        assert!(out.contains(&format!("http_request_duration_seconds_count{{{labels}}} 3\n")), "{out}");
+        assert!(out.contains(&format!("http_request_duration_seconds_sum{{{labels}}} 60.0035\n")), "{out}");
     }
 }

@@ -2,8 +2,10 @@
 //! When `OTEL_EXPORTER_OTLP_ENDPOINT` is set (the OpenTelemetry standard variable, e.g.
 //! `http://127.0.0.1:4318`), spans are also exported over OTLP/HTTP (protobuf, to
 //! `<endpoint>/v1/traces`), named by `OTEL_SERVICE_NAME` (default: the service name).
-//! Every server span joins the trace of a W3C `traceparent` header in the request, and every
-//! outgoing gRPC call carries one, so a trace follows a request across services.
+//! While spans are exported, every server span joins the trace of a W3C `traceparent` header in
+//! the request, and every outgoing gRPC call carries one, so a trace follows a request across
+//! services. A service that exports nothing neither reads nor passes on trace context, which
+//! saves a look-up in OpenTelemetry's global propagator per request.
 
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -16,6 +18,16 @@ pub struct Telemetry {
 }
 
 /// Installs logging (and tracing export when configured). Call once, inside the runtime.
+/// Whether spans leave the process: only then is the caller's trace context worth reading and
+/// passing on (a lookup in OpenTelemetry's global propagator per request otherwise).
+#[cfg(feature = "otel")]
+static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[cfg(feature = "otel")]
+fn exporting() -> bool {
+    EXPORTING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 pub fn init(service: &'static str) -> Telemetry {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt::layer().json().with_current_span(true).boxed();
@@ -70,6 +82,7 @@ fn otlp_provider(service: &'static str) -> Option<opentelemetry_sdk::trace::SdkT
         .build();
     opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
     opentelemetry::global::set_tracer_provider(provider.clone());
+    EXPORTING.store(true, std::sync::atomic::Ordering::Relaxed);
     Some(provider)
 }
 
@@ -86,7 +99,7 @@ impl Telemetry {
 /// Makes `span` a child of the trace context in `headers` (`traceparent`), if there is one.
 pub fn set_parent(span: &tracing::Span, headers: &axum::http::HeaderMap) {
     #[cfg(feature = "otel")]
-    {
+    if exporting() {
         use tracing_opentelemetry::OpenTelemetrySpanExt as _;
         let parent =
             opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&HeaderExtractor(headers)));
@@ -99,7 +112,7 @@ pub fn set_parent(span: &tracing::Span, headers: &axum::http::HeaderMap) {
 /// Writes the current span's trace context (`traceparent`) into outgoing gRPC metadata.
 pub fn inject_context(metadata: &mut tonic::metadata::MetadataMap) {
     #[cfg(feature = "otel")]
-    {
+    if exporting() {
         use tracing_opentelemetry::OpenTelemetrySpanExt as _;
         let context = tracing::Span::current().context();
         opentelemetry::global::get_text_map_propagator(|propagator| {
