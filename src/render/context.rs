@@ -73,6 +73,13 @@ struct ServiceView<'a> {
     uses_postgres: bool,
     /// Its database is SQLite: one file on one volume, so a single pod in Kubernetes.
     uses_sqlite: bool,
+    /// It has entities, so a gRPC API (and a `service` in its proto).
+    has_entities: bool,
+    /// Its gRPC API is reachable through the gateway: it has a route and entities.
+    exposes_grpc: bool,
+    /// Its Kubernetes network policy allows ingress: it has a route (the gateway calls it) or
+    /// other services call it.
+    has_ingress: bool,
     /// It has `autoscale` and can use it (not SQLite): a Kubernetes autoscaler owns its
     /// replica count.
     autoscaled: bool,
@@ -96,15 +103,19 @@ impl<'a> ServiceView<'a> {
         let uses_sqlite = service.database == Database::Sqlite;
         let event_fields = || service.events.iter().flat_map(|e| &e.fields);
         let postgres_egress_rule = service.calls.len();
+        let has_entities = !service.entities.is_empty();
         Self {
             has_database: service.database.stores_data(),
+            has_entities,
+            exposes_grpc: service.route.is_some() && has_entities,
+            has_ingress: service.route.is_some() || !service.called_by.is_empty(),
             uses_postgres,
             uses_sqlite,
             autoscaled: service.autoscale.is_some() && !uses_sqlite,
             has_egress: !service.calls.is_empty() || uses_postgres || uses_nats,
             postgres_egress_rule,
             nats_egress_rule: postgres_egress_rule + usize::from(uses_postgres),
-            proto_imports_timestamp: !service.entities.is_empty() || event_fields().any(|f| f.map.codec == "timestamp"),
+            proto_imports_timestamp: has_entities || event_fields().any(|f| f.map.codec == "timestamp"),
             proto_enums: service
                 .entities
                 .iter()
