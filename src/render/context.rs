@@ -131,6 +131,7 @@ impl<'a> ServiceView<'a> {
 /// The whole workspace, plus facts about its services that workspace-wide templates branch
 /// on, answered once here rather than by filtering `workspace.services` in every template.
 #[derive(Serialize)]
+#[allow(clippy::struct_excessive_bools)] // independent facts a template branches on, not a state machine
 struct WholeWorkspace<'a> {
     #[serde(flatten)]
     settings: Settings<'a>,
@@ -138,6 +139,8 @@ struct WholeWorkspace<'a> {
     services: Vec<ServiceView<'a>>,
     /// Some service keeps its data in PostgreSQL.
     uses_postgres: bool,
+    /// Something runs beside the services, with credentials of its own: a PostgreSQL or NATS.
+    has_backing_services: bool,
     /// Some service has a gateway route.
     has_routes: bool,
     /// Some service with a gateway route has entities, so a gRPC API behind the gateway.
@@ -150,13 +153,15 @@ struct WholeWorkspace<'a> {
 fn whole(workspace: &Workspace) -> WholeWorkspace<'_> {
     let settings = settings(workspace);
     let services = &workspace.services;
+    let uses_postgres = services.iter().any(|s| s.database == Database::Postgres);
     WholeWorkspace {
         services: services
             .iter()
             .map(|s| ServiceView::new(s, settings.uses_nats))
             .collect(),
+        has_backing_services: uses_postgres || settings.uses_nats,
         settings,
-        uses_postgres: services.iter().any(|s| s.database == Database::Postgres),
+        uses_postgres,
         has_routes: services.iter().any(|s| s.route.is_some()),
         has_grpc_routes: services.iter().any(|s| s.route.is_some() && !s.entities.is_empty()),
         grpc_ports: services.iter().map(|s| (s.name.as_str(), s.grpc_port)).collect(),
