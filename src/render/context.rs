@@ -14,7 +14,8 @@ use minijinja::value::Serde;
 use minijinja::{Value, context};
 use serde::Serialize;
 
-use crate::model::{Broker, CiProvider, Database, Deploy, Field, Gateway, Project, Service, Workspace};
+use crate::model::types::Scalar;
+use crate::model::{BaseType, Broker, CiProvider, Database, Deploy, Field, Gateway, Project, Service, Workspace};
 
 #[derive(Serialize)]
 struct Tool {
@@ -115,7 +116,15 @@ impl<'a> ServiceView<'a> {
             has_egress: !service.calls.is_empty() || uses_postgres || uses_nats,
             postgres_egress_rule,
             nats_egress_rule: postgres_egress_rule + usize::from(uses_postgres),
-            proto_imports_timestamp: has_entities || event_fields().any(|f| f.map.codec == "timestamp"),
+            proto_imports_timestamp: has_entities
+                || event_fields().any(|f| {
+                    matches!(
+                        f.ty.base,
+                        BaseType::Scalar {
+                            scalar: Scalar::Timestamp
+                        }
+                    )
+                }),
             proto_enums: service
                 .entities
                 .iter()
