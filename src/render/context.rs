@@ -4,13 +4,18 @@
 //! per-service templates get `peers` and `proto_peers`, the services this one calls or
 //! listens to, instead of the whole list, so rendering stays linear in the number of services
 //! (`tests/integration/scale.rs` holds it to that). Migration files also get `migration`, and
-//! the gateway, rendered once per deploy flavour, `gateway_target`.
+//! the gateway, rendered once per deploy flavour, `gateway` ([`GatewayView`]).
+//!
+//! Every choice a template makes is answered here, once, as a boolean or a ready string
+//! (`service.uses_postgres`, `workspace.uses_nats`, `gateway.is_local`, ...): templates
+//! loop and branch on these and never compare the manifest's strings themselves.
 
 use minijinja::value::Serde;
 use minijinja::{Value, context};
 use serde::Serialize;
 
-use crate::model::{Broker, CiProvider, Database, Deploy, Gateway, Project, Service, Workspace};
+use crate::model::types::Scalar;
+use crate::model::{BaseType, Broker, CiProvider, Database, Deploy, Field, Gateway, Project, Service, Workspace};
 
 #[derive(Serialize)]
 struct Tool {
@@ -23,7 +28,7 @@ const TOOL: Tool = Tool {
     version: env!("CARGO_PKG_VERSION"),
 };
 
-/// The workspace without its services.
+/// The workspace without its services, with the facts about its settings templates branch on.
 #[derive(Serialize)]
 struct Settings<'a> {
     project: &'a Project,
@@ -31,26 +36,120 @@ struct Settings<'a> {
     broker: Broker,
     deploy: &'a Deploy,
     ci: &'a [CiProvider],
+    /// NATS carries events: every service gets `NATS_URL`, and compose, Kubernetes (dev) and
+    /// `dev.sh` run a NATS server.
+    uses_nats: bool,
+    /// The host of `project.registry` (`ghcr.io`, `registry.example.com:5000`), which CI logs
+    /// in to.
+    registry_host: &'a str,
+    /// The registry is GitHub's (`project.registry` starts with `ghcr.io`): CI pushes with the
+    /// workflow's own token instead of registry secrets.
+    registry_is_ghcr: bool,
 }
 
 fn settings(workspace: &Workspace) -> Settings<'_> {
+    let registry = workspace.project.registry.as_str();
     Settings {
         project: &workspace.project,
         gateway: &workspace.gateway,
         broker: workspace.broker,
         deploy: &workspace.deploy,
         ci: &workspace.ci,
+        uses_nats: workspace.broker == Broker::Nats,
+        registry_host: registry.split('/').next().unwrap_or(registry),
+        registry_is_ghcr: registry.starts_with("ghcr.io"),
+    }
+}
+
+/// A service as templates see it: the model's service, plus the facts about it that
+/// templates branch on.
+#[derive(Serialize)]
+#[allow(clippy::struct_excessive_bools)] // independent facts a template branches on, not a state machine
+struct ServiceView<'a> {
+    #[serde(flatten)]
+    service: &'a Service,
+    /// It has a database of either kind (`DATABASE_URL` is set).
+    has_database: bool,
+    /// Its database is PostgreSQL (a database server runs beside it).
+    uses_postgres: bool,
+    /// Its database is SQLite: one file on one volume, so a single pod in Kubernetes.
+    uses_sqlite: bool,
+    /// It has entities, so a gRPC API (and a `service` in its proto).
+    has_entities: bool,
+    /// Its gRPC API is reachable through the gateway: it has a route and entities.
+    exposes_grpc: bool,
+    /// Its Kubernetes network policy allows ingress: it has a route (the gateway calls it) or
+    /// other services call it.
+    has_ingress: bool,
+    /// It has `autoscale` and can use it (not SQLite): a Kubernetes autoscaler owns its
+    /// replica count.
+    autoscaled: bool,
+    /// Its Kubernetes network policy allows egress: it calls services, has its own PostgreSQL
+    /// or uses NATS.
+    has_egress: bool,
+    /// Index of the egress rule to its PostgreSQL in its network policy (after one per call).
+    postgres_egress_rule: usize,
+    /// Index of the egress rule to NATS in its network policy (after PostgreSQL's, if any).
+    nats_egress_rule: usize,
+    /// Its proto imports `google/protobuf/timestamp.proto`: its entities carry timestamps, or
+    /// one of its events has a timestamp field.
+    proto_imports_timestamp: bool,
+    /// The fields of its entities, then of its events, that declare a proto enum, in order.
+    proto_enums: Vec<&'a Field>,
+}
+
+impl<'a> ServiceView<'a> {
+    fn new(service: &'a Service, uses_nats: bool) -> Self {
+        let uses_postgres = service.database == Database::Postgres;
+        let uses_sqlite = service.database == Database::Sqlite;
+        let event_fields = || service.events.iter().flat_map(|e| &e.fields);
+        let postgres_egress_rule = service.calls.len();
+        let has_entities = !service.entities.is_empty();
+        Self {
+            has_database: service.database.stores_data(),
+            has_entities,
+            exposes_grpc: service.route.is_some() && has_entities,
+            has_ingress: service.route.is_some() || !service.called_by.is_empty(),
+            uses_postgres,
+            uses_sqlite,
+            autoscaled: service.autoscale.is_some() && !uses_sqlite,
+            has_egress: !service.calls.is_empty() || uses_postgres || uses_nats,
+            postgres_egress_rule,
+            nats_egress_rule: postgres_egress_rule + usize::from(uses_postgres),
+            proto_imports_timestamp: has_entities
+                || event_fields().any(|f| {
+                    matches!(
+                        f.ty.base,
+                        BaseType::Scalar {
+                            scalar: Scalar::Timestamp
+                        }
+                    )
+                }),
+            proto_enums: service
+                .entities
+                .iter()
+                .flat_map(|e| &e.fields)
+                .chain(event_fields())
+                .filter(|f| f.map.enum_name.is_some())
+                .collect(),
+            service,
+        }
     }
 }
 
 /// The whole workspace, plus facts about its services that workspace-wide templates branch
 /// on, answered once here rather than by filtering `workspace.services` in every template.
 #[derive(Serialize)]
+#[allow(clippy::struct_excessive_bools)] // independent facts a template branches on, not a state machine
 struct WholeWorkspace<'a> {
     #[serde(flatten)]
-    workspace: &'a Workspace,
+    settings: Settings<'a>,
+    /// Services in manifest order.
+    services: Vec<ServiceView<'a>>,
     /// Some service keeps its data in PostgreSQL.
     uses_postgres: bool,
+    /// Something runs beside the services, with credentials of its own: a PostgreSQL or NATS.
+    has_backing_services: bool,
     /// Some service has a gateway route.
     has_routes: bool,
     /// Some service with a gateway route has entities, so a gRPC API behind the gateway.
@@ -61,10 +160,17 @@ struct WholeWorkspace<'a> {
 }
 
 fn whole(workspace: &Workspace) -> WholeWorkspace<'_> {
+    let settings = settings(workspace);
     let services = &workspace.services;
+    let uses_postgres = services.iter().any(|s| s.database == Database::Postgres);
     WholeWorkspace {
-        workspace,
-        uses_postgres: services.iter().any(|s| s.database == Database::Postgres),
+        services: services
+            .iter()
+            .map(|s| ServiceView::new(s, settings.uses_nats))
+            .collect(),
+        has_backing_services: uses_postgres || settings.uses_nats,
+        settings,
+        uses_postgres,
         has_routes: services.iter().any(|s| s.route.is_some()),
         has_grpc_routes: services.iter().any(|s| s.route.is_some() && !s.entities.is_empty()),
         grpc_ports: services.iter().map(|s| (s.name.as_str(), s.grpc_port)).collect(),
@@ -105,7 +211,7 @@ pub fn for_service(base: &Value, workspace: &Workspace, service: &Service) -> Va
         }
     }
     context! {
-        service => Serde(service),
+        service => Serde(ServiceView::new(service, workspace.broker == Broker::Nats)),
         rust => Serde(RustService::new(service)),
         peers => Serde(peers),
         proto_peers => Serde(proto_peers),
@@ -195,4 +301,92 @@ impl<'a> RustService<'a> {
             enums,
         }
     }
+}
+
+/// How the gateway reaches the services: the gateway config is rendered once per flavour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum GatewayFlavour {
+    /// In docker compose: upstreams by their compose service names.
+    Compose,
+    /// On a developer machine (`dev.sh`): upstreams on 127.0.0.1.
+    Local,
+    /// In Kubernetes: upstreams by their cluster DNS names.
+    Kubernetes,
+}
+
+/// The gateway configuration of one flavour, as `gateway`.
+#[derive(Serialize)]
+#[allow(clippy::struct_excessive_bools)] // independent facts a template branches on, not a state machine
+struct GatewayView {
+    flavour: GatewayFlavour,
+    is_local: bool,
+    is_kubernetes: bool,
+    /// Envoy exports traces over OTLP/HTTP (to Jaeger in compose, to 127.0.0.1:4318
+    /// locally); in Kubernetes it has no collector to send them to.
+    traces: bool,
+    /// The address Envoy's listeners bind: loopback on a developer machine, every interface
+    /// in a container.
+    listen: &'static str,
+    /// Where the OTLP/HTTP trace receiver is.
+    otlp_host: &'static str,
+    /// Envoy's discovery type for upstream hosts: `STATIC` for addresses, `STRICT_DNS` for names.
+    cluster_type: &'static str,
+    /// One upstream cluster per routed service and protocol, in manifest order.
+    clusters: Vec<Cluster>,
+}
+
+/// An Envoy upstream cluster: one service's REST or gRPC port.
+#[derive(Serialize)]
+struct Cluster {
+    /// `orders_http`, `orders_grpc`
+    name: String,
+    /// It speaks gRPC (HTTP/2, gRPC health checks); otherwise REST.
+    grpc: bool,
+    /// The service's address as this flavour reaches it.
+    host: String,
+    port: u16,
+}
+
+impl GatewayView {
+    fn new(workspace: &Workspace, flavour: GatewayFlavour) -> Self {
+        let is_local = flavour == GatewayFlavour::Local;
+        let host = |service: &Service| match flavour {
+            GatewayFlavour::Local => "127.0.0.1".to_owned(),
+            GatewayFlavour::Kubernetes => format!("{}.{}.svc.cluster.local", service.name, workspace.deploy.namespace),
+            GatewayFlavour::Compose => service.name.clone(),
+        };
+        let mut clusters = Vec::new();
+        for service in workspace.services.iter().filter(|s| s.route.is_some()) {
+            clusters.push(Cluster {
+                name: format!("{}_http", service.snake),
+                grpc: false,
+                host: host(service),
+                port: service.http_port,
+            });
+            if !service.entities.is_empty() {
+                clusters.push(Cluster {
+                    name: format!("{}_grpc", service.snake),
+                    grpc: true,
+                    host: host(service),
+                    port: service.grpc_port,
+                });
+            }
+        }
+        Self {
+            flavour,
+            is_local,
+            is_kubernetes: flavour == GatewayFlavour::Kubernetes,
+            traces: flavour != GatewayFlavour::Kubernetes,
+            listen: if is_local { "127.0.0.1" } else { "0.0.0.0" },
+            otlp_host: if is_local { "127.0.0.1" } else { "jaeger" },
+            cluster_type: if is_local { "STATIC" } else { "STRICT_DNS" },
+            clusters,
+        }
+    }
+}
+
+/// Context for the gateway config of one flavour: the workspace-wide context plus `gateway`.
+pub(crate) fn for_gateway(whole: &Value, workspace: &Workspace, flavour: GatewayFlavour) -> Value {
+    context! { gateway => Serde(GatewayView::new(workspace, flavour)), ..whole.clone() }
 }

@@ -5,7 +5,7 @@
 //! Secrets the operator creates. Conditions finer than a row's [`When`] (autoscaling, SQLite
 //! volumes, Gateway API routes) are branches inside the templates.
 
-use super::{Scope, Target, When, row};
+use super::{GatewayFlavour, Scope, Target, When, row};
 use crate::plan::Owner::Managed;
 
 const ONCE: Scope = Scope::Workspace;
@@ -19,7 +19,7 @@ pub(crate) const TARGETS: &[Target] = &[
     row("k8s/base/namespace.yaml.jinja",                "deploy/k8s/base/namespace.yaml",                         Managed, ONCE, K8S),
     row("k8s/base/networkpolicy.yaml.jinja",            "deploy/k8s/base/networkpolicy.yaml",                     Managed, ONCE, K8S),
     // The Envoy gateway, addressing services by cluster DNS names.
-    Target { flavour: Some("kubernetes"), ..row("gateway/envoy.yaml.jinja", "deploy/k8s/base/gateway/envoy.yaml", Managed, ONCE, K8S) },
+    Target { flavour: Some(GatewayFlavour::Kubernetes), ..row("gateway/envoy.yaml.jinja", "deploy/k8s/base/gateway/envoy.yaml", Managed, ONCE, K8S) },
     row("k8s/gateway/kustomization.yaml.jinja",         "deploy/k8s/base/gateway/kustomization.yaml",             Managed, ONCE, K8S),
     row("k8s/gateway/deployment.yaml.jinja",            "deploy/k8s/base/gateway/deployment.yaml",                Managed, ONCE, K8S),
     row("k8s/gateway/service.yaml.jinja",               "deploy/k8s/base/gateway/service.yaml",                   Managed, ONCE, K8S),

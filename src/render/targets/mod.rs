@@ -10,6 +10,7 @@ use minijinja::value::Serde;
 use minijinja::{Value, context};
 
 use super::context;
+use super::context::GatewayFlavour;
 use crate::model::{CiProvider, Service, Workspace};
 use crate::plan::Owner;
 
@@ -77,8 +78,9 @@ pub(crate) struct Target {
     owner: Owner,
     scope: Scope,
     when: When,
-    /// For templates rendered once per deploy flavour: the flavour, as `gateway_target`.
-    flavour: Option<&'static str>,
+    /// For the gateway config, rendered once per deploy flavour: the flavour, which gives the
+    /// template its `gateway`.
+    flavour: Option<GatewayFlavour>,
 }
 
 pub(crate) const fn row(
@@ -116,9 +118,9 @@ const CORE: &[Target] = &[
     // gRPC contracts.
     row("proto/buf.yaml.jinja",                 "proto/buf.yaml",                      Managed,  Once, When::Always),
     // The gateway, addressed by compose service names.
-    Target { flavour: Some("compose"), ..row("gateway/envoy.yaml.jinja", "gateway/envoy.yaml", Managed, Once, When::Always) },
+    Target { flavour: Some(GatewayFlavour::Compose), ..row("gateway/envoy.yaml.jinja", "gateway/envoy.yaml", Managed, Once, When::Always) },
     // The same gateway on a developer machine (upstreams on 127.0.0.1), and the runner that starts it all.
-    Target { flavour: Some("local"), ..row("gateway/envoy.yaml.jinja", "gateway/envoy.local.yaml", Managed, Once, When::Always) },
+    Target { flavour: Some(GatewayFlavour::Local), ..row("gateway/envoy.yaml.jinja", "gateway/envoy.local.yaml", Managed, Once, When::Always) },
     row("workspace/dev.sh.jinja",               "dev.sh",                              Managed,  Once, When::Always),
     // docker compose.
     row("compose/compose.yaml.jinja",           "deploy/compose/compose.yaml",         Managed,  Once, When::Compose),
@@ -151,11 +153,7 @@ const PROTO_TEMPLATE: &str = "proto/service.proto.jinja";
 /// even if a later fleetwright renders the same operations differently.
 const MIGRATION_TEMPLATE: &str = "services/rust/migration.sql.jinja";
 
-fn job(target: &Target, output: String, entity: &str, context: &Value) -> Job {
-    let context = match target.flavour {
-        Some(flavour) => context! { gateway_target => flavour, ..context.clone() },
-        None => context.clone(),
-    };
+fn job(target: &Target, output: String, entity: &str, context: Value) -> Job {
     Job {
         template: target.template,
         output,
@@ -170,7 +168,13 @@ pub fn workspace_jobs(workspace: &Workspace) -> Vec<Job> {
     let whole = context::for_workspace(workspace);
     targets()
         .filter(|t| t.scope == Scope::Workspace && t.when.holds(workspace, None))
-        .map(|target| job(target, target.output.to_owned(), "the workspace", &whole))
+        .map(|target| {
+            let context = match target.flavour {
+                Some(flavour) => context::for_gateway(&whole, workspace, flavour),
+                None => whole.clone(),
+            };
+            job(target, target.output.to_owned(), "the workspace", context)
+        })
         .collect()
 }
 
@@ -192,7 +196,7 @@ pub fn service_jobs(workspace: &Workspace, base: &Value, service: &Service) -> V
             target,
             target.output.replace("{service}", &service.name),
             &entity,
-            &context,
+            context.clone(),
         ));
     }
     for migration in &service.migrations {
