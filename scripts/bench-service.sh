@@ -107,7 +107,8 @@ pids+=("$!")
 wait_for "$generated_url/healthz" "$!" products
 
 # The sample body the generated tests post.
-sample=$(sed -n 's/^const PRODUCT_SAMPLE: &str = r#"\(.*\)"#;$/\1/p' "$service_dir/tests/api.rs")
+# The constant may be wrapped onto a second line (rustfmt), so read the file as one line.
+sample=$(tr '\n' ' ' <"$service_dir/tests/api.rs" | sed -n 's/.*const PRODUCT_SAMPLE: &str = *r#"\([^#]*\)"#;.*/\1/p')
 [ -n "$sample" ] || die "no PRODUCT_SAMPLE in $service_dir/tests/api.rs"
 status=$(curl -sS -o "$work/created.json" -D "$work/created.headers" -w '%{http_code}' \
   -H 'content-type: application/json' --data "$sample" "$generated_url/api/products")
