@@ -219,12 +219,10 @@ pub fn for_service(base: &Value, workspace: &Workspace, service: &Service) -> Va
     }
 }
 
-/// What a Rust service crate's templates branch on, decided once here.
+/// What a Rust service crate's templates branch on beyond what every template sees on
+/// `service`, decided once here.
 #[derive(Serialize)]
-#[allow(clippy::struct_excessive_bools)] // independent facts a template branches on, not a state machine
 struct RustService<'a> {
-    has_database: bool,
-    has_entities: bool,
     /// It writes events to its outbox (and runs the relay).
     publishes: bool,
     /// It consumes events (and records them in its inbox).
@@ -291,14 +289,12 @@ impl<'a> RustService<'a> {
             .collect();
         model_imports.sort_unstable();
         Self {
-            model_imports,
-            wires,
-            has_database,
-            has_entities: !service.entities.is_empty(),
             publishes,
             subscribes,
             runtime_features,
             enums,
+            model_imports,
+            wires,
         }
     }
 }
