@@ -173,7 +173,12 @@ fn split_call(item: &str) -> Option<(&str, Vec<String>, &str)> {
     if head.replacen(": ", "", 1).contains([' ', '{']) {
         return None;
     }
-    Some((head, split_top_level(inner)?, tail))
+    let args = split_top_level(inner)?;
+    // `f()` has nothing to break.
+    if args.iter().all(String::is_empty) {
+        return None;
+    }
+    Some((head, args, tail))
 }
 
 /// `text` split at the commas outside brackets and strings; None when brackets do not match.
@@ -260,8 +265,14 @@ fn chain(indent: usize, prefix: &str, first: &str, links: Vec<String>, suffix: O
     }
     let inner = pad(indent + INDENT);
     let mut out = format!("{prefix}{first}");
-    for link in &links {
-        let _ = write!(out, "\n{inner}{link}");
+    for (i, link) in links.iter().enumerate() {
+        // A link too long for its line breaks its own arguments.
+        let tail = if i + 1 == links.len() { suffix } else { "" };
+        let broken = match break_expression(indent + INDENT, link) {
+            Some(broken) if !fits(indent + INDENT, &format!("{link}{tail}")) => broken,
+            _ => link.clone(),
+        };
+        let _ = write!(out, "\n{inner}{broken}");
     }
     out.push_str(suffix);
     out
@@ -427,6 +438,21 @@ mod tests {
         );
         assert!(sig.ends_with("\n    ) -> u32 {"), "{sig}");
         let links: Vec<String> = (0..10).map(|i| format!(".bind(value_number_{i})")).collect();
+        let long_link = format!(".on_{}(self, tx, &decode(payload)?)", "x".repeat(100));
+        let broken_link = chain(16, "", "self.logic", vec![long_link, ".await?".into()], Some(";"));
+        assert!(
+            broken_link.starts_with("self.logic\n                    .on_"),
+            "{broken_link}"
+        );
+        assert!(
+            broken_link.contains("(\n                        self,\n"),
+            "{broken_link}"
+        );
+        assert_eq!(
+            split_call("Response::default()"),
+            None,
+            "an empty call has nothing to break"
+        );
         let chained = chain(4, "", "query(q)", links, Some(";"));
         assert!(
             chained.starts_with("query(q)\n        .bind(value_number_0)\n"),
