@@ -217,7 +217,14 @@ pub fn shell_command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Comm
 }
 
 /// Runs cargo in a generated workspace, with the shared target directory; panics on failure.
+///
+/// One cargo at a time across the tests of this binary: every generated workspace has a
+/// `runtime/rust` crate, which cargo names the same in each (its hash is taken from the path
+/// inside the workspace), so two workspaces building at once in the shared target directory
+/// rebuild the same artifact under each other (seen as a doctest whose rlib vanished).
 pub fn cargo(dir: &Path, args: &[&str], env: &[(&str, &str)]) {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut command = shell_command(env!("CARGO"));
     command.args(args).current_dir(dir).envs(env.iter().copied());
     let status = command.status().expect("cargo runs");
