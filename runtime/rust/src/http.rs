@@ -45,14 +45,20 @@ pub fn router(
 async fn observe(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
     let observed = crate::metrics::Observed::start(&request);
     let (method, route) = (observed.method, observed.route);
-    let span = tracing::info_span!(
-        "http request",
-        otel.name = %format_args!("{method} {route}"),
-        otel.kind = "server",
-        http.request.method = method,
-        http.route = route,
-        http.response.status_code = tracing::field::Empty,
-    );
+    // The fields a trace needs only while traces leave the process; logs need the route.
+    let exporting = crate::telemetry::exporting();
+    let span = if exporting {
+        tracing::info_span!(
+            "http request",
+            otel.name = %format_args!("{method} {route}"),
+            otel.kind = "server",
+            http.request.method = method,
+            http.route = route,
+            http.response.status_code = tracing::field::Empty,
+        )
+    } else {
+        tracing::info_span!("http request", method, route)
+    };
     crate::telemetry::set_parent(&span, request.headers());
     let response = match tokio::time::timeout(timeout, next.run(request).instrument(span.clone())).await {
         Ok(response) => response,
@@ -61,7 +67,9 @@ async fn observe(State(timeout): State<Duration>, request: Request, next: Next) 
             AppError::Unavailable(message).into_response()
         }
     };
-    span.record("http.response.status_code", response.status().as_u16());
+    if exporting {
+        span.record("http.response.status_code", response.status().as_u16());
+    }
     observed.finish(&response);
     response
 }

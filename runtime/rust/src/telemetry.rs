@@ -23,9 +23,12 @@ pub struct Telemetry {
 #[cfg(feature = "otel")]
 static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-#[cfg(feature = "otel")]
-fn exporting() -> bool {
-    EXPORTING.load(std::sync::atomic::Ordering::Relaxed)
+/// Whether spans are exported (OTLP configured and the `otel` feature on).
+pub(crate) fn exporting() -> bool {
+    #[cfg(feature = "otel")]
+    return EXPORTING.load(std::sync::atomic::Ordering::Relaxed);
+    #[cfg(not(feature = "otel"))]
+    false
 }
 
 pub fn init(service: &'static str) -> Telemetry {
