@@ -137,6 +137,24 @@ fn from_hex(text: &str) -> Option<Vec<u8>> {
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
+/// The events of type `E` in the outbox that are not published yet, oldest first: what a test
+/// checks after a change that should, or should not, publish.
+///
+/// # Errors
+/// When the outbox cannot be read or a payload does not decode.
+pub async fn unpublished<E: Event + Default>(database: &Database) -> Result<Vec<E>, AppError> {
+    let pending = r#"SELECT "payload" FROM "outbox" WHERE "subject" = $1 AND "published_at" IS NULL
+        ORDER BY "position", "id""#;
+    let payloads: Vec<String> = sqlx::query_scalar(pending).bind(E::SUBJECT).fetch_all(&database.pool).await?;
+    payloads
+        .iter()
+        .map(|hex| {
+            from_hex(hex).ok_or_else(|| AppError::internal(anyhow::anyhow!("outbox payload {hex:?} is not hex")))
+        })
+        .map(|bytes| decode(&bytes?))
+        .collect()
+}
+
 /// Runs a `DELETE … WHERE <timestamp column> < $1` with the time `age` ago; a failure is only
 /// logged (the next round tries again).
 async fn forget_old_rows(database: &Database, sql: &'static str, age: Duration) {
@@ -380,6 +398,38 @@ mod tests {
     fn positions_strictly_increase() {
         let (a, b) = (next_position(), next_position());
         assert!(b > a);
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Ping {
+        #[prost(string, tag = "1")]
+        note: String,
+    }
+
+    impl Event for Ping {
+        const SUBJECT: &'static str = "shop.test.ping";
+    }
+
+    #[tokio::test]
+    async fn only_committed_events_wait_in_the_outbox() {
+        let config = crate::config::Database { url: "sqlite::memory:".into(), max_connections: 1 };
+        let schema = crate::db::Migration {
+            version: 1,
+            name: "init",
+            sql: r#"CREATE TABLE "outbox" ("id" TEXT PRIMARY KEY, "subject" TEXT NOT NULL, "payload" TEXT NOT NULL,
+                "position" BIGINT NOT NULL, "published_at" TEXT, "created_at" TEXT NOT NULL, "updated_at" TEXT NOT NULL)"#,
+        };
+        let db = Database::connect(&config, &[schema]).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        tx.publish(&Ping { note: "rolled back".into() }).await.unwrap();
+        drop(tx);
+        let mut tx = db.begin().await.unwrap();
+        tx.publish(&Ping { note: "first".into() }).await.unwrap();
+        tx.publish(&Ping { note: "second".into() }).await.unwrap();
+        tx.commit().await.unwrap();
+        let pending: Vec<Ping> = unpublished(&db).await.unwrap();
+        let notes: Vec<&str> = pending.iter().map(|ping| ping.note.as_str()).collect();
+        assert_eq!(notes, ["first", "second"], "committed events, in the order they were published");
     }
 
     #[derive(Clone)]

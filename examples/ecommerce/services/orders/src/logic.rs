@@ -222,7 +222,7 @@ async fn recompute_total(tx: &mut Tx, order_id: Uuid) -> Result<(), AppError> {
 mod tests {
     use std::time::Duration;
 
-    use fleetwright_runtime::events::{Handled, handle};
+    use fleetwright_runtime::events::{Handled, handle, unpublished};
     use tonic::{Request, Response, Status};
 
     use crate::grpc::{pb, peers};
@@ -338,22 +338,8 @@ mod tests {
 
     /// The `OrderPlaced` events of one order waiting in the outbox.
     async fn placed_events_of(app: &crate::App, order_id: uuid::Uuid) -> Vec<pb::OrderPlaced> {
-        let payloads: Vec<String> =
-            sqlx::query_scalar(r#"SELECT "payload" FROM "outbox" WHERE "subject" = 'shop.orders.order_placed'"#)
-                .fetch_all(&app.db.pool)
-                .await
-                .expect("reads the outbox");
-        payloads
-            .iter()
-            .map(|hex| {
-                (0..hex.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-                    .collect::<Vec<u8>>()
-            })
-            .map(|bytes| <pb::OrderPlaced as prost::Message>::decode(bytes.as_slice()).expect("an OrderPlaced"))
-            .filter(|event| event.order_id == order_id.to_string())
-            .collect()
+        let pending: Vec<pb::OrderPlaced> = unpublished(&app.db).await.expect("reads the outbox");
+        pending.into_iter().filter(|event| event.order_id == order_id.to_string()).collect()
     }
 
     fn draft(customer_id: uuid::Uuid) -> OrderInput {

@@ -62,7 +62,7 @@ impl Hooks for Logic {
 
 #[cfg(test)]
 mod tests {
-    use fleetwright_runtime::events::{Handled, handle};
+    use fleetwright_runtime::events::{Handled, handle, unpublished};
 
     use crate::grpc::peers;
 
@@ -90,25 +90,8 @@ mod tests {
         let charged: Vec<_> = payments.iter().filter(|p| p.order_id.to_string() == order_id).collect();
         assert_eq!(charged.len(), 1, "{payments:?}");
         assert_eq!(charged[0].amount_cents, 2_500);
-        let payloads: Vec<String> =
-            sqlx::query_scalar(r#"SELECT "payload" FROM "outbox" WHERE "subject" = 'shop.payments.payment_completed'"#)
-                .fetch_all(&app.db.pool)
-                .await
-                .expect("reads the outbox");
-        let reported = payloads
-            .iter()
-            .map(|hex| {
-                (0..hex.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-                    .collect::<Vec<u8>>()
-            })
-            .map(|bytes| {
-                <crate::grpc::pb::PaymentCompleted as prost::Message>::decode(bytes.as_slice())
-                    .expect("a PaymentCompleted")
-            })
-            .filter(|event| event.order_id == order_id)
-            .count();
+        let completed: Vec<crate::grpc::pb::PaymentCompleted> = unpublished(&app.db).await.expect("reads the outbox");
+        let reported = completed.iter().filter(|event| event.order_id == order_id).count();
         assert_eq!(reported, 1, "one PaymentCompleted");
         let remembered: i64 = sqlx::query_scalar(r#"SELECT COUNT(*) FROM "inbox" WHERE "id" IN ($1, $2)"#)
             .bind(first)
