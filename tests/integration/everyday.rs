@@ -5,7 +5,66 @@
 
 use std::path::Path;
 
-use crate::support::{Scratch, run_tool, tool};
+use crate::support::{MINIMAL, Scratch, run_tool, tool};
+
+/// Issue 15: after a hand edit, `check` said "run `fleetwright generate`", which refuses to
+/// write over the edit. It gives the advice `generate` gives, and that advice works.
+#[test]
+fn check_after_a_hand_edit_gives_advice_that_works() {
+    let scratch = Scratch::with_manifest(MINIMAL);
+    scratch.run(&["generate"]).assert_code(0);
+    let main = "services/notes/src/main.rs";
+    scratch.write(main, &format!("{}// mine\n", scratch.read(main)));
+    let check = scratch.run(&["check"]);
+    check
+        .assert_code(1)
+        .assert_stderr_contains("edited by hand: services/notes/src/main.rs")
+        .assert_stderr_contains("move it into a user region or a scaffold file")
+        .assert_stderr_contains("`fleetwright generate --force` overwrites your edit");
+    assert!(
+        !check.stderr.contains("run `fleetwright generate` and commit"),
+        "{}",
+        check.transcript()
+    );
+    let generate = scratch.run(&["generate"]);
+    generate.assert_code(1);
+    let help = |run: &crate::support::Run| run.stderr.lines().find(|l| l.contains("help:")).map(str::to_owned);
+    assert_eq!(help(&check), help(&generate), "check and generate advise differently");
+    // The advice: moving the edit into the scaffold file leaves nothing in conflict.
+    scratch.run(&["generate", "--force"]).assert_code(0);
+    let logic = "services/notes/src/logic.rs";
+    scratch.write(logic, &format!("{}// mine\n", scratch.read(logic)));
+    scratch.run(&["check"]).assert_code(0);
+}
+
+/// Issue 15: `generate --force` reported an overwritten hand edit as plain "updated".
+#[test]
+fn force_reports_the_edits_it_overwrites() {
+    let scratch = Scratch::with_manifest(MINIMAL);
+    scratch.run(&["generate"]).assert_code(0);
+    let main = "services/notes/src/main.rs";
+    let generated = scratch.read(main);
+    scratch.write(main, &format!("{generated}// mine\n"));
+    let json = scratch.run(&["generate", "--force", "--dry-run", "--format", "json"]);
+    json.assert_code(0);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let file = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == main)
+        .unwrap();
+    assert_eq!(
+        (&file["action"], &file["detail"]),
+        (&"overwrite".into(), &"edited".into())
+    );
+    let text = scratch.run(&["generate", "--force"]);
+    text.assert_code(0)
+        .assert_stderr_contains("overwrote your edit in services/notes/src/main.rs (it was edited by hand)")
+        .assert_stderr_contains("0 updated")
+        .assert_stderr_contains("1 hand edit overwritten");
+    assert_eq!(scratch.read(main), generated);
+}
 
 /// The manifest of a fixture or example as JSON, or `None` when it is not TOML at all.
 fn toml_to_json(text: &str) -> Option<serde_json::Value> {
