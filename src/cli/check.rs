@@ -18,7 +18,7 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
         force: false,
         diffs: true,
     };
-    let (loaded, outcome) = crate::generate(&global.manifest_path(), options)?;
+    let (loaded, outcome) = crate::generate(&global.find_manifest(printer)?, options)?;
     printer.diagnostics(&loaded.source, &loaded.warnings);
     if args.format == Format::Json {
         printer.data(&serde_json::to_string_pretty(&outcome).unwrap_or_default());

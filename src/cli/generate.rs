@@ -22,7 +22,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
-    let manifest = global.manifest_path();
+    let manifest = global.find_manifest(printer)?;
     let mode = if args.dry_run { Mode::DryRun } else { Mode::Write };
     let options = Options {
         mode,

@@ -19,11 +19,12 @@ pub(crate) const CONFLICT_HELP: &str = "to keep your edit, move it into a user r
 /// no flag changes today, so one place decides where each kind goes.
 pub(crate) struct Printer {
     quiet: bool,
+    verbose: bool,
     color: bool,
 }
 
 impl Printer {
-    pub(crate) fn new(quiet: bool, when: ColorWhen) -> Self {
+    pub(crate) fn new(quiet: bool, verbose: bool, when: ColorWhen) -> Self {
         let color = match when {
             ColorWhen::Always => true,
             ColorWhen::Never => false,
@@ -31,7 +32,12 @@ impl Printer {
                 std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
             }
         };
-        Self { quiet, color }
+        Self { quiet, verbose, color }
+    }
+
+    /// Whether `--verbose` asked for the details a summary stands for.
+    pub(crate) fn verbose(&self) -> bool {
+        self.verbose
     }
 
     /// Requested output (a graph, a schema, a JSON report): always printed, to stdout.

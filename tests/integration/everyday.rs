@@ -5,7 +5,129 @@
 
 use std::path::Path;
 
-use crate::support::{MINIMAL, Scratch, run_tool, tool};
+use crate::support::{ECOMMERCE, MINIMAL, Scratch, run_tool, tool};
+
+/// Issue 15: in a subfolder of a workspace, commands used to say "no manifest" and suggest
+/// `init`, which created a second, nested project. They find the nearest `fleet.toml` above,
+/// as cargo and git do, and `init` refuses there.
+#[test]
+fn commands_in_a_subfolder_use_the_manifest_above() {
+    let scratch = Scratch::with_manifest(MINIMAL);
+    scratch.run(&["generate"]).assert_code(0);
+    let inside = scratch.join("services/notes/src");
+    let run_in = |args: &[&str]| {
+        let output = assert_cmd::Command::cargo_bin("fleetwright")
+            .unwrap()
+            .current_dir(&inside)
+            .env("NO_COLOR", "1")
+            .args(args)
+            .output()
+            .unwrap();
+        crate::support::Run::from_output(&output, scratch.path())
+    };
+    let check = run_in(&["check"]);
+    check
+        .assert_code(0)
+        .assert_stderr_contains("using ../../../fleet.toml")
+        .assert_stderr_contains("ok:");
+    run_in(&["validate"]).assert_code(0).assert_stderr_contains("is valid");
+    run_in(&["graph"]).assert_code(0);
+    // Generating from below writes the workspace where the manifest is, nothing here.
+    run_in(&["generate"]).assert_code(0);
+    assert!(!scratch.exists("services/notes/src/fleet.lock") && !scratch.exists("services/notes/src/services"));
+    // `--manifest` is taken as given: no search, and nothing to announce.
+    let explicit = run_in(&["--manifest", "../../../fleet.toml", "check"]);
+    explicit.assert_code(0);
+    assert!(!explicit.stderr.contains("using"), "{}", explicit.transcript());
+    // `-C` searches from DIR.
+    scratch
+        .run(&["-C", "services/notes", "check"])
+        .assert_code(0)
+        .assert_stderr_contains("using services/notes/../../fleet.toml");
+
+    let before = scratch.tree();
+    let init = run_in(&["init"]);
+    init.assert_code(2)
+        .assert_stderr_contains("already inside the project of ../../../fleet.toml")
+        .assert_stderr_contains("fleetwright new DIR");
+    assert_eq!(scratch.tree(), before, "init wrote something inside a project");
+}
+
+/// Issue 15: outside any project the error says that nothing was found up to the root, and
+/// `init` still works there.
+#[test]
+fn outside_any_project_commands_say_no_manifest_was_found() {
+    let scratch = Scratch::new();
+    std::fs::create_dir(scratch.join("empty")).unwrap();
+    let run = scratch.run(&["-C", "empty", "check"]);
+    run.assert_code(2)
+        .assert_stderr_contains("no fleet.toml in ")
+        .assert_stderr_contains("or any folder above it")
+        .assert_stderr_contains("fleetwright new DIR");
+    scratch.run(&["-C", "empty", "init"]).assert_code(0);
+    assert!(scratch.exists("empty/fleet.toml"));
+}
+
+/// Issue 15: `new acme-store` named the project `shop` or `hello`; it is named after its
+/// directory (in its valid form), and `new` ends with a summary and the next commands, the
+/// list of files only with `--verbose`.
+#[test]
+fn new_names_the_project_after_its_directory_and_ends_with_what_to_do_next() {
+    let scratch = Scratch::new();
+    let run = scratch.run(&["new", "acme-store", "--example", "ecommerce"]);
+    run.assert_code(0)
+        .assert_stderr_contains(
+            "created acme-store: project `acme-store`, 4 services (users, products, orders, payments)",
+        )
+        .assert_stderr_contains("cd acme-store")
+        .assert_stderr_contains("./dev.sh up")
+        .assert_stderr_contains("`--verbose` lists them");
+    assert!(run.stderr.lines().count() < 12, "too long:\n{}", run.stderr);
+    assert!(!run.stderr.contains("created   services/"), "{}", run.stderr);
+    let manifest = scratch.read("acme-store/fleet.toml");
+    assert_eq!(
+        manifest,
+        ECOMMERCE.replacen("name = \"shop\"", "name = \"acme-store\"", 1)
+    );
+    assert!(
+        scratch
+            .read("acme-store/services/orders/src/events.rs")
+            .contains("\"acme-store.payments.payment_completed\"")
+    );
+    scratch.run(&["-C", "acme-store", "check"]).assert_code(0);
+
+    let verbose = scratch.run(&["--verbose", "new", "Hello World"]);
+    verbose
+        .assert_code(0)
+        .assert_stderr_contains("naming the project `hello-world`")
+        .assert_stderr_contains("created   services/notes/Cargo.toml");
+    assert!(
+        scratch
+            .read("Hello World/fleet.toml")
+            .contains("name = \"hello-world\"")
+    );
+
+    let named = scratch.run(&["new", "somewhere", "--name", "billing"]);
+    named.assert_code(0);
+    assert!(scratch.read("somewhere/fleet.toml").contains("name = \"billing\""));
+
+    let before = scratch.tree();
+    scratch
+        .run(&["new", "other", "--name", "Bad_Name"])
+        .assert_code(2)
+        .assert_stderr_contains("invalid project name `Bad_Name`")
+        .assert_stderr_contains("`bad-name`");
+    scratch
+        .run(&["new", "2024"])
+        .assert_code(2)
+        .assert_stderr_contains("cannot name the project after the directory `2024`")
+        .assert_stderr_contains("--name NAME");
+    scratch
+        .run(&["new", "type"])
+        .assert_code(2)
+        .assert_stderr_contains("a Rust keyword");
+    assert_eq!(scratch.tree(), before, "a refused `new` left something behind");
+}
 
 /// Issue 15: after a hand edit, `check` said "run `fleetwright generate`", which refuses to
 /// write over the edit. It gives the advice `generate` gives, and that advice works.
@@ -64,6 +186,27 @@ fn force_reports_the_edits_it_overwrites() {
         .assert_stderr_contains("0 updated")
         .assert_stderr_contains("1 hand edit overwritten");
     assert_eq!(scratch.read(main), generated);
+}
+
+/// Issue 15: `add entity … name:strng` reported a line number that exists only in the text it
+/// did not write. The excerpt is of that text, and its name says so.
+#[test]
+fn an_invalid_add_shows_the_text_it_would_have_written() {
+    let scratch = Scratch::with_manifest(MINIMAL);
+    let before = scratch.tree();
+    let run = scratch.run(&["add", "entity", "notes", "Tag", "label:strng"]);
+    run.assert_code(2)
+        .assert_stderr_contains("--> fleet.toml (after adding entity `Tag` to `notes`; not written):")
+        .assert_stderr_contains("label = \"strng\"")
+        .assert_stderr_contains("did you mean `string`?");
+    let line: usize = run
+        .stderr
+        .lines()
+        .find_map(|l| l.trim_start().strip_suffix("| label = \"strng\""))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("an excerpt line with its number");
+    assert!(line > MINIMAL.lines().count(), "line {line} is not past the file's end");
+    assert_eq!(scratch.tree(), before);
 }
 
 /// The manifest of a fixture or example as JSON, or `None` when it is not TOML at all.
