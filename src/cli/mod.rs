@@ -56,7 +56,8 @@ const AFTER_HELP: &str = "\
 Exit codes: 0 success; 1 `check` found drift, or a conflict stopped a write; 2 invalid input or usage.
 
 Start with `fleetwright new shop --example ecommerce`, then edit shop/fleet.toml and run
-`fleetwright generate` in shop/. Docs: docs/manifest.md describes every manifest key.";
+`fleetwright generate` anywhere in shop/: commands use the nearest fleet.toml in the current
+directory or above. Docs: docs/manifest.md describes every manifest key.";
 
 /// Generate and grow a microservice system from one declarative manifest (fleet.toml).
 #[derive(Debug, Parser)]
@@ -191,9 +192,9 @@ impl GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Create a directory with a fleet.toml and generate its workspace
+    /// Create a directory with a fleet.toml and generate its workspace; the project is named after it
     New(new::Args),
-    /// Write a starter fleet.toml in the current directory
+    /// Write a starter fleet.toml in the current directory (not inside an existing project)
     Init(init::Args),
     /// Render the manifest and write the workspace
     Generate(generate::Args),

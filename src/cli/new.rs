@@ -55,7 +55,9 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
         if entries.next().is_some() {
             return Err(Error::usage(
                 format!("{} is not empty", dir.display()),
-                Some("choose a new directory, or run `fleetwright init` inside an existing project"),
+                Some(
+                    "choose a new or empty directory; to start a project in a directory that has files, run `fleetwright init` there",
+                ),
             ));
         }
     } else if dir.exists() {
