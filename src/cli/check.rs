@@ -18,7 +18,7 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
         force: false,
         diffs: true,
     };
-    let (loaded, outcome) = crate::generate(&global.manifest_path(), options)?;
+    let (loaded, outcome) = crate::generate(&global.find_manifest(printer)?, options)?;
     printer.diagnostics(&loaded.source, &loaded.warnings);
     if args.format == Format::Json {
         printer.data(&serde_json::to_string_pretty(&outcome).unwrap_or_default());
@@ -34,7 +34,7 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
             Action::Create => "missing",
             Action::Update => "out of date",
             Action::Remove => "stale (no longer generated)",
-            Action::Conflict(_) => "edited by hand",
+            Action::Conflict(_) | Action::Overwrite(_) => "edited by hand",
             Action::Unchanged | Action::Keep | Action::Orphan => continue,
         };
         eprintln!("  {what}: {}", file.path);
@@ -43,6 +43,11 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
         eprintln!("  out of date: fleet.lock");
     }
     eprintln!("error: the workspace does not match fleet.toml");
-    eprintln!("  help: run `fleetwright generate` and commit the result");
+    // `generate` refuses to write over a hand edit, so "run generate" alone would not help.
+    if outcome.conflicts().next().is_some() {
+        eprintln!("  help: {}", super::output::CONFLICT_HELP);
+    } else {
+        eprintln!("  help: run `fleetwright generate` and commit the result");
+    }
     Ok(Status::Failed)
 }

@@ -140,7 +140,9 @@ where
                 let Decision { mut report, entry } =
                     decide(root, path, planned.contents, planned.owner, recorded, options.force)?;
                 let staged = match (&report.action, &report.before_after) {
-                    (Action::Create | Action::Update, Some((_, text))) if options.mode == Mode::Write => {
+                    (Action::Create | Action::Update | Action::Overwrite(_), Some((_, text)))
+                        if options.mode == Mode::Write =>
+                    {
                         Some(stage(root, &report.path, text)?)
                     }
                     _ => None,

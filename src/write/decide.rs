@@ -27,6 +27,9 @@ pub enum Action {
     Orphan,
     /// Not written, because writing would lose someone's work.
     Conflict(Conflict),
+    /// Written (or deleted) over someone's work, because `--force` said so: what would
+    /// otherwise have been the conflict.
+    Overwrite(Conflict),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,7 +47,10 @@ pub enum Conflict {
 
 impl Action {
     pub fn changes_disk(&self) -> bool {
-        matches!(self, Action::Create | Action::Update | Action::Remove)
+        matches!(
+            self,
+            Action::Create | Action::Update | Action::Remove | Action::Overwrite(_)
+        )
     }
 }
 
@@ -92,7 +98,7 @@ pub(super) fn decide(
         }),
     };
     let before_after = match (&action, on_disk) {
-        (Action::Update | Action::Conflict(_), Some(disk)) => Some((disk, text)),
+        (Action::Update | Action::Conflict(_) | Action::Overwrite(_), Some(disk)) => Some((disk, text)),
         (Action::Create, None) => Some((String::new(), text)),
         _ => None,
     };
@@ -123,16 +129,19 @@ fn decide_managed(
     if disk == text {
         return (Action::Unchanged, text);
     }
-    if force {
-        return (Action::Update, text);
-    }
-    if !lost.is_empty() {
-        return (Action::Conflict(Conflict::LostRegions(lost)), text);
-    }
-    match recorded {
-        None => (Action::Conflict(Conflict::NotOurs), text),
-        Some(old) if lockfile::hash(disk) != old.hash => (Action::Conflict(Conflict::Edited), text),
-        Some(_) => (Action::Update, text),
+    let conflict = if lost.is_empty() {
+        match recorded {
+            None => Some(Conflict::NotOurs),
+            Some(old) if lockfile::hash(disk) != old.hash => Some(Conflict::Edited),
+            Some(_) => None,
+        }
+    } else {
+        Some(Conflict::LostRegions(lost))
+    };
+    match conflict {
+        None => (Action::Update, text),
+        Some(conflict) if force => (Action::Overwrite(conflict), text),
+        Some(conflict) => (Action::Conflict(conflict), text),
     }
 }
 
@@ -158,17 +167,16 @@ pub(super) fn stale_files(
             (Owner::Scaffold, Some(_)) => Action::Orphan,
             // Untouched means the same hash and nothing in its user regions either: the
             // regions are the user's lines, and deleting the file would lose them.
-            (Owner::Managed, Some(text))
-                if force || (lockfile::hash(text) == old.hash && !regions::has_user_lines(text)) =>
-            {
+            (Owner::Managed, Some(text)) if lockfile::hash(text) == old.hash && !regions::has_user_lines(text) => {
                 Action::Remove
             }
+            (Owner::Managed, Some(_)) if force => Action::Overwrite(Conflict::EditedStale),
             (Owner::Managed, Some(_)) => Action::Conflict(Conflict::EditedStale),
         };
         if matches!(action, Action::Conflict(_)) {
             new_lock.files.insert(path.clone(), old.clone());
         }
-        if action == Action::Remove {
+        if matches!(action, Action::Remove | Action::Overwrite(_)) {
             removals.push(path.clone());
         }
         let before_after = on_disk.filter(|_| keep_texts).map(|text| (text, String::new()));
