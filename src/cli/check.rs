@@ -17,6 +17,7 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
         mode: Mode::Check,
         force: false,
         diffs: true,
+        recover: false,
     };
     let (loaded, outcome) = crate::generate(&global.manifest_path(), options)?;
     printer.diagnostics(&loaded.source, &loaded.warnings);
@@ -42,7 +43,12 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
     if outcome.lock_changed && !outcome.files.iter().any(|f| f.action.changes_disk()) {
         eprintln!("  out of date: fleet.lock");
     }
-    eprintln!("error: the workspace does not match fleet.toml");
-    eprintln!("  help: run `fleetwright generate` and commit the result");
+    printer.problems(&outcome);
+    if outcome.errors().next().is_some() {
+        eprintln!("error: fleet.lock and the workspace disagree (see above)");
+    } else {
+        eprintln!("error: the workspace does not match fleet.toml");
+        eprintln!("  help: run `fleetwright generate` and commit the result");
+    }
     Ok(Status::Failed)
 }

@@ -17,6 +17,7 @@ use super::decide::{Action, Decision, FileReport, decide, stale_files};
 use super::filesystem::{Root, Staged, remove, remove_leftover_temporaries, stage, write_atomic};
 use super::lockfile::{LOCK_FILE, LockedFile, Lockfile};
 use crate::error::Error;
+use crate::model::{Inconsistency, InconsistencyKind};
 use crate::plan::{Group, RelPath};
 
 /// What to do with the decisions.
@@ -39,6 +40,11 @@ pub struct Options {
     /// Keep the text before and after of each changed file in the outcome, for diffs. Always
     /// kept in [`Mode::Check`], whose failure report is the diff.
     pub diffs: bool,
+    /// Rebuild a missing or damaged `fleet.lock` from the workspace: numbers and migrations
+    /// from the proto and migration files, ownership from the files themselves (a managed
+    /// file that differs from its rendering but carries fleetwright's header counts as edited
+    /// by hand).
+    pub recover: bool,
 }
 
 impl Options {
@@ -48,6 +54,7 @@ impl Options {
             mode: Mode::Write,
             force: false,
             diffs: false,
+            recover: false,
         }
     }
 }
@@ -59,6 +66,10 @@ pub(crate) struct Header {
     pub fingerprint: String,
     /// The stable numbering and migration state.
     pub state: crate::model::State,
+    /// What reconciling the lock with the workspace found, short of blocking.
+    pub problems: Vec<Inconsistency>,
+    /// Data the new migrations delete, one sentence each.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,6 +77,13 @@ pub struct Outcome {
     pub files: Vec<FileReport>,
     /// Whether `fleet.lock` changes (or would).
     pub lock_changed: bool,
+    /// Disagreements between `fleet.lock` and the workspace: errors the run cannot repair,
+    /// and what it read back from the workspace into the lock.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Inconsistency>,
+    /// Data the new migrations delete (a removed entity's table, a removed field's column).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Outcome {
@@ -77,9 +95,15 @@ impl Outcome {
         self.files.iter().filter(|f| matches!(f.action, Action::Conflict(_)))
     }
 
+    /// Inconsistencies no generation repairs: the run fails (exit 1) until they are resolved.
+    pub fn errors(&self) -> impl Iterator<Item = &Inconsistency> {
+        self.problems.iter().filter(|p| p.kind == InconsistencyKind::Error)
+    }
+
     /// True when the workspace differs from what `generate` would write.
     pub fn drift(&self) -> bool {
-        self.lock_changed
+        self.errors().next().is_some()
+            || self.lock_changed
             || self
                 .files
                 .iter()
@@ -132,13 +156,32 @@ where
     let empty = std::collections::BTreeMap::new();
     let old_files = old_lock.map_or(&empty, |l| &l.files);
     let keep_texts = options.diffs || options.mode == Mode::Check;
+    // A managed file with fleetwright's header while there is no lock: the lock was lost.
+    let lock_lost = std::sync::atomic::AtomicBool::new(false);
+    let recover = old_lock.is_none() && options.recover;
     let decide_group = |group: Group| -> Result<Vec<Decided>, Error> {
         group
             .into_iter()
             .map(|(path, planned)| {
                 let recorded = old_files.get(&path);
-                let Decision { mut report, entry } =
-                    decide(root, path, planned.contents, planned.owner, recorded, options.force)?;
+                let Decision { mut report, entry } = decide(
+                    root,
+                    path,
+                    planned.contents,
+                    planned.owner,
+                    recorded,
+                    options.force,
+                    recover,
+                )?;
+                if old_lock.is_none() && report.action == Action::Conflict(super::decide::Conflict::NotOurs) {
+                    let generated = report
+                        .before_after
+                        .as_ref()
+                        .is_some_and(|(disk, _)| has_our_header(disk));
+                    if generated {
+                        lock_lost.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
                 let staged = match (&report.action, &report.before_after) {
                     (Action::Create | Action::Update, Some((_, text))) if options.mode == Mode::Write => {
                         Some(stage(root, &report.path, text)?)
@@ -153,6 +196,9 @@ where
             .collect()
     };
     let mut decided: Vec<Decided> = render(&decide_group)?.into_iter().flatten().collect();
+    if lock_lost.into_inner() && !options.force {
+        return Err(Error::LockMissing(root.path.join(LOCK_FILE)));
+    }
     // Sorted for the reports, and for finding a path among them below.
     decided.sort_by(|a, b| a.report.path.cmp(&b.report.path));
 
@@ -191,7 +237,16 @@ where
     Ok(Outcome {
         files: reports,
         lock_changed,
+        problems: header.problems,
+        warnings: header.warnings,
     })
+}
+
+/// Whether a file's first lines carry the `@generated by fleetwright` header.
+fn has_our_header(text: &str) -> bool {
+    text.lines()
+        .take(2)
+        .any(|line| line.contains("@generated by fleetwright"))
 }
 
 /// Puts the decided files in place: renames the staged ones, deletes the removed ones, then

@@ -232,6 +232,7 @@ impl World {
             mode,
             force,
             diffs: false,
+            recover: false,
         };
         fleetwright::generate_loaded(&loaded, self.root(), templates, options)
     }
