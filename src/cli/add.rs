@@ -60,6 +60,18 @@ pub(crate) enum RemoveCommand {
         #[arg(long)]
         no_generate: bool,
     },
+    /// Remove an entity from a service; refused while a `ref(ENTITY)` field names it. Its
+    /// table is dropped by the next migration (a warning names it), its proto field numbers stay
+    /// reserved, and adding it again later continues its migration history
+    Entity {
+        /// The service that owns it
+        service: String,
+        /// Entity name
+        name: String,
+        /// Edit fleet.toml only; do not regenerate
+        #[arg(long)]
+        no_generate: bool,
+    },
 }
 
 pub(crate) fn run_add(command: &AddCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
@@ -100,6 +112,13 @@ pub(crate) fn run_remove(command: &RemoveCommand, global: &GlobalArgs, printer: 
         RemoveCommand::Service { name, no_generate } => {
             edit_then_generate(global, printer, *no_generate, |text| edit::remove_service(text, name))
         }
+        RemoveCommand::Entity {
+            service,
+            name,
+            no_generate,
+        } => edit_then_generate(global, printer, *no_generate, |text| {
+            edit::remove_entity(text, service, name)
+        }),
     }
 }
 
@@ -133,9 +152,11 @@ fn edit_then_generate(
     }
     let (_, outcome) = crate::generate(&path, Options::write())?;
     printer.outcome(&outcome, false);
-    Ok(if outcome.conflicts().next().is_some() {
-        Status::Failed
-    } else {
-        Status::Ok
-    })
+    Ok(
+        if outcome.conflicts().next().is_some() || outcome.errors().next().is_some() {
+            Status::Failed
+        } else {
+            Status::Ok
+        },
+    )
 }
