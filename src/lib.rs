@@ -107,21 +107,7 @@ fn apply_loaded(
     let mut workspace = loaded.workspace.clone();
     let (previous_state, problems) = reconcile_with_disk(&workspace, root, previous, options)?;
     let state = model::stabilize(&mut workspace, &previous_state)?;
-    let warnings = state
-        .migrations
-        .iter()
-        .flat_map(|(service, history)| {
-            let since = previous_state
-                .migrations
-                .get(service)
-                .and_then(|h| h.applied.last())
-                .map_or(0, |m| m.version);
-            history
-                .drops_after(since)
-                .into_iter()
-                .map(move |drop| format!("`{service}`: {drop}"))
-        })
-        .collect();
+    let warnings = model::recover::dropped_data(&previous_state, &state);
     let header = write::Header {
         fingerprint: render::fingerprint(&workspace)?,
         state,
@@ -151,10 +137,11 @@ fn reconcile_with_disk(
     previous: Option<&write::Lockfile>,
     options: write::Options,
 ) -> Result<(model::State, Vec<model::Inconsistency>)> {
-    let services: Vec<(&str, &str)> = workspace
+    // A service without a database keeps the migration files of one it had, but no history.
+    let services: Vec<(&str, &str, bool)> = workspace
         .services
         .iter()
-        .map(|s| (s.name.as_str(), s.proto_file.as_str()))
+        .map(|s| (s.name.as_str(), s.proto_file.as_str(), s.database.stores_data()))
         .collect();
     let found = write::survey(root, &services)?;
     if previous.is_none() && !found.is_empty() && !options.recover && !options.force {
@@ -168,16 +155,8 @@ fn reconcile_with_disk(
             .collect(),
         migrations: found.migrations,
     };
-    let spec_of = |service: &str, table: &str, column: &str| {
-        let service = workspace.service(service)?;
-        model::stabilize::wanted_tables(service)
-            .into_iter()
-            .find(|(t, _)| t == table)?
-            .1
-            .into_iter()
-            .find(|c| c.name == column)
-            .map(|c| c.spec)
-    };
+    let spec_of =
+        |service: &str, table: &str, column: &str| model::recover::manifest_type(workspace, service, table, column);
     let (state, problems) = model::recover::reconcile(previous.map(|l| &l.state), &on_disk, &spec_of);
     let (blocking, problems): (Vec<_>, Vec<_>) = problems
         .into_iter()

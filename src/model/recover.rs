@@ -304,6 +304,39 @@ pub fn replay(mut start: History, migrations: Vec<Migration>) -> History {
     start
 }
 
+/// The manifest's type of a column of a service's table, if the manifest still has it.
+#[must_use]
+pub fn manifest_type(workspace: &super::Workspace, service: &str, table: &str, column: &str) -> Option<String> {
+    super::stabilize::wanted_tables(workspace.service(service)?)
+        .into_iter()
+        .find(|(t, _)| t == table)?
+        .1
+        .into_iter()
+        .find(|c| c.name == column)
+        .map(|c| c.spec)
+}
+
+/// What the migrations that `next` adds to `previous` delete, one sentence each
+/// (`` `orders`: migration 0004_drop_notes.sql drops table `notes` ... ``), so no generation
+/// drops data without saying so.
+#[must_use]
+pub fn dropped_data(previous: &State, next: &State) -> Vec<String> {
+    next.migrations
+        .iter()
+        .flat_map(|(service, history)| {
+            let since = previous
+                .migrations
+                .get(service)
+                .and_then(|h| h.applied.last())
+                .map_or(0, |m| m.version);
+            history
+                .drops_after(since)
+                .into_iter()
+                .map(move |drop| format!("`{service}`: {drop}"))
+        })
+        .collect()
+}
+
 /// What the workspace's files say, for [`reconcile`].
 #[derive(Debug, Default)]
 pub struct OnDisk {

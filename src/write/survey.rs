@@ -25,18 +25,21 @@ impl Found {
     }
 }
 
-/// Reads the proto file `proto/<proto_file>` and the `services/<name>/migrations/*.sql` files
-/// of each `(name, proto_file)`.
+/// Reads the proto file `proto/<proto_file>` of each `(name, proto_file, has_migrations)`,
+/// and its `services/<name>/migrations/*.sql` files when it has migrations.
 ///
 /// # Errors
 /// [`Error::Io`] on a failed read, [`Error::UnsafePath`] for a path through a symbolic link.
-pub(crate) fn survey(root: &Path, services: &[(&str, &str)]) -> Result<Found, Error> {
+pub(crate) fn survey(root: &Path, services: &[(&str, &str, bool)]) -> Result<Found, Error> {
     let root = Root::new(root);
     let mut found = Found::default();
-    for (service, proto_file) in services {
+    for (service, proto_file, has_migrations) in services {
         let path = RelPath::new(&format!("proto/{proto_file}"))?;
         if let Some(text) = read_text(&root, &path)? {
             found.protos.push((path.to_string(), text));
+        }
+        if !has_migrations {
+            continue;
         }
         let folder = format!("services/{service}/migrations");
         let mut files = Vec::new();
