@@ -106,6 +106,12 @@ impl Printer {
     /// The per-file lines and the closing count of a generation.
     pub(crate) fn outcome(&self, outcome: &Outcome, dry_run: bool) {
         self.problems(outcome);
+        if outcome.damaged_lock_kept {
+            self.info(&format!(
+                "{} the damaged lock as fleet.lock.damaged; delete it once the rebuilt fleet.lock is checked",
+                if dry_run { "would keep" } else { "kept" }
+            ));
+        }
         for warning in &outcome.warnings {
             self.warn(&format!(
                 "{warning}; review it, and back up that data, before it is deployed"

@@ -146,8 +146,16 @@ fn a_damaged_lock_is_named_and_recovered() {
             .assert_stderr_contains("fleet.lock is damaged and cannot be read")
             .assert_stderr_contains("--recover-lock");
     }
-    scratch.run(&["generate", "--recover-lock"]).assert_code(0);
+    let damaged = scratch.read("fleet.lock");
+    scratch
+        .run(&["generate", "--recover-lock"])
+        .assert_code(0)
+        .assert_stderr_contains("kept the damaged lock as fleet.lock.damaged");
     assert!(lock_state(&scratch) == original, "the rebuilt lock differs");
+    assert!(
+        scratch.read("fleet.lock.damaged") == damaged,
+        "the damaged lock was not kept"
+    );
     scratch.run(&["check"]).assert_code(0);
 }
 
@@ -210,10 +218,10 @@ fn check_fails_on_an_edited_or_unknown_migration() {
 
 const TWO: &str = "[project]\nname = \"two\"\n\n[services.alpha]\ndatabase = \"sqlite\"\n\n[services.beta]\ndatabase = \"sqlite\"\n\n[services.beta.entities.Item]\ntitle = \"string\"\n";
 
-#[test]
-fn a_removed_and_re_added_service_continues_its_migration_history() {
+/// `TWO` generated, `beta` removed (its migration files stay), then added back with another
+/// entity, through the CLI.
+fn beta_removed_and_added_back() -> Scratch {
     let scratch = generated(TWO);
-    let lib = "services/beta/src/lib.rs";
     scratch.run(&["remove", "service", "beta"]).assert_code(0);
     assert!(
         scratch.exists("services/beta/migrations/0001_init.sql"),
@@ -225,6 +233,13 @@ fn a_removed_and_re_added_service_continues_its_migration_history() {
     scratch
         .run(&["add", "entity", "beta", "Widget", "size:int32"])
         .assert_code(0);
+    scratch
+}
+
+#[test]
+fn a_removed_and_re_added_service_continues_its_migration_history() {
+    let scratch = beta_removed_and_added_back();
+    let lib = "services/beta/src/lib.rs";
     // On main, beta reused its old 0001_init.sql (table `items`) and never created `widgets`.
     let migrations: Vec<String> = (1..=3)
         .map(|v| {
@@ -292,13 +307,6 @@ fn remove_entity_refuses_while_a_reference_names_it() {
 #[test]
 #[ignore = "builds a generated workspace; run by .ci/run"]
 fn a_re_added_service_passes_its_generated_tests() {
-    let scratch = generated(TWO);
-    scratch.run(&["remove", "service", "beta"]).assert_code(0);
-    scratch
-        .run(&["add", "service", "beta", "--database", "sqlite"])
-        .assert_code(0);
-    scratch
-        .run(&["add", "entity", "beta", "Widget", "size:int32"])
-        .assert_code(0);
+    let scratch = beta_removed_and_added_back();
     crate::support::cargo(scratch.path(), &["test", "-p", "beta"], &[]);
 }
