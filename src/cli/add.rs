@@ -60,9 +60,10 @@ pub(crate) enum RemoveCommand {
         #[arg(long)]
         no_generate: bool,
     },
-    /// Remove an entity from a service; refused while a `ref(ENTITY)` field names it. Its
-    /// table is dropped by the next migration (a warning names it), its proto field numbers stay
-    /// reserved, and adding it again later continues its migration history
+    /// Remove an entity from a service; refused while a `ref(NAME)` field names it
+    ///
+    /// Its table is dropped by the next migration (a warning names it), its proto field
+    /// numbers stay reserved, and adding it again later continues its migration history.
     Entity {
         /// The service that owns it
         service: String,
