@@ -134,6 +134,20 @@ fn parse_field(raw: &str) -> Result<(String, String), Error> {
     }
 }
 
+/// Refuses to edit fleet.toml while `fleet.lock` is missing, damaged or disagrees with the
+/// workspace: the regeneration after the edit would fail, and a lock recovered after the edit
+/// could not tell the edit's changes from hand edits.
+fn lock_is_usable(manifest: &std::path::Path) -> Result<(), Error> {
+    let dry_run = Options {
+        mode: crate::write::Mode::DryRun,
+        ..Options::write()
+    };
+    match crate::generate(manifest, dry_run) {
+        Err(e @ (Error::LockMissing(_) | Error::LockDamaged { .. } | Error::Inconsistent(_))) => Err(e),
+        _ => Ok(()),
+    }
+}
+
 fn edit_then_generate(
     global: &GlobalArgs,
     printer: &Printer,
@@ -144,6 +158,9 @@ fn edit_then_generate(
     let source = model::load::read(&path)?;
     // The manifest must be valid before the edit too, or we could not tell whose error it is.
     model::load_source(source.clone())?;
+    if !no_generate {
+        lock_is_usable(&path)?;
+    }
     let edited = change(&source.text)?;
     model::load_source(Source::from_text(&source.name, &edited))?;
     crate::write::write_file_atomic(&path, edited.as_bytes(), false)?;

@@ -51,6 +51,12 @@ fn without_its_lock_check_and_generate_fail_and_say_how_to_recover() {
             .assert_stderr_contains("fleetwright generate --recover-lock");
         assert!(!run.stderr.contains("--force"), "{}", run.transcript());
     }
+    // Nor does add edit fleet.toml: a lock recovered after the edit could not tell the
+    // files it changes from hand edits.
+    scratch
+        .run(&["add", "entity", "notes", "Tag", "label:string"])
+        .assert_code(1)
+        .assert_stderr_contains("fleet.lock is missing");
     assert_eq!(scratch.tree(), before, "a refused run wrote something");
 }
 
