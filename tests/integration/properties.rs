@@ -104,6 +104,9 @@ enum Op {
     Check,
     /// Deletes `fleet.lock`.
     DeleteLock,
+    /// Breaks the agreement of a proto or migration file with `fleet.lock` for one step (see
+    /// [`World::break_agreement`]), then undoes it.
+    BreakAgreement(Index, bool),
     /// `generate --recover-lock`.
     Recover,
 }
@@ -126,6 +129,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => any::<bool>().prop_map(|force| Op::Generate { force }),
         2 => Just(Op::Check),
         1 => Just(Op::DeleteLock),
+        1 => (any::<Index>(), any::<bool>()).prop_map(|(i, proto)| Op::BreakAgreement(i, proto)),
         1 => Just(Op::Recover),
     ]
 }
@@ -316,6 +320,7 @@ impl World {
                 let _ = std::fs::remove_file(self.root().join("fleet.lock"));
             }
             Op::Recover => self.recover()?,
+            Op::BreakAgreement(pick, proto) => self.break_agreement(pick, proto)?,
         }
         self.scaffold_files_are_intact()
     }
@@ -517,6 +522,73 @@ impl World {
                 b.err()
             ))),
         }
+    }
+
+    /// `check` is never green on a workspace that disagrees with its lock. A proto that numbers
+    /// a field otherwise than the lock stops every run, `--force` included, before anything is
+    /// written; an edited migration fails `check` and `generate` and is left alone. The file is
+    /// restored afterwards.
+    fn break_agreement(&self, pick: Index, proto: bool) -> Result<(), TestCaseError> {
+        let Some(lock) = self.lock() else { return Ok(()) };
+        let files: Vec<String> = lock
+            .files
+            .keys()
+            .map(ToString::to_string)
+            .filter(|p| p.rsplit('.').next() == Some(if proto { "proto" } else { "sql" }))
+            .filter(|p| self.root().join(p).is_file())
+            .collect();
+        if files.is_empty() {
+            return Ok(());
+        }
+        let path = pick.get(&files).clone();
+        let full = self.root().join(&path);
+        let original = std::fs::read_to_string(&full).expect("read");
+        let broken = if proto {
+            // Only entity messages have `created_at`; the lock numbers each.
+            let Some(line) = original.lines().find(|l| l.contains(" created_at = ")) else {
+                return Ok(());
+            };
+            original.replacen(line, &line.replace(" = ", " = 10"), 1)
+        } else {
+            format!("{original}-- a hand edit\n")
+        };
+        std::fs::write(&full, &broken).expect("write");
+        let before = tree(self.root());
+        let manifest_error = |e: &fleetwright::Error| matches!(e, fleetwright::Error::Manifest { .. });
+        if proto {
+            for (mode, force) in [(Mode::Check, false), (Mode::Write, false), (Mode::Write, true)] {
+                match self.run(mode, force) {
+                    Err(fleetwright::Error::Inconsistent(found)) => {
+                        prop_assert!(found.iter().any(|f| f.path == path), "{path} is not named: {found:?}");
+                    }
+                    Err(e) if manifest_error(&e) => {}
+                    other => {
+                        return Err(TestCaseError::fail(format!(
+                            "a renumbered {path} did not stop {mode:?} (force {force}): {:?}",
+                            other.map(|o| o.drift())
+                        )));
+                    }
+                }
+            }
+        } else {
+            for mode in [Mode::Check, Mode::DryRun] {
+                match self.run(mode, false) {
+                    Ok(outcome) => prop_assert!(
+                        outcome.errors().any(|f| f.path == path) && (mode != Mode::Check || outcome.drift()),
+                        "an edited {path} passes {mode:?}"
+                    ),
+                    Err(e) if manifest_error(&e) || matches!(e, fleetwright::Error::Usage { .. }) => {}
+                    Err(e) => return Err(TestCaseError::fail(format!("{mode:?} failed: {e}"))),
+                }
+            }
+        }
+        prop_assert_eq!(
+            tree(self.root()),
+            before,
+            "a run wrote to a workspace that disagrees with its lock"
+        );
+        std::fs::write(&full, &original).expect("restore");
+        Ok(())
     }
 
     /// Whether the workspace holds anything a generation wrote (besides `fleet.toml`).
