@@ -316,3 +316,47 @@ fn a_re_added_service_passes_its_generated_tests() {
     let scratch = beta_removed_and_added_back();
     crate::support::cargo(scratch.path(), &["test", "-p", "beta"], &[]);
 }
+
+#[test]
+fn the_ecommerce_lock_with_a_removed_enum_value_is_rebuilt_from_the_workspace() {
+    let scratch = generated(crate::support::ECOMMERCE);
+    let without_draft = crate::support::ECOMMERCE.replace(
+        "enum(draft, pending, paid, cancelled)",
+        "enum(pending, paid, cancelled, refunded)",
+    );
+    scratch.write("fleet.toml", &without_draft);
+    scratch.run(&["generate"]).assert_code(0);
+    let proto = scratch.read("proto/shop/orders/v1/orders.proto");
+    assert!(
+        proto.contains("reserved 1;\n  ORDER_STATUS_UNSPECIFIED = 0;"),
+        "{proto}"
+    );
+    let original = lock_state(&scratch);
+    std::fs::remove_file(scratch.join("fleet.lock")).unwrap();
+    scratch
+        .run(&["generate", "--recover-lock"])
+        .assert_code(0)
+        .assert_stderr_contains(" 0 updated,");
+    // Protos reserve a removed enum value's number, not its name: the name is what is lost,
+    // and the first migration's record of the column's type (as SQL, the same `TEXT`).
+    let expected = original
+        .replace(
+            "[state.enums.\"shop.orders.v1.OrderStatus\"]\nreserved_numbers = [1]\nreserved_names = [\"draft\"]\n",
+            "[state.enums.\"shop.orders.v1.OrderStatus\"]\nreserved_numbers = [1]\n",
+        )
+        .replace(
+            "type = \"enum(draft, pending, paid, cancelled)\"",
+            "type = \"enum(pending, paid, cancelled, refunded)\"",
+        );
+    assert!(expected != original, "the lock no longer records the name");
+    assert!(lock_state(&scratch) == expected, "the rebuilt lock differs");
+    scratch.run(&["check"]).assert_code(0);
+    // Adding the value back gives it a new number.
+    scratch.write("fleet.toml", &without_draft.replace("refunded)", "refunded, draft)"));
+    scratch.run(&["generate"]).assert_code(0);
+    assert!(
+        scratch
+            .read("proto/shop/orders/v1/orders.proto")
+            .contains("ORDER_STATUS_DRAFT = 6;")
+    );
+}
