@@ -535,6 +535,14 @@ impl World {
             .keys()
             .map(ToString::to_string)
             .filter(|p| p.rsplit('.').next() == Some(if proto { "proto" } else { "sql" }))
+            // A removed service's files are on their way out: what its kept migrations say
+            // matters when it comes back (and is checked then).
+            .filter(|p| {
+                self.manifest
+                    .services
+                    .keys()
+                    .any(|name| p.starts_with(&format!("services/{name}/")) || p.contains(&format!("/{name}/v1/")))
+            })
             .filter(|p| self.root().join(p).is_file())
             .collect();
         if files.is_empty() {
