@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use serde::Serialize;
+
 use crate::diagnostic::Diagnostics;
 use crate::source::Source;
 
@@ -41,6 +43,20 @@ pub enum Error {
     /// The lockfile (`fleet.lock`) is unreadable.
     #[error("{} is damaged: {reason}", .path.display())]
     Lockfile { path: PathBuf, reason: String },
+
+    /// `fleet.lock` does not parse.
+    #[error("{} is damaged and cannot be read: {reason}", .path.display())]
+    LockDamaged { path: PathBuf, reason: String },
+
+    /// `fleet.lock` is missing from a workspace that was generated before: without it, hand
+    /// edits cannot be told from generated text.
+    #[error("{} is missing, but this workspace was generated before (it has generated files)", .0.display())]
+    LockMissing(PathBuf),
+
+    /// `fleet.lock` and the workspace's files disagree in a way no generation can settle
+    /// (generating would renumber a proto field or replace an applied migration).
+    #[error("fleet.lock and the workspace disagree; nothing was written{}", inconsistencies(.0))]
+    Inconsistent(Vec<Inconsistency>),
 
     /// A path produced by a template or override would land outside the workspace.
     #[error("refusing to write outside the workspace: {0}")]
@@ -104,7 +120,12 @@ impl Error {
             | Self::UnsafePath(_)
             | Self::Template { .. }
             | Self::Lockfile { .. } => EXIT_INVALID,
-            Self::Io { .. } | Self::Busy(_) | Self::Bug(_) => EXIT_FAILED,
+            Self::Io { .. }
+            | Self::Busy(_)
+            | Self::Bug(_)
+            | Self::LockDamaged { .. }
+            | Self::LockMissing(_)
+            | Self::Inconsistent(_) => EXIT_FAILED,
             Self::Interrupted(error) => error.exit_code(),
         }
     }
@@ -118,6 +139,7 @@ impl Error {
                 "run this inside a project, or pass `-C DIR` / `--manifest PATH`; start one with `fleetwright new DIR` or `fleetwright init`",
             ),
             Self::Interrupted(error) => error.help(),
+            Self::LockDamaged { .. } | Self::LockMissing(_) => Some(LOCK_RECOVERY),
             _ => None,
         }
     }
@@ -131,6 +153,42 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// What to do when `fleet.lock` is missing or damaged; never `--force`, which cannot tell
+/// hand edits from generated text without it.
+pub(crate) const LOCK_RECOVERY: &str = "restore it from version control (`git checkout fleet.lock`); if it is lost, rebuild it from the workspace with `fleetwright generate --recover-lock`, which keeps proto numbers, migrations and hand edits";
+
+fn inconsistencies(found: &[Inconsistency]) -> String {
+    use std::fmt::Write as _;
+    found.iter().fold(String::new(), |mut out, f| {
+        let _ = write!(out, "\n  {}: {}\n    help: {}", f.path, f.message, f.help);
+        out
+    })
+}
+
+/// One problem found between the lock, the manifest and the files on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Inconsistency {
+    /// The file it is about, relative to the workspace.
+    pub path: String,
+    pub message: String,
+    /// What to do about it.
+    pub help: String,
+    pub kind: InconsistencyKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InconsistencyKind {
+    /// Generating would break what is deployed (renumber a field, replace a migration):
+    /// nothing is generated until it is resolved.
+    Blocking,
+    /// The workspace is not what fleetwright generated and it cannot repair it; generation
+    /// goes on, leaves the file alone, and reports it (exit 1).
+    Error,
+    /// Something only the disk remembered, now recorded in `fleet.lock` again.
+    Adopted,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

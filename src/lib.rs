@@ -44,7 +44,7 @@ pub fn generate(manifest_path: &Path, options: write::Options) -> Result<(model:
             let templates = templates_for(&loaded, &root)?;
             Ok((loaded, templates))
         },
-        || write::Lockfile::read(&root),
+        || read_lock(&root, options),
     );
     let (loaded, templates) = loaded?;
     let outcome = apply_loaded(&loaded, &root, &templates, previous?.as_ref(), options)?;
@@ -63,8 +63,27 @@ pub fn generate_loaded(
     options: write::Options,
 ) -> Result<write::Outcome> {
     let _guard = write_guard(root, options)?;
-    let previous = write::Lockfile::read(root)?;
+    let previous = read_lock(root, options)?;
     apply_loaded(loaded, root, templates, previous.as_ref(), options)
+}
+
+/// The previous generation's lock. Recovering rebuilds a missing or damaged one, so the
+/// damaged one is not read; a readable one is not replaced.
+fn read_lock(root: &Path, options: write::Options) -> Result<Option<write::Lockfile>> {
+    match (write::Lockfile::read(root), options.recover) {
+        (Err(Error::LockDamaged { .. }) | Ok(None), true) => Ok(None),
+        (Ok(Some(_)), true) => Err(Error::usage(
+            format!(
+                "{} is readable: there is nothing to recover",
+                root.join("fleet.lock").display()
+            ),
+            Some(
+                "run `fleetwright generate`; to rebuild a lock you distrust, move it away first and keep it until the result is checked",
+            ),
+        )),
+        (read, false) => read,
+        (Err(other), true) => Err(other),
+    }
 }
 
 /// The flock a writing run holds from reading `fleet.lock` to writing it, so concurrent runs
@@ -86,10 +105,14 @@ fn apply_loaded(
     options: write::Options,
 ) -> Result<write::Outcome> {
     let mut workspace = loaded.workspace.clone();
-    let state = model::stabilize(&mut workspace, &previous.map(|l| l.state.clone()).unwrap_or_default())?;
+    let (previous_state, problems) = reconcile_with_disk(&workspace, root, previous, options)?;
+    let state = model::stabilize(&mut workspace, &previous_state)?;
+    let warnings = model::recover::dropped_data(&previous_state, &state);
     let header = write::Header {
         fingerprint: render::fingerprint(&workspace)?,
         state,
+        problems,
+        warnings,
     };
     write::apply(
         root,
@@ -98,6 +121,50 @@ fn apply_loaded(
         previous,
         options,
     )
+}
+
+/// The state to number and migrate from: the lock's, reconciled with the proto and migration
+/// files on disk (see [`model::recover`]), so that neither a lost lock nor `--force` ever
+/// renumbers a field or replaces a migration.
+///
+/// # Errors
+/// [`Error::LockMissing`] when there is no lock but generated files are there (unless
+/// recovering or forcing), [`Error::Inconsistent`] when lock and disk disagree on what is
+/// deployed.
+fn reconcile_with_disk(
+    workspace: &model::Workspace,
+    root: &Path,
+    previous: Option<&write::Lockfile>,
+    options: write::Options,
+) -> Result<(model::State, Vec<model::Inconsistency>)> {
+    // A service without a database keeps the migration files of one it had, but no history.
+    let services: Vec<(&str, &str, bool)> = workspace
+        .services
+        .iter()
+        .map(|s| (s.name.as_str(), s.proto_file.as_str(), s.database.stores_data()))
+        .collect();
+    let found = write::survey(root, &services)?;
+    if previous.is_none() && !found.is_empty() && !options.recover && !options.force {
+        return Err(Error::LockMissing(root.join("fleet.lock")));
+    }
+    let on_disk = model::recover::OnDisk {
+        protos: found
+            .protos
+            .iter()
+            .map(|(path, text)| (path.clone(), model::recover::parse_proto(text)))
+            .collect(),
+        migrations: found.migrations,
+    };
+    let spec_of =
+        |service: &str, table: &str, column: &str| model::recover::manifest_type(workspace, service, table, column);
+    let (state, problems) = model::recover::reconcile(previous.map(|l| &l.state), &on_disk, &spec_of);
+    let (blocking, problems): (Vec<_>, Vec<_>) = problems
+        .into_iter()
+        .partition(|p| p.kind == model::InconsistencyKind::Blocking);
+    if !blocking.is_empty() {
+        return Err(Error::Inconsistent(blocking));
+    }
+    Ok((state, problems))
 }
 
 /// Renders a resolved workspace against the stable state of its previous generation, in

@@ -60,6 +60,19 @@ pub(crate) enum RemoveCommand {
         #[arg(long)]
         no_generate: bool,
     },
+    /// Remove an entity from a service; refused while a `ref(NAME)` field names it
+    ///
+    /// Its table is dropped by the next migration (a warning names it), its proto field
+    /// numbers stay reserved, and adding it again later continues its migration history.
+    Entity {
+        /// The service that owns it
+        service: String,
+        /// Entity name
+        name: String,
+        /// Edit fleet.toml only; do not regenerate
+        #[arg(long)]
+        no_generate: bool,
+    },
 }
 
 pub(crate) fn run_add(command: &AddCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
@@ -107,6 +120,16 @@ pub(crate) fn run_remove(command: &RemoveCommand, global: &GlobalArgs, printer: 
                 edit::remove_service(text, name)
             })
         }
+        RemoveCommand::Entity {
+            service,
+            name,
+            no_generate,
+        } => {
+            let what = format!("removing entity `{name}` from `{service}`");
+            edit_then_generate(global, printer, *no_generate, &what, |text| {
+                edit::remove_entity(text, service, name)
+            })
+        }
     }
 }
 
@@ -118,6 +141,20 @@ fn parse_field(raw: &str) -> Result<(String, String), Error> {
             format!("field `{raw}` is not NAME:TYPE"),
             Some("write fields like `total:int64` or `note:text?`"),
         )),
+    }
+}
+
+/// Refuses to edit fleet.toml while `fleet.lock` is missing, damaged or disagrees with the
+/// workspace: the regeneration after the edit would fail, and a lock recovered after the edit
+/// could not tell the edit's changes from hand edits.
+fn lock_is_usable(manifest: &std::path::Path) -> Result<(), Error> {
+    let dry_run = Options {
+        mode: crate::write::Mode::DryRun,
+        ..Options::write()
+    };
+    match crate::generate(manifest, dry_run) {
+        Err(e @ (Error::LockMissing(_) | Error::LockDamaged { .. } | Error::Inconsistent(_))) => Err(e),
+        _ => Ok(()),
     }
 }
 
@@ -134,6 +171,9 @@ fn edit_then_generate(
     let source = model::load::read(&path)?;
     // The manifest must be valid before the edit too, or we could not tell whose error it is.
     model::load_source(source.clone())?;
+    if !no_generate {
+        lock_is_usable(&path)?;
+    }
     let edited = change(&source.text)?;
     // Problems are shown in the text the edit would have written, which is not on disk, so
     // its name says so: its line numbers are that text's, not the file's.
@@ -146,9 +186,11 @@ fn edit_then_generate(
     }
     let (_, outcome) = crate::generate(&path, Options::write())?;
     printer.outcome(&outcome, false);
-    Ok(if outcome.conflicts().next().is_some() {
-        Status::Failed
-    } else {
-        Status::Ok
-    })
+    Ok(
+        if outcome.conflicts().next().is_some() || outcome.errors().next().is_some() {
+            Status::Failed
+        } else {
+            Status::Ok
+        },
+    )
 }

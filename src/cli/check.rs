@@ -17,6 +17,7 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
         mode: Mode::Check,
         force: false,
         diffs: true,
+        recover: false,
     };
     let (loaded, outcome) = crate::generate(&global.find_manifest(printer)?, options)?;
     printer.diagnostics(&loaded.source, &loaded.warnings);
@@ -42,12 +43,17 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
     if outcome.lock_changed && !outcome.files.iter().any(|f| f.action.changes_disk()) {
         eprintln!("  out of date: fleet.lock");
     }
-    eprintln!("error: the workspace does not match fleet.toml");
-    // `generate` refuses to write over a hand edit, so "run generate" alone would not help.
-    if outcome.conflicts().next().is_some() {
-        eprintln!("  help: {}", super::output::CONFLICT_HELP);
+    printer.problems(&outcome);
+    if outcome.errors().next().is_some() {
+        eprintln!("error: fleet.lock and the workspace disagree (see above)");
     } else {
-        eprintln!("  help: run `fleetwright generate` and commit the result");
+        eprintln!("error: the workspace does not match fleet.toml");
+        if outcome.conflicts().next().is_some() {
+            // `generate` refuses to write over a hand edit, so "run generate" alone would not help.
+            eprintln!("  help: {}", super::output::CONFLICT_HELP);
+        } else {
+            eprintln!("  help: run `fleetwright generate` and commit the result");
+        }
     }
     Ok(Status::Failed)
 }

@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::write::{Action, Conflict, Mode, Options, Outcome};
 
 #[derive(Debug, clap::Args)]
+#[allow(clippy::struct_excessive_bools)] // independent command-line flags
 pub(crate) struct Args {
     /// Show what would change without writing anything
     #[arg(long)]
@@ -14,8 +15,15 @@ pub(crate) struct Args {
     #[arg(long)]
     pub diff: bool,
     /// Overwrite managed files even if they were edited by hand, and delete stale ones
+    /// (proto numbers and migrations are kept, with or without fleet.lock)
     #[arg(long)]
     pub force: bool,
+    /// Rebuild a missing or damaged fleet.lock from the workspace: proto numbers from the
+    /// .proto files, migration history from the migration files, ownership from the files
+    /// (a generated file that differs from fleet.toml's rendering is reported as edited by
+    /// hand, never overwritten)
+    #[arg(long, conflicts_with = "force")]
+    pub recover_lock: bool,
     /// Report format
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -28,15 +36,18 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
         mode,
         force: args.force,
         diffs: args.diff,
+        recover: args.recover_lock,
     };
     let (loaded, outcome) = crate::generate(&manifest, options)?;
     printer.diagnostics(&loaded.source, &loaded.warnings);
     report(&outcome, args.diff, args.format, args.dry_run, printer);
-    Ok(if outcome.conflicts().next().is_some() {
-        Status::Failed
-    } else {
-        Status::Ok
-    })
+    Ok(
+        if outcome.conflicts().next().is_some() || outcome.errors().next().is_some() {
+            Status::Failed
+        } else {
+            Status::Ok
+        },
+    )
 }
 
 /// Prints an outcome as text (with optional diffs) or JSON.

@@ -198,7 +198,7 @@ pub(crate) enum Command {
     Init(init::Args),
     /// Render the manifest and write the workspace
     Generate(generate::Args),
-    /// Exit 1 if the workspace differs from what `generate` would write (for CI)
+    /// Exit 1 if the workspace differs from what `generate` would write or disagrees with fleet.lock (for CI)
     Check(check::Args),
     /// Check the manifest only; write nothing
     Validate(validate::Args),

@@ -8,6 +8,7 @@ use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use super::{ColorWhen, Status};
 use crate::diagnostic::{Diagnostics, Renderer};
 use crate::error::Error;
+use crate::model::InconsistencyKind;
 use crate::source::Source;
 use crate::write::{Action, Outcome};
 
@@ -99,8 +100,33 @@ impl Printer {
         Status::from_exit_code(error.exit_code())
     }
 
+    /// What reconciling `fleet.lock` with the workspace found: errors, and what was read
+    /// back from the workspace into the lock.
+    pub(crate) fn problems(&self, outcome: &Outcome) {
+        for problem in &outcome.problems {
+            if problem.kind == InconsistencyKind::Adopted {
+                self.info(&format!("  recovered: {}: {}", problem.path, problem.message));
+            } else {
+                eprintln!("error: {}: {}", problem.path, problem.message);
+                eprintln!("  help: {}", problem.help);
+            }
+        }
+    }
+
     /// The per-file lines and the closing count of a generation.
     pub(crate) fn outcome(&self, outcome: &Outcome, dry_run: bool) {
+        self.problems(outcome);
+        if outcome.damaged_lock_kept {
+            self.info(&format!(
+                "{} the damaged lock as fleet.lock.damaged; delete it once the rebuilt fleet.lock is checked",
+                if dry_run { "would keep" } else { "kept" }
+            ));
+        }
+        for warning in &outcome.warnings {
+            self.warn(&format!(
+                "{warning}; review it, and back up that data, before it is deployed"
+            ));
+        }
         let verb = |now: &'static str, would: &'static str| if dry_run { would } else { now };
         for file in &outcome.files {
             let line = match &file.action {

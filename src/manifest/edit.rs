@@ -167,6 +167,66 @@ pub(crate) fn set_project_name(text: &str, name: &str) -> Result<String, Error> 
     Ok(doc.to_string())
 }
 
+/// Removes `[services.SERVICE.entities.NAME]`, with the comments above it.
+///
+/// # Errors
+/// [`Error::Usage`] when the service or entity is missing, or a field of the service (of an
+/// entity or an event) is a `ref(NAME)`: the reference would point nowhere.
+pub(crate) fn remove_entity(text: &str, service: &str, entity: &str) -> Result<String, Error> {
+    let mut doc = parse(text)?;
+    let services = services(&mut doc)?;
+    let Some(table) = services.get_mut(service).and_then(Item::as_table_like_mut) else {
+        return Err(Error::usage(format!("no service `{service}` in fleet.toml"), None));
+    };
+    let mut users = Vec::new();
+    for kind in ["entities", "events"] {
+        let Some(owners) = table.get(kind).and_then(Item::as_table_like) else {
+            continue;
+        };
+        for (owner, fields) in owners.iter() {
+            if kind == "entities" && owner == entity {
+                continue;
+            }
+            let Some(fields) = fields.as_table_like() else { continue };
+            for (field, ty) in fields.iter() {
+                if ty.as_str().is_some_and(|ty| refers_to(ty, entity)) {
+                    let what = if kind == "events" { "event" } else { "entity" };
+                    users.push(format!(
+                        "{what} `{owner}` has `{field} = \"{}\"`",
+                        ty.as_str().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
+    let Some(entities) = table.get_mut("entities").and_then(Item::as_table_like_mut) else {
+        return Err(Error::usage(format!("`{service}` has no entities"), None));
+    };
+    if !entities.contains_key(entity) {
+        let known: Vec<String> = entities.iter().map(|(k, _)| format!("`{k}`")).collect();
+        return Err(Error::usage(
+            format!("`{service}` has no entity `{entity}`"),
+            Some(&format!("its entities are {}", known.join(", "))),
+        ));
+    }
+    if !users.is_empty() {
+        return Err(Error::usage(
+            format!("cannot remove `{entity}` from `{service}`: {}", users.join(", ")),
+            Some("remove those fields from fleet.toml first, or make them a `uuid` that keeps the id"),
+        ));
+    }
+    entities.remove(entity);
+    Ok(doc.to_string())
+}
+
+/// Whether a field type (`ref(Product)`, `ref(Product)[]`, `ref( Product )?`) refers to `entity`.
+fn refers_to(ty: &str, entity: &str) -> bool {
+    ty.trim()
+        .strip_prefix("ref(")
+        .and_then(|rest| rest.split_once(')'))
+        .is_some_and(|(name, _)| name.trim() == entity)
+}
+
 /// Sets `[project] templates = DIR`: the new text, or `Err(current)` when it is already set.
 ///
 /// # Errors
@@ -219,6 +279,28 @@ mod tests {
         assert!(e.to_string().contains("`orders` calls it"));
         let out = remove_service(TEXT, "orders").unwrap();
         assert!(!out.contains("orders") && out.contains("# the users"));
+    }
+
+    #[test]
+    fn removing_an_entity_keeps_the_rest_and_refuses_while_it_is_referenced() {
+        let text = "[services.shop]\n\n# products\n[services.shop.entities.Product]\nname = \"string\"\n\n# lines\n[services.shop.entities.Line]\nproduct = \"ref(Product)[]\"\n\n[services.shop.events.Sold]\nline = \"ref( Line )?\"\n";
+        let e = remove_entity(text, "shop", "Product").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("entity `Line` has `product = \"ref(Product)[]\"`"),
+            "{e}"
+        );
+        let e = remove_entity(text, "shop", "Line").unwrap_err();
+        assert!(e.to_string().contains("event `Sold` has `line"), "{e}");
+        let e = remove_entity(text, "shop", "Nope").unwrap_err();
+        assert_eq!(e.help(), Some("its entities are `Product`, `Line`"));
+        assert!(remove_entity(text, "nope", "Line").is_err());
+        let without_event = text.replace("[services.shop.events.Sold]\nline = \"ref( Line )?\"\n", "");
+        let out = remove_entity(&without_event, "shop", "Line").unwrap();
+        assert_eq!(
+            out,
+            "[services.shop]\n\n# products\n[services.shop.entities.Product]\nname = \"string\"\n\n"
+        );
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl Migration {
 
 /// SQL type of a column; with `default`, required columns get a default so existing rows
 /// can take the new column.
-fn column_type(spec: &str, default: bool) -> String {
+pub(crate) fn column_type(spec: &str, default: bool) -> String {
     match super::types::parse(spec) {
         Ok(ty) => {
             let m = ty.mapping("", "");
@@ -176,6 +176,28 @@ impl History {
         next.applied.push(Migration { version, name, ops });
         next.tables = wanted.iter().cloned().collect();
         Ok(next)
+    }
+}
+
+impl History {
+    /// What the migrations after version `since` delete, one sentence per dropped table or
+    /// column, so that no generation drops data without saying so.
+    pub(crate) fn drops_after(&self, since: u32) -> Vec<String> {
+        let mut out = Vec::new();
+        for migration in self.applied.iter().filter(|m| m.version > since) {
+            for op in &migration.ops {
+                let what = match op {
+                    Op::DropTable { table } => format!("table `{table}` and every row in it"),
+                    Op::DropColumn { table, column } => format!("column `{table}.{column}` and its data"),
+                    Op::CreateTable { .. } | Op::AddColumn { .. } => continue,
+                };
+                out.push(format!(
+                    "migration {} drops {what} when it is applied",
+                    migration.file_name()
+                ));
+            }
+        }
+        out
     }
 }
 

@@ -10,6 +10,7 @@ pub(crate) mod graph;
 pub(crate) mod load;
 pub(crate) mod migrations;
 pub(crate) mod names;
+pub(crate) mod recover;
 pub(crate) mod resolve;
 pub(crate) mod stabilize;
 pub(crate) mod state;
@@ -20,6 +21,7 @@ use serde::Serialize;
 
 pub(crate) use choices::{Broker, CiProvider, Closed, Database, DeployTarget, Language};
 pub use load::{Loaded, load, load_source};
+pub use recover::{Inconsistency, InconsistencyKind};
 pub(crate) use resolve::resolve;
 pub use stabilize::stabilize;
 pub use state::State;

@@ -42,22 +42,7 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State) -> Result<State, E
             next.messages.insert(key, numbering);
         }
         if service.database.stores_data() {
-            let wanted: Vec<(String, Vec<Column>)> = service
-                .entities
-                .iter()
-                .map(|e| {
-                    let columns = e
-                        .fields
-                        .iter()
-                        .map(|f| Column {
-                            name: f.name.clone(),
-                            spec: f.spec.clone(),
-                        })
-                        .collect();
-                    (e.table.clone(), columns)
-                })
-                .chain(messaging_tables(service))
-                .collect();
+            let wanted = wanted_tables(service);
             let history = previous
                 .migrations
                 .get(&service.name)
@@ -92,6 +77,27 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State) -> Result<State, E
             .or_insert_with(|| numbering.assign(&[], 1));
     }
     Ok(next)
+}
+
+/// The tables a service's database must have (table → columns, in entity order): its
+/// entities', then its event tables.
+pub(crate) fn wanted_tables(service: &Service) -> Vec<(String, Vec<Column>)> {
+    service
+        .entities
+        .iter()
+        .map(|e| {
+            let columns = e
+                .fields
+                .iter()
+                .map(|f| Column {
+                    name: f.name.clone(),
+                    spec: f.spec.clone(),
+                })
+                .collect();
+            (e.table.clone(), columns)
+        })
+        .chain(messaging_tables(service))
+        .collect()
 }
 
 /// The event tables a service needs besides its entities' (their names cannot clash with an

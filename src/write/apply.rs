@@ -17,6 +17,7 @@ use super::decide::{Action, Decision, FileReport, decide, stale_files};
 use super::filesystem::{Root, Staged, remove, remove_leftover_temporaries, stage, write_atomic};
 use super::lockfile::{LOCK_FILE, LockedFile, Lockfile};
 use crate::error::Error;
+use crate::model::{Inconsistency, InconsistencyKind};
 use crate::plan::{Group, RelPath};
 
 /// What to do with the decisions.
@@ -39,6 +40,11 @@ pub struct Options {
     /// Keep the text before and after of each changed file in the outcome, for diffs. Always
     /// kept in [`Mode::Check`], whose failure report is the diff.
     pub diffs: bool,
+    /// Rebuild a missing or damaged `fleet.lock` from the workspace: numbers and migrations
+    /// from the proto and migration files, ownership from the files themselves (a managed
+    /// file that differs from its rendering but carries fleetwright's header counts as edited
+    /// by hand).
+    pub recover: bool,
 }
 
 impl Options {
@@ -48,6 +54,7 @@ impl Options {
             mode: Mode::Write,
             force: false,
             diffs: false,
+            recover: false,
         }
     }
 }
@@ -59,6 +66,10 @@ pub(crate) struct Header {
     pub fingerprint: String,
     /// The stable numbering and migration state.
     pub state: crate::model::State,
+    /// What reconciling the lock with the workspace found, short of blocking.
+    pub problems: Vec<Inconsistency>,
+    /// Data the new migrations delete, one sentence each.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,6 +77,16 @@ pub struct Outcome {
     pub files: Vec<FileReport>,
     /// Whether `fleet.lock` changes (or would).
     pub lock_changed: bool,
+    /// Disagreements between `fleet.lock` and the workspace: errors the run cannot repair,
+    /// and what it read back from the workspace into the lock.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Inconsistency>,
+    /// Data the new migrations delete (a removed entity's table, a removed field's column).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// A recovery that replaces a damaged `fleet.lock` keeps it as `fleet.lock.damaged`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub damaged_lock_kept: bool,
 }
 
 impl Outcome {
@@ -77,9 +98,15 @@ impl Outcome {
         self.files.iter().filter(|f| matches!(f.action, Action::Conflict(_)))
     }
 
+    /// Inconsistencies no generation repairs: the run fails (exit 1) until they are resolved.
+    pub fn errors(&self) -> impl Iterator<Item = &Inconsistency> {
+        self.problems.iter().filter(|p| p.kind == InconsistencyKind::Error)
+    }
+
     /// True when the workspace differs from what `generate` would write.
     pub fn drift(&self) -> bool {
-        self.lock_changed
+        self.errors().next().is_some()
+            || self.lock_changed
             || self
                 .files
                 .iter()
@@ -132,13 +159,34 @@ where
     let empty = std::collections::BTreeMap::new();
     let old_files = old_lock.map_or(&empty, |l| &l.files);
     let keep_texts = options.diffs || options.mode == Mode::Check;
+    // A managed file with fleetwright's header while there is no lock: the lock was lost.
+    let lock_lost = std::sync::atomic::AtomicBool::new(false);
+    let recover = old_lock.is_none() && options.recover;
+    // Recovery refuses a readable lock, so a lock file there now is a damaged one.
+    let damaged_lock = recover && root.path.join(LOCK_FILE).is_file();
     let decide_group = |group: Group| -> Result<Vec<Decided>, Error> {
         group
             .into_iter()
             .map(|(path, planned)| {
                 let recorded = old_files.get(&path);
-                let Decision { mut report, entry } =
-                    decide(root, path, planned.contents, planned.owner, recorded, options.force)?;
+                let Decision { mut report, entry } = decide(
+                    root,
+                    path,
+                    planned.contents,
+                    planned.owner,
+                    recorded,
+                    options.force,
+                    recover,
+                )?;
+                if old_lock.is_none() && report.action == Action::Conflict(super::decide::Conflict::NotOurs) {
+                    let generated = report
+                        .before_after
+                        .as_ref()
+                        .is_some_and(|(disk, _)| has_our_header(disk));
+                    if generated {
+                        lock_lost.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
                 let staged = match (&report.action, &report.before_after) {
                     (Action::Create | Action::Update | Action::Overwrite(_), Some((_, text)))
                         if options.mode == Mode::Write =>
@@ -155,6 +203,9 @@ where
             .collect()
     };
     let mut decided: Vec<Decided> = render(&decide_group)?.into_iter().flatten().collect();
+    if lock_lost.into_inner() && !options.force {
+        return Err(Error::LockMissing(root.path.join(LOCK_FILE)));
+    }
     // Sorted for the reports, and for finding a path among them below.
     decided.sort_by(|a, b| a.report.path.cmp(&b.report.path));
 
@@ -188,12 +239,33 @@ where
     if options.mode == Mode::Write {
         // Each rename is atomic and the lock comes last, so an interrupted or failed run
         // still leaves every file old or new.
+        if damaged_lock {
+            keep_damaged_lock(root)?;
+        }
         commit(root, staged, &removals, &reports, lock_changed.then_some(&new_lock)).map_err(Error::interrupted)?;
     }
     Ok(Outcome {
         files: reports,
         lock_changed,
+        problems: header.problems,
+        warnings: header.warnings,
+        damaged_lock_kept: damaged_lock,
     })
+}
+
+/// Moves a damaged `fleet.lock` that a recovery replaces to `fleet.lock.damaged`, so what it
+/// still holds is not lost.
+fn keep_damaged_lock(root: &Root<'_>) -> Result<(), Error> {
+    let lock = root.path.join(LOCK_FILE);
+    let kept = root.path.join(format!("{LOCK_FILE}.damaged"));
+    std::fs::rename(&lock, &kept).map_err(|e| Error::io("move aside", lock, e))
+}
+
+/// Whether a file's first lines carry the `@generated by fleetwright` header.
+fn has_our_header(text: &str) -> bool {
+    text.lines()
+        .take(2)
+        .any(|line| line.contains("@generated by fleetwright"))
 }
 
 /// Puts the decided files in place: renames the staged ones, deletes the removed ones, then

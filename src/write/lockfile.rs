@@ -53,7 +53,8 @@ impl Lockfile {
     /// Reads the lock of a workspace; `None` when there is none yet.
     ///
     /// # Errors
-    /// [`Error::Lockfile`] when it exists but does not parse or is from a newer format.
+    /// [`Error::LockDamaged`] when it exists but does not parse, [`Error::Lockfile`] when it
+    /// is from a newer format.
     pub fn read(root: &Path) -> Result<Option<Self>, Error> {
         let path = root.join(LOCK_FILE);
         let text = match std::fs::read_to_string(&path) {
@@ -61,12 +62,9 @@ impl Lockfile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io("read", path, e)),
         };
-        let lock: Self = toml::from_str(&text).map_err(|e| Error::Lockfile {
+        let lock: Self = toml::from_str(&text).map_err(|e| Error::LockDamaged {
             path: path.clone(),
-            reason: format!(
-                "{}; restore it from version control, or delete it and run `fleetwright generate --force`",
-                e.message()
-            ),
+            reason: e.message().trim_end().to_owned(),
         })?;
         if lock.format > LOCK_FORMAT {
             return Err(Error::Lockfile {

@@ -9,6 +9,7 @@ pub(crate) mod filesystem;
 pub(crate) mod flock;
 pub mod lockfile;
 pub(crate) mod regions;
+pub(crate) mod survey;
 
 pub(crate) use apply::{Header, apply};
 pub use apply::{Mode, Options, Outcome};
@@ -16,3 +17,4 @@ pub use decide::{Action, Conflict, FileReport};
 pub(crate) use filesystem::write_file_atomic;
 pub(crate) use flock::Flock;
 pub use lockfile::Lockfile;
+pub(crate) use survey::survey;

@@ -10,6 +10,7 @@ mod filesystem;
 mod generate;
 mod k8s;
 mod layering;
+mod lock;
 mod properties;
 mod regenerate;
 mod scale;

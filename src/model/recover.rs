@@ -1,0 +1,738 @@
+//! What `fleet.lock`'s state must agree with in the workspace itself: the proto files say
+//! which field and enum numbers clients already use, and the migration files say which
+//! migrations databases already applied. This module reads those texts back into a
+//! [`State`] ([`parse_proto`], [`parse_migration`]) and reconciles it with the lock's
+//! ([`reconcile`]): numbers and migrations found only on disk are adopted (so a lost or stale
+//! lock never leads to a reused number or a replaced migration), and a disagreement no
+//! generation can settle is an [`Inconsistency`]. Pure: the caller reads the files.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+pub use crate::error::{Inconsistency, InconsistencyKind};
+
+use super::migrations::{Column, History, Migration, Op};
+use super::state::{Numbering, State};
+
+const RECOVER_HELP: &str = "restore fleet.lock from version control; if it is lost, delete it and rebuild it from the workspace with `fleetwright generate --recover-lock`";
+
+/// The numbering one proto file declares, by fully qualified message and enum name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProtoNumbers {
+    pub messages: BTreeMap<String, Numbering>,
+    pub enums: BTreeMap<String, Numbering>,
+}
+
+/// Reads the field numbers of a proto file fleetwright generated: its entity and event
+/// messages (not the request and response messages of its RPCs, which are numbered by the
+/// templates) with their `reserved` numbers and names, and its enums, with value names
+/// turned back into the manifest's variants (`ORDER_STATUS_PAID` of `OrderStatus` → `paid`).
+/// Lines it does not understand are skipped: the numbers it does read are what matters.
+#[must_use]
+pub fn parse_proto(text: &str) -> ProtoNumbers {
+    let mut package = String::new();
+    let mut rpc_types = BTreeSet::new();
+    let mut blocks: Vec<(bool, String, Numbering)> = Vec::new();
+    let mut open: Option<(bool, String, Numbering)> = None;
+    let mut depth = 0usize;
+    for raw in text.lines() {
+        let line = raw.split("//").next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("package ") {
+            rest.trim_end_matches(';').trim().clone_into(&mut package);
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("rpc ") {
+            for part in rest.split(['(', ')']).skip(1).step_by(2) {
+                rpc_types.insert(part.trim().trim_start_matches("stream ").trim().to_owned());
+            }
+            continue;
+        }
+        if depth == 0 {
+            let header = line
+                .strip_prefix("message ")
+                .map(|r| (false, r))
+                .or_else(|| line.strip_prefix("enum ").map(|r| (true, r)));
+            if let Some((is_enum, rest)) = header {
+                let name = rest
+                    .split(|c: char| c == '{' || c.is_whitespace())
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
+                if line.ends_with('}') {
+                    blocks.push((is_enum, name, Numbering::default()));
+                } else {
+                    open = Some((is_enum, name, Numbering::default()));
+                    depth = 1;
+                }
+                continue;
+            }
+            if line.ends_with('{') {
+                depth = 1;
+            }
+            continue;
+        }
+        if line.starts_with('}') {
+            depth -= 1;
+            if depth == 0
+                && let Some(block) = open.take()
+            {
+                blocks.push(block);
+            }
+            continue;
+        }
+        if line.ends_with('{') {
+            depth += 1;
+            continue;
+        }
+        let Some((_, _, numbering)) = open.as_mut().filter(|_| depth == 1) else {
+            continue;
+        };
+        read_member(line, numbering);
+    }
+    let mut out = ProtoNumbers::default();
+    for (is_enum, name, mut numbering) in blocks {
+        let key = format!("{package}.{name}");
+        if is_enum {
+            use heck::ToShoutySnakeCase;
+            let prefix = format!("{}_", name.to_shouty_snake_case());
+            numbering.numbers = numbering
+                .numbers
+                .into_iter()
+                .filter(|(_, number)| *number != 0)
+                .map(|(value, number)| (value.strip_prefix(&prefix).unwrap_or(&value).to_lowercase(), number))
+                .collect();
+            // The UNSPECIFIED value is not a variant.
+            numbering.reserved_numbers.remove(&0);
+            out.enums.insert(key, numbering);
+        } else if !rpc_types.contains(&name) {
+            out.messages.insert(key, numbering);
+        }
+    }
+    out
+}
+
+/// One line inside a message or enum: a `reserved` list, or a field or value with its number.
+fn read_member(line: &str, numbering: &mut Numbering) {
+    if let Some(rest) = line.strip_prefix("reserved ") {
+        for item in rest.trim_end_matches(';').split(',') {
+            let item = item.trim();
+            if let Some(name) = item.strip_prefix('"').and_then(|i| i.strip_suffix('"')) {
+                numbering.reserved_names.insert(name.to_owned());
+            } else if let Some((low, high)) = item.split_once(" to ") {
+                if let (Ok(low), Ok(high)) = (low.trim().parse::<u32>(), high.trim().parse::<u32>()) {
+                    numbering
+                        .reserved_numbers
+                        .extend(low..=high.min(low.saturating_add(10_000)));
+                }
+            } else if let Ok(number) = item.parse() {
+                numbering.reserved_numbers.insert(number);
+            }
+        }
+        return;
+    }
+    let Some((left, right)) = line.trim_end_matches(';').split_once('=') else {
+        return;
+    };
+    let (Some(name), Ok(number)) = (left.split_whitespace().last(), right.trim().parse::<u32>()) else {
+        return;
+    };
+    numbering.numbers.insert(name.to_owned(), number);
+}
+
+/// The header every migration file starts with, then its SQL.
+const MIGRATION_HEADER_LINES: usize = 2;
+
+/// Reads a migration file fleetwright wrote (`0002_add_orders_note.sql`) back into the
+/// schema operations it records. `spec_of(table, column)` names the manifest type of a
+/// column when the manifest still has it; SQL alone does not tell `string` from `uuid`.
+/// Only an exact reading is accepted: the operations must render to the file's SQL again.
+///
+/// # Errors
+/// A sentence saying why the file is not a migration fleetwright wrote.
+pub fn parse_migration(
+    file_name: &str,
+    text: &str,
+    spec_of: &dyn Fn(&str, &str) -> Option<String>,
+) -> Result<Migration, String> {
+    let (version, name) = migration_file_name(file_name).ok_or("its name is not `NNNN_name.sql`")?;
+    let body = migration_body(text);
+    let mut ops = Vec::new();
+    let mut lines = body.lines();
+    while let Some(line) = lines.next() {
+        if let Some(table) = line.strip_prefix("CREATE TABLE ").and_then(|r| r.strip_suffix(" (")) {
+            let table = unquote(table)?;
+            let mut columns = Vec::new();
+            for column in lines.by_ref() {
+                if column == ");" {
+                    break;
+                }
+                let column = column.trim().trim_end_matches(',');
+                let (name, sql) = column.split_once(' ').ok_or("a column has no type")?;
+                let name = unquote(name)?;
+                if matches!(name.as_str(), "id" | "created_at" | "updated_at") {
+                    continue;
+                }
+                let spec = spec_for(&table, &name, sql, false, spec_of)?;
+                columns.push(Column { name, spec });
+            }
+            ops.push(Op::CreateTable { table, columns });
+        } else if let Some(rest) = line.strip_prefix("ALTER TABLE ") {
+            let (table, change) = rest.split_once(' ').ok_or("an ALTER TABLE names no change")?;
+            let table = unquote(table)?;
+            let change = change.strip_suffix(';').ok_or("an ALTER TABLE does not end with `;`")?;
+            if let Some(column) = change.strip_prefix("ADD COLUMN ") {
+                let (name, sql) = column.split_once(' ').ok_or("an added column has no type")?;
+                let name = unquote(name)?;
+                let spec = spec_for(&table, &name, sql, true, spec_of)?;
+                ops.push(Op::AddColumn {
+                    table,
+                    column: Column { name, spec },
+                });
+            } else if let Some(column) = change.strip_prefix("DROP COLUMN ") {
+                ops.push(Op::DropColumn {
+                    table,
+                    column: unquote(column)?,
+                });
+            } else {
+                return Err(format!("`{line}` is not a change fleetwright makes"));
+            }
+        } else if let Some(table) = line.strip_prefix("DROP TABLE ").and_then(|r| r.strip_suffix(';')) {
+            ops.push(Op::DropTable { table: unquote(table)? });
+        } else if !line.trim().is_empty() {
+            return Err(format!("`{line}` is not a statement fleetwright writes"));
+        }
+    }
+    let migration = Migration { version, name, ops };
+    if migration.sql().trim_end() == body.trim_end() {
+        Ok(migration)
+    } else {
+        Err("its SQL differs from what fleetwright writes (was it edited?)".to_owned())
+    }
+}
+
+/// `0002_add_orders_note.sql` → (2, `add_orders_note`).
+#[must_use]
+pub fn migration_file_name(file_name: &str) -> Option<(u32, String)> {
+    let stem = file_name.strip_suffix(".sql")?;
+    let (number, name) = stem.split_once('_')?;
+    let valid = number.len() == 4 && number.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty();
+    Some((number.parse().ok()?, name.to_owned())).filter(|_| valid)
+}
+
+/// A migration file's SQL, without the comment fleetwright puts above it (compare it with
+/// [`Migration::sql`] without trailing whitespace: the template ends with a blank line).
+#[must_use]
+pub fn migration_body(text: &str) -> &str {
+    let mut rest = text;
+    for _ in 0..MIGRATION_HEADER_LINES {
+        if rest.starts_with("--") {
+            rest = rest.split_once('\n').map_or("", |(_, r)| r);
+        }
+    }
+    rest
+}
+
+fn unquote(name: &str) -> Result<String, String> {
+    name.strip_prefix('"')
+        .and_then(|n| n.strip_suffix('"'))
+        .filter(|n| !n.contains('"'))
+        .map(str::to_owned)
+        .ok_or_else(|| format!("`{name}` is not a quoted name"))
+}
+
+/// A manifest type whose SQL is `sql`: the manifest's own when it still matches, else the
+/// simplest type with that SQL (the specs differ only in what SQL cannot tell apart).
+fn spec_for(
+    table: &str,
+    column: &str,
+    sql: &str,
+    with_default: bool,
+    spec_of: &dyn Fn(&str, &str) -> Option<String>,
+) -> Result<String, String> {
+    let mut candidates: Vec<String> = spec_of(table, column).into_iter().collect();
+    candidates.extend(
+        [
+            "string",
+            "string?",
+            "int32",
+            "int32?",
+            "int64",
+            "int64?",
+            "float64",
+            "float64?",
+            "uuid",
+            "timestamp",
+            "date",
+            "string[]",
+        ]
+        .map(str::to_owned),
+    );
+    // An enum column added later defaults to its first variant.
+    if let Some(first) = sql.split(" DEFAULT '").nth(1).and_then(|d| d.strip_suffix('\'')) {
+        candidates.push(format!("enum({first})"));
+    }
+    candidates
+        .into_iter()
+        .find(|spec| super::migrations::column_type(spec, with_default) == sql)
+        .ok_or_else(|| format!("column `{table}.{column}` has a type fleetwright does not write: `{sql}`"))
+}
+
+/// The history a list of migrations (oldest first) leads to, replayed onto `start`.
+#[must_use]
+pub fn replay(mut start: History, migrations: Vec<Migration>) -> History {
+    for migration in migrations {
+        for op in &migration.ops {
+            match op {
+                Op::CreateTable { table, columns } => {
+                    start.tables.insert(table.clone(), columns.clone());
+                }
+                Op::AddColumn { table, column } => start.tables.entry(table.clone()).or_default().push(column.clone()),
+                Op::DropColumn { table, column } => {
+                    if let Some(columns) = start.tables.get_mut(table) {
+                        columns.retain(|c| c.name != *column);
+                    }
+                }
+                Op::DropTable { table } => {
+                    start.tables.remove(table);
+                }
+            }
+        }
+        start.applied.push(migration);
+    }
+    start
+}
+
+/// The manifest's type of a column of a service's table, if the manifest still has it.
+#[must_use]
+pub fn manifest_type(workspace: &super::Workspace, service: &str, table: &str, column: &str) -> Option<String> {
+    super::stabilize::wanted_tables(workspace.service(service)?)
+        .into_iter()
+        .find(|(t, _)| t == table)?
+        .1
+        .into_iter()
+        .find(|c| c.name == column)
+        .map(|c| c.spec)
+}
+
+/// What the migrations that `next` adds to `previous` delete, one sentence each
+/// (`` `orders`: migration 0004_drop_notes.sql drops table `notes` ... ``), so no generation
+/// drops data without saying so.
+#[must_use]
+pub fn dropped_data(previous: &State, next: &State) -> Vec<String> {
+    next.migrations
+        .iter()
+        .flat_map(|(service, history)| {
+            let since = previous
+                .migrations
+                .get(service)
+                .and_then(|h| h.applied.last())
+                .map_or(0, |m| m.version);
+            history
+                .drops_after(since)
+                .into_iter()
+                .map(move |drop| format!("`{service}`: {drop}"))
+        })
+        .collect()
+}
+
+/// What the workspace's files say, for [`reconcile`].
+#[derive(Debug, Default)]
+pub struct OnDisk {
+    /// Per proto file (its path): the numbers it declares.
+    pub protos: Vec<(String, ProtoNumbers)>,
+    /// Per service: its migration files (path, file name, text), in file name order.
+    pub migrations: BTreeMap<String, Vec<(String, String, String)>>,
+}
+
+/// The state to generate from: the lock's (`None` when there is no lock), with whatever only
+/// the disk remembers adopted, and the inconsistencies found on the way. `spec_of(service,
+/// table, column)` gives the manifest's type of a column, to read migrations exactly.
+#[must_use]
+pub fn reconcile(
+    lock: Option<&State>,
+    disk: &OnDisk,
+    spec_of: &dyn Fn(&str, &str, &str) -> Option<String>,
+) -> (State, Vec<Inconsistency>) {
+    let mut state = lock.cloned().unwrap_or_default();
+    let mut found = Vec::new();
+    let lock_file = if lock.is_some() { "fleet.lock" } else { "the workspace" };
+    for (path, numbers) in &disk.protos {
+        for (kind, on_disk, known) in [
+            ("message", &numbers.messages, &mut state.messages),
+            ("enum", &numbers.enums, &mut state.enums),
+        ] {
+            for (key, disk_numbering) in on_disk {
+                let numbering = known.entry(key.clone()).or_default();
+                adopt_numbering(kind, key, path, numbering, disk_numbering, lock.is_some(), &mut found);
+            }
+        }
+    }
+    for (service, files) in &disk.migrations {
+        let mut history = state.migrations.get(service).cloned().unwrap_or_default();
+        let mut adopted = Vec::new();
+        for (path, file_name, text) in files {
+            let Some((version, _)) = migration_file_name(file_name) else {
+                continue;
+            };
+            let spec = |table: &str, column: &str| spec_of(service, table, column);
+            let known = history.applied.iter().find(|m| m.version == version);
+            match known {
+                Some(m) if m.file_name() != *file_name => found.push(Inconsistency {
+                    path: path.clone(),
+                    message: format!(
+                        "migration {version} of `{service}` is `{}` in {lock_file}, but this file holds another migration {version}",
+                        m.file_name()
+                    ),
+                    help: format!(
+                        "databases may have applied either one; keep the one that was deployed, then {RECOVER_HELP}"
+                    ),
+                    kind: InconsistencyKind::Blocking,
+                }),
+                Some(m) if migration_body(text).trim_end() != m.sql().trim_end() => found.push(Inconsistency {
+                    path: path.clone(),
+                    message: format!(
+                        "migration {version} of `{service}` was edited: databases that applied it refuse the changed file (its checksum differs)"
+                    ),
+                    help: "restore it from version control, or delete it and run `fleetwright generate` to write it again; change the schema in fleet.toml instead".to_owned(),
+                    kind: InconsistencyKind::Error,
+                }),
+                Some(_) => {}
+                None => {
+                    let next = history.applied.last().map_or(1, |m| m.version + 1) + u32::try_from(adopted.len()).unwrap_or(u32::MAX);
+                    match parse_migration(file_name, text, &spec) {
+                        Ok(migration) if version == next => {
+                            if lock.is_some() {
+                                found.push(Inconsistency {
+                                path: path.clone(),
+                                message: format!("migration {version} of `{service}` was missing from {lock_file}; read back from this file"),
+                                help: "fleet.lock records it again after `fleetwright generate`".to_owned(),
+                                kind: InconsistencyKind::Adopted,
+                                });
+                            }
+                            adopted.push(migration);
+                        }
+                        Ok(_) => found.push(Inconsistency {
+                            path: path.clone(),
+                            message: format!(
+                                "migration {version} of `{service}` does not follow its history (the next one is {next}), so it is never applied"
+                            ),
+                            help: format!("if it was deployed, {RECOVER_HELP}; if not, delete it"),
+                            kind: InconsistencyKind::Error,
+                        }),
+                        Err(why) => found.push(Inconsistency {
+                            path: path.clone(),
+                            message: format!(
+                                "`{file_name}` is not in the migration history of `{service}` and cannot be read back: {why}"
+                            ),
+                            help: "fleetwright applies only the migrations it generated: restore this one from version control, or move your SQL out of the migrations folder".to_owned(),
+                            kind: InconsistencyKind::Error,
+                        }),
+                    }
+                }
+            }
+        }
+        if !adopted.is_empty() {
+            history = replay(history, adopted);
+            state.migrations.insert(service.clone(), history);
+        }
+    }
+    (state, found)
+}
+
+/// Adds to `known` what the proto on disk numbers and the lock does not; a number the two
+/// disagree on is a blocking inconsistency (generating would renumber a field).
+fn adopt_numbering(
+    kind: &str,
+    key: &str,
+    path: &str,
+    known: &mut Numbering,
+    on_disk: &Numbering,
+    has_lock: bool,
+    found: &mut Vec<Inconsistency>,
+) {
+    let mut adopted = false;
+    for (name, number) in &on_disk.numbers {
+        let owner = known.numbers.iter().find(|(_, n)| *n == number).map(|(n, _)| n.clone());
+        let problem = match (known.numbers.get(name), owner) {
+            (Some(n), _) if n == number => continue,
+            (Some(n), _) => format!("`{name}` of {kind} `{key}` is {number} here, but {n} in fleet.lock"),
+            (None, Some(other)) => format!("{number} of {kind} `{key}` is `{name}` here, but `{other}` in fleet.lock"),
+            // The removed name itself, still on disk (a stale file kept for its hand edits).
+            (None, None) if known.reserved_names.contains(name) => continue,
+            (None, None) if known.reserved_numbers.contains(number) => {
+                format!("`{name}` of {kind} `{key}` uses {number}, which fleet.lock reserved for a removed name")
+            }
+            (None, None) => {
+                known.numbers.insert(name.clone(), *number);
+                known.reserved_names.remove(name);
+                adopted = true;
+                continue;
+            }
+        };
+        found.push(Inconsistency {
+            path: path.to_owned(),
+            message: format!("{problem}: generating would renumber it, which breaks clients that use the old number"),
+            help: format!("keep the numbering that is deployed: if this file's is, {RECOVER_HELP}; if fleet.lock's is, restore this file"),
+            kind: InconsistencyKind::Blocking,
+        });
+    }
+    for number in &on_disk.reserved_numbers {
+        if !known.numbers.values().any(|n| n == number) && known.reserved_numbers.insert(*number) {
+            adopted = true;
+        }
+    }
+    for name in &on_disk.reserved_names {
+        if !known.numbers.contains_key(name) && known.reserved_names.insert(name.clone()) {
+            adopted = true;
+        }
+    }
+    if adopted && has_lock {
+        found.push(Inconsistency {
+            path: path.to_owned(),
+            message: format!("numbers of {kind} `{key}` were missing from fleet.lock; read back from this file"),
+            help: "fleet.lock records them again after `fleetwright generate`".to_owned(),
+            kind: InconsistencyKind::Adopted,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROTO: &str = r#"syntax = "proto3";
+
+// orders
+package shop.orders.v1;
+
+service OrdersService {
+  rpc CreateOrder(CreateOrderRequest) returns (CreateOrderResponse);
+}
+
+// A stored Order.
+message Order {
+  reserved 3, 9;
+  reserved "old_note";
+  string id = 1;
+  repeated string tags = 2; // trailing comment
+  optional int64 total = 4;
+  google.protobuf.Timestamp created_at = 5;
+}
+
+message CreateOrderRequest {
+  Order order = 1;
+}
+
+message CreateOrderResponse {
+  Order order = 1;
+}
+
+message DeleteOrderResponse {}
+
+enum OrderStatus {
+  reserved 2;
+  ORDER_STATUS_UNSPECIFIED = 0;
+  ORDER_STATUS_DRAFT = 1;
+  ORDER_STATUS_IN_REVIEW = 3;
+}
+"#;
+
+    #[test]
+    fn a_proto_reads_back_into_its_numbers() {
+        let numbers = parse_proto(PROTO);
+        assert_eq!(
+            numbers.messages.keys().collect::<Vec<_>>(),
+            ["shop.orders.v1.DeleteOrderResponse", "shop.orders.v1.Order"]
+        );
+        let order = &numbers.messages["shop.orders.v1.Order"];
+        assert_eq!(order.numbers["tags"], 2);
+        assert_eq!(order.numbers["total"], 4);
+        assert_eq!(order.numbers["created_at"], 5);
+        assert_eq!(order.reserved_numbers, BTreeSet::from([3, 9]));
+        assert_eq!(order.reserved_names, BTreeSet::from(["old_note".to_owned()]));
+        let status = &numbers.enums["shop.orders.v1.OrderStatus"];
+        assert_eq!(
+            status.numbers,
+            BTreeMap::from([("draft".to_owned(), 1), ("in_review".to_owned(), 3)])
+        );
+        assert_eq!(status.reserved_numbers, BTreeSet::from([2]));
+    }
+
+    fn col(name: &str, spec: &str) -> Column {
+        Column {
+            name: name.into(),
+            spec: spec.into(),
+        }
+    }
+
+    fn file(migration: &Migration) -> String {
+        format!(
+            "-- Migration {}\n-- never edit it\n{}",
+            migration.version,
+            migration.sql()
+        )
+    }
+
+    #[test]
+    fn every_migration_fleetwright_writes_reads_back_exactly() {
+        let none = |_: &str, _: &str| None;
+        let v1 = History::default()
+            .advance(
+                "o",
+                &[(
+                    "orders".into(),
+                    vec![col("total", "int64"), col("note", "text?"), col("tags", "string[]")],
+                )],
+            )
+            .unwrap();
+        let v2 = v1
+            .advance(
+                "o",
+                &[
+                    (
+                        "orders".into(),
+                        vec![col("total", "int64"), col("status", "enum(draft, paid)")],
+                    ),
+                    ("lines".into(), vec![col("at", "timestamp"), col("paid", "bool")]),
+                ],
+            )
+            .unwrap();
+        let v3 = v2
+            .advance("o", &[("lines".into(), vec![col("at", "timestamp")])])
+            .unwrap();
+        for migration in &v3.applied {
+            let read = parse_migration(&migration.file_name(), &file(migration), &none).unwrap();
+            assert_eq!(read.sql(), migration.sql());
+            assert_eq!((read.version, &read.name), (migration.version, &migration.name));
+        }
+        // The manifest's spec wins when it has the same SQL, so the replayed tables match.
+        let spec = |_: &str, column: &str| (column == "tags").then(|| "string[]".to_owned());
+        let read: Vec<Migration> = v3
+            .applied
+            .iter()
+            .map(|m| parse_migration(&m.file_name(), &file(m), &spec).unwrap())
+            .collect();
+        let replayed = replay(History::default(), read);
+        assert_eq!(replayed.tables.keys().collect::<Vec<_>>(), ["lines"]);
+        assert_eq!(replayed.applied.len(), 3);
+    }
+
+    #[test]
+    fn an_edited_or_foreign_migration_is_not_read_back() {
+        let none = |_: &str, _: &str| None;
+        let v1 = History::default()
+            .advance("o", &[("orders".into(), vec![col("total", "int64")])])
+            .unwrap();
+        let text = file(&v1.applied[0]);
+        assert!(parse_migration("0001_init.sql", &text.replace("BIGINT", "INTEGER"), &none).is_ok());
+        assert!(parse_migration("0001_init.sql", &text.replace("BIGINT", "NUMERIC"), &none).is_err());
+        assert!(
+            parse_migration(
+                "0001_init.sql",
+                &format!("{text}CREATE INDEX x ON orders (total);\n"),
+                &none
+            )
+            .is_err()
+        );
+        assert!(parse_migration("init.sql", &text, &none).is_err());
+    }
+
+    fn lock_with_order() -> State {
+        let mut state = State::default();
+        state.messages.insert(
+            "shop.orders.v1.Order".into(),
+            Numbering::default().assign(&["id", "tags", "total", "created_at"], 1),
+        );
+        state
+    }
+
+    fn on_disk(proto: &str) -> OnDisk {
+        OnDisk {
+            protos: vec![("proto/orders.proto".into(), parse_proto(proto))],
+            migrations: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn without_a_lock_the_numbers_on_disk_are_the_state() {
+        let (state, found) = reconcile(None, &on_disk(PROTO), &|_, _, _| None);
+        assert!(found.is_empty(), "{found:?}");
+        let order = &state.messages["shop.orders.v1.Order"];
+        assert_eq!(order.numbers["total"], 4);
+        // A new field is numbered above every number used or reserved.
+        let next = order.assign(&["id", "tags", "total", "created_at", "extra"], 1);
+        assert_eq!(next.numbers["extra"], 10);
+    }
+
+    #[test]
+    fn a_lock_that_numbers_differently_blocks_and_a_missing_number_is_adopted() {
+        let lock = lock_with_order();
+        let (_, found) = reconcile(Some(&lock), &on_disk(PROTO), &|_, _, _| None);
+        // tags is 2 in both; total is 3 in the lock but 4 here; created_at 4 vs 5.
+        let blocking: Vec<_> = found.iter().filter(|f| f.kind == InconsistencyKind::Blocking).collect();
+        assert!(blocking.iter().any(|f| f.message.contains("`total`")), "{found:?}");
+        let mut lock = State::default();
+        lock.messages.insert(
+            "shop.orders.v1.Order".into(),
+            Numbering::default().assign(&["id", "tags"], 1),
+        );
+        let (state, found) = reconcile(Some(&lock), &on_disk(PROTO), &|_, _, _| None);
+        assert!(found.iter().all(|f| f.kind == InconsistencyKind::Adopted), "{found:?}");
+        let order = &state.messages["shop.orders.v1.Order"];
+        assert_eq!((order.numbers["total"], order.reserved_numbers.contains(&9)), (4, true));
+    }
+
+    #[test]
+    fn migrations_only_on_disk_continue_the_history() {
+        let v2 = History::default()
+            .advance("o", &[("orders".into(), vec![col("total", "int64")])])
+            .unwrap()
+            .advance(
+                "o",
+                &[("orders".into(), vec![col("total", "int64"), col("note", "text?")])],
+            )
+            .unwrap();
+        let files: Vec<(String, String, String)> = v2
+            .applied
+            .iter()
+            .map(|m| {
+                (
+                    format!("services/o/migrations/{}", m.file_name()),
+                    m.file_name(),
+                    file(m),
+                )
+            })
+            .collect();
+        let disk = OnDisk {
+            protos: Vec::new(),
+            migrations: BTreeMap::from([("o".to_owned(), files.clone())]),
+        };
+        let (state, found) = reconcile(None, &disk, &|_, _, _| None);
+        // Read back to the same SQL; `text?` reads as `string?`, which has the same column.
+        let sql = |h: &History| h.applied.iter().map(|m| (m.file_name(), m.sql())).collect::<Vec<_>>();
+        assert_eq!(sql(&state.migrations["o"]), sql(&v2));
+        assert_eq!(state.migrations["o"].tables["orders"].len(), 2);
+        assert!(found.iter().all(|f| f.kind == InconsistencyKind::Adopted));
+        // An edited migration the lock knows is an error; a renamed one blocks.
+        let mut edited = files.clone();
+        edited[0].2 = edited[0].2.replace("BIGINT", "INTEGER");
+        edited[1].1 = "0002_other.sql".into();
+        let disk = OnDisk {
+            protos: Vec::new(),
+            migrations: BTreeMap::from([("o".to_owned(), edited)]),
+        };
+        let lock = State {
+            migrations: BTreeMap::from([("o".to_owned(), v2)]),
+            ..State::default()
+        };
+        let (_, found) = reconcile(Some(&lock), &disk, &|_, _, _| None);
+        let kinds: Vec<_> = found.iter().map(|f| f.kind).collect();
+        assert_eq!(
+            kinds,
+            [InconsistencyKind::Error, InconsistencyKind::Blocking],
+            "{found:?}"
+        );
+    }
+}
