@@ -157,6 +157,32 @@ struct WholeWorkspace<'a> {
     /// Each service's gRPC port by name, for addressing the services another one calls
     /// without a loop over every service per call.
     grpc_ports: std::collections::BTreeMap<&'a str, u16>,
+    /// The first service with test doubles of a callee, for the README's example of a test
+    /// that uses one.
+    fake_example: Option<FakeExample<'a>>,
+}
+
+/// A service, a service it calls with entities, and that callee's first entity.
+#[derive(Serialize)]
+struct FakeExample<'a> {
+    caller: &'a Service,
+    callee: &'a Service,
+    entity: &'a crate::model::Entity,
+}
+
+fn fake_example(workspace: &Workspace) -> Option<FakeExample<'_>> {
+    workspace.services.iter().find_map(|caller| {
+        let callee = caller
+            .calls
+            .iter()
+            .filter_map(|name| workspace.service(name))
+            .find(|callee| !callee.entities.is_empty())?;
+        Some(FakeExample {
+            caller,
+            callee,
+            entity: callee.entities.first()?,
+        })
+    })
 }
 
 fn whole(workspace: &Workspace) -> WholeWorkspace<'_> {
@@ -174,6 +200,7 @@ fn whole(workspace: &Workspace) -> WholeWorkspace<'_> {
         has_routes: services.iter().any(|s| s.route.is_some()),
         has_grpc_routes: services.iter().any(|s| s.route.is_some() && !s.entities.is_empty()),
         grpc_ports: services.iter().map(|s| (s.name.as_str(), s.grpc_port)).collect(),
+        fake_example: fake_example(workspace),
     }
 }
 
@@ -212,11 +239,21 @@ pub fn for_service(base: &Value, workspace: &Workspace, service: &Service) -> Va
     }
     context! {
         service => Serde(ServiceView::new(service, workspace.broker == Broker::Nats)),
-        rust => Serde(RustService::new(service)),
+        rust => Serde(RustService::new(service, has_fakes(workspace, service))),
         peers => Serde(peers),
         proto_peers => Serde(proto_peers),
         ..base.clone()
     }
+}
+
+/// Some service it calls has a gRPC API (entities), so it gets a test double of that service
+/// (`src/testing.rs`, behind its `testing` feature).
+pub(crate) fn has_fakes(workspace: &Workspace, service: &Service) -> bool {
+    service
+        .calls
+        .iter()
+        .filter_map(|name| workspace.service(name))
+        .any(|callee| !callee.entities.is_empty())
 }
 
 /// What a Rust service crate's templates branch on beyond what every template sees on
@@ -227,6 +264,8 @@ struct RustService<'a> {
     publishes: bool,
     /// It consumes events (and records them in its inbox).
     subscribes: bool,
+    /// It has test doubles of the services it calls ([`has_fakes`]).
+    has_fakes: bool,
     /// Features of the runtime crate it needs.
     runtime_features: Vec<&'static str>,
     /// Every enum type its entities and events use, each once.
@@ -246,7 +285,7 @@ struct EnumType<'a> {
 }
 
 impl<'a> RustService<'a> {
-    fn new(service: &'a Service) -> Self {
+    fn new(service: &'a Service, has_fakes: bool) -> Self {
         let has_database = service.database.stores_data();
         let publishes = service.messaging && !service.publishes.is_empty();
         let subscribes = service.messaging && !service.subscribes.is_empty();
@@ -291,6 +330,7 @@ impl<'a> RustService<'a> {
         Self {
             publishes,
             subscribes,
+            has_fakes,
             runtime_features,
             enums,
             model_imports,

@@ -41,6 +41,8 @@ pub(crate) enum When {
     HasDatabase,
     /// Services that call others.
     HasCalls,
+    /// Services that call others with a gRPC API (entities), so get test doubles of them.
+    HasFakes,
     /// Services that publish or consume events (see `Service::messaging`).
     Messaging,
     /// `compose` is a deploy target.
@@ -61,6 +63,7 @@ impl When {
             When::Always => true,
             When::HasDatabase => service.is_some_and(|s| s.database.stores_data()),
             When::HasCalls => service.is_some_and(|s| !s.calls.is_empty()),
+            When::HasFakes => service.is_some_and(|s| context::has_fakes(workspace, s)),
             When::Messaging => service.is_some_and(|s| s.messaging),
             When::Compose => workspace.deploy.compose,
             When::Kubernetes => workspace.deploy.kubernetes,
@@ -143,6 +146,7 @@ const CORE: &[Target] = &[
     row("services/rust/src/http.rs.jinja",      "services/{service}/src/http.rs",      Managed,  Each, When::Always),
     row("services/rust/src/model.rs.jinja",     "services/{service}/src/model.rs",     Managed,  Each, When::Always),
     row("services/rust/src/store.rs.jinja",     "services/{service}/src/store.rs",     Managed,  Each, When::HasDatabase),
+    row("services/rust/src/testing.rs.jinja",   "services/{service}/src/testing.rs",   Managed,  Each, When::HasFakes),
     row("services/rust/src/logic.rs.jinja",     "services/{service}/src/logic.rs",     Scaffold, Each, When::Always),
     row("services/rust/tests/api.rs.jinja",     "services/{service}/tests/api.rs",     Managed,  Each, When::Always),
 ];

@@ -223,115 +223,42 @@ mod tests {
     use std::time::Duration;
 
     use fleetwright_runtime::events::{Handled, handle, unpublished};
-    use tonic::{Request, Response, Status};
+    use tonic::Status;
 
     use crate::grpc::{pb, peers};
     use crate::model::{OrderInput, OrderLineInput, OrderStatus};
+    use crate::testing::{FakeProducts, FakeUsers};
     use crate::{AppError, Config};
 
     const PRICE: i64 = 1_250;
 
-    /// products with one product, `PRICE` cents, and nothing else.
-    struct Catalogue(uuid::Uuid);
-
-    #[tonic::async_trait]
-    impl peers::products::products_service_server::ProductsService for Catalogue {
-        async fn create_product(
-            &self,
-            _: Request<peers::products::CreateProductRequest>,
-        ) -> Result<Response<peers::products::CreateProductResponse>, Status> {
-            Err(Status::unimplemented("read-only"))
-        }
-        async fn get_product(
-            &self,
-            request: Request<peers::products::GetProductRequest>,
-        ) -> Result<Response<peers::products::GetProductResponse>, Status> {
-            let id = request.into_inner().id;
-            if id != self.0.to_string() {
-                return Err(Status::not_found(format!("Product {id} not found")));
+    /// products with one product, `PRICE` cents, and nothing else. Only what orders asks of
+    /// products is answered: the generated fake answers the rest with `UNIMPLEMENTED`, and
+    /// gains the methods of entities products adds later, so this test keeps compiling.
+    fn catalogue(product: uuid::Uuid) -> FakeProducts {
+        FakeProducts::new().on_get_product(move |request| {
+            if request.id != product.to_string() {
+                return Err(Status::not_found(format!("Product {} not found", request.id)));
             }
-            let product = peers::products::Product { id, price_cents: PRICE, ..Default::default() };
-            Ok(Response::new(peers::products::GetProductResponse { product: Some(product) }))
-        }
-        async fn list_products(
-            &self,
-            _: Request<peers::products::ListProductsRequest>,
-        ) -> Result<Response<peers::products::ListProductsResponse>, Status> {
-            Ok(Response::new(peers::products::ListProductsResponse::default()))
-        }
-        async fn update_product(
-            &self,
-            _: Request<peers::products::UpdateProductRequest>,
-        ) -> Result<Response<peers::products::UpdateProductResponse>, Status> {
-            Err(Status::unimplemented("read-only"))
-        }
-        async fn delete_product(
-            &self,
-            _: Request<peers::products::DeleteProductRequest>,
-        ) -> Result<Response<peers::products::DeleteProductResponse>, Status> {
-            Err(Status::unimplemented("read-only"))
-        }
+            let found = peers::products::Product { id: request.id, price_cents: PRICE, ..Default::default() };
+            Ok(peers::products::GetProductResponse { product: Some(found) })
+        })
     }
 
     /// users where everyone exists.
-    struct Everyone;
-
-    #[tonic::async_trait]
-    impl peers::users::users_service_server::UsersService for Everyone {
-        async fn create_user(
-            &self,
-            _: Request<peers::users::CreateUserRequest>,
-        ) -> Result<Response<peers::users::CreateUserResponse>, Status> {
-            Err(Status::unimplemented("read-only"))
-        }
-        async fn get_user(
-            &self,
-            request: Request<peers::users::GetUserRequest>,
-        ) -> Result<Response<peers::users::GetUserResponse>, Status> {
-            let user = peers::users::User { id: request.into_inner().id, ..Default::default() };
-            Ok(Response::new(peers::users::GetUserResponse { user: Some(user) }))
-        }
-        async fn list_users(
-            &self,
-            _: Request<peers::users::ListUsersRequest>,
-        ) -> Result<Response<peers::users::ListUsersResponse>, Status> {
-            Ok(Response::new(peers::users::ListUsersResponse::default()))
-        }
-        async fn update_user(
-            &self,
-            _: Request<peers::users::UpdateUserRequest>,
-        ) -> Result<Response<peers::users::UpdateUserResponse>, Status> {
-            Err(Status::unimplemented("read-only"))
-        }
-        async fn delete_user(
-            &self,
-            _: Request<peers::users::DeleteUserRequest>,
-        ) -> Result<Response<peers::users::DeleteUserResponse>, Status> {
-            Err(Status::unimplemented("read-only"))
-        }
-    }
-
-    async fn serve(router: tonic::transport::server::Router) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
-        let url = format!("http://{}", listener.local_addr().expect("address"));
-        tokio::spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
-        url
+    fn everyone() -> FakeUsers {
+        FakeUsers::new().on_get_user(|request| {
+            let user = peers::users::User { id: request.id, ..Default::default() };
+            Ok(peers::users::GetUserResponse { user: Some(user) })
+        })
     }
 
     /// orders with users and products doubles; returns the app and the one product's id.
     async fn start() -> (crate::App, uuid::Uuid) {
         let product = uuid::Uuid::now_v7();
         let mut config = Config::for_tests();
-        config.products_grpc_url = serve(
-            tonic::transport::Server::builder()
-                .add_service(peers::products::products_service_server::ProductsServiceServer::new(Catalogue(product))),
-        )
-        .await;
-        config.users_grpc_url = serve(
-            tonic::transport::Server::builder()
-                .add_service(peers::users::users_service_server::UsersServiceServer::new(Everyone)),
-        )
-        .await;
+        config.products_grpc_url = catalogue(product).serve().await;
+        config.users_grpc_url = everyone().serve().await;
         let running = crate::start(config).await.expect("starts");
         (running.app.clone(), product)
     }
@@ -436,11 +363,7 @@ mod tests {
     async fn creating_a_line_while_products_is_down_fails_fast_with_unavailable() {
         let (_, product) = start().await;
         let mut config = Config::for_tests();
-        config.users_grpc_url = serve(
-            tonic::transport::Server::builder()
-                .add_service(peers::users::users_service_server::UsersServiceServer::new(Everyone)),
-        )
-        .await;
+        config.users_grpc_url = everyone().serve().await;
         let app = crate::start(config).await.expect("starts").app.clone();
         let order = app.create_order(draft(uuid::Uuid::now_v7())).await.expect("users is up");
         let started = std::time::Instant::now();
