@@ -3,12 +3,14 @@
 //! `/healthz` (liveness), `/readyz` (readiness) and `/metrics` (Prometheus), and the small
 //! pieces its handlers use (JSON bodies whose every rejection is a 422, ids, pages).
 
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -28,7 +30,7 @@ pub fn router(
     timeout: Duration,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
 ) -> Router {
-    let api = api.layer(axum::middleware::from_fn_with_state(timeout, observe));
+    let api = api.layer(Observe { timeout });
     let probes = Router::new()
         .route("/healthz", get(move || std::future::ready(Json(Health { status: "ok", service }))))
         .route("/readyz", get(readyz))
@@ -37,50 +39,97 @@ pub fn router(
     api.merge(probes)
 }
 
-/// The one layer around every API request (one layer rather than three: each layer is a boxed
-/// future and a service clone per request, which load tests showed): the request's metrics,
-/// the timeout (a request that outlives `timeout` answers 503), and, while traces are
-/// exported, a server span named by route template that joins the caller's trace when the
-/// request carries a `traceparent` header (the gateway sends one).
+/// The one layer around every API request: the request's metrics, the timeout (a request that
+/// outlives `timeout` answers 503), and, while traces are exported, a server span named by
+/// route template that joins the caller's trace when the request carries a `traceparent`
+/// header (the gateway sends one).
+///
+/// One layer rather than three, and a `tower` layer rather than `axum::middleware::from_fn`:
+/// each layer costs a boxed future and a clone of the service behind it per request, and
+/// `from_fn` two more (its `Next` is boxed, and clones the route again), which profiles of
+/// the generated service showed.
 ///
 /// While no trace is exported the span is at DEBUG level, so by default it is not created at
 /// all: recording a span per request in the JSON log layer was the largest cost this layer had
 /// (see README, Performance). `RUST_LOG=info,fleetwright_runtime::http=debug` brings it back
 /// on every log line of a request. Without it, a failed request (5xx) is logged here with its
 /// method, route, status and duration, so a log still says which route failed.
-async fn observe(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
-    let observed = crate::metrics::Observed::start(&request);
-    let (method, route) = (observed.method, observed.route);
-    let exporting = crate::telemetry::exporting();
-    let span = if exporting {
-        tracing::info_span!(
-            "http request",
-            otel.name = %format_args!("{method} {route}"),
-            otel.kind = "server",
-            http.request.method = method,
-            http.route = route,
-            http.response.status_code = tracing::field::Empty,
-        )
-    } else {
-        tracing::debug_span!("http request", method, route)
-    };
-    let response = if span.is_disabled() {
-        within(timeout, next.run(request)).await
-    } else {
-        crate::telemetry::set_parent(&span, request.headers());
-        let response = within(timeout, next.run(request).instrument(span.clone())).await;
-        if exporting {
-            span.record("http.response.status_code", response.status().as_u16());
-        }
-        response
-    };
-    let status = response.status();
-    let elapsed = observed.finish(&response);
-    if status.is_server_error() && span.is_disabled() {
-        let elapsed_ms = elapsed.as_secs_f64() * 1e3;
-        tracing::warn!(method, route, status = status.as_u16(), elapsed_ms, "request failed");
+#[derive(Clone, Copy)]
+struct Observe {
+    timeout: Duration,
+}
+
+impl<S> tower_layer::Layer<S> for Observe {
+    type Service = Observing<S>;
+
+    fn layer(&self, inner: S) -> Observing<S> {
+        Observing { inner, timeout: self.timeout }
     }
-    response
+}
+
+#[derive(Clone)]
+struct Observing<S> {
+    inner: S,
+    timeout: Duration,
+}
+
+impl<S> tower_service::Service<Request> for Observing<S>
+where
+    S: tower_service::Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let observed = crate::metrics::Observed::start(&request);
+        let (method, route) = (observed.method, observed.route);
+        let exporting = crate::telemetry::exporting();
+        let span = if exporting {
+            tracing::info_span!(
+                "http request",
+                otel.name = %format_args!("{method} {route}"),
+                otel.kind = "server",
+                http.request.method = method,
+                http.route = route,
+                http.response.status_code = tracing::field::Empty,
+            )
+        } else {
+            tracing::debug_span!("http request", method, route)
+        };
+        if !span.is_disabled() {
+            crate::telemetry::set_parent(&span, request.headers());
+        }
+        let response = self.inner.call(request);
+        let timeout = self.timeout;
+        Box::pin(async move {
+            let response = async {
+                let Ok(response) = response.await;
+                response
+            };
+            let response = if span.is_disabled() {
+                within(timeout, response).await
+            } else {
+                let response = within(timeout, response.instrument(span.clone())).await;
+                if exporting {
+                    span.record("http.response.status_code", response.status().as_u16());
+                }
+                response
+            };
+            let status = response.status();
+            let elapsed = observed.finish(&response);
+            if status.is_server_error() && span.is_disabled() {
+                let elapsed_ms = elapsed.as_secs_f64() * 1e3;
+                tracing::warn!(method, route, status = status.as_u16(), elapsed_ms, "request failed");
+            }
+            Ok(response)
+        })
+    }
 }
 
 /// `response`, or a 503 once it has taken longer than `timeout`.
