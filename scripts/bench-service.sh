@@ -103,6 +103,13 @@ wait_for() {
   die "$name did not answer $url within 10 s; its log: $(cat "$work/$name.log")"
 }
 
+# Another server already on a port would answer in place of the one started here.
+for url in "$generated_url" "$baseline_url"; do
+  if curl -s -o /dev/null --max-time 1 "$url"; then
+    die "something already listens on $url; stop it or choose another BENCH_PORT"
+  fi
+done
+
 step "start products on $generated_url (SQLite file $work/products.db)"
 HTTP_ADDR="127.0.0.1:$port" GRPC_ADDR="127.0.0.1:$((port + 1))" DATABASE_URL="$database_url" \
   DATABASE_MAX_CONNECTIONS="$db_connections" RUST_LOG="$rust_log" "$generated_bin" >"$work/products.log" 2>&1 &
