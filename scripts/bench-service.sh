@@ -5,9 +5,12 @@
 # axum + sqlx baseline in bench/baseline (both release), starts both on loopback over the same
 # SQLite file holding one product, and drives `GET /api/products/{id}` on each with wrk in
 # interleaved rounds (alternating which goes first, so drifting load on a shared machine hits
-# both alike). Prints req/s and p99 per target per round, the median req/s of each and the
-# median of the per-round ratios generated/baseline; the goal is a ratio of at least 0.80.
-# Compare ratios from one run, never absolute req/s across runs or machines.
+# both alike). Prints req/s, p99 and the server's CPU time per request (user + system time of
+# its process over the measured run, divided by the requests served) per target per round, the
+# median req/s of each and the median of the per-round ratios generated/baseline; the goal is a
+# ratio of at least 0.90. CPU time per request is the steadier figure on a shared machine: it
+# counts only what the server itself spent, wherever the load generator and other tenants ran.
+# Compare ratios from one run, never absolute figures across runs or machines.
 #
 # Needs cargo; installs wrk and curl with apt-get when missing. Builds go to
 # $CARGO_TARGET_DIR (default ~/.cache/fleetwright/bench-target, kept between runs).
@@ -100,6 +103,13 @@ wait_for() {
   die "$name did not answer $url within 10 s; its log: $(cat "$work/$name.log")"
 }
 
+# Another server already on a port would answer in place of the one started here.
+for url in "$generated_url" "$baseline_url"; do
+  if curl -s -o /dev/null --max-time 1 "$url"; then
+    die "something already listens on $url; stop it or choose another BENCH_PORT"
+  fi
+done
+
 step "start products on $generated_url (SQLite file $work/products.db)"
 HTTP_ADDR="127.0.0.1:$port" GRPC_ADDR="127.0.0.1:$((port + 1))" DATABASE_URL="$database_url" \
   DATABASE_MAX_CONNECTIONS="$db_connections" RUST_LOG="$rust_log" "$generated_bin" >"$work/products.log" 2>&1 &
@@ -136,12 +146,19 @@ generated: $(cat "$work/generated.json")
 baseline:  $(cat "$work/baseline.json")"
 echo "both answer 200 with the same body: $(cat "$work/generated.json")"
 
-# Runs wrk against `$1` and prints "req/s p99_ms non2xx errors".
+# User + system CPU time of process `$1` so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+ticks_per_second=$(getconf CLK_TCK)
+
+# Runs wrk against `$1` (served by process `$2`) and prints
+# "req/s p99_ms non2xx errors cpu_us_per_request".
 measure() {
-  local url=$1 out
+  local url=$1 pid=$2 out before after
   wrk -t"$threads" -c"$connections" -d"$warmup" "$url" >/dev/null
+  before=$(cpu_ticks "$pid")
   out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$url")
-  awk '
+  after=$(cpu_ticks "$pid")
+  awk -v ticks=$((after - before)) -v hz="$ticks_per_second" '
     function ms(v) {
       if (v ~ /us$/) return v / 1000
       if (v ~ /ms$/) return v + 0
@@ -149,45 +166,56 @@ measure() {
       if (v ~ /s$/) return v * 1000
       return v
     }
+    / requests in / { requests = $1 }
     /^Requests\/sec:/ { rps = $2 }
     $1 == "99%" { p99 = ms($2) }
     /Non-2xx or 3xx responses:/ { non2xx = $NF }
     /Socket errors:/ { errors = $4 + $6 + $8 + $10 }
-    END { printf "%.0f %.2f %d %d\n", rps, p99, non2xx, errors }
+    END { printf "%.0f %.2f %d %d %.1f\n", rps, p99, non2xx, errors, requests ? ticks / hz * 1e6 / requests : 0 }
   ' <<<"$out"
 }
 
 step "wrk -t$threads -c$connections -d$duration ($warmup warm-up) on GET /api/products/{id}, $rounds interleaved rounds"
-printf '%-6s %-10s %12s %9s %8s %7s  %s\n' round target req/s p99_ms non2xx errors "load (1/5/15 min)"
+printf '%-6s %-10s %12s %9s %8s %7s %11s  %s\n' round target req/s p99_ms non2xx errors cpu_us/req "load (1/5/15 min)"
 gen_rps=()
 base_rps=()
 ratios=()
+gen_cpu=()
+base_cpu=()
+cpu_ratios=()
 for round in $(seq 1 "$rounds"); do
   if [ $((round % 2)) = 1 ]; then order=(generated baseline); else order=(baseline generated); fi
   for target in "${order[@]}"; do
     load=$(loadavg)
     url="${target}_url"
-    result=$(measure "${!url}$path")
-    read -r rps p99 non2xx errors <<<"$result"
-    printf '%-6s %-10s %12s %9s %8s %7s  %s\n' "$round" "$target" "$rps" "$p99" "$non2xx" "$errors" "$load"
+    if [ "$target" = generated ]; then pid=${pids[0]}; else pid=${pids[1]}; fi
+    result=$(measure "${!url}$path" "$pid")
+    read -r rps p99 non2xx errors cpu <<<"$result"
+    printf '%-6s %-10s %12s %9s %8s %7s %11s  %s\n' "$round" "$target" "$rps" "$p99" "$non2xx" "$errors" "$cpu" "$load"
     [ "$non2xx" = 0 ] || echo "warning: $target answered $non2xx non-2xx responses" >&2
-    if [ "$target" = generated ]; then g=$rps; else b=$rps; fi
+    if [ "$target" = generated ]; then g=$rps gc=$cpu; else b=$rps bc=$cpu; fi
   done
   gen_rps+=("$g")
   base_rps+=("$b")
   ratios+=("$(awk -v g="$g" -v b="$b" 'BEGIN { printf "%.3f", g / b }')")
+  gen_cpu+=("$gc")
+  base_cpu+=("$bc")
+  cpu_ratios+=("$(awk -v g="$gc" -v b="$bc" 'BEGIN { printf "%.3f", b / g }')")
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%s", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 gen_median=$(median "${gen_rps[@]}")
 base_median=$(median "${base_rps[@]}")
 ratio=$(median "${ratios[@]}")
+cpu_ratio=$(median "${cpu_ratios[@]}")
 
 step "summary"
 echo "generated products: median $gen_median req/s [${gen_rps[*]}]"
 echo "hand-written:       median $base_median req/s [${base_rps[*]}]"
 echo "ratio generated/baseline per round: ${ratios[*]}"
-echo "median ratio: $ratio (goal >= 0.80: $(awk -v r="$ratio" 'BEGIN { print (r >= 0.80 ? "met" : "NOT met") }'))"
+echo "median ratio: $ratio (goal >= 0.90: $(awk -v r="$ratio" 'BEGIN { print (r >= 0.90 ? "met" : "NOT met") }'))"
+echo "CPU time per request: generated median $(median "${gen_cpu[@]}") us [${gen_cpu[*]}], hand-written median $(median "${base_cpu[@]}") us [${base_cpu[*]}]"
+echo "CPU ratio baseline/generated per round (1.0: the same CPU per request): ${cpu_ratios[*]}; median $cpu_ratio"
 rss() { awk '/^VmRSS/ { print $2, $3 }' "/proc/$1/status"; }
 echo "resident memory: products $(rss "${pids[0]}"), baseline $(rss "${pids[1]}")"
 echo "load average now: $(loadavg)"

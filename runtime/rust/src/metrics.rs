@@ -140,7 +140,8 @@ impl Observed {
         Self { start: Instant::now(), method: method_label(request.method()), route }
     }
 
-    pub(crate) fn finish(self, response: &Response) {
+    /// Records the response; returns how long the request took.
+    pub(crate) fn finish(self, response: &Response) -> Duration {
         let elapsed = self.start.elapsed();
         let status = response.status();
         let key = (self.method, self.route, status_label(status));
@@ -157,6 +158,7 @@ impl Observed {
             let labels = [("method", key.0), ("route", key.1), ("status", key.2)];
             metrics::counter!("http_errors_total", &labels).increment(1);
         }
+        elapsed
     }
 }
 
