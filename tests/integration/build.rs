@@ -112,8 +112,11 @@ fn generated_minimal_and_everything_workspaces_pass_their_own_pipelines() {
 fn generated_ecommerce_workspace_builds_passes_its_tests_and_evolves_safely() {
     // `new` also lays down the example's hand-written logic (the order total in orders).
     let scratch = Scratch::new();
-    scratch.run(&["new", "ws", "--example", "ecommerce"]).assert_code(0);
-    let scratch = scratch.sub("ws");
+    // Named `shop` as the example is, like every e-commerce workspace the tests build: they
+    // share one target directory, where a binary of another project name would answer on other
+    // event subjects if a test ran it.
+    scratch.run(&["new", "shop", "--example", "ecommerce"]).assert_code(0);
+    let scratch = scratch.sub("shop");
     let root = scratch.path();
 
     // 1. The protos are what buf expects.
@@ -221,8 +224,11 @@ fn generated_ecommerce_workspace_builds_passes_its_tests_and_evolves_safely() {
 #[ignore = "builds the generated workspace (minutes); run by .ci/run"]
 fn a_new_entity_in_a_callee_keeps_the_callers_tests_compiling_and_passing() {
     let scratch = Scratch::new();
-    scratch.run(&["new", "ws", "--example", "ecommerce"]).assert_code(0);
-    let scratch = scratch.sub("ws");
+    // Named `shop` as the example is, like every e-commerce workspace the tests build: they
+    // share one target directory, where a binary of another project name would answer on other
+    // event subjects if a test ran it.
+    scratch.run(&["new", "shop", "--example", "ecommerce"]).assert_code(0);
+    let scratch = scratch.sub("shop");
     let example_tests = scratch.read("services/orders/src/logic.rs");
     assert!(
         example_tests.contains("FakeProducts::new().on_get_product("),

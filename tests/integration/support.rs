@@ -216,15 +216,45 @@ pub fn shell_command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Comm
     command
 }
 
+/// Gives every file of a workspace the current time as its modification time.
+///
+/// Cargo judges a workspace crate fresh when its files are older than its artifacts, and names
+/// those artifacts by the crate's path inside the workspace, so in the shared target directory
+/// a workspace written before another one of the same layout was built would look fresh and
+/// get the other's build (a build script naming the other's protos, seen in CI). Stamped when
+/// the target directory changes hands, the next workspace's own crates are rebuilt; the
+/// dependencies, which most of a build is, are not.
+fn stamp_as_new(root: &Path) {
+    let now = std::time::SystemTime::now();
+    for entry in walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_entry(|e| !matches!(e.file_name().to_str(), Some("target" | ".git" | ".dev")))
+    {
+        let entry = entry.expect("walk the workspace");
+        if entry.file_type().is_file() {
+            let file = std::fs::File::options()
+                .write(true)
+                .open(entry.path())
+                .expect("open to stamp");
+            file.set_modified(now).expect("stamp the modification time");
+        }
+    }
+}
+
 /// Runs cargo in a generated workspace, with the shared target directory; panics on failure.
 ///
 /// One cargo at a time across the tests of this binary: every generated workspace has a
 /// `runtime/rust` crate, which cargo names the same in each (its hash is taken from the path
 /// inside the workspace), so two workspaces building at once in the shared target directory
-/// rebuild the same artifact under each other (seen as a doctest whose rlib vanished).
+/// rebuild the same artifact under each other (seen as a doctest whose rlib vanished). Moving
+/// from one workspace to another stamps the next one's files as new (see [`stamp_as_new`]).
 pub fn cargo(dir: &Path, args: &[&str], env: &[(&str, &str)]) {
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    static LAST_WORKSPACE: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+    let mut last = LAST_WORKSPACE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if last.as_deref() != Some(dir) {
+        stamp_as_new(dir);
+        *last = Some(dir.to_owned());
+    }
     let mut command = shell_command(env!("CARGO"));
     command.args(args).current_dir(dir).envs(env.iter().copied());
     let status = command.status().expect("cargo runs");
