@@ -3,7 +3,7 @@
 use super::output::Printer;
 use super::{Format, GlobalArgs, Status};
 use crate::error::Error;
-use crate::write::{Action, Mode, Options};
+use crate::write::{Action, Conflict, Mode, Options};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -28,13 +28,16 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
         printer.info(&format!("ok: {} files match fleet.toml", outcome.files.len()));
         return Ok(Status::Ok);
     }
-    printer.data(&super::generate::diffs(&outcome));
+    printer.data(&super::generate::diffs(&outcome, true));
     for file in &outcome.files {
         let what = match &file.action {
             Action::Create => "missing",
             Action::Update => "out of date",
+            Action::Merge => "out of date (generate merges fleetwright's changes into your edit)",
             Action::Remove => "stale (no longer generated)",
-            Action::Conflict(_) => "edited by hand",
+            Action::Conflict(Conflict::Unresolved) => "has conflict markers",
+            Action::Conflict(Conflict::Overlap) => "out of date (your edit overlaps fleetwright's changes)",
+            Action::Edited | Action::Conflict(_) => "edited by hand",
             Action::Unchanged | Action::Keep | Action::Orphan => continue,
         };
         eprintln!("  {what}: {}", file.path);

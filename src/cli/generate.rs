@@ -1,4 +1,5 @@
-//! `fleetwright generate`: render the manifest and write the workspace.
+//! `fleetwright generate`: render the manifest and write the workspace, merging the changes
+//! into managed files edited by hand.
 
 use super::output::Printer;
 use super::{Format, GlobalArgs, Status};
@@ -10,10 +11,12 @@ pub(crate) struct Args {
     /// Show what would change without writing anything
     #[arg(long)]
     pub dry_run: bool,
-    /// Print a unified diff of every file that changes
+    /// Print a unified diff of every file that changes (for a file edited by hand, from your
+    /// text to the merge that is written)
     #[arg(long)]
     pub diff: bool,
-    /// Overwrite managed files even if they were edited by hand, and delete stale ones
+    /// Overwrite managed files even if they were edited by hand (instead of merging), and
+    /// delete stale ones
     #[arg(long)]
     pub force: bool,
     /// Report format
@@ -46,19 +49,21 @@ pub(crate) fn report(outcome: &Outcome, diff: bool, format: Format, dry_run: boo
         return;
     }
     if diff {
-        printer.data(&diffs(outcome));
+        printer.data(&diffs(outcome, false));
     }
     printer.outcome(outcome, dry_run);
 }
 
-/// Unified diffs of every file that differs between disk and plan.
-pub(crate) fn diffs(outcome: &Outcome) -> String {
+/// Unified diffs of every file that differs between disk and plan (for merges and conflicts,
+/// the merge result, which is what gets written), and with `edits` the hand edits kept as they
+/// are, as changes of the generated text.
+pub(crate) fn diffs(outcome: &Outcome, edits: bool) -> String {
     let mut out = String::new();
     for file in &outcome.files {
         let Some((before, after)) = &file.before_after else {
             continue;
         };
-        if matches!(file.action, Action::Unchanged | Action::Keep) {
+        if matches!(file.action, Action::Unchanged | Action::Keep) || (file.action == Action::Edited && !edits) {
             continue;
         }
         let path = file.path.as_str();

@@ -1,13 +1,17 @@
 //! What a generation does to each file, decided from the rendered text, the text on disk and
-//! what `fleet.lock` recorded. The rules: managed files are rewritten unless edited by hand (a
-//! conflict, unless `force`); scaffold files are created when missing and otherwise left
-//! alone; files the plan no longer has are deleted only if untouched. It reads the workspace
-//! (through `filesystem`) and never writes to it.
+//! what `fleet.lock` recorded. The rules: managed files are rewritten unless edited by hand;
+//! a hand-edited one whose generated text changed is merged three ways against its base (what
+//! fleetwright generated last time), and written with conflict markers when both sides changed
+//! the same lines (unless `force`, which overwrites); scaffold files are created when missing
+//! and otherwise left alone; files the plan no longer has are deleted only if untouched. It
+//! reads the workspace (through `filesystem` and `base`) and never writes to it.
 
 use serde::Serialize;
 
+use super::base;
 use super::filesystem::{Root, read_text};
 use super::lockfile::{self, LockedFile, Lockfile};
+use super::merge::{Merged, has_conflict_markers, merge};
 use super::regions;
 use crate::error::Error;
 use crate::plan::{Owner, RelPath};
@@ -18,33 +22,48 @@ use crate::plan::{Owner, RelPath};
 pub enum Action {
     Create,
     Update,
+    /// A managed file edited by hand whose generated text changed: fleetwright's change and
+    /// the user's, on different lines, both applied.
+    Merge,
     Unchanged,
     /// A scaffold file that exists: the user's, left alone.
     Keep,
+    /// A managed file edited by hand, for which fleetwright has nothing new: kept as it is,
+    /// and recorded in `fleet.lock` as the user's version (until then, `check` reports it).
+    Edited,
     /// A managed file the manifest no longer produces, untouched since generated.
     Remove,
     /// A scaffold file the manifest no longer produces: the user's code, left in place.
     Orphan,
-    /// Not written, because writing would lose someone's work.
+    /// Written with conflict markers, or not written because writing would lose someone's work.
     Conflict(Conflict),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Conflict {
-    /// Edited by hand since fleetwright generated it.
+    /// Edited by hand since fleetwright generated it, and what it generated then is not
+    /// known (no base), so the changes cannot be merged: not written.
     Edited,
-    /// Exists, but fleetwright did not create it.
+    /// Exists, but fleetwright did not create it: not written.
     NotOurs,
-    /// Edited by hand, and no longer generated.
+    /// Edited by hand, and no longer generated: not deleted.
     EditedStale,
-    /// Its user regions have no place in the new version.
+    /// Its user regions have no place in the new version: not written.
     LostRegions(Vec<String>),
+    /// The user and fleetwright changed the same lines: written with both sides between
+    /// conflict markers, for the user to resolve.
+    Overlap,
+    /// Still holds conflict markers: not written until the user resolves them.
+    Unresolved,
 }
 
 impl Action {
     pub fn changes_disk(&self) -> bool {
-        matches!(self, Action::Create | Action::Update | Action::Remove)
+        matches!(
+            self,
+            Action::Create | Action::Update | Action::Merge | Action::Remove | Action::Conflict(Conflict::Overlap)
+        )
     }
 }
 
@@ -54,17 +73,21 @@ pub struct FileReport {
     pub owner: Owner,
     #[serde(flatten)]
     pub action: Action,
-    /// Disk text and planned text, for diffs; only for updates and conflicts.
+    /// Disk text and planned text, for diffs; only for updates, merges and conflicts. For a
+    /// kept hand edit, the generated text and the disk text.
     #[serde(skip)]
     pub before_after: Option<(String, String)>,
 }
 
-/// What to do with one planned file (its report: for created, updated and conflicting
-/// files, the text on disk and the text that is written, the rendered text with the user
-/// regions of the file on disk), and what the lock records for it.
+/// What to do with one planned file (its report: for created, updated, merged and
+/// conflicting files, the text on disk and the text that is written, the rendered text with
+/// the user regions of the file on disk, or the merge), what the lock records for it, and
+/// the base the mirror must be given: when the lock's hash for the file is new, or the
+/// mirror is not known to be complete.
 pub(super) struct Decision {
     pub(super) report: FileReport,
     pub(super) entry: Option<LockedFile>,
+    pub(super) base: Option<String>,
 }
 
 pub(super) fn decide(
@@ -74,25 +97,47 @@ pub(super) fn decide(
     owner: Owner,
     recorded: Option<&LockedFile>,
     force: bool,
+    bases_complete: bool,
 ) -> Result<Decision, Error> {
     let on_disk = read_text(root, &path)?;
-    let (action, text) = match owner {
-        Owner::Scaffold => match on_disk {
-            None => (Action::Create, rendered),
-            Some(_) => (Action::Keep, rendered),
-        },
-        Owner::Managed => decide_managed(rendered, on_disk.as_deref(), recorded, force),
+    let managed = match owner {
+        Owner::Scaffold => {
+            let action = if on_disk.is_some() {
+                Action::Keep
+            } else {
+                Action::Create
+            };
+            let entry = match (&action, recorded) {
+                (Action::Keep, Some(old)) => old.clone(),
+                _ => generated_entry(owner, &rendered),
+            };
+            Managed {
+                action,
+                text: rendered,
+                entry: Some(entry),
+                base: NewBase::No,
+            }
+        }
+        Owner::Managed => decide_managed(root, &path, rendered, on_disk.as_deref(), recorded, force)?,
     };
-    let entry = match (&action, recorded) {
-        (Action::Conflict(_) | Action::Keep, Some(old)) => Some(old.clone()),
-        (Action::Conflict(_), None) => None,
-        _ => Some(LockedFile {
-            owner,
-            hash: lockfile::hash(&text),
-        }),
+    let Managed {
+        action,
+        text,
+        entry,
+        base,
+    } = managed;
+    let needed = entry.as_ref().is_some_and(|new| {
+        new.owner == Owner::Managed && (!bases_complete || recorded.is_none_or(|old| old.hash != new.hash))
+    });
+    let base = match base {
+        NewBase::Text if needed => Some(base::text_of(&text).into_owned()),
+        NewBase::Generated(generated) if needed => Some(generated),
+        _ => None,
     };
     let before_after = match (&action, on_disk) {
-        (Action::Update | Action::Conflict(_), Some(disk)) => Some((disk, text)),
+        (Action::Update | Action::Merge | Action::Conflict(_), Some(disk)) => Some((disk, text)),
+        // The hand edit, as a change of the generated text.
+        (Action::Edited, Some(disk)) => Some((text, disk)),
         (Action::Create, None) => Some((String::new(), text)),
         _ => None,
     };
@@ -104,36 +149,137 @@ pub(super) fn decide(
             before_after,
         },
         entry,
+        base,
     })
 }
 
+/// A decision on one file: the text to write (or that would be written), what the lock
+/// records, and the base the lock's hash then names.
+struct Managed {
+    action: Action,
+    text: String,
+    entry: Option<LockedFile>,
+    base: NewBase,
+}
+
+enum NewBase {
+    /// The lock keeps a hash whose text is not at hand (the old one, or none).
+    No,
+    /// The text written, with user regions emptied.
+    Text,
+    /// The generated text, user regions emptied, of a file written merged.
+    Generated(String),
+}
+
+fn generated_entry(owner: Owner, text: &str) -> LockedFile {
+    LockedFile {
+        owner,
+        hash: lockfile::hash(text),
+        edited: None,
+    }
+}
+
 fn decide_managed(
+    root: &Root<'_>,
+    path: &RelPath,
     rendered: String,
     on_disk: Option<&str>,
     recorded: Option<&LockedFile>,
     force: bool,
-) -> (Action, String) {
+) -> Result<Managed, Error> {
+    let written = |action: Action, text: String| {
+        let entry = generated_entry(Owner::Managed, &text);
+        Managed {
+            action,
+            text,
+            entry: Some(entry),
+            base: NewBase::Text,
+        }
+    };
+    let kept = |action: Action, text: String| Managed {
+        action,
+        text,
+        entry: recorded.cloned(),
+        base: NewBase::No,
+    };
     let Some(disk) = on_disk else {
-        return (Action::Create, rendered);
+        return Ok(written(Action::Create, rendered));
     };
     // Asked before the rendered text moves into the merged one; cheap for the many files
     // without regions.
     let lost = regions::orphaned(&rendered, disk);
     let text = regions::carry_over(rendered, disk);
     if disk == text {
-        return (Action::Unchanged, text);
+        return Ok(written(Action::Unchanged, text));
     }
     if force {
-        return (Action::Update, text);
+        return Ok(written(Action::Update, text));
+    }
+    if has_conflict_markers(disk) {
+        return Ok(kept(Action::Conflict(Conflict::Unresolved), text));
     }
     if !lost.is_empty() {
-        return (Action::Conflict(Conflict::LostRegions(lost)), text);
+        return Ok(kept(Action::Conflict(Conflict::LostRegions(lost)), text));
     }
-    match recorded {
-        None => (Action::Conflict(Conflict::NotOurs), text),
-        Some(old) if lockfile::hash(disk) != old.hash => (Action::Conflict(Conflict::Edited), text),
-        Some(_) => (Action::Update, text),
+    let Some(old) = recorded else {
+        return Ok(kept(Action::Conflict(Conflict::NotOurs), text));
+    };
+    let disk_hash = lockfile::hash(disk);
+    if disk_hash == old.hash {
+        return Ok(written(Action::Update, text));
     }
+    // Edited by hand. Nothing new from fleetwright: the user's text stands, and is recorded.
+    let new_hash = lockfile::hash(&text);
+    if new_hash == old.hash {
+        let action = if old.edited.as_ref() == Some(&disk_hash) {
+            Action::Unchanged
+        } else {
+            Action::Edited
+        };
+        let entry = LockedFile {
+            edited: Some(disk_hash),
+            ..old.clone()
+        };
+        // Its hash names the generated text, which an older lock may not have mirrored yet.
+        return Ok(Managed {
+            action,
+            text,
+            entry: Some(entry),
+            base: NewBase::Text,
+        });
+    }
+    let base = match base::read(root, path, &old.hash)? {
+        Some(base) => Some(base),
+        None => base::reconstruct(&regions::blank(disk), &regions::blank(&text), &old.hash),
+    };
+    let Some(base) = base else {
+        return Ok(kept(Action::Conflict(Conflict::Edited), text));
+    };
+    // The user's region lines go into the base too, so that only generated lines merge.
+    let base = regions::carry_over(base, disk);
+    let new_entry = |edited: Option<String>| LockedFile {
+        owner: Owner::Managed,
+        hash: new_hash.clone(),
+        edited,
+    };
+    // The mirror then holds the new generated text: the base of the next merge, since the
+    // file on disk now holds fleetwright's change.
+    let generated = || NewBase::Generated(base::text_of(&text).into_owned());
+    Ok(match merge(&base, disk, &text) {
+        Merged::Clean(merged) if merged == text => written(Action::Update, text),
+        Merged::Clean(merged) => Managed {
+            action: Action::Merge,
+            entry: Some(new_entry(Some(lockfile::hash(&merged)))),
+            base: generated(),
+            text: merged,
+        },
+        Merged::Conflicted(marked) => Managed {
+            action: Action::Conflict(Conflict::Overlap),
+            entry: Some(new_entry(None)),
+            base: generated(),
+            text: marked,
+        },
+    })
 }
 
 /// Reports on the files of the old lock that the plan no longer has, and which of them to

@@ -9,6 +9,7 @@ mod filesystem;
 mod generate;
 mod k8s;
 mod layering;
+mod merge;
 mod properties;
 mod regenerate;
 mod scale;
