@@ -24,6 +24,14 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
         printer.data(&serde_json::to_string_pretty(&outcome).unwrap_or_default());
         return Ok(if outcome.drift() { Status::Failed } else { Status::Ok });
     }
+    if let Some(migration) = &loaded.migration {
+        eprintln!(
+            "  out of date: {} is manifest version {}; `fleetwright generate` migrates it to {}",
+            loaded.source.name, migration.from, migration.to
+        );
+        eprintln!("error: the workspace does not match fleet.toml");
+        return Ok(Status::Failed);
+    }
     if !outcome.drift() {
         printer.info(&format!("ok: {} files match fleet.toml", outcome.files.len()));
         return Ok(Status::Ok);

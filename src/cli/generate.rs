@@ -34,6 +34,15 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
     };
     let (loaded, outcome) = crate::generate(&manifest, options)?;
     printer.diagnostics(&loaded.source, &loaded.warnings);
+    if let Some(migration) = &loaded.migration {
+        printer.info(&format!(
+            "{} {} from manifest version {} to {} (comments and layout kept)",
+            if args.dry_run { "would migrate" } else { "migrated" },
+            loaded.source.name,
+            migration.from,
+            migration.to
+        ));
+    }
     report(&outcome, args.diff, args.format, args.dry_run, printer);
     Ok(if outcome.conflicts().next().is_some() {
         Status::Failed

@@ -14,4 +14,5 @@ mod properties;
 mod regenerate;
 mod scale;
 mod support;
+mod upgrade;
 mod validate;
