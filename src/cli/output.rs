@@ -167,13 +167,11 @@ impl Printer {
             if conflicts == 1 { "" } else { "s" },
         );
         self.info(&summary);
-        let marked = outcome.count(|a| {
-            matches!(
-                a,
-                Action::Conflict(crate::write::Conflict::Overlap | crate::write::Conflict::Unresolved)
-            )
-        });
-        if marked > 0 {
+        let overlaps = outcome.count(|a| *a == Action::Conflict(crate::write::Conflict::Overlap));
+        let unresolved = outcome.count(|a| *a == Action::Conflict(crate::write::Conflict::Unresolved));
+        if dry_run && overlaps > 0 {
+            self.info("  help: `fleetwright generate` writes both sides between conflict markers for you to resolve; `--force` overwrites your edit instead");
+        } else if overlaps + unresolved > 0 {
             self.info("  help: resolve the conflict markers (keep what you want of both sides), then run `fleetwright generate` to record your version");
         } else if conflicts > 0 {
             self.info("  help: move your change into a scaffold file or a user region, or rerun with `--force` to overwrite (see `--diff`)");

@@ -110,6 +110,11 @@ fn removing_a_service_deletes_its_untouched_files_and_keeps_user_code() {
     run.assert_stderr_contains("kept      services/beta/src/logic.rs");
     assert!(!scratch.read("Cargo.toml").contains("services/beta"));
     assert!(!scratch.read("fleet.lock").contains("services/beta"));
+    assert!(
+        !scratch.exists(".fleetwright/base/services/beta"),
+        "the bases go with their files"
+    );
+    assert!(scratch.exists(".fleetwright/base/services/alpha/src/lib.rs"));
     scratch.run(&["check"]).assert_code(0);
 }
 
