@@ -327,3 +327,134 @@ pub(super) fn stale_files(
     }
     Ok((stale, removals))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "// @generated\nfn a() {}\n\nfn b() {}\n\nfn c() {}\n";
+    const PATH: &str = "src/lib.rs";
+
+    /// A workspace holding `disk` at [`PATH`] (none when `None`) and `base` in the mirror.
+    fn workspace(disk: Option<&str>, base: Option<&str>) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(text) = disk {
+            std::fs::create_dir_all(dir.path().join("src")).unwrap();
+            std::fs::write(dir.path().join(PATH), text).unwrap();
+        }
+        if let Some(text) = base {
+            let mirror = dir.path().join(base::path(&RelPath::new(PATH).unwrap()).as_str());
+            std::fs::create_dir_all(mirror.parent().unwrap()).unwrap();
+            std::fs::write(mirror, text).unwrap();
+        }
+        dir
+    }
+
+    fn recorded(base: &str) -> LockedFile {
+        LockedFile {
+            owner: Owner::Managed,
+            hash: lockfile::hash(base),
+            edited: None,
+        }
+    }
+
+    fn run(dir: &tempfile::TempDir, rendered: &str, recorded: Option<&LockedFile>) -> Decision {
+        let root = Root::new(dir.path());
+        let path = RelPath::new(PATH).unwrap();
+        decide(&root, path, rendered.to_owned(), Owner::Managed, recorded, false, true).unwrap()
+    }
+
+    #[test]
+    fn a_clean_merge_records_the_new_base_and_the_merged_text() {
+        let yours = BASE.replace("fn a() {}", "fn a() { mine() }");
+        let new = BASE.replace("fn c() {}", "fn c() { new() }");
+        let dir = workspace(Some(&yours), Some(BASE));
+        let decision = run(&dir, &new, Some(&recorded(BASE)));
+        assert_eq!(decision.report.action, Action::Merge);
+        let (_, merged) = decision.report.before_after.clone().unwrap();
+        assert!(merged.contains("mine()") && merged.contains("new()"), "{merged}");
+        let entry = decision.entry.unwrap();
+        assert_eq!(entry.hash, lockfile::hash(&new), "the base moves forward");
+        assert_eq!(
+            entry.edited,
+            Some(lockfile::hash(&merged)),
+            "the merge is the user's version"
+        );
+        assert_eq!(
+            decision.base.as_deref(),
+            Some(new.as_str()),
+            "the mirror gets the new text"
+        );
+    }
+
+    #[test]
+    fn an_overlap_is_written_with_markers_against_the_new_base() {
+        let yours = BASE.replace("fn b() {}", "fn b() { mine() }");
+        let new = BASE.replace("fn b() {}", "fn b() { new() }");
+        let dir = workspace(Some(&yours), Some(BASE));
+        let decision = run(&dir, &new, Some(&recorded(BASE)));
+        assert_eq!(decision.report.action, Action::Conflict(Conflict::Overlap));
+        assert!(decision.report.action.changes_disk());
+        let (_, marked) = decision.report.before_after.clone().unwrap();
+        assert!(marked.contains("<<<<<<< yours\nfn b() { mine() }\n"), "{marked}");
+        let entry = decision.entry.unwrap();
+        assert_eq!((entry.hash, entry.edited), (lockfile::hash(&new), None));
+    }
+
+    #[test]
+    fn markers_on_disk_stop_everything_but_force() {
+        let marked = "<<<<<<< yours\nfn b() { mine() }\n=======\nfn b() {}\n>>>>>>> fleetwright\n";
+        let dir = workspace(Some(marked), Some(BASE));
+        let old = recorded(BASE);
+        let decision = run(&dir, BASE, Some(&old));
+        assert_eq!(decision.report.action, Action::Conflict(Conflict::Unresolved));
+        assert_eq!(decision.entry, Some(old.clone()));
+        assert!(decision.base.is_none());
+        let root = Root::new(dir.path());
+        let forced = decide(
+            &root,
+            RelPath::new(PATH).unwrap(),
+            BASE.to_owned(),
+            Owner::Managed,
+            Some(&old),
+            true,
+            true,
+        )
+        .unwrap();
+        assert_eq!(forced.report.action, Action::Update);
+    }
+
+    #[test]
+    fn an_edit_with_nothing_new_is_kept_and_recorded_once() {
+        let yours = format!("{BASE}// mine\n");
+        let dir = workspace(Some(&yours), Some(BASE));
+        let decision = run(&dir, BASE, Some(&recorded(BASE)));
+        assert_eq!(decision.report.action, Action::Edited);
+        let entry = decision.entry.unwrap();
+        assert_eq!(entry.edited, Some(lockfile::hash(&yours)));
+        // Recorded: the next run finds nothing to do.
+        let again = run(&dir, BASE, Some(&entry));
+        assert_eq!(again.report.action, Action::Unchanged);
+        assert_eq!(again.entry, Some(entry));
+    }
+
+    #[test]
+    fn a_file_the_user_deleted_is_created_again() {
+        let dir = workspace(None, Some(BASE));
+        let new = BASE.replace("fn c() {}", "fn c() { new() }");
+        let decision = run(&dir, &new, Some(&recorded(BASE)));
+        assert_eq!(decision.report.action, Action::Create);
+        assert_eq!(decision.entry.unwrap().hash, lockfile::hash(&new));
+    }
+
+    #[test]
+    fn a_mirror_that_does_not_match_the_lock_is_not_trusted() {
+        // The mirror says the base was something else: the hash wins, and the edit and the
+        // change touch, so the base cannot be found and nothing is written.
+        let yours = BASE.replace("fn b() {}", "fn b() { mine() }");
+        let new = BASE.replace("fn b() {}", "fn b() { new() }");
+        let dir = workspace(Some(&yours), Some("something else\n"));
+        let decision = run(&dir, &new, Some(&recorded(BASE)));
+        assert_eq!(decision.report.action, Action::Conflict(Conflict::Edited));
+    }
+}
