@@ -25,20 +25,25 @@ fn edit_the_end(scratch: &Scratch) -> String {
     edited
 }
 
+/// Runs `generate`, which must merge lib.rs: the hand edit of [`edit_the_end`] and the new
+/// `description` both end up in it. Returns its text.
+fn generate_merges(scratch: &Scratch, description: &str) -> String {
+    scratch
+        .run(&["generate"])
+        .assert_code(0)
+        .assert_stderr_contains("merged    services/notes/src/lib.rs (your edit and fleetwright's changes)")
+        .assert_stderr_contains("1 merged");
+    let text = scratch.read(LIB);
+    assert!(text.contains("// a hand edit") && text.contains(description), "{text}");
+    text
+}
+
 #[test]
 fn a_hand_edit_and_a_generated_change_on_other_lines_merge() {
     let scratch = generated();
     edit_the_end(&scratch);
     change_the_description(&scratch);
-    let run = scratch.run(&["generate"]);
-    run.assert_code(0)
-        .assert_stderr_contains("merged    services/notes/src/lib.rs (your edit and fleetwright's changes)")
-        .assert_stderr_contains("1 merged");
-    let text = scratch.read(LIB);
-    assert!(
-        text.contains("// a hand edit") && text.contains("Keeps short notes."),
-        "{text}"
-    );
+    let text = generate_merges(&scratch, "Keeps short notes.");
     // The merged file is the user's recorded version: no drift, nothing more to do.
     scratch.run(&["check"]).assert_code(0);
     let again = scratch.run(&["generate"]);
@@ -47,15 +52,7 @@ fn a_hand_edit_and_a_generated_change_on_other_lines_merge() {
     assert_eq!(scratch.read(LIB), text);
     // The base moved forward: the next change merges against the text generated now.
     scratch.write("fleet.toml", &MINIMAL.replace("Keeps notes", "Keeps long notes"));
-    scratch
-        .run(&["generate"])
-        .assert_code(0)
-        .assert_stderr_contains("merged ");
-    let text = scratch.read(LIB);
-    assert!(
-        text.contains("// a hand edit") && text.contains("Keeps long notes."),
-        "{text}"
-    );
+    let text = generate_merges(&scratch, "Keeps long notes.");
     assert!(!text.contains("Keeps short notes"), "{text}");
 }
 
@@ -235,15 +232,7 @@ fn a_deleted_base_falls_back_to_finding_it_by_its_hash() {
     edit_the_end(&scratch);
     std::fs::remove_dir_all(scratch.join(".fleetwright")).unwrap();
     change_the_description(&scratch);
-    scratch
-        .run(&["generate"])
-        .assert_code(0)
-        .assert_stderr_contains("merged ");
-    let text = scratch.read(LIB);
-    assert!(
-        text.contains("// a hand edit") && text.contains("Keeps short notes."),
-        "{text}"
-    );
+    generate_merges(&scratch, "Keeps short notes.");
 }
 
 #[test]
