@@ -18,8 +18,7 @@ use super::decide::{Action, Decision, FileReport, decide, stale_files};
 use super::filesystem::{Root, Staged, read_text, remove, remove_leftover_temporaries, stage, write_atomic};
 use super::lockfile::{LOCK_FILE, LOCK_FORMAT, LockedFile, Lockfile};
 use crate::error::Error;
-use crate::plan::Owner;
-use crate::plan::{Group, RelPath};
+use crate::plan::{Group, Owner, RelPath};
 
 /// What to do with the decisions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
