@@ -267,6 +267,13 @@ fn decide_managed(
     let generated = || NewBase::Generated(base::text_of(&text).into_owned());
     Ok(match merge(&base, disk, &text) {
         Merged::Clean(merged) if merged == text => written(Action::Update, text),
+        // The user's text already holds fleetwright's change: nothing to write, only to record.
+        Merged::Clean(merged) if merged == disk => Managed {
+            action: Action::Edited,
+            entry: Some(new_entry(Some(disk_hash))),
+            base: generated(),
+            text,
+        },
         Merged::Clean(merged) => Managed {
             action: Action::Merge,
             entry: Some(new_entry(Some(lockfile::hash(&merged)))),
@@ -436,6 +443,20 @@ mod tests {
         let again = run(&dir, BASE, Some(&entry));
         assert_eq!(again.report.action, Action::Unchanged);
         assert_eq!(again.entry, Some(entry));
+    }
+
+    #[test]
+    fn an_edit_that_already_holds_the_change_is_recorded_not_rewritten() {
+        let new = BASE.replace("fn c() {}", "fn c() { new() }");
+        let yours = new.replace("fn a() {}", "fn a() { mine() }");
+        let dir = workspace(Some(&yours), Some(BASE));
+        let decision = run(&dir, &new, Some(&recorded(BASE)));
+        assert_eq!(decision.report.action, Action::Edited);
+        let entry = decision.entry.unwrap();
+        assert_eq!(
+            (entry.hash, entry.edited),
+            (lockfile::hash(&new), Some(lockfile::hash(&yours)))
+        );
     }
 
     #[test]
