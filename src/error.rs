@@ -19,6 +19,10 @@ pub enum Error {
     #[error("no manifest at {}", .0.display())]
     ManifestMissing(PathBuf),
 
+    /// No `fleet.toml` in the folder a command ran in, nor in any folder above it.
+    #[error("no fleet.toml in {} or any folder above it", .0.display())]
+    NoManifest(PathBuf),
+
     #[error("cannot {action} {}: {error}", .path.display())]
     Io {
         action: &'static str,
@@ -95,6 +99,7 @@ impl Error {
         match self {
             Self::Manifest { .. }
             | Self::ManifestMissing(_)
+            | Self::NoManifest(_)
             | Self::Usage { .. }
             | Self::UnsafePath(_)
             | Self::Template { .. }
@@ -108,9 +113,10 @@ impl Error {
     pub(crate) fn help(&self) -> Option<&str> {
         match self {
             Self::Usage { help, .. } => help.as_deref(),
-            Self::ManifestMissing(_) => {
-                Some("run `fleetwright init` to write one, or pass `-C DIR` / `--manifest PATH`")
-            }
+            Self::ManifestMissing(_) => Some("check the path, or run `fleetwright init` there to write one"),
+            Self::NoManifest(_) => Some(
+                "run this inside a project, or pass `-C DIR` / `--manifest PATH`; start one with `fleetwright new DIR` or `fleetwright init`",
+            ),
             Self::Interrupted(error) => error.help(),
             _ => None,
         }
@@ -155,5 +161,6 @@ mod tests {
         let usage = Error::usage("no", Some("do this"));
         assert_eq!((usage.help(), usage.exit_code()), (Some("do this"), EXIT_INVALID));
         assert!(Error::ManifestMissing(PathBuf::from("fleet.toml")).help().is_some());
+        assert_eq!(Error::NoManifest(PathBuf::from(".")).exit_code(), EXIT_INVALID);
     }
 }

@@ -18,13 +18,12 @@ pub(crate) const ECOMMERCE_FILES: &[(&str, &str)] = &[
     ),
 ];
 
-/// A starter manifest for `fleetwright init`, named after the project.
-pub(crate) fn starter(project: &str) -> String {
-    MINIMAL.replacen(
-        "name = \"hello\"",
-        &format!("name = {}", crate::render::filters::toml_str(project)),
-        1,
-    )
+/// An example manifest named after the project, for `new` and `init`.
+///
+/// # Errors
+/// [`crate::Error::Usage`] only if an example lost its `[project]` table: a bug.
+pub(crate) fn named(manifest: &str, project: &str) -> crate::Result<String> {
+    crate::manifest::edit::set_project_name(manifest, project)
 }
 
 /// A synthetic manifest of `services` services, for benchmarks and scale tests: each service

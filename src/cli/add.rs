@@ -79,7 +79,10 @@ pub(crate) fn run_add(command: &AddCommand, global: &GlobalArgs, printer: &Print
                 route: route.clone(),
                 calls: calls.clone(),
             };
-            edit_then_generate(global, printer, *no_generate, |text| edit::add_service(text, &service))
+            let what = format!("adding service `{name}`");
+            edit_then_generate(global, printer, *no_generate, &what, |text| {
+                edit::add_service(text, &service)
+            })
         }
         AddCommand::Entity {
             service,
@@ -88,7 +91,8 @@ pub(crate) fn run_add(command: &AddCommand, global: &GlobalArgs, printer: &Print
             no_generate,
         } => {
             let fields = fields.iter().map(|f| parse_field(f)).collect::<Result<Vec<_>, _>>()?;
-            edit_then_generate(global, printer, *no_generate, |text| {
+            let what = format!("adding entity `{name}` to `{service}`");
+            edit_then_generate(global, printer, *no_generate, &what, |text| {
                 edit::add_entity(text, service, name, &fields)
             })
         }
@@ -98,7 +102,10 @@ pub(crate) fn run_add(command: &AddCommand, global: &GlobalArgs, printer: &Print
 pub(crate) fn run_remove(command: &RemoveCommand, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
     match command {
         RemoveCommand::Service { name, no_generate } => {
-            edit_then_generate(global, printer, *no_generate, |text| edit::remove_service(text, name))
+            let what = format!("removing service `{name}`");
+            edit_then_generate(global, printer, *no_generate, &what, |text| {
+                edit::remove_service(text, name)
+            })
         }
     }
 }
@@ -114,18 +121,24 @@ fn parse_field(raw: &str) -> Result<(String, String), Error> {
     }
 }
 
+/// Applies `change` (described by `what`, e.g. "adding entity `Invoice` to `orders`") to the
+/// manifest, validates and writes it, then regenerates.
 fn edit_then_generate(
     global: &GlobalArgs,
     printer: &Printer,
     no_generate: bool,
+    what: &str,
     change: impl FnOnce(&str) -> Result<String, Error>,
 ) -> Result<Status, Error> {
-    let path = global.manifest_path();
+    let path = global.find_manifest(printer)?;
     let source = model::load::read(&path)?;
     // The manifest must be valid before the edit too, or we could not tell whose error it is.
     model::load_source(source.clone())?;
     let edited = change(&source.text)?;
-    model::load_source(Source::from_text(&source.name, &edited))?;
+    // Problems are shown in the text the edit would have written, which is not on disk, so
+    // its name says so: its line numbers are that text's, not the file's.
+    let proposed = format!("{} (after {what}; not written)", source.name);
+    model::load_source(Source::from_text(&proposed, &edited))?;
     crate::write::write_file_atomic(&path, edited.as_bytes(), false)?;
     printer.info(&format!("updated {}", path.display()));
     if no_generate {

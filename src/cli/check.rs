@@ -18,7 +18,7 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
         force: false,
         diffs: true,
     };
-    let (loaded, outcome) = crate::generate(&global.manifest_path(), options)?;
+    let (loaded, outcome) = crate::generate(&global.find_manifest(printer)?, options)?;
     printer.diagnostics(&loaded.source, &loaded.warnings);
     if args.format == Format::Json {
         printer.data(&serde_json::to_string_pretty(&outcome).unwrap_or_default());
@@ -45,7 +45,7 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
             Action::Remove => "stale (no longer generated)",
             Action::Conflict(Conflict::Unresolved) => "has conflict markers",
             Action::Conflict(Conflict::Overlap) => "out of date (your edit overlaps fleetwright's changes)",
-            Action::Edited | Action::Conflict(_) => "edited by hand",
+            Action::Edited | Action::Conflict(_) | Action::Overwrite(_) => "edited by hand",
             Action::Unchanged | Action::Keep | Action::Orphan => continue,
         };
         eprintln!("  {what}: {}", file.path);
@@ -54,6 +54,21 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
         eprintln!("  out of date: fleet.lock");
     }
     eprintln!("error: the workspace does not match fleet.toml");
-    eprintln!("  help: run `fleetwright generate` and commit the result");
+    // `generate` refuses to write over a hand edit it cannot merge, or a file with conflict
+    // markers, so "run generate" alone would not help.
+    let refused = |conflict: &Conflict| !matches!(conflict, Conflict::Overlap);
+    if outcome
+        .conflicts()
+        .any(|f| f.action == Action::Conflict(Conflict::Unresolved))
+    {
+        eprintln!("  help: {}", super::output::MARKERS_HELP);
+    } else if outcome
+        .conflicts()
+        .any(|f| matches!(&f.action, Action::Conflict(c) if refused(c)))
+    {
+        eprintln!("  help: {}", super::output::CONFLICT_HELP);
+    } else {
+        eprintln!("  help: run `fleetwright generate` and commit the result");
+    }
     Ok(Status::Failed)
 }

@@ -4,7 +4,7 @@
 use super::output::Printer;
 use super::{Format, GlobalArgs, Status};
 use crate::error::Error;
-use crate::write::{Action, Mode, Options, Outcome};
+use crate::write::{Action, Conflict, Mode, Options, Outcome};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -25,7 +25,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
-    let manifest = global.manifest_path();
+    let manifest = global.find_manifest(printer)?;
     let mode = if args.dry_run { Mode::DryRun } else { Mode::Write };
     let options = Options {
         mode,
@@ -78,7 +78,7 @@ pub(crate) fn diffs(outcome: &Outcome, edits: bool) -> String {
         let path = file.path.as_str();
         let (old, new) = match file.action {
             Action::Create => ("/dev/null".to_owned(), format!("b/{path}")),
-            Action::Remove => (format!("a/{path}"), "/dev/null".to_owned()),
+            Action::Remove | Action::Overwrite(Conflict::EditedStale) => (format!("a/{path}"), "/dev/null".to_owned()),
             _ => (format!("a/{path}"), format!("b/{path}")),
         };
         let text = similar::TextDiff::from_lines(before.as_str(), after.as_str());

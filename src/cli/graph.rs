@@ -23,7 +23,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
-    let loaded = crate::model::load(&global.manifest_path())?;
+    let loaded = crate::model::load(&global.find_manifest(printer)?)?;
     printer.diagnostics(&loaded.source, &loaded.warnings);
     let workspace = &loaded.workspace;
     let text = match args.format {

@@ -23,31 +23,28 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
             Some("edit it, or run `fleetwright generate`"),
         ));
     }
-    let text = match (args.example, &args.name) {
-        (Some(example), _) => example.manifest().to_owned(),
-        (None, Some(name)) => crate::examples::starter(name),
-        (None, None) => crate::examples::starter(&default_name(&global.base())),
-    };
-    // Never write a manifest that would not validate (e.g. an invalid --name).
+    // A manifest above makes this folder part of that project: another one here would nest
+    // a second workspace inside the first.
+    if global.manifest.is_none()
+        && let Some(above) = global.manifest_above()?
+    {
+        let help = format!(
+            "fleetwright commands run here use {}; to start a separate project, run `fleetwright new DIR` outside it",
+            above.display()
+        );
+        return Err(Error::usage(
+            format!("this folder is already inside the project of {}", above.display()),
+            Some(help.as_str()),
+        ));
+    }
+    let name = super::new::project_name(args.name.as_deref(), &global.base(), printer)?;
+    let text = crate::examples::named(args.example.unwrap_or_default().manifest(), &name)?;
+    // Never write a manifest that would not validate.
     crate::model::load_source(crate::source::Source::from_text(&path.display().to_string(), &text))?;
     crate::write::write_file_atomic(&path, text.as_bytes(), false)?;
     printer.info(&format!(
-        "wrote {}; edit it, then run `fleetwright generate`",
+        "wrote {} (project `{name}`); edit it, then run `fleetwright generate`",
         path.display()
     ));
     Ok(Status::Ok)
-}
-
-fn default_name(dir: &std::path::Path) -> String {
-    let absolute = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let raw = absolute
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if crate::model::names::is_service_name(&raw) && crate::model::names::reserved_service_name(&raw).is_none() {
-        return raw;
-    }
-    crate::model::names::suggest_service_name(&raw)
-        .filter(|n| crate::model::names::reserved_service_name(n).is_none())
-        .unwrap_or_else(|| "app".to_owned())
 }

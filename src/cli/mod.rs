@@ -56,7 +56,8 @@ const AFTER_HELP: &str = "\
 Exit codes: 0 success; 1 `check` found drift, or a conflict stopped a write; 2 invalid input or usage.
 
 Start with `fleetwright new shop --example ecommerce`, then edit shop/fleet.toml and run
-`fleetwright generate` in shop/. Docs: docs/manifest.md describes every manifest key.";
+`fleetwright generate` anywhere in shop/: commands use the nearest fleet.toml in the current
+directory or above. Docs: docs/manifest.md describes every manifest key.";
 
 /// Generate and grow a microservice system from one declarative manifest (fleet.toml).
 #[derive(Debug, Parser)]
@@ -80,12 +81,22 @@ pub(crate) struct GlobalArgs {
         help_heading = "Global options"
     )]
     pub directory: Option<PathBuf>,
-    /// The manifest to use [default: DIR/fleet.toml]; the workspace is its directory
+    /// The manifest to use [default: the nearest fleet.toml in DIR or a folder above it];
+    /// the workspace is its directory
     #[arg(long, value_name = "PATH", global = true, help_heading = "Global options")]
     pub manifest: Option<PathBuf>,
     /// Print only errors and requested data
-    #[arg(short, long, global = true, help_heading = "Global options")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "verbose"
+    )]
     pub quiet: bool,
+    /// Print more: every file a command wrote, not only the summary
+    #[arg(short, long, global = true, help_heading = "Global options")]
+    pub verbose: bool,
     /// When to color diagnostics (`NO_COLOR` is respected)
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true, help_heading = "Global options")]
     pub color: ColorWhen,
@@ -112,7 +123,60 @@ impl GlobalArgs {
         self.directory.clone().unwrap_or_else(|| PathBuf::from("."))
     }
 
-    /// The manifest path: `--manifest` (relative to `-C`), else `DIR/fleet.toml`.
+    /// The manifest a command works on: `--manifest` as given (relative to `-C`), else the
+    /// nearest `fleet.toml` in DIR or a folder above it, as cargo and git find theirs, so a
+    /// command run in a subfolder of a workspace works on that workspace. A manifest found
+    /// above DIR is named on stderr, since it is not the one the user might expect.
+    ///
+    /// # Errors
+    /// [`Error::NoManifest`] when no folder up to the root holds one.
+    pub(crate) fn find_manifest(&self, printer: &Printer) -> Result<PathBuf, Error> {
+        let here = self.manifest_path();
+        if self.manifest.is_some() || here.is_file() {
+            return Ok(here);
+        }
+        if let Some(found) = self.manifest_above()? {
+            printer.info(&format!("using {}", found.display()));
+            return Ok(found);
+        }
+        let base = self.base();
+        Err(Error::NoManifest(std::fs::canonicalize(&base).unwrap_or(base)))
+    }
+
+    /// [`Self::find_manifest`], for commands that also work without a manifest.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when DIR does not exist.
+    pub(crate) fn find_manifest_if_any(&self, printer: &Printer) -> Result<Option<PathBuf>, Error> {
+        match self.find_manifest(printer) {
+            Ok(path) => Ok(Some(path)),
+            Err(Error::NoManifest(_)) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The nearest `fleet.toml` in a folder above DIR, as a path through `..` from DIR so
+    /// messages stay relative the way the user typed them.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when DIR does not exist.
+    pub(crate) fn manifest_above(&self) -> Result<Option<PathBuf>, Error> {
+        let base = self.base();
+        // The physical path: the kernel resolves `..` from where a symbolic link points, so
+        // counting folders on the canonical path lands on the same ones.
+        let start = std::fs::canonicalize(&base).map_err(|e| Error::io("open directory", &base, e))?;
+        let mut up = self.directory.clone().unwrap_or_default();
+        for dir in start.ancestors().skip(1) {
+            up.push("..");
+            if dir.join(crate::manifest::FILE_NAME).is_file() {
+                return Ok(Some(up.join(crate::manifest::FILE_NAME)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Where the manifest of DIR is or would be: `--manifest` (relative to `-C`), else
+    /// `DIR/fleet.toml`; no search.
     pub(crate) fn manifest_path(&self) -> PathBuf {
         let relative = self
             .manifest
@@ -128,9 +192,9 @@ impl GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Create a directory with a fleet.toml and generate its workspace
+    /// Create a directory with a fleet.toml and generate its workspace; the project is named after it
     New(new::Args),
-    /// Write a starter fleet.toml in the current directory
+    /// Write a starter fleet.toml in the current directory (not inside an existing project)
     Init(init::Args),
     /// Render the manifest and write the workspace; hand edits of generated files are merged
     Generate(generate::Args),
@@ -170,7 +234,7 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    let printer = Printer::new(cli.global.quiet, cli.global.color);
+    let printer = Printer::new(cli.global.quiet, cli.global.verbose, cli.global.color);
     match run(cli, &printer) {
         Ok(status) => status.into(),
         Err(error) => printer.error(&error).into(),

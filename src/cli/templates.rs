@@ -35,12 +35,12 @@ pub(crate) fn run(command: &TemplatesCommand, global: &GlobalArgs, printer: &Pri
 
 fn list(format: Format, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
     // Overrides only show up when there is a manifest naming them.
-    let path = global.manifest_path();
-    let templates = if path.exists() {
-        let loaded = crate::model::load(&path)?;
-        crate::templates_for(&loaded, &crate::workspace_root(&path))?
-    } else {
-        crate::render::Templates::embedded()?
+    let templates = match global.find_manifest_if_any(printer)? {
+        Some(path) => {
+            let loaded = crate::model::load(&path)?;
+            crate::templates_for(&loaded, &crate::workspace_root(&path))?
+        }
+        None => crate::render::Templates::embedded()?,
     };
     let outputs = crate::render::targets::outputs_by_template();
     let rows: Vec<(&String, &str, &[String])> = templates
@@ -78,7 +78,9 @@ fn list(format: Format, global: &GlobalArgs, printer: &Printer) -> Result<Status
 }
 
 fn eject(dir: &std::path::Path, only: &[String], global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
-    let manifest_path = global.manifest_path();
+    let manifest_path = global
+        .find_manifest_if_any(printer)?
+        .unwrap_or_else(|| global.manifest_path());
     let root = crate::workspace_root(&manifest_path);
     let relative = dir.to_string_lossy().replace('\\', "/");
     let relative = relative.trim_start_matches("./").trim_end_matches('/').to_owned();

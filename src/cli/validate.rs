@@ -15,7 +15,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result<Status, Error> {
-    let path = global.manifest_path();
+    let path = global.find_manifest(printer)?;
     let result = model::load(&path);
     if args.format == Format::Json {
         let (source, diagnostics, ok) = match &result {

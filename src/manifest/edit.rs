@@ -149,6 +149,24 @@ pub(crate) fn remove_service(text: &str, name: &str) -> Result<String, Error> {
     Ok(doc.to_string())
 }
 
+/// Sets `[project] name`, keeping the comments around it: `new` and `init` name the example
+/// they start from after the project.
+///
+/// # Errors
+/// [`Error::Usage`] when the manifest does not parse or has no `[project]`.
+pub(crate) fn set_project_name(text: &str, name: &str) -> Result<String, Error> {
+    let mut doc = parse(text)?;
+    let Some(project) = doc.get_mut("project").and_then(Item::as_table_mut) else {
+        return Err(Error::usage("fleet.toml has no [project] table", None));
+    };
+    let decor = project.get("name").and_then(Item::as_value).map(|v| v.decor().clone());
+    project.insert("name", value(name));
+    if let (Some(decor), Some(new)) = (decor, project.get_mut("name").and_then(Item::as_value_mut)) {
+        *new.decor_mut() = decor;
+    }
+    Ok(doc.to_string())
+}
+
 /// Sets `[project] templates = DIR`: the new text, or `Err(current)` when it is already set.
 ///
 /// # Errors
@@ -170,6 +188,12 @@ mod tests {
     use super::*;
 
     const TEXT: &str = "# my system\n[project]\nname = \"shop\" # keep me\n\n# the users\n[services.users]\ndatabase = \"sqlite\"\n\n[services.orders]\ncalls = [\"users\"]\n";
+
+    #[test]
+    fn renaming_the_project_keeps_its_comment() {
+        let renamed = set_project_name(TEXT, "acme-store").unwrap();
+        assert_eq!(renamed, TEXT.replace("\"shop\" # keep me", "\"acme-store\" # keep me"));
+    }
 
     #[test]
     fn adding_keeps_comments() {

@@ -10,12 +10,38 @@ use toml::Spanned;
 /// The manifest format this build understands.
 pub(crate) const MANIFEST_VERSION: i64 = 1;
 
+// Patterns the JSON Schema gives names and values, so editors flag what `validate` rejects.
+// `model::validate` holds the full rules (reserved words, cross-field checks) and messages;
+// `tests/integration/cli.rs` checks the two agree on every fixture and example.
+/// Service, project and namespace names: lowercase words joined by single hyphens.
+const KEBAB_NAME: &str = "^[a-z][a-z0-9]*(-[a-z0-9]+)*$";
+/// Entity and event names.
+const PASCAL_NAME: &str = "^[A-Z][A-Za-z0-9]*$";
+/// Field names.
+const SNAKE_NAME: &str = "^[a-z][a-z0-9]*(_[a-z0-9]+)*$";
+/// Field types: a scalar, `enum(…)` with no empty variant or `ref(…)`, then `[]` or `?`
+/// (see `model::types`).
+const FIELD_TYPE: &str = r"^\s*(string|text|bool|int32|int64|float64|uuid|timestamp|date|enum\s*\(\s*[^,()\s][^,()]*(,\s*[^,()\s][^,()]*)*\)|ref\s*\(.*\))\s*(\[\]|\?)?\s*$";
+/// `MAJOR.MINOR.PATCH`, then optionally `-pre` or `+build`.
+const SEMVER: &str = r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)([-+].*[^+-])?$";
+/// An image name prefix such as `ghcr.io/acme`: no leading `/`, `.` or `-`, no empty segment.
+const REGISTRY: &str = "^[a-z0-9_:][a-z0-9._:-]*(/[a-z0-9._:-]+)*$";
+/// Kubernetes CPU quantities: `250m`, `1`, `0.5`.
+const CPU: &str = r"^[0-9]+(\.[0-9]+)?m?$";
+/// Kubernetes memory quantities: `128Mi`, `1.5Gi`, `512M`, `1000`.
+const MEMORY: &str = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$";
+/// Ports a listener may take (above the privileged ones).
+const PORT_MIN: u16 = 1024;
+/// The highest port.
+const PORT_MAX: u16 = 65535;
+
 /// A fleetwright manifest: one declarative description of a whole microservice system.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[schemars(title = "fleetwright manifest (fleet.toml)")]
 pub(crate) struct Manifest {
     /// Manifest format version. Always `1` for now; bumped only with a migration path.
-    #[schemars(with = "Option<i64>")]
+    #[schemars(with = "Option<i64>", range(min = MANIFEST_VERSION, max = MANIFEST_VERSION))]
     pub version: Option<Spanned<i64>>,
     /// The system as a whole: its name, version and where its images go.
     pub project: ProjectSpec,
@@ -34,20 +60,21 @@ pub(crate) struct Manifest {
     /// The services, one table each, keyed by the service name (`[services.orders]`).
     /// A name is lowercase letters, digits and single hyphens, starting with a letter.
     #[serde(default)]
-    #[schemars(with = "IndexMap<String, ServiceSpec>")]
+    #[schemars(schema_with = "services_schema")]
     pub services: IndexMap<Spanned<String>, ServiceSpec>,
 }
 
 /// `[project]`
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub(crate) struct ProjectSpec {
     /// Project name: used for the proto package root, the Kubernetes namespace, the NATS
     /// stream and image names. Lowercase letters, digits and single hyphens.
-    #[schemars(with = "String")]
+    #[schemars(with = "String", regex(pattern = KEBAB_NAME), length(max = 40))]
     pub name: Spanned<String>,
     /// The system's version (semver), stamped into every crate and image label.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<String>", regex(pattern = SEMVER))]
     pub version: Option<Spanned<String>>,
     /// One line saying what the system is for; shown in the generated README.
     #[serde(default)]
@@ -55,7 +82,7 @@ pub(crate) struct ProjectSpec {
     /// Container registry prefix for images, e.g. `ghcr.io/acme`; images are
     /// `<registry>/<project>-<service>`.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<String>", regex(pattern = REGISTRY))]
     pub registry: Option<Spanned<String>>,
     /// A directory (relative to `fleet.toml`) whose files override the embedded templates
     /// of the same path. See `fleetwright templates list` and `templates eject`.
@@ -66,22 +93,23 @@ pub(crate) struct ProjectSpec {
 
 /// `[gateway]`
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub(crate) struct GatewaySpec {
     /// Port the gateway listens on. Default 8080.
     #[serde(default)]
-    #[schemars(with = "Option<u16>")]
+    #[schemars(with = "Option<u16>", range(min = PORT_MIN, max = PORT_MAX))]
     pub port: Option<Spanned<i64>>,
     /// Port of the Envoy admin interface, bound to localhost only. Default 9901.
     #[serde(default)]
-    #[schemars(with = "Option<u16>")]
+    #[schemars(with = "Option<u16>", range(min = PORT_MIN, max = PORT_MAX))]
     pub admin_port: Option<Spanned<i64>>,
     /// Whole-request timeout per route, in milliseconds. Default 15000.
     #[serde(default)]
-    #[schemars(with = "Option<u32>")]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 3_600_000))]
     pub request_timeout_ms: Option<Spanned<i64>>,
     /// Upstream connect timeout, in milliseconds. Default 1000.
     #[serde(default)]
-    #[schemars(with = "Option<u32>")]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 3_600_000))]
     pub connect_timeout_ms: Option<Spanned<i64>>,
     /// Origins allowed by CORS, e.g. `["https://shop.example.com"]`. Default: none.
     #[serde(default)]
@@ -90,6 +118,7 @@ pub(crate) struct GatewaySpec {
 
 /// `[messaging]`
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub(crate) struct MessagingSpec {
     /// `nats` (NATS `JetStream`) or `none`. Default `nats` when any service publishes or
     /// subscribes, else `none`.
@@ -108,6 +137,7 @@ pub(crate) enum Broker {
 
 /// `[deploy]`
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub(crate) struct DeploySpec {
     /// Deploy targets to generate: any of `compose`, `kubernetes`. Default both.
     #[serde(default)]
@@ -128,10 +158,11 @@ pub(crate) enum DeployTarget {
 
 /// `[deploy.kubernetes]`
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub(crate) struct KubernetesSpec {
     /// Namespace for every object. Default: the project name.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<String>", regex(pattern = KEBAB_NAME))]
     pub namespace: Option<Spanned<String>>,
     /// Also emit Gateway API `HTTPRoute` / `GRPCRoute` objects. Default false.
     #[serde(default)]
@@ -144,6 +175,7 @@ pub(crate) struct KubernetesSpec {
 
 /// `[ci]`
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub(crate) struct CiSpec {
     /// CI providers to generate pipelines for: any of `github`, `gitlab`. Default `["github"]`.
     #[serde(default)]
@@ -161,6 +193,7 @@ pub(crate) enum CiProvider {
 
 /// `[services.<name>]`: one microservice.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub(crate) struct ServiceSpec {
     /// What the service is responsible for, in one line.
     #[serde(default)]
@@ -185,7 +218,7 @@ pub(crate) struct ServiceSpec {
     pub ports: PortsSpec,
     /// Fixed replica count when `autoscale` is absent. Default 2.
     #[serde(default)]
-    #[schemars(with = "Option<u32>")]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1000))]
     pub replicas: Option<Spanned<i64>>,
     /// Horizontal autoscaling bounds.
     #[serde(default)]
@@ -208,12 +241,12 @@ pub(crate) struct ServiceSpec {
     /// Entities this service owns and stores, keyed by `PascalCase` name. Each maps field
     /// names to types (see the manifest reference).
     #[serde(default)]
-    #[schemars(with = "IndexMap<String, IndexMap<String, String>>")]
+    #[schemars(schema_with = "types_schema")]
     pub entities: IndexMap<Spanned<String>, IndexMap<Spanned<String>, Spanned<String>>>,
     /// Event payloads this service defines, keyed by `PascalCase` name, with the same field
     /// types as entities.
     #[serde(default)]
-    #[schemars(with = "IndexMap<String, IndexMap<String, String>>")]
+    #[schemars(schema_with = "types_schema")]
     pub events: IndexMap<Spanned<String>, IndexMap<Spanned<String>, Spanned<String>>>,
 }
 
@@ -235,49 +268,75 @@ pub(crate) enum Database {
 
 /// `ports = { http = 8081, grpc = 50051 }`
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub(crate) struct PortsSpec {
     /// HTTP port (REST API, `/healthz`, `/readyz`, `/metrics`).
     #[serde(default)]
-    #[schemars(with = "Option<u16>")]
+    #[schemars(with = "Option<u16>", range(min = PORT_MIN, max = PORT_MAX))]
     pub http: Option<Spanned<i64>>,
     /// gRPC port.
     #[serde(default)]
-    #[schemars(with = "Option<u16>")]
+    #[schemars(with = "Option<u16>", range(min = PORT_MIN, max = PORT_MAX))]
     pub grpc: Option<Spanned<i64>>,
 }
 
 /// `autoscale = { min = 2, max = 10, cpu_percent = 70 }`
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub(crate) struct AutoscaleSpec {
     /// Fewest replicas.
-    #[schemars(with = "u32")]
+    #[schemars(with = "u32", range(min = 1, max = 1000))]
     pub min: Spanned<i64>,
     /// Most replicas.
-    #[schemars(with = "u32")]
+    #[schemars(with = "u32", range(min = 1, max = 1000))]
     pub max: Spanned<i64>,
     /// Target average CPU utilisation, percent of the request. Default 70.
     #[serde(default)]
-    #[schemars(with = "Option<u32>")]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 100))]
     pub cpu_percent: Option<Spanned<i64>>,
 }
 
 /// `[services.<name>.resources]`
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub(crate) struct ResourcesSpec {
     /// CPU request, e.g. `100m`. Default `100m`.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<String>", regex(pattern = CPU))]
     pub cpu: Option<Spanned<String>>,
     /// Memory request, e.g. `128Mi`. Default `128Mi`.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<String>", regex(pattern = MEMORY))]
     pub memory: Option<Spanned<String>>,
     /// CPU limit. Default `500m`.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<String>", regex(pattern = CPU))]
     pub cpu_limit: Option<Spanned<String>>,
     /// Memory limit. Default `256Mi`.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(with = "Option<String>", regex(pattern = MEMORY))]
     pub memory_limit: Option<Spanned<String>>,
+}
+
+/// `[services]`: any service name (a key the user chooses) mapping to a service table.
+fn services_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "propertyNames": { "pattern": KEBAB_NAME, "maxLength": 40 },
+        "additionalProperties": generator.subschema_for::<ServiceSpec>(),
+    })
+}
+
+/// `entities` and `events`: `PascalCase` names (keys the user chooses), each mapping
+/// `snake_case` field names to field types.
+fn types_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "propertyNames": { "pattern": PASCAL_NAME, "maxLength": 60 },
+        "additionalProperties": {
+            "type": "object",
+            "propertyNames": { "pattern": SNAKE_NAME, "maxLength": 60 },
+            "additionalProperties": { "type": "string", "pattern": FIELD_TYPE },
+        },
+    })
 }

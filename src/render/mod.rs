@@ -3,6 +3,7 @@
 //! gathered into one [`Plan`]. Pure: reads templates (embedded, or a project's override
 //! directory read up front) and never touches the workspace on disk.
 
+pub mod cargo_lock;
 pub mod context;
 pub mod engine;
 pub mod filters;
@@ -62,7 +63,8 @@ pub(crate) fn render_groups<T: Send>(
     let entities: Vec<Option<&Service>> = std::iter::once(None)
         .chain(workspace.services.iter().map(Some))
         .collect();
-    let results: Vec<Result<(Vec<RelPath>, T), Error>> = entities
+    let version = &workspace.project.version;
+    let results: Vec<Result<RenderedGroup<T>, Error>> = entities
         .into_par_iter()
         .map(|service| {
             let jobs = match service {
@@ -73,30 +75,63 @@ pub(crate) fn render_groups<T: Send>(
                 .into_iter()
                 .map(|job| render_job(templates, &job))
                 .collect::<Result<Group, Error>>()?;
-            if service.is_none() {
-                for (path, text) in runtime::files() {
-                    let contents = with_header(&path, Owner::Managed, &path, text.to_owned());
-                    files.push((
-                        RelPath::new(&path)?,
-                        PlannedFile {
-                            contents,
-                            owner: Owner::Managed,
-                        },
-                    ));
+            let member = match service {
+                // The runtime crate is a member of every workspace.
+                None => {
+                    for (path, text) in runtime::files() {
+                        let contents = with_header(&path, Owner::Managed, &path, text.to_owned());
+                        files.push((
+                            RelPath::new(&path)?,
+                            PlannedFile {
+                                contents,
+                                owner: Owner::Managed,
+                            },
+                        ));
+                    }
+                    Some(cargo_lock::Member::from_manifest(runtime::MANIFEST, version)?)
                 }
-            }
+                Some(service) => {
+                    let manifest = format!("services/{}/Cargo.toml", service.name);
+                    files
+                        .iter()
+                        .find(|(path, _)| path.as_str() == manifest)
+                        // An override template whose manifest cargo would not read either: its
+                        // crate is left for cargo to add to the lock.
+                        .and_then(|(_, file)| cargo_lock::Member::from_manifest(&file.contents, version).ok())
+                }
+            };
             let paths = files.iter().map(|(path, _)| path.clone()).collect();
-            Ok((paths, each(files)?))
+            Ok((paths, member, each(files)?))
         })
         .collect();
-    let (paths, groups): (Vec<Vec<RelPath>>, Vec<T>) = results.into_iter().collect::<Result<_, _>>()?;
-    let mut paths: Vec<RelPath> = paths.into_iter().flatten().collect();
+    let mut paths = Vec::new();
+    let mut members = Vec::new();
+    let mut groups = Vec::new();
+    for result in results {
+        let (group_paths, member, group) = result?;
+        paths.extend(group_paths);
+        members.extend(member);
+        groups.push(group);
+    }
+    // The lock comes last: it lists every crate of the workspace.
+    let lock: Group = vec![(
+        RelPath::new(cargo_lock::PATH)?,
+        PlannedFile {
+            contents: cargo_lock::render(&members)?,
+            owner: Owner::Scaffold,
+        },
+    )];
+    paths.push(RelPath::new(cargo_lock::PATH)?);
+    groups.push(each(lock)?);
     paths.sort_unstable();
     if let Some([twice, _]) = paths.windows(2).find(|pair| pair[0] == pair[1]) {
         return Err(Error::Bug(format!("two templates render to `{twice}`")));
     }
     Ok(groups)
 }
+
+/// One group's paths, the crate it adds to the workspace's lock (if any), and what `each` made of it.
+type RenderedGroup<T> = (Vec<RelPath>, Option<cargo_lock::Member>, T);
 
 fn render_job(templates: &Templates, job: &targets::Job) -> Result<(RelPath, PlannedFile), Error> {
     let contents = templates.render(job.template, &job.context, &job.entity)?;

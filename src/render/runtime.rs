@@ -6,7 +6,7 @@
 use include_dir::{Dir, include_dir};
 
 static SOURCES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/runtime/rust/src");
-const MANIFEST: &str = include_str!("../../runtime/rust/Cargo.toml");
+pub(crate) const MANIFEST: &str = include_str!("../../runtime/rust/Cargo.toml");
 
 /// Where the crate goes in a workspace.
 pub const DIR: &str = "runtime/rust";

@@ -37,6 +37,9 @@ pub enum Action {
     Orphan,
     /// Written with conflict markers, or not written because writing would lose someone's work.
     Conflict(Conflict),
+    /// Written (or deleted) over someone's work, because `--force` said so: what would
+    /// otherwise have been the conflict.
+    Overwrite(Conflict),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -62,7 +65,12 @@ impl Action {
     pub fn changes_disk(&self) -> bool {
         matches!(
             self,
-            Action::Create | Action::Update | Action::Merge | Action::Remove | Action::Conflict(Conflict::Overlap)
+            Action::Create
+                | Action::Update
+                | Action::Merge
+                | Action::Remove
+                | Action::Overwrite(_)
+                | Action::Conflict(Conflict::Overlap)
         )
     }
 }
@@ -135,7 +143,7 @@ pub(super) fn decide(
         _ => None,
     };
     let before_after = match (&action, on_disk) {
-        (Action::Update | Action::Merge | Action::Conflict(_), Some(disk)) => Some((disk, text)),
+        (Action::Update | Action::Merge | Action::Conflict(_) | Action::Overwrite(_), Some(disk)) => Some((disk, text)),
         // The hand edit, as a change of the generated text.
         (Action::Edited, Some(disk)) => Some((text, disk)),
         (Action::Create, None) => Some((String::new(), text)),
@@ -213,7 +221,10 @@ fn decide_managed(
         return Ok(written(Action::Unchanged, text));
     }
     if force {
-        return Ok(written(Action::Update, text));
+        return Ok(written(
+            overwritten(disk, lost, recorded).map_or(Action::Update, Action::Overwrite),
+            text,
+        ));
     }
     if has_conflict_markers(disk) {
         return Ok(kept(Action::Conflict(Conflict::Unresolved), text));
@@ -289,6 +300,21 @@ fn decide_managed(
     })
 }
 
+/// What would have been the conflict of writing over `disk`, had `--force` not said to.
+fn overwritten(disk: &str, lost: Vec<String>, recorded: Option<&LockedFile>) -> Option<Conflict> {
+    if has_conflict_markers(disk) {
+        Some(Conflict::Unresolved)
+    } else if !lost.is_empty() {
+        Some(Conflict::LostRegions(lost))
+    } else {
+        match recorded {
+            None => Some(Conflict::NotOurs),
+            Some(old) if lockfile::hash(disk) != old.hash => Some(Conflict::Edited),
+            Some(_) => None,
+        }
+    }
+}
+
 /// Reports on the files of the old lock that the plan no longer has, and which of them to
 /// delete; conflicting ones stay in the new lock.
 pub(super) fn stale_files(
@@ -311,17 +337,16 @@ pub(super) fn stale_files(
             (Owner::Scaffold, Some(_)) => Action::Orphan,
             // Untouched means the same hash and nothing in its user regions either: the
             // regions are the user's lines, and deleting the file would lose them.
-            (Owner::Managed, Some(text))
-                if force || (lockfile::hash(text) == old.hash && !regions::has_user_lines(text)) =>
-            {
+            (Owner::Managed, Some(text)) if lockfile::hash(text) == old.hash && !regions::has_user_lines(text) => {
                 Action::Remove
             }
+            (Owner::Managed, Some(_)) if force => Action::Overwrite(Conflict::EditedStale),
             (Owner::Managed, Some(_)) => Action::Conflict(Conflict::EditedStale),
         };
         if matches!(action, Action::Conflict(_)) {
             new_lock.files.insert(path.clone(), old.clone());
         }
-        if action == Action::Remove {
+        if matches!(action, Action::Remove | Action::Overwrite(_)) {
             removals.push(path.clone());
         }
         let before_after = on_disk.filter(|_| keep_texts).map(|text| (text, String::new()));
@@ -428,7 +453,7 @@ mod tests {
             true,
         )
         .unwrap();
-        assert_eq!(forced.report.action, Action::Update);
+        assert_eq!(forced.report.action, Action::Overwrite(Conflict::Unresolved));
     }
 
     #[test]

@@ -62,8 +62,11 @@ fn missing_manifest_is_a_usage_error() {
     let scratch = Scratch::new();
     let run = scratch.run(&["generate"]);
     run.assert_code(2)
-        .assert_stderr_contains("no manifest at")
+        .assert_stderr_contains("no fleet.toml in")
         .assert_stderr_contains("fleetwright init");
+    let run = scratch.run(&["--manifest", "elsewhere.toml", "generate"]);
+    run.assert_code(2)
+        .assert_stderr_contains("no manifest at elsewhere.toml");
 }
 
 #[test]

@@ -42,12 +42,93 @@ fn snapshot_tree(example: &str, manifest: &str) {
                 assert_eq!(body, original, "{path} is not the runtime crate's file");
                 continue;
             }
-            insta::assert_snapshot!(
-                format!("{example}__{}", path.as_str().replace('/', "__")),
-                file.contents
-            );
+            // The lock's registry packages are the pinned list, compared with it here; what
+            // varies by manifest is the workspace's own crates, snapshotted.
+            let contents = if path.as_str() == "Cargo.lock" {
+                own_crates_of_lock(&file.contents)
+            } else {
+                file.contents.clone()
+            };
+            insta::assert_snapshot!(format!("{example}__{}", path.as_str().replace('/', "__")), contents);
         }
     });
+}
+
+/// The `[[package]]` entries of a Cargo.lock text without a `source` (the workspace's own
+/// crates); asserts that the others are exactly the pinned registry packages.
+fn own_crates_of_lock(lock: &str) -> String {
+    let pinned = std::fs::read_to_string("runtime/rust/workspace-dependencies.lock").unwrap();
+    let blocks = |text: &str| -> Vec<String> {
+        text.split("\n[[package]]\n")
+            .skip(1)
+            .map(|block| block.trim_end().to_owned())
+            .collect()
+    };
+    let (registry, own): (Vec<String>, Vec<String>) = blocks(lock)
+        .into_iter()
+        .partition(|block| block.contains("\nsource = "));
+    assert_eq!(
+        registry,
+        blocks(&pinned),
+        "the lock's registry packages are not the pinned list"
+    );
+    own.iter()
+        .map(|block| format!("[[package]]\n{block}\n"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The pinned packages of generated workspaces are the versions this repository builds and tests
+/// the runtime crate with: every package in both locks has the same version in both.
+#[test]
+fn generated_workspaces_pin_the_versions_the_runtime_is_tested_with() {
+    #[derive(serde::Deserialize)]
+    struct Lock {
+        package: Vec<Package>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Package {
+        name: String,
+        version: String,
+    }
+    let read = |path: &str| -> Lock { toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap() };
+    let ours = read("Cargo.lock");
+    let pinned = read("runtime/rust/workspace-dependencies.lock");
+    let versions_of = |lock: &Lock, name: &str| -> Vec<String> {
+        let mut versions: Vec<String> = lock
+            .package
+            .iter()
+            .filter(|p| p.name == name)
+            .map(|p| p.version.clone())
+            .collect();
+        versions.sort();
+        versions
+    };
+    // Versions cargo would unify: the same major, or the same minor below 1.0. Two crates may
+    // need incompatible versions of one package (hashbrown 0.15 and 0.16); those may differ.
+    let compatible = |a: &str, b: &str| -> bool {
+        let key = |v: &str| -> Vec<String> {
+            let parts: Vec<String> = v.split(['.', '-', '+']).take(3).map(str::to_owned).collect();
+            let significant = parts.iter().position(|p| p != "0").unwrap_or(parts.len() - 1);
+            parts[..=significant].to_vec()
+        };
+        key(a) == key(b)
+    };
+    let mut differ = Vec::new();
+    for package in &pinned.package {
+        let here = versions_of(&ours, &package.name);
+        let same_line = here
+            .iter()
+            .filter(|v| compatible(v, &package.version))
+            .collect::<Vec<_>>();
+        if !same_line.is_empty() && !same_line.contains(&&package.version) {
+            differ.push(format!("{} {} (here {here:?})", package.name, package.version));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "pinned versions differ from Cargo.lock; run scripts/update-workspace-lock.sh: {differ:?}"
+    );
 }
 
 #[test]

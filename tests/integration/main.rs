@@ -5,6 +5,7 @@ mod build;
 mod cli;
 mod diagnostics;
 mod e2e;
+mod everyday;
 mod filesystem;
 mod generate;
 mod k8s;

@@ -420,7 +420,8 @@ mod tests {
             amount_cents: PRICE,
         };
         let payload = prost::Message::encode_to_vec(&event);
-        let subject = "shop.payments.payment_completed";
+        // Named by the generated code, so the test holds whatever the project is called.
+        let subject = crate::events::SUBSCRIPTIONS[0].subject;
         let id = uuid::Uuid::now_v7().to_string();
         let first = handle(&app.db, &app, subject, &id, &payload).await.expect("handled");
         assert_eq!(first, Handled::Processed);
