@@ -48,6 +48,11 @@ pub fn generate(manifest_path: &Path, options: write::Options) -> Result<(model:
     );
     let (loaded, templates) = loaded?;
     let outcome = apply_loaded(&loaded, &root, &templates, previous?.as_ref(), options)?;
+    // A manifest of an older format was read migrated (see `manifest::migrate`); a writing
+    // run leaves it migrated on disk too, after the files generated from it.
+    if let (write::Mode::Write, Some(migration)) = (options.mode, &loaded.migration) {
+        write::write_file_atomic(manifest_path, migration.text.as_bytes(), false).map_err(Error::interrupted)?;
+    }
     Ok((loaded, outcome))
 }
 

@@ -3,7 +3,7 @@
 use super::output::Printer;
 use super::{Format, GlobalArgs, Status};
 use crate::error::Error;
-use crate::write::{Action, Mode, Options};
+use crate::write::{Action, Conflict, Mode, Options};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -25,17 +25,28 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
         printer.data(&serde_json::to_string_pretty(&outcome).unwrap_or_default());
         return Ok(if outcome.drift() { Status::Failed } else { Status::Ok });
     }
+    if let Some(migration) = &loaded.migration {
+        eprintln!(
+            "  out of date: {} is manifest version {}; `fleetwright generate` migrates it to {}",
+            loaded.source.name, migration.from, migration.to
+        );
+        eprintln!("error: the workspace does not match fleet.toml");
+        return Ok(Status::Failed);
+    }
     if !outcome.drift() {
         printer.info(&format!("ok: {} files match fleet.toml", outcome.files.len()));
         return Ok(Status::Ok);
     }
-    printer.data(&super::generate::diffs(&outcome));
+    printer.data(&super::generate::diffs(&outcome, true));
     for file in &outcome.files {
         let what = match &file.action {
             Action::Create => "missing",
             Action::Update => "out of date",
+            Action::Merge => "out of date (generate merges fleetwright's changes into your edit)",
             Action::Remove => "stale (no longer generated)",
-            Action::Conflict(_) | Action::Overwrite(_) => "edited by hand",
+            Action::Conflict(Conflict::Unresolved) => "has conflict markers",
+            Action::Conflict(Conflict::Overlap) => "out of date (your edit overlaps fleetwright's changes)",
+            Action::Edited | Action::Conflict(_) | Action::Overwrite(_) => "edited by hand",
             Action::Unchanged | Action::Keep | Action::Orphan => continue,
         };
         eprintln!("  {what}: {}", file.path);
@@ -46,14 +57,24 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
     printer.problems(&outcome);
     if outcome.errors().next().is_some() {
         eprintln!("error: fleet.lock and the workspace disagree (see above)");
+        return Ok(Status::Failed);
+    }
+    eprintln!("error: the workspace does not match fleet.toml");
+    // `generate` refuses to write over a hand edit it cannot merge, or a file with conflict
+    // markers, so "run generate" alone would not help.
+    let refused = |conflict: &Conflict| !matches!(conflict, Conflict::Overlap);
+    if outcome
+        .conflicts()
+        .any(|f| f.action == Action::Conflict(Conflict::Unresolved))
+    {
+        eprintln!("  help: {}", super::output::MARKERS_HELP);
+    } else if outcome
+        .conflicts()
+        .any(|f| matches!(&f.action, Action::Conflict(c) if refused(c)))
+    {
+        eprintln!("  help: {}", super::output::CONFLICT_HELP);
     } else {
-        eprintln!("error: the workspace does not match fleet.toml");
-        if outcome.conflicts().next().is_some() {
-            // `generate` refuses to write over a hand edit, so "run generate" alone would not help.
-            eprintln!("  help: {}", super::output::CONFLICT_HELP);
-        } else {
-            eprintln!("  help: run `fleetwright generate` and commit the result");
-        }
+        eprintln!("  help: run `fleetwright generate` and commit the result");
     }
     Ok(Status::Failed)
 }

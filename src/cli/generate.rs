@@ -1,4 +1,5 @@
-//! `fleetwright generate`: render the manifest and write the workspace.
+//! `fleetwright generate`: render the manifest and write the workspace, merging the changes
+//! into managed files edited by hand.
 
 use super::output::Printer;
 use super::{Format, GlobalArgs, Status};
@@ -11,17 +12,18 @@ pub(crate) struct Args {
     /// Show what would change without writing anything
     #[arg(long)]
     pub dry_run: bool,
-    /// Print a unified diff of every file that changes
+    /// Print a unified diff of every file that changes (for a file edited by hand, from your
+    /// text to the merge that is written)
     #[arg(long)]
     pub diff: bool,
-    /// Overwrite managed files even if they were edited by hand, and delete stale ones
-    /// (proto numbers and migrations are kept, with or without fleet.lock)
+    /// Overwrite managed files even if they were edited by hand (instead of merging), and
+    /// delete stale ones (proto numbers and migrations are kept, with or without fleet.lock)
     #[arg(long)]
     pub force: bool,
     /// Rebuild a missing or damaged fleet.lock from the workspace: proto numbers from the
     /// .proto files, migration history from the migration files, ownership from the files
-    /// (a generated file that differs from fleet.toml's rendering is reported as edited by
-    /// hand, never overwritten)
+    /// (a generated file that differs from fleet.toml's rendering is a hand edit: merged
+    /// against its base in .fleetwright/base, or without one reported, never overwritten)
     #[arg(long, conflicts_with = "force")]
     pub recover_lock: bool,
     /// Report format
@@ -40,6 +42,15 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
     };
     let (loaded, outcome) = crate::generate(&manifest, options)?;
     printer.diagnostics(&loaded.source, &loaded.warnings);
+    if let Some(migration) = &loaded.migration {
+        printer.info(&format!(
+            "{} {} from manifest version {} to {} (comments and layout kept)",
+            if args.dry_run { "would migrate" } else { "migrated" },
+            loaded.source.name,
+            migration.from,
+            migration.to
+        ));
+    }
     report(&outcome, args.diff, args.format, args.dry_run, printer);
     Ok(
         if outcome.conflicts().next().is_some() || outcome.errors().next().is_some() {
@@ -57,19 +68,21 @@ pub(crate) fn report(outcome: &Outcome, diff: bool, format: Format, dry_run: boo
         return;
     }
     if diff {
-        printer.data(&diffs(outcome));
+        printer.data(&diffs(outcome, false));
     }
     printer.outcome(outcome, dry_run);
 }
 
-/// Unified diffs of every file that differs between disk and plan.
-pub(crate) fn diffs(outcome: &Outcome) -> String {
+/// Unified diffs of every file that differs between disk and plan (for merges and conflicts,
+/// the merge result, which is what gets written), and with `edits` the hand edits kept as they
+/// are, as changes of the generated text.
+pub(crate) fn diffs(outcome: &Outcome, edits: bool) -> String {
     let mut out = String::new();
     for file in &outcome.files {
         let Some((before, after)) = &file.before_after else {
             continue;
         };
-        if matches!(file.action, Action::Unchanged | Action::Keep) {
+        if matches!(file.action, Action::Unchanged | Action::Keep) || (file.action == Action::Edited && !edits) {
             continue;
         }
         let path = file.path.as_str();

@@ -196,7 +196,7 @@ pub(crate) enum Command {
     New(new::Args),
     /// Write a starter fleet.toml in the current directory (not inside an existing project)
     Init(init::Args),
-    /// Render the manifest and write the workspace
+    /// Render the manifest and write the workspace; hand edits of generated files are merged
     Generate(generate::Args),
     /// Exit 1 if the workspace differs from what `generate` would write or disagrees with fleet.lock (for CI)
     Check(check::Args),

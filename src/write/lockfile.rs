@@ -1,6 +1,8 @@
 //! `fleet.lock`: what the last generation wrote. Users commit it. It records, per managed file,
 //! the hash of the generated text (user regions blanked), so a later run can tell "unchanged
-//! since we wrote it" from "edited by hand".
+//! since we wrote it" from "edited by hand", and the text of that hash is kept in the base
+//! mirror (see [`base`](super::base)) for three-way merges. A hand edit fleetwright has seen
+//! and kept (merged, or nothing new to merge) is recorded too, so `check` passes on it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,8 +14,10 @@ use crate::error::Error;
 use crate::plan::{Owner, RelPath, hash_bytes};
 
 pub(crate) const LOCK_FILE: &str = "fleet.lock";
-/// Bumped when the lock's shape changes incompatibly.
-pub(crate) const LOCK_FORMAT: u32 = 1;
+/// Bumped when the lock's shape changes incompatibly. 2: the base of every managed file is
+/// kept in `.fleetwright/base` (an older fleetwright would not keep it in step), and kept hand
+/// edits are recorded.
+pub(crate) const LOCK_FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lockfile {
@@ -35,8 +39,13 @@ pub struct Lockfile {
 pub struct LockedFile {
     pub owner: Owner,
     /// `sha256:<hex>` of the generated text with user regions blanked; for scaffold files,
-    /// of the text first created.
+    /// of the text first created. For a managed file, the hash of its base.
     pub hash: String,
+    /// A managed file edited by hand that fleetwright kept: the hash (user regions blanked)
+    /// of the text it left on disk, after merging or finding nothing new to merge. The same
+    /// text on disk is the user's recorded version, not drift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited: Option<String>,
 }
 
 impl Lockfile {
@@ -102,6 +111,7 @@ mod tests {
             LockedFile {
                 owner: Owner::Managed,
                 hash: hash("b"),
+                edited: Some(hash("b, edited")),
             },
         );
         lock.files.insert(
@@ -109,6 +119,7 @@ mod tests {
             LockedFile {
                 owner: Owner::Scaffold,
                 hash: hash("a"),
+                edited: None,
             },
         );
         let text = lock.to_text();

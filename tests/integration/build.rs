@@ -26,18 +26,6 @@ fn run_buf(buf: &Path, proto: &Path, args: &[&str]) -> (i32, String) {
     run_tool(buf, args, proto)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let target = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// The cargo commands of the generated pipelines (GitHub Actions `run` steps, GitLab `script`
 /// lines), each once, in the order they first appear; installing fleetwright is left out.
 fn pipeline_commands(root: &Path) -> Vec<String> {
@@ -148,7 +136,7 @@ fn generated_ecommerce_workspace_builds_passes_its_tests_and_evolves_safely() {
     scratch.write(logic, &edited_logic);
     let first_migration = scratch.read("services/products/migrations/0001_init.sql");
     let before = tempfile::tempdir().unwrap();
-    copy_dir(&root.join("proto"), before.path());
+    crate::support::copy_tree(&root.join("proto"), before.path());
 
     let additive = with_a_category_in_products(&ECOMMERCE.replace(
         "tags = \"string[]\"\n",
@@ -176,7 +164,7 @@ fn generated_ecommerce_workspace_builds_passes_its_tests_and_evolves_safely() {
     // 4. A removal is a breaking change, and buf says so.
     if let Some(buf) = &buf {
         let against = tempfile::tempdir().unwrap();
-        copy_dir(&root.join("proto"), against.path());
+        crate::support::copy_tree(&root.join("proto"), against.path());
         scratch.write("fleet.toml", &additive.replace("description = \"text?\"\n", ""));
         scratch.run(&["generate"]).assert_code(0);
         let proto = scratch.read("proto/shop/products/v1/products.proto");
@@ -192,7 +180,7 @@ fn generated_ecommerce_workspace_builds_passes_its_tests_and_evolves_safely() {
         // So is a changed type. Entities refuse it outright (their column cannot be migrated
         // portably); event payloads have no table, so the proto changes and buf catches it.
         let against = tempfile::tempdir().unwrap();
-        copy_dir(&root.join("proto"), against.path());
+        crate::support::copy_tree(&root.join("proto"), against.path());
         let removed = additive.replace("description = \"text?\"\n", "");
         let retyped = removed.replace(
             "customer_id = \"uuid\"\ntotal_cents = \"int64\"\n\n# --- payments",

@@ -129,18 +129,37 @@ fn new_names_the_project_after_its_directory_and_ends_with_what_to_do_next() {
     assert_eq!(scratch.tree(), before, "a refused `new` left something behind");
 }
 
-/// Issue 15: after a hand edit, `check` said "run `fleetwright generate`", which refuses to
-/// write over the edit. It gives the advice `generate` gives, and that advice works.
+/// Issue 15: after a hand edit, `check` said "run `fleetwright generate`", which refused to
+/// write over the edit. Now generate keeps (and records) an edit it has nothing new for, so
+/// that advice works; where generate does refuse (an edit it cannot merge), check gives the
+/// advice generate gives, and that advice works.
 #[test]
 fn check_after_a_hand_edit_gives_advice_that_works() {
     let scratch = Scratch::with_manifest(MINIMAL);
     scratch.run(&["generate"]).assert_code(0);
     let main = "services/notes/src/main.rs";
     scratch.write(main, &format!("{}// mine\n", scratch.read(main)));
+    scratch
+        .run(&["check"])
+        .assert_code(1)
+        .assert_stderr_contains("edited by hand: services/notes/src/main.rs")
+        .assert_stderr_contains("run `fleetwright generate` and commit the result");
+    scratch
+        .run(&["generate"])
+        .assert_code(0)
+        .assert_stderr_contains("kept      services/notes/src/main.rs");
+    assert!(scratch.read(main).ends_with("// mine\n"));
+    scratch.run(&["check"]).assert_code(0);
+
+    // An edit of the line the manifest changes, with no base to merge against.
+    let lib = "services/notes/src/lib.rs";
+    scratch.write(lib, &scratch.read(lib).replace("Keeps notes.", "Keeps notes, mine."));
+    std::fs::remove_dir_all(scratch.join(".fleetwright")).unwrap();
+    scratch.write("fleet.toml", &MINIMAL.replace("Keeps notes", "Keeps short notes"));
     let check = scratch.run(&["check"]);
     check
         .assert_code(1)
-        .assert_stderr_contains("edited by hand: services/notes/src/main.rs")
+        .assert_stderr_contains("edited by hand: services/notes/src/lib.rs")
         .assert_stderr_contains("move it into a user region or a scaffold file")
         .assert_stderr_contains("`fleetwright generate --force` overwrites your edit");
     assert!(

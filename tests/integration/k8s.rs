@@ -251,18 +251,6 @@ fn crd_validate(node: &Path, file: &Path) -> (bool, String) {
     (code == 0, out)
 }
 
-/// Copies `from` to `to`, recursively.
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from).into_iter().filter_map(Result::ok) {
-        let target = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// Replaces `from` with `to` in one file of a broken copy; the text must be there.
 fn edit(root: &Path, file: &str, from: &str, to: &str) {
     let path = root.join(file);
@@ -281,7 +269,7 @@ fn broken_manifests_fail_each_check() {
     let fresh = || {
         copies.set(copies.get() + 1);
         let broken = scratch.join(&format!("broken-{}/k8s", copies.get()));
-        copy_tree(&scratch.join("ws/deploy/k8s"), &broken);
+        crate::support::copy_tree(&scratch.join("ws/deploy/k8s"), &broken);
         broken
     };
 

@@ -89,23 +89,50 @@ fn a_lost_lock_is_rebuilt_from_the_workspace_as_it_was() {
         .assert_stderr_contains("there is nothing to recover");
 }
 
-#[test]
-fn recovery_reports_a_hand_edit_instead_of_overwriting_it() {
+/// MINIMAL generated, then [`LIB`] edited by hand (the edited text returned) and the lock lost.
+fn edited_and_lock_lost() -> (Scratch, String) {
     let scratch = generated(MINIMAL);
     let edited = format!("{}// my fix\n", scratch.read(LIB));
     scratch.write(LIB, &edited);
     std::fs::remove_file(scratch.join("fleet.lock")).unwrap();
+    (scratch, edited)
+}
+
+#[test]
+fn recovery_reports_a_hand_edit_instead_of_overwriting_it() {
+    let (scratch, edited) = edited_and_lock_lost();
+    // Without the mirror, what fleetwright generated for the file is unknown.
+    std::fs::remove_dir_all(scratch.join(".fleetwright")).unwrap();
     let run = scratch.run(&["generate", "--recover-lock"]);
     run.assert_code(1)
         .assert_stderr_contains("conflict: services/notes/src/lib.rs was edited by hand");
     assert_eq!(scratch.read(LIB), edited, "the hand edit was lost");
     assert!(scratch.exists("fleet.lock"));
-    // From now on it is an ordinary hand edit: reported by check, kept by generate.
+    // From now on it is an ordinary hand edit: reported by check, kept and recorded by
+    // generate.
     scratch
         .run(&["check"])
         .assert_code(1)
         .assert_stderr_contains("edited by hand: services/notes/src/lib.rs");
-    scratch.run(&["generate"]).assert_code(1);
+    scratch
+        .run(&["generate"])
+        .assert_code(0)
+        .assert_stderr_contains("services/notes/src/lib.rs (edited by hand");
+    assert_eq!(scratch.read(LIB), edited);
+    scratch.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn recovery_takes_a_hand_edits_base_from_the_mirror() {
+    let (scratch, edited) = edited_and_lock_lost();
+    // The mirror still holds what fleetwright generated: an ordinary hand edit, kept and
+    // recorded.
+    scratch
+        .run(&["generate", "--recover-lock"])
+        .assert_code(0)
+        .assert_stderr_contains("services/notes/src/lib.rs (edited by hand");
+    assert_eq!(scratch.read(LIB), edited, "the hand edit was lost");
+    scratch.run(&["check"]).assert_code(0);
     assert_eq!(scratch.read(LIB), edited);
 }
 

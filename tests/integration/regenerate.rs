@@ -19,17 +19,23 @@ fn a_second_generate_touches_no_file() {
     scratch.run(&["check"]).assert_code(0);
 }
 
+/// Without a base (the mirror deleted, and the user's edit touching the line fleetwright
+/// changes, so it cannot be found by its hash), the edit cannot be merged: it is kept and
+/// reported. Merges with a base are in `merge.rs`.
 #[test]
-fn a_hand_edited_managed_file_survives_and_is_reported() {
+fn a_hand_edited_managed_file_without_a_base_survives_and_is_reported() {
     let scratch = generated(MINIMAL);
     let lib = "services/notes/src/lib.rs";
-    let edited = format!("{}\n// a hand edit\n", scratch.read(lib));
+    let edited = scratch
+        .read(lib)
+        .replace("Keeps notes.", "Keeps notes. Edited by hand.");
     scratch.write(lib, &edited);
-    // A manifest change that rewrites the same file.
+    std::fs::remove_dir_all(scratch.join(".fleetwright")).unwrap();
+    // A manifest change that rewrites the same line.
     scratch.write("fleet.toml", &MINIMAL.replace("Keeps notes", "Keeps short notes"));
     let run = scratch.run(&["generate"]);
     run.assert_code(1)
-        .assert_stderr_contains("conflict: services/notes/src/lib.rs was edited by hand");
+        .assert_stderr_contains("conflict: services/notes/src/lib.rs was edited by hand since it was generated, and what fleetwright generated then is not recorded");
     assert_eq!(scratch.read(lib), edited, "the edit was lost");
     // Every other file was still brought up to date.
     assert!(scratch.read("services/notes/Cargo.toml").contains("Keeps short notes"));
@@ -104,6 +110,11 @@ fn removing_a_service_deletes_its_untouched_files_and_keeps_user_code() {
     run.assert_stderr_contains("kept      services/beta/src/logic.rs");
     assert!(!scratch.read("Cargo.toml").contains("services/beta"));
     assert!(!scratch.read("fleet.lock").contains("services/beta"));
+    assert!(
+        !scratch.exists(".fleetwright/base/services/beta"),
+        "the bases go with their files"
+    );
+    assert!(scratch.exists(".fleetwright/base/services/alpha/src/lib.rs"));
     scratch.run(&["check"]).assert_code(0);
 }
 
@@ -171,9 +182,12 @@ fn a_hand_edit_below_a_mentioned_marker_is_kept() {
     scratch.write("README.md", &edited);
     scratch.write("fleet.toml", &MINIMAL.replace("Keeps notes", "Keeps short notes"));
     let run = scratch.run(&["generate"]);
-    run.assert_code(1)
-        .assert_stderr_contains("conflict: README.md was edited by hand");
-    assert_eq!(scratch.read("README.md"), edited);
+    run.assert_code(0).assert_stderr_contains("merged    README.md");
+    let readme = scratch.read("README.md");
+    assert!(
+        readme.ends_with("my notes\n") && readme.contains("Keeps short notes"),
+        "{readme}"
+    );
 }
 
 #[test]

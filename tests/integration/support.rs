@@ -149,6 +149,19 @@ impl Run {
     }
 }
 
+/// Copies the folder `from` into `to`, recursively.
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk the folder");
+        let target = to.join(entry.path().strip_prefix(from).expect("below the folder"));
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).expect("create a folder");
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a file");
+        }
+    }
+}
+
 pub const ECOMMERCE: &str = include_str!("../../examples/ecommerce/fleet.toml");
 pub const MINIMAL: &str = include_str!("../../examples/minimal/fleet.toml");
 
