@@ -19,6 +19,7 @@ pub fn register(env: &mut Environment<'_>) {
     env.add_function("rs_fn", signature);
     env.add_function("rs_chain", chain);
     env.add_function("rs_assign", assign);
+    env.add_function("rs_impl", implementation);
 }
 
 fn fits(indent: usize, line: &str) -> bool {
@@ -138,6 +139,14 @@ fn break_expression(indent: usize, item: &str) -> Option<String> {
         return Some(out);
     }
     let (head, args, tail) = split_call(item)?;
+    // A lone argument that is itself a call overflows: `Some(f(` / f's arguments / `))`.
+    if let [arg] = args.as_slice()
+        && let Some((inner_head, ..)) = split_call(arg)
+        && fits(indent, &format!("{head}({inner_head}("))
+        && let Some(overflowed) = break_expression(indent, arg)
+    {
+        return Some(format!("{head}({overflowed}){tail}"));
+    }
     let mut out = format!("{head}(\n");
     for arg in &args {
         let _ = writeln!(out, "{inner}{arg},");
@@ -236,8 +245,87 @@ fn signature(indent: usize, head: &str, params: Vec<String>, ret: &str) -> Strin
     for param in &params {
         let _ = writeln!(out, "{inner}{param},");
     }
-    let _ = write!(out, "{}){ret} {{", pad(indent));
+    let _ = write!(out, "{}){}", pad(indent), return_type(indent, ret));
     out
+}
+
+/// `{ret} {` behind the `)` that closes broken parameters at `indent`: on that line when it
+/// fits, else with the brace on a line of its own when the type still fits, else with a
+/// generic type broken inside its brackets (`-> Result<` / one argument per line / `> {`).
+///
+/// rustfmt's budgets here are its own (measured): the brace stays when the line would fit
+/// with its indentation counted twice, and the type stays whole up to two columns past the limit.
+fn return_type(indent: usize, ret: &str) -> String {
+    if fits(2 * indent, &format!("){ret} {{")) {
+        return format!("{ret} {{");
+    }
+    if indent + format!("){ret}").chars().count() > MAX_WIDTH + 2 {
+        let broken = ret.strip_prefix(" -> ").and_then(|ty| break_generic(indent, ty));
+        if let Some(broken) = broken {
+            return format!(" -> {broken} {{");
+        }
+    }
+    format!("{ret}\n{}{{", pad(indent))
+}
+
+/// A generic type `Name<A, B>` starting on a line at `indent`, as rustfmt breaks it when it
+/// does not fit: `Name<`, one argument per line with a trailing comma (each broken the same
+/// way when it does not fit either), `>`; None for other types (`impl Trait + Send`, tuples).
+fn break_generic(indent: usize, ty: &str) -> Option<String> {
+    let body = ty.strip_suffix('>')?;
+    let (head, inner) = body.split_once('<')?;
+    if head.is_empty() || head.contains([' ', '(', '[', '&', '+']) {
+        return None;
+    }
+    let args = split_generic_arguments(inner)?;
+    let inner_indent = indent + INDENT;
+    let mut out = format!("{head}<\n");
+    for arg in &args {
+        let line = if fits(inner_indent, &format!("{arg},")) {
+            arg.clone()
+        } else {
+            break_generic(inner_indent, arg).unwrap_or_else(|| arg.clone())
+        };
+        let _ = writeln!(out, "{}{line},", pad(inner_indent));
+    }
+    let _ = write!(out, "{}>", pad(indent));
+    Some(out)
+}
+
+/// The arguments of a generic type, split at the commas outside any brackets (angle ones
+/// included); None when the brackets do not match, as in `A<B> + C<D>`.
+fn split_generic_arguments(inner: &str) -> Option<Vec<String>> {
+    let (mut depth, mut start, mut previous) = (0_i32, 0, ' ');
+    let mut args = Vec::new();
+    for (i, c) in inner.char_indices() {
+        match c {
+            '<' | '(' | '[' => depth += 1,
+            // `->` inside `Fn() -> T` closes nothing.
+            '>' if previous == '-' => {}
+            '>' | ')' | ']' => depth -= 1,
+            ',' if depth == 0 => {
+                args.push(inner[start..i].trim().to_owned());
+                start = i + 1;
+            }
+            _ => {}
+        }
+        if depth < 0 {
+            return None;
+        }
+        previous = c;
+    }
+    args.push(inner[start..].trim().to_owned());
+    (depth == 0 && args.iter().all(|arg| !arg.is_empty())).then_some(args)
+}
+
+/// The header `impl {target} for {ty} {` of a trait implementation at `indent`; when it does
+/// not fit, `for {ty}` takes the next line and the brace one of its own, as rustfmt puts them.
+fn implementation(indent: usize, target: &str, ty: &str) -> String {
+    let one_line = format!("impl {target} for {ty} {{");
+    if fits(indent, &one_line) {
+        return one_line;
+    }
+    format!("impl {target}\n{}for {ty}\n{}{{", pad(indent + INDENT), pad(indent))
 }
 
 /// A method chain `{prefix}{first}{links}{suffix}`, e.g. `sqlx::query(…)` with
@@ -388,6 +476,15 @@ mod tests {
             Some(("f", vec!["a".into(), "g(b, c)".into(), "\"d, e\"".into()], ""))
         );
         assert_eq!(split_call("no call"), None);
+        // A lone call argument overflows rather than taking a line of its own (issue 11).
+        let nested = format!("{0}: Some({0}_to_pb(&created))", "x".repeat(40));
+        assert_eq!(
+            broken_item(16, &nested, ","),
+            format!(
+                "{0}: Some({0}_to_pb(\n                    &created,\n                )),",
+                "x".repeat(40)
+            )
+        );
         let chained = format!("get(get_{0}).put(update_{0}).delete(delete_{0})", "x".repeat(40));
         assert_eq!(
             broken_item(12, &chained, ","),
@@ -424,6 +521,69 @@ mod tests {
                 .unwrap()
                 .contains('\n')
         );
+    }
+
+    #[test]
+    fn an_impl_header_too_long_puts_its_type_and_brace_on_lines_of_their_own() {
+        assert_eq!(implementation(0, "Hooks", "Logic"), "impl Hooks for Logic {");
+        let target = format!("pb::{}_service_server::{}Service", "a".repeat(40), "A".repeat(40));
+        assert_eq!(implementation(0, &target, "Api"), format!("impl {target}\n    for Api\n{{"));
+        assert_eq!(
+            implementation(4, "Service", &"A".repeat(100)),
+            format!("impl Service\n        for {}\n    {{", "A".repeat(100))
+        );
+    }
+
+    /// The expected layouts are what rustfmt makes of these signatures (issue 11).
+    #[test]
+    fn a_return_type_too_long_for_its_line_breaks_as_rustfmt_breaks_it() {
+        let params = |request: &str| vec!["&self".to_owned(), format!("request: Request<{request}>")];
+        let path = format!("{}::Create{}", "a".repeat(40), "E".repeat(30));
+        // `) -> T` fits, `) -> T {` does not: the brace gets a line of its own.
+        let ret = format!(" -> Result<Response<{path}Response>, Status>");
+        let sig = signature(4, "async fn create", params(&format!("{path}Request")), &ret);
+        assert_eq!(
+            sig,
+            format!(
+                "async fn create(\n        &self,\n        request: Request<{path}Request>,\n    ) -> Result<Response<{path}Response>, Status>\n    {{"
+            )
+        );
+        // Three characters more: the type breaks inside its brackets.
+        let ret = format!(" -> Result<Response<{path}xxxResponse>, Status>");
+        let sig = signature(4, "async fn create", params(&format!("{path}Request")), &ret);
+        assert!(
+            sig.ends_with(&format!("\n    ) -> Result<\n        Response<{path}xxxResponse>,\n        Status,\n    > {{")),
+            "{sig}"
+        );
+        // An argument too long for its own line breaks the same way.
+        let ret = format!(" -> Result<Response<{path}{}Response>, Status>", "x".repeat(18));
+        let sig = signature(4, "async fn create", params(&format!("{path}Request")), &ret);
+        assert!(
+            sig.ends_with(&format!(
+                "\n    ) -> Result<\n        Response<\n            {path}{}Response,\n        >,\n        Status,\n    > {{",
+                "x".repeat(18)
+            )),
+            "{sig}"
+        );
+        // The measured budgets: at indent 8 the brace stays only up to 110 columns (indentation
+        // counted twice), and the type stays whole up to 122.
+        let at = |width: usize| {
+            let ty = "E".repeat(width - 8 - ") -> Result<, Status>".len());
+            signature(8, "fn f", params("X"), &format!(" -> Result<{ty}, Status>"))
+        };
+        assert!(at(110).ends_with("Status> {"), "{}", at(110));
+        assert!(at(111).ends_with("Status>\n        {"), "{}", at(111));
+        assert!(at(122).ends_with("Status>\n        {"), "{}", at(122));
+        assert!(at(123).ends_with("        Status,\n        > {"), "{}", at(123));
+        // An argument that fits its own line stays whole.
+        let long = "E".repeat(100);
+        let sig = signature(4, "async fn create", params("X"), &format!(" -> Result<{long}, AppError>"));
+        assert!(
+            sig.ends_with(&format!("\n    ) -> Result<\n        {long},\n        AppError,\n    > {{")),
+            "{sig}"
+        );
+        assert_eq!(split_generic_arguments("A<B>, C<D, E>, F"), Some(vec!["A<B>".into(), "C<D, E>".into(), "F".into()]));
+        assert_eq!(split_generic_arguments("A>, B<"), None);
     }
 
     #[test]
