@@ -20,6 +20,7 @@ pub fn register(env: &mut Environment<'_>) {
     env.add_function("rs_chain", chain);
     env.add_function("rs_assign", assign);
     env.add_function("rs_impl", implementation);
+    env.add_function("rs_arm", arm);
 }
 
 fn fits(indent: usize, line: &str) -> bool {
@@ -56,10 +57,19 @@ fn list(indent: usize, prefix: &str, kind: &str, items: Vec<String>, suffix: Opt
     if let Some(moved) = next_line(indent, prefix, &one_line) {
         return Ok(moved);
     }
+    // A right-hand side whose first line does not fit behind the assignment starts the next line.
+    if let Some(at) = prefix.rfind(" = ")
+        && !prefix[at + 3..].contains(' ')
+        && !fits(indent, &format!("{prefix}{open_broken}"))
+    {
+        let moved = list(indent + INDENT, &prefix[at + 3..], kind, items, Some(suffix))?;
+        return Ok(format!("{} =\n{}{moved}", &prefix[..at], pad(indent + INDENT)));
+    }
     // A single call or struct literal overflows: it breaks itself inside the brackets.
     if let [item] = items.as_slice()
         && matches!(kind, "call" | "array")
         && let Some(overflowed) = break_expression(indent, item)
+        && overflowed.lines().next().is_some_and(|first| fits(indent, &format!("{prefix}{open}{first}")))
     {
         return Ok(format!("{prefix}{open}{overflowed}{close}{suffix}"));
     }
@@ -243,10 +253,22 @@ fn signature(indent: usize, head: &str, params: Vec<String>, ret: &str) -> Strin
     let inner = pad(indent + INDENT);
     let mut out = format!("{head}(\n");
     for param in &params {
-        let _ = writeln!(out, "{inner}{param},");
+        let _ = writeln!(out, "{inner}{},", parameter(indent + INDENT, param));
     }
     let _ = write!(out, "{}){}", pad(indent), return_type(indent, ret));
     out
+}
+
+/// One parameter `name: Type` of a broken signature at `indent`, its generic type broken
+/// inside its brackets when the line does not fit.
+fn parameter(indent: usize, param: &str) -> String {
+    if fits(indent, &format!("{param},")) {
+        return param.to_owned();
+    }
+    param
+        .split_once(": ")
+        .and_then(|(name, ty)| Some(format!("{name}: {}", break_generic(indent, ty)?)))
+        .unwrap_or_else(|| param.to_owned())
 }
 
 /// `{ret} {` behind the `)` that closes broken parameters at `indent`: on that line when it
@@ -326,6 +348,18 @@ fn implementation(indent: usize, target: &str, ty: &str) -> String {
         return one_line;
     }
     format!("impl {target}\n{}for {ty}\n{}{{", pad(indent + INDENT), pad(indent))
+}
+
+/// The head `{pattern} => {` of a match arm with a block at `indent`; when it does not fit,
+/// the brace takes a line of its own, as rustfmt puts it.
+///
+/// rustfmt lets this line run one column past the limit (measured).
+fn arm(indent: usize, pattern: &str) -> String {
+    let one_line = format!("{pattern} => {{");
+    if fits(indent.saturating_sub(1), &one_line) {
+        return one_line;
+    }
+    format!("{pattern} =>\n{}{{", pad(indent))
 }
 
 /// A method chain `{prefix}{first}{links}{suffix}`, e.g. `sqlx::query(…)` with
@@ -524,8 +558,27 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_argument_overflows_only_when_its_first_line_fits() {
+        let ty = format!("{}::Create{}Response", "a".repeat(40), "E".repeat(40));
+        let item = format!("{ty} {{ {}: Some(record) }}", "e".repeat(40));
+        let broken = list(12, "Ok(Response::new", "call", vec![item], Some(")")).unwrap();
+        assert_eq!(
+            broken,
+            format!(
+                "Ok(Response::new(\n                {ty} {{\n                    {}: Some(record),\n                }},\n            ))",
+                "e".repeat(40)
+            )
+        );
+    }
+
+    #[test]
     fn an_impl_header_too_long_puts_its_type_and_brace_on_lines_of_their_own() {
         assert_eq!(implementation(0, "Hooks", "Logic"), "impl Hooks for Logic {");
+        assert_eq!(arm(12, "\"a.b\""), "\"a.b\" => {");
+        let subject = format!("\"{}\"", "s".repeat(102));
+        assert!(arm(12, &subject).ends_with("=> {"), "121 columns still fit");
+        let subject = format!("\"{}\"", "s".repeat(103));
+        assert_eq!(arm(12, &subject), format!("{subject} =>\n            {{"));
         let target = format!("pb::{}_service_server::{}Service", "a".repeat(40), "A".repeat(40));
         assert_eq!(implementation(0, &target, "Api"), format!("impl {target}\n    for Api\n{{"));
         assert_eq!(
@@ -575,6 +628,13 @@ mod tests {
         assert!(at(111).ends_with("Status>\n        {"), "{}", at(111));
         assert!(at(122).ends_with("Status>\n        {"), "{}", at(122));
         assert!(at(123).ends_with("        Status,\n        > {"), "{}", at(123));
+        // So does a parameter's type.
+        let request = format!("{path}{}Request", "x".repeat(12));
+        let sig = signature(8, "async fn create", params(&request), " -> Result<(), Status>");
+        assert!(
+            sig.contains(&format!("\n            request: Request<\n                {request},\n            >,\n")),
+            "{sig}"
+        );
         // An argument that fits its own line stays whole.
         let long = "E".repeat(100);
         let sig = signature(4, "async fn create", params("X"), &format!(" -> Result<{long}, AppError>"));
