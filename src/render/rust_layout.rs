@@ -69,9 +69,11 @@ fn list(indent: usize, prefix: &str, kind: &str, items: Vec<String>, suffix: Opt
     if let [item] = items.as_slice()
         && matches!(kind, "call" | "array")
         && let Some(overflowed) = break_expression(indent, item)
-        && overflowed.lines().next().is_some_and(|first| fits(indent, &format!("{prefix}{open}{first}")))
     {
-        return Ok(format!("{prefix}{open}{overflowed}{close}{suffix}"));
+        let whole = format!("{prefix}{open}{overflowed}{close}{suffix}");
+        if overflow_fits(indent, &whole) {
+            return Ok(whole);
+        }
     }
     let inner = pad(indent + INDENT);
     let mut out = format!("{prefix}{open_broken}\n");
@@ -151,11 +153,13 @@ fn break_expression(indent: usize, item: &str) -> Option<String> {
     let (head, args, tail) = split_call(item)?;
     // A lone argument that is itself a call overflows: `Some(f(` / f's arguments / `))`.
     if let [arg] = args.as_slice()
-        && let Some((inner_head, ..)) = split_call(arg)
-        && fits(indent, &format!("{head}({inner_head}("))
+        && split_call(arg).is_some()
         && let Some(overflowed) = break_expression(indent, arg)
     {
-        return Some(format!("{head}({overflowed}){tail}"));
+        let whole = format!("{head}({overflowed}){tail}");
+        if overflow_fits(indent, &whole) {
+            return Some(whole);
+        }
     }
     let mut out = format!("{head}(\n");
     for arg in &args {
@@ -163,6 +167,16 @@ fn break_expression(indent: usize, item: &str) -> Option<String> {
     }
     let _ = write!(out, "{}){tail}", pad(indent));
     Some(out)
+}
+
+/// Whether an overflowed expression (`f(g(` … `))`) suits rustfmt: its first line must
+/// leave room for the brackets its last line closes (measured: `Ok(Response::new(T {` at
+/// 119 columns goes vertical, as does `field: Some(f(` at 119).
+fn overflow_fits(indent: usize, text: &str) -> bool {
+    let first = text.lines().next().unwrap_or_default();
+    let last = text.lines().last().unwrap_or_default();
+    let closers = last.chars().filter(|c| matches!(c, ')' | ']')).count();
+    fits(indent + closers, first)
 }
 
 /// `Name { a, b }`: the name and the fields split at top-level commas.
@@ -560,6 +574,13 @@ mod tests {
 
     #[test]
     fn a_lone_argument_overflows_only_when_its_first_line_fits() {
+        let at = |width: usize| {
+            let ty = format!("a::R{}", "x".repeat(width - 12 - "Ok(Response::new(a::R {".len()));
+            list(12, "Ok(Response::new", "call", vec![format!("{ty} {{ {}: Some(record) }}", "f".repeat(60))], Some(")"))
+                .unwrap()
+        };
+        assert!(at(118).starts_with("Ok(Response::new(a::R"), "{}", at(118));
+        assert!(at(119).starts_with("Ok(Response::new(\n"), "{}", at(119));
         let ty = format!("{}::Create{}Response", "a".repeat(40), "E".repeat(40));
         let item = format!("{ty} {{ {}: Some(record) }}", "e".repeat(40));
         let broken = list(12, "Ok(Response::new", "call", vec![item], Some(")")).unwrap();
