@@ -400,6 +400,18 @@ fn chain(indent: usize, prefix: &str, first: &str, links: Vec<String>, suffix: O
         let broken = chain(indent, "", first, links, Some(suffix));
         return format!("{} =\n{}{broken}", &prefix[..at], pad(indent));
     }
+    // A first element too long for its line breaks itself; the links follow its closing
+    // bracket, one per line at its indentation.
+    if !fits(indent, &format!("{prefix}{first}"))
+        && let Some(broken) = break_expression(indent, first)
+    {
+        let mut out = format!("{prefix}{broken}");
+        for link in &links {
+            let _ = write!(out, "\n{}{link}", pad(indent));
+        }
+        out.push_str(suffix);
+        return out;
+    }
     let inner = pad(indent + INDENT);
     let mut out = format!("{prefix}{first}");
     for (i, link) in links.iter().enumerate() {
@@ -701,6 +713,14 @@ mod tests {
         };
         assert!(!exactly(".expect(\"x\")").contains('\n'), "120 columns fit");
         assert!(exactly(".await?").contains('\n'), "but not with a `?` at the end");
+        let call = format!("store::list_{}(&mut *self.db.acquire().await?, page_size, after)", "x".repeat(60));
+        assert_eq!(
+            chain(8, "", &call, vec![".await".into()], None),
+            format!(
+                "store::list_{}(\n            &mut *self.db.acquire().await?,\n            page_size,\n            after,\n        )\n        .await",
+                "x".repeat(60)
+            )
+        );
         let chained = chain(4, "", "query(q)", links, Some(";"));
         assert!(
             chained.starts_with("query(q)\n        .bind(value_number_0)\n"),
