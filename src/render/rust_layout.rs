@@ -365,10 +365,18 @@ fn implementation(indent: usize, target: &str, ty: &str) -> String {
 }
 
 /// The head `{pattern} => {` of a match arm with a block at `indent`; when it does not fit,
-/// the brace takes a line of its own, as rustfmt puts it.
+/// the brace takes a line of its own, as rustfmt puts it. With a `body` expression, the whole
+/// arm `{pattern} => {body},`, its body put in a block on a line of its own when it does not fit.
 ///
-/// rustfmt lets this line run one column past the limit (measured).
-fn arm(indent: usize, pattern: &str) -> String {
+/// rustfmt lets the head run one column past the limit (measured).
+fn arm(indent: usize, pattern: &str, body: Option<&str>) -> String {
+    if let Some(body) = body {
+        let one_line = format!("{pattern} => {body},");
+        if fits(indent, &one_line) {
+            return one_line;
+        }
+        return format!("{pattern} => {{\n{}{body}\n{}}}", pad(indent + INDENT), pad(indent));
+    }
     let one_line = format!("{pattern} => {{");
     if fits(indent.saturating_sub(1), &one_line) {
         return one_line;
@@ -608,11 +616,14 @@ mod tests {
     #[test]
     fn an_impl_header_too_long_puts_its_type_and_brace_on_lines_of_their_own() {
         assert_eq!(implementation(0, "Hooks", "Logic"), "impl Hooks for Logic {");
-        assert_eq!(arm(12, "\"a.b\""), "\"a.b\" => {");
+        assert_eq!(arm(12, "\"a.b\"", None), "\"a.b\" => {");
+        assert_eq!(arm(8, "Some(a)", Some("f(a)")), "Some(a) => f(a),");
+        let long = format!("f({})", "a".repeat(100));
+        assert_eq!(arm(8, "Some(a)", Some(&long)), format!("Some(a) => {{\n            {long}\n        }}"));
         let subject = format!("\"{}\"", "s".repeat(102));
-        assert!(arm(12, &subject).ends_with("=> {"), "121 columns still fit");
+        assert!(arm(12, &subject, None).ends_with("=> {"), "121 columns still fit");
         let subject = format!("\"{}\"", "s".repeat(103));
-        assert_eq!(arm(12, &subject), format!("{subject} =>\n            {{"));
+        assert_eq!(arm(12, &subject, None), format!("{subject} =>\n            {{"));
         let target = format!("pb::{}_service_server::{}Service", "a".repeat(40), "A".repeat(40));
         assert_eq!(implementation(0, &target, "Api"), format!("impl {target}\n    for Api\n{{"));
         assert_eq!(
