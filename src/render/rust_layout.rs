@@ -396,7 +396,9 @@ fn chain(indent: usize, prefix: &str, first: &str, links: Vec<String>, suffix: O
     if fits(indent + slack, &one_line) {
         return one_line;
     }
-    if let Some(moved) = next_line(indent, prefix, &one_line) {
+    if let Some(moved) = next_line(indent, prefix, &one_line)
+        && moved.lines().all(|line| fits(slack, line))
+    {
         return moved;
     }
     // A first element that does not fit behind an assignment starts the next line.
@@ -724,6 +726,12 @@ mod tests {
         };
         assert!(!exactly(".expect(\"x\")").contains('\n'), "120 columns fit");
         assert!(exactly(".await?").contains('\n'), "but not with a `?` at the end");
+        let first = format!("sqlx::query({})", "Q".repeat(MAX_WIDTH - 8 - "sqlx::query().await?;".len()));
+        assert_eq!(
+            chain(4, "let row = ", &first, vec![".await?".into()], Some(";")),
+            format!("let row = {first}\n        .await?;"),
+            "nor on the next line"
+        );
         let call = format!("store::list_{}(&mut *self.db.acquire().await?, page_size, after)", "x".repeat(60));
         assert_eq!(
             chain(8, "", &call, vec![".await".into()], None),
