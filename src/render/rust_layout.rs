@@ -57,10 +57,11 @@ fn list(indent: usize, prefix: &str, kind: &str, items: Vec<String>, suffix: Opt
     if let Some(moved) = next_line(indent, prefix, &one_line) {
         return Ok(moved);
     }
-    // A right-hand side whose first line does not fit behind the assignment starts the next line.
+    // A right-hand side whose first line does not fit behind the assignment starts the next
+    // line; rustfmt wants that line to end short of the limit (measured: 120 columns move).
     if let Some(at) = prefix.rfind(" = ")
         && !prefix[at + 3..].contains(' ')
-        && !fits(indent, &format!("{prefix}{open_broken}"))
+        && !fits(indent + 1, &format!("{prefix}{open_broken}"))
     {
         let moved = list(indent + INDENT, &prefix[at + 3..], kind, items, Some(suffix))?;
         return Ok(format!("{} =\n{}{moved}", &prefix[..at], pad(indent + INDENT)));
@@ -613,6 +614,17 @@ mod tests {
                 "e".repeat(40)
             )
         );
+    }
+
+    #[test]
+    fn an_assigned_struct_whose_header_reaches_the_limit_starts_the_next_line() {
+        let fields = vec![format!("{}: true", "f".repeat(60)), format!("{}: Some(42)", "g".repeat(60))];
+        let at = |width: usize| {
+            let ty = format!("a::R{}", "x".repeat(width - 4 - "let event = a::R {".len()));
+            list(4, &format!("let event = {ty}"), "struct", fields.clone(), Some(";")).unwrap()
+        };
+        assert!(at(119).starts_with("let event = a::R"), "{}", at(119));
+        assert!(at(120).starts_with("let event =\n        a::R"), "{}", at(120));
     }
 
     #[test]
