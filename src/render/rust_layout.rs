@@ -224,6 +224,11 @@ fn split_top_level(inner: &str) -> Option<Vec<String>> {
 
 /// `text` split at `separator` outside brackets and strings.
 fn split_top_level_at(inner: &str, separator: char) -> Option<Vec<String>> {
+    split_top_level_in(inner, separator, false)
+}
+
+/// `text` split at `separator` outside brackets (with `angles`, `<…>` too: a type) and strings.
+fn split_top_level_in(inner: &str, separator: char, angles: bool) -> Option<Vec<String>> {
     let mut args = Vec::new();
     let (mut depth, mut in_string, mut start) = (0_i32, false, 0);
     let mut previous = ' ';
@@ -232,6 +237,9 @@ fn split_top_level_at(inner: &str, separator: char) -> Option<Vec<String>> {
             '"' if previous != '\\' => in_string = !in_string,
             '(' | '[' | '{' if !in_string => depth += 1,
             ')' | ']' | '}' if !in_string => depth -= 1,
+            '<' if angles => depth += 1,
+            // `->` inside `Fn() -> T` closes nothing.
+            '>' if angles && previous != '-' => depth -= 1,
             c if c == separator && !in_string && depth == 0 => {
                 args.push(inner[start..i].trim().to_owned());
                 start = i + 1;
@@ -334,27 +342,7 @@ fn break_generic(indent: usize, ty: &str) -> Option<String> {
 /// The arguments of a generic type, split at the commas outside any brackets (angle ones
 /// included); None when the brackets do not match, as in `A<B> + C<D>`.
 fn split_generic_arguments(inner: &str) -> Option<Vec<String>> {
-    let (mut depth, mut start, mut previous) = (0_i32, 0, ' ');
-    let mut args = Vec::new();
-    for (i, c) in inner.char_indices() {
-        match c {
-            '<' | '(' | '[' => depth += 1,
-            // `->` inside `Fn() -> T` closes nothing.
-            '>' if previous == '-' => {}
-            '>' | ')' | ']' => depth -= 1,
-            ',' if depth == 0 => {
-                args.push(inner[start..i].trim().to_owned());
-                start = i + 1;
-            }
-            _ => {}
-        }
-        if depth < 0 {
-            return None;
-        }
-        previous = c;
-    }
-    args.push(inner[start..].trim().to_owned());
-    (depth == 0 && args.iter().all(|arg| !arg.is_empty())).then_some(args)
+    split_top_level_in(inner, ',', true).filter(|args| args.iter().all(|arg| !arg.is_empty()))
 }
 
 /// The header `impl {target} for {ty} {` of a trait implementation at `indent`; when it does
@@ -607,8 +595,14 @@ mod tests {
     fn a_lone_argument_overflows_only_when_its_first_line_fits() {
         let at = |width: usize| {
             let ty = format!("a::R{}", "x".repeat(width - 12 - "Ok(Response::new(a::R {".len()));
-            list(12, "Ok(Response::new", "call", vec![format!("{ty} {{ {}: Some(record) }}", "f".repeat(60))], Some(")"))
-                .unwrap()
+            list(
+                12,
+                "Ok(Response::new",
+                "call",
+                vec![format!("{ty} {{ {}: Some(record) }}", "f".repeat(60))],
+                Some(")"),
+            )
+            .unwrap()
         };
         assert!(at(118).starts_with("Ok(Response::new(a::R"), "{}", at(118));
         assert!(at(119).starts_with("Ok(Response::new(\n"), "{}", at(119));
@@ -626,7 +620,10 @@ mod tests {
 
     #[test]
     fn an_assigned_struct_whose_header_reaches_the_limit_starts_the_next_line() {
-        let fields = vec![format!("{}: true", "f".repeat(60)), format!("{}: Some(42)", "g".repeat(60))];
+        let fields = vec![
+            format!("{}: true", "f".repeat(60)),
+            format!("{}: Some(42)", "g".repeat(60)),
+        ];
         let at = |width: usize| {
             let ty = format!("a::R{}", "x".repeat(width - 4 - "let event = a::R {".len()));
             list(4, &format!("let event = {ty}"), "struct", fields.clone(), Some(";")).unwrap()
@@ -641,13 +638,19 @@ mod tests {
         assert_eq!(arm(12, "\"a.b\"", None), "\"a.b\" => {");
         assert_eq!(arm(8, "Some(a)", Some("f(a)")), "Some(a) => f(a),");
         let long = format!("f({})", "a".repeat(100));
-        assert_eq!(arm(8, "Some(a)", Some(&long)), format!("Some(a) => {{\n            {long}\n        }}"));
+        assert_eq!(
+            arm(8, "Some(a)", Some(&long)),
+            format!("Some(a) => {{\n            {long}\n        }}")
+        );
         let subject = format!("\"{}\"", "s".repeat(102));
         assert!(arm(12, &subject, None).ends_with("=> {"), "121 columns still fit");
         let subject = format!("\"{}\"", "s".repeat(103));
         assert_eq!(arm(12, &subject, None), format!("{subject} =>\n            {{"));
         let target = format!("pb::{}_service_server::{}Service", "a".repeat(40), "A".repeat(40));
-        assert_eq!(implementation(0, &target, "Api"), format!("impl {target}\n    for Api\n{{"));
+        assert_eq!(
+            implementation(0, &target, "Api"),
+            format!("impl {target}\n    for Api\n{{")
+        );
         assert_eq!(
             implementation(4, "Service", &"A".repeat(100)),
             format!("impl Service\n        for {}\n    {{", "A".repeat(100))
@@ -672,7 +675,9 @@ mod tests {
         let ret = format!(" -> Result<Response<{path}xxxResponse>, Status>");
         let sig = signature(4, "async fn create", params(&format!("{path}Request")), &ret);
         assert!(
-            sig.ends_with(&format!("\n    ) -> Result<\n        Response<{path}xxxResponse>,\n        Status,\n    > {{")),
+            sig.ends_with(&format!(
+                "\n    ) -> Result<\n        Response<{path}xxxResponse>,\n        Status,\n    > {{"
+            )),
             "{sig}"
         );
         // An argument too long for its own line breaks the same way.
@@ -699,17 +704,29 @@ mod tests {
         let request = format!("{path}{}Request", "x".repeat(12));
         let sig = signature(8, "async fn create", params(&request), " -> Result<(), Status>");
         assert!(
-            sig.contains(&format!("\n            request: Request<\n                {request},\n            >,\n")),
+            sig.contains(&format!(
+                "\n            request: Request<\n                {request},\n            >,\n"
+            )),
             "{sig}"
         );
         // An argument that fits its own line stays whole.
         let long = "E".repeat(100);
-        let sig = signature(4, "async fn create", params("X"), &format!(" -> Result<{long}, AppError>"));
+        let sig = signature(
+            4,
+            "async fn create",
+            params("X"),
+            &format!(" -> Result<{long}, AppError>"),
+        );
         assert!(
-            sig.ends_with(&format!("\n    ) -> Result<\n        {long},\n        AppError,\n    > {{")),
+            sig.ends_with(&format!(
+                "\n    ) -> Result<\n        {long},\n        AppError,\n    > {{"
+            )),
             "{sig}"
         );
-        assert_eq!(split_generic_arguments("A<B>, C<D, E>, F"), Some(vec!["A<B>".into(), "C<D, E>".into(), "F".into()]));
+        assert_eq!(
+            split_generic_arguments("A<B>, C<D, E>, F"),
+            Some(vec!["A<B>".into(), "C<D, E>".into(), "F".into()])
+        );
         assert_eq!(split_generic_arguments("A>, B<"), None);
     }
 
@@ -741,18 +758,27 @@ mod tests {
             "an empty call has nothing to break"
         );
         let exactly = |link: &str| {
-            let first = format!("reply.{}", "x".repeat(MAX_WIDTH - 4 - ";".len() - "reply.".len() - link.len()));
+            let first = format!(
+                "reply.{}",
+                "x".repeat(MAX_WIDTH - 4 - ";".len() - "reply.".len() - link.len())
+            );
             chain(4, "", &first, vec![link.to_owned()], Some(";"))
         };
         assert!(!exactly(".expect(\"x\")").contains('\n'), "120 columns fit");
         assert!(exactly(".await?").contains('\n'), "but not with a `?` at the end");
-        let first = format!("sqlx::query({})", "Q".repeat(MAX_WIDTH - 8 - "sqlx::query().await?;".len()));
+        let first = format!(
+            "sqlx::query({})",
+            "Q".repeat(MAX_WIDTH - 8 - "sqlx::query().await?;".len())
+        );
         assert_eq!(
             chain(4, "let row = ", &first, vec![".await?".into()], Some(";")),
             format!("let row = {first}\n        .await?;"),
             "nor on the next line"
         );
-        let call = format!("store::list_{}(&mut *self.db.acquire().await?, page_size, after)", "x".repeat(60));
+        let call = format!(
+            "store::list_{}(&mut *self.db.acquire().await?, page_size, after)",
+            "x".repeat(60)
+        );
         assert_eq!(
             chain(8, "", &call, vec![".await".into()], None),
             format!(
