@@ -19,6 +19,8 @@ pub fn register(env: &mut Environment<'_>) {
     env.add_function("rs_fn", signature);
     env.add_function("rs_chain", chain);
     env.add_function("rs_assign", assign);
+    env.add_function("rs_impl", implementation);
+    env.add_function("rs_arm", arm);
 }
 
 fn fits(indent: usize, line: &str) -> bool {
@@ -49,18 +51,32 @@ fn list(indent: usize, prefix: &str, kind: &str, items: Vec<String>, suffix: Opt
         }
     };
     let one_line = format!("{prefix}{open}{}{close}{suffix}", items.join(", "));
-    if items.is_empty() || fits(indent, &one_line) {
+    // rustfmt keeps an import list on one line only up to two columns short of the limit (measured).
+    let slack = if kind == "use" { 2 } else { 0 };
+    if items.is_empty() || fits(indent + slack, &one_line) {
         return Ok(one_line);
     }
     if let Some(moved) = next_line(indent, prefix, &one_line) {
         return Ok(moved);
+    }
+    // A right-hand side whose first line does not fit behind the assignment starts the next
+    // line; rustfmt wants that line to end short of the limit (measured: 120 columns move).
+    if let Some(at) = prefix.rfind(" = ")
+        && !prefix[at + 3..].contains(' ')
+        && !fits(indent + 1, &format!("{prefix}{open_broken}"))
+    {
+        let moved = list(indent + INDENT, &prefix[at + 3..], kind, items, Some(suffix))?;
+        return Ok(format!("{} =\n{}{moved}", &prefix[..at], pad(indent + INDENT)));
     }
     // A single call or struct literal overflows: it breaks itself inside the brackets.
     if let [item] = items.as_slice()
         && matches!(kind, "call" | "array")
         && let Some(overflowed) = break_expression(indent, item)
     {
-        return Ok(format!("{prefix}{open}{overflowed}{close}{suffix}"));
+        let whole = format!("{prefix}{open}{overflowed}{close}{suffix}");
+        if overflow_fits(indent, &whole) {
+            return Ok(whole);
+        }
     }
     let inner = pad(indent + INDENT);
     let mut out = format!("{prefix}{open_broken}\n");
@@ -138,12 +154,32 @@ fn break_expression(indent: usize, item: &str) -> Option<String> {
         return Some(out);
     }
     let (head, args, tail) = split_call(item)?;
+    // A lone argument that is itself a call overflows: `Some(f(` / f's arguments / `))`.
+    if let [arg] = args.as_slice()
+        && split_call(arg).is_some()
+        && let Some(overflowed) = break_expression(indent, arg)
+    {
+        let whole = format!("{head}({overflowed}){tail}");
+        if overflow_fits(indent, &whole) {
+            return Some(whole);
+        }
+    }
     let mut out = format!("{head}(\n");
     for arg in &args {
         let _ = writeln!(out, "{inner}{arg},");
     }
     let _ = write!(out, "{}){tail}", pad(indent));
     Some(out)
+}
+
+/// Whether an overflowed expression (`f(g(` … `))`) suits rustfmt: its first line must
+/// leave room for the brackets its last line closes (measured: `Ok(Response::new(T {` at
+/// 119 columns goes vertical, as does `field: Some(f(` at 119).
+fn overflow_fits(indent: usize, text: &str) -> bool {
+    let first = text.lines().next().unwrap_or_default();
+    let last = text.lines().last().unwrap_or_default();
+    let closers = last.chars().filter(|c| matches!(c, ')' | ']')).count();
+    fits(indent + closers, first)
 }
 
 /// `Name { a, b }`: the name and the fields split at top-level commas.
@@ -188,6 +224,11 @@ fn split_top_level(inner: &str) -> Option<Vec<String>> {
 
 /// `text` split at `separator` outside brackets and strings.
 fn split_top_level_at(inner: &str, separator: char) -> Option<Vec<String>> {
+    split_top_level_in(inner, separator, false)
+}
+
+/// `text` split at `separator` outside brackets (with `angles`, `<…>` too: a type) and strings.
+fn split_top_level_in(inner: &str, separator: char, angles: bool) -> Option<Vec<String>> {
     let mut args = Vec::new();
     let (mut depth, mut in_string, mut start) = (0_i32, false, 0);
     let mut previous = ' ';
@@ -196,6 +237,9 @@ fn split_top_level_at(inner: &str, separator: char) -> Option<Vec<String>> {
             '"' if previous != '\\' => in_string = !in_string,
             '(' | '[' | '{' if !in_string => depth += 1,
             ')' | ']' | '}' if !in_string => depth -= 1,
+            '<' if angles => depth += 1,
+            // `->` inside `Fn() -> T` closes nothing.
+            '>' if angles && previous != '-' => depth -= 1,
             c if c == separator && !in_string && depth == 0 => {
                 args.push(inner[start..i].trim().to_owned());
                 start = i + 1;
@@ -234,10 +278,101 @@ fn signature(indent: usize, head: &str, params: Vec<String>, ret: &str) -> Strin
     let inner = pad(indent + INDENT);
     let mut out = format!("{head}(\n");
     for param in &params {
-        let _ = writeln!(out, "{inner}{param},");
+        let _ = writeln!(out, "{inner}{},", parameter(indent + INDENT, param));
     }
-    let _ = write!(out, "{}){ret} {{", pad(indent));
+    let _ = write!(out, "{}){}", pad(indent), return_type(indent, ret));
     out
+}
+
+/// One parameter `name: Type` of a broken signature at `indent`, its generic type broken
+/// inside its brackets when the line does not fit.
+fn parameter(indent: usize, param: &str) -> String {
+    if fits(indent, &format!("{param},")) {
+        return param.to_owned();
+    }
+    param
+        .split_once(": ")
+        .and_then(|(name, ty)| Some(format!("{name}: {}", break_generic(indent, ty)?)))
+        .unwrap_or_else(|| param.to_owned())
+}
+
+/// `{ret} {` behind the `)` that closes broken parameters at `indent`: on that line when it
+/// fits, else with the brace on a line of its own when the type still fits, else with a
+/// generic type broken inside its brackets (`-> Result<` / one argument per line / `> {`).
+///
+/// rustfmt's budgets here are its own (measured): the brace stays when the line would fit
+/// with its indentation counted twice, and the type stays whole up to two columns past the limit.
+fn return_type(indent: usize, ret: &str) -> String {
+    if fits(2 * indent, &format!("){ret} {{")) {
+        return format!("{ret} {{");
+    }
+    if indent + format!("){ret}").chars().count() > MAX_WIDTH + 2 {
+        let broken = ret.strip_prefix(" -> ").and_then(|ty| break_generic(indent, ty));
+        if let Some(broken) = broken {
+            return format!(" -> {broken} {{");
+        }
+    }
+    format!("{ret}\n{}{{", pad(indent))
+}
+
+/// A generic type `Name<A, B>` starting on a line at `indent`, as rustfmt breaks it when it
+/// does not fit: `Name<`, one argument per line with a trailing comma (each broken the same
+/// way when it does not fit either), `>`; None for other types (`impl Trait + Send`, tuples).
+fn break_generic(indent: usize, ty: &str) -> Option<String> {
+    let body = ty.strip_suffix('>')?;
+    let (head, inner) = body.split_once('<')?;
+    if head.is_empty() || head.contains([' ', '(', '[', '&', '+']) {
+        return None;
+    }
+    let args = split_generic_arguments(inner)?;
+    let inner_indent = indent + INDENT;
+    let mut out = format!("{head}<\n");
+    for arg in &args {
+        let line = if fits(inner_indent, &format!("{arg},")) {
+            arg.clone()
+        } else {
+            break_generic(inner_indent, arg).unwrap_or_else(|| arg.clone())
+        };
+        let _ = writeln!(out, "{}{line},", pad(inner_indent));
+    }
+    let _ = write!(out, "{}>", pad(indent));
+    Some(out)
+}
+
+/// The arguments of a generic type, split at the commas outside any brackets (angle ones
+/// included); None when the brackets do not match, as in `A<B> + C<D>`.
+fn split_generic_arguments(inner: &str) -> Option<Vec<String>> {
+    split_top_level_in(inner, ',', true).filter(|args| args.iter().all(|arg| !arg.is_empty()))
+}
+
+/// The header `impl {target} for {ty} {` of a trait implementation at `indent`; when it does
+/// not fit, `for {ty}` takes the next line and the brace one of its own, as rustfmt puts them.
+fn implementation(indent: usize, target: &str, ty: &str) -> String {
+    let one_line = format!("impl {target} for {ty} {{");
+    if fits(indent, &one_line) {
+        return one_line;
+    }
+    format!("impl {target}\n{}for {ty}\n{}{{", pad(indent + INDENT), pad(indent))
+}
+
+/// The head `{pattern} => {` of a match arm with a block at `indent`; when it does not fit,
+/// the brace takes a line of its own, as rustfmt puts it. With a `body` expression, the whole
+/// arm `{pattern} => {body},`, its body put in a block on a line of its own when it does not fit.
+///
+/// rustfmt lets the head run one column past the limit (measured).
+fn arm(indent: usize, pattern: &str, body: Option<&str>) -> String {
+    if let Some(body) = body {
+        let one_line = format!("{pattern} => {body},");
+        if fits(indent, &one_line) {
+            return one_line;
+        }
+        return format!("{pattern} => {{\n{}{body}\n{}}}", pad(indent + INDENT), pad(indent));
+    }
+    let one_line = format!("{pattern} => {{");
+    if fits(indent.saturating_sub(1), &one_line) {
+        return one_line;
+    }
+    format!("{pattern} =>\n{}{{", pad(indent))
 }
 
 /// A method chain `{prefix}{first}{links}{suffix}`, e.g. `sqlx::query(…)` with
@@ -246,12 +381,15 @@ fn signature(indent: usize, head: &str, params: Vec<String>, ret: &str) -> Strin
 fn chain(indent: usize, prefix: &str, first: &str, links: Vec<String>, suffix: Option<&str>) -> String {
     let suffix = suffix.unwrap_or("");
     let one_line = format!("{prefix}{first}{}{suffix}", links.concat());
-    // rustfmt keeps a chain on one line only when it ends short of the limit (measured: a
-    // chain statement of exactly 120 columns is broken).
-    if fits(indent + 1, &one_line) {
+    // rustfmt keeps a chain that ends in `?` on one line only when it ends short of the limit
+    // (measured: such a chain of exactly 120 columns is broken; any other one is kept).
+    let slack = usize::from(links.last().map_or(first, String::as_str).ends_with('?'));
+    if fits(indent + slack, &one_line) {
         return one_line;
     }
-    if let Some(moved) = next_line(indent, prefix, &one_line) {
+    if let Some(moved) = next_line(indent, prefix, &one_line)
+        && moved.lines().all(|line| fits(slack, line))
+    {
         return moved;
     }
     // A first element that does not fit behind an assignment starts the next line.
@@ -262,6 +400,18 @@ fn chain(indent: usize, prefix: &str, first: &str, links: Vec<String>, suffix: O
         let indent = indent + INDENT;
         let broken = chain(indent, "", first, links, Some(suffix));
         return format!("{} =\n{}{broken}", &prefix[..at], pad(indent));
+    }
+    // A first element too long for its line breaks itself; the links follow its closing
+    // bracket, one per line at its indentation.
+    if !fits(indent, &format!("{prefix}{first}"))
+        && let Some(broken) = break_expression(indent, first)
+    {
+        let mut out = format!("{prefix}{broken}");
+        for link in &links {
+            let _ = write!(out, "\n{}{link}", pad(indent));
+        }
+        out.push_str(suffix);
+        return out;
     }
     let inner = pad(indent + INDENT);
     let mut out = format!("{prefix}{first}");
@@ -374,6 +524,12 @@ mod tests {
             "{packed}"
         );
         assert_eq!(packed.lines().count(), 4, "{packed}");
+        let at = |width: usize| {
+            let path = format!("use a{}::", "x".repeat(width - "use a::{B, C};".len()));
+            list(0, &path, "use", vec!["B".into(), "C".into()], Some(";")).unwrap()
+        };
+        assert_eq!(at(118).lines().count(), 1, "{}", at(118));
+        assert_eq!(at(119).lines().count(), 3, "{}", at(119));
         let long = format!("field: Wire::from_pb(value.{0}, \"{0}\")?", "x".repeat(60));
         let broken = broken_item(8, &long, ",");
         assert_eq!(
@@ -388,6 +544,15 @@ mod tests {
             Some(("f", vec!["a".into(), "g(b, c)".into(), "\"d, e\"".into()], ""))
         );
         assert_eq!(split_call("no call"), None);
+        // A lone call argument overflows rather than taking a line of its own (issue 11).
+        let nested = format!("{0}: Some({0}_to_pb(&created))", "x".repeat(40));
+        assert_eq!(
+            broken_item(16, &nested, ","),
+            format!(
+                "{0}: Some({0}_to_pb(\n                    &created,\n                )),",
+                "x".repeat(40)
+            )
+        );
         let chained = format!("get(get_{0}).put(update_{0}).delete(delete_{0})", "x".repeat(40));
         assert_eq!(
             broken_item(12, &chained, ","),
@@ -427,6 +592,145 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_argument_overflows_only_when_its_first_line_fits() {
+        let at = |width: usize| {
+            let ty = format!("a::R{}", "x".repeat(width - 12 - "Ok(Response::new(a::R {".len()));
+            list(
+                12,
+                "Ok(Response::new",
+                "call",
+                vec![format!("{ty} {{ {}: Some(record) }}", "f".repeat(60))],
+                Some(")"),
+            )
+            .unwrap()
+        };
+        assert!(at(118).starts_with("Ok(Response::new(a::R"), "{}", at(118));
+        assert!(at(119).starts_with("Ok(Response::new(\n"), "{}", at(119));
+        let ty = format!("{}::Create{}Response", "a".repeat(40), "E".repeat(40));
+        let item = format!("{ty} {{ {}: Some(record) }}", "e".repeat(40));
+        let broken = list(12, "Ok(Response::new", "call", vec![item], Some(")")).unwrap();
+        assert_eq!(
+            broken,
+            format!(
+                "Ok(Response::new(\n                {ty} {{\n                    {}: Some(record),\n                }},\n            ))",
+                "e".repeat(40)
+            )
+        );
+    }
+
+    #[test]
+    fn an_assigned_struct_whose_header_reaches_the_limit_starts_the_next_line() {
+        let fields = vec![
+            format!("{}: true", "f".repeat(60)),
+            format!("{}: Some(42)", "g".repeat(60)),
+        ];
+        let at = |width: usize| {
+            let ty = format!("a::R{}", "x".repeat(width - 4 - "let event = a::R {".len()));
+            list(4, &format!("let event = {ty}"), "struct", fields.clone(), Some(";")).unwrap()
+        };
+        assert!(at(119).starts_with("let event = a::R"), "{}", at(119));
+        assert!(at(120).starts_with("let event =\n        a::R"), "{}", at(120));
+    }
+
+    #[test]
+    fn an_impl_header_too_long_puts_its_type_and_brace_on_lines_of_their_own() {
+        assert_eq!(implementation(0, "Hooks", "Logic"), "impl Hooks for Logic {");
+        assert_eq!(arm(12, "\"a.b\"", None), "\"a.b\" => {");
+        assert_eq!(arm(8, "Some(a)", Some("f(a)")), "Some(a) => f(a),");
+        let long = format!("f({})", "a".repeat(100));
+        assert_eq!(
+            arm(8, "Some(a)", Some(&long)),
+            format!("Some(a) => {{\n            {long}\n        }}")
+        );
+        let subject = format!("\"{}\"", "s".repeat(102));
+        assert!(arm(12, &subject, None).ends_with("=> {"), "121 columns still fit");
+        let subject = format!("\"{}\"", "s".repeat(103));
+        assert_eq!(arm(12, &subject, None), format!("{subject} =>\n            {{"));
+        let target = format!("pb::{}_service_server::{}Service", "a".repeat(40), "A".repeat(40));
+        assert_eq!(
+            implementation(0, &target, "Api"),
+            format!("impl {target}\n    for Api\n{{")
+        );
+        assert_eq!(
+            implementation(4, "Service", &"A".repeat(100)),
+            format!("impl Service\n        for {}\n    {{", "A".repeat(100))
+        );
+    }
+
+    /// The expected layouts are what rustfmt makes of these signatures (issue 11).
+    #[test]
+    fn a_return_type_too_long_for_its_line_breaks_as_rustfmt_breaks_it() {
+        let params = |request: &str| vec!["&self".to_owned(), format!("request: Request<{request}>")];
+        let path = format!("{}::Create{}", "a".repeat(40), "E".repeat(30));
+        // `) -> T` fits, `) -> T {` does not: the brace gets a line of its own.
+        let ret = format!(" -> Result<Response<{path}Response>, Status>");
+        let sig = signature(4, "async fn create", params(&format!("{path}Request")), &ret);
+        assert_eq!(
+            sig,
+            format!(
+                "async fn create(\n        &self,\n        request: Request<{path}Request>,\n    ) -> Result<Response<{path}Response>, Status>\n    {{"
+            )
+        );
+        // Three characters more: the type breaks inside its brackets.
+        let ret = format!(" -> Result<Response<{path}xxxResponse>, Status>");
+        let sig = signature(4, "async fn create", params(&format!("{path}Request")), &ret);
+        assert!(
+            sig.ends_with(&format!(
+                "\n    ) -> Result<\n        Response<{path}xxxResponse>,\n        Status,\n    > {{"
+            )),
+            "{sig}"
+        );
+        // An argument too long for its own line breaks the same way.
+        let ret = format!(" -> Result<Response<{path}{}Response>, Status>", "x".repeat(18));
+        let sig = signature(4, "async fn create", params(&format!("{path}Request")), &ret);
+        assert!(
+            sig.ends_with(&format!(
+                "\n    ) -> Result<\n        Response<\n            {path}{}Response,\n        >,\n        Status,\n    > {{",
+                "x".repeat(18)
+            )),
+            "{sig}"
+        );
+        // The measured budgets: at indent 8 the brace stays only up to 110 columns (indentation
+        // counted twice), and the type stays whole up to 122.
+        let at = |width: usize| {
+            let ty = "E".repeat(width - 8 - ") -> Result<, Status>".len());
+            signature(8, "fn f", params("X"), &format!(" -> Result<{ty}, Status>"))
+        };
+        assert!(at(110).ends_with("Status> {"), "{}", at(110));
+        assert!(at(111).ends_with("Status>\n        {"), "{}", at(111));
+        assert!(at(122).ends_with("Status>\n        {"), "{}", at(122));
+        assert!(at(123).ends_with("        Status,\n        > {"), "{}", at(123));
+        // So does a parameter's type.
+        let request = format!("{path}{}Request", "x".repeat(12));
+        let sig = signature(8, "async fn create", params(&request), " -> Result<(), Status>");
+        assert!(
+            sig.contains(&format!(
+                "\n            request: Request<\n                {request},\n            >,\n"
+            )),
+            "{sig}"
+        );
+        // An argument that fits its own line stays whole.
+        let long = "E".repeat(100);
+        let sig = signature(
+            4,
+            "async fn create",
+            params("X"),
+            &format!(" -> Result<{long}, AppError>"),
+        );
+        assert!(
+            sig.ends_with(&format!(
+                "\n    ) -> Result<\n        {long},\n        AppError,\n    > {{"
+            )),
+            "{sig}"
+        );
+        assert_eq!(
+            split_generic_arguments("A<B>, C<D, E>, F"),
+            Some(vec!["A<B>".into(), "C<D, E>".into(), "F".into()])
+        );
+        assert_eq!(split_generic_arguments("A>, B<"), None);
+    }
+
+    #[test]
     fn signatures_and_chains_break_the_same_way() {
         let sig = signature(4, "fn f", vec!["&self".into()], " -> u32");
         assert_eq!(sig, "fn f(&self) -> u32 {");
@@ -452,6 +756,35 @@ mod tests {
             split_call("Response::default()"),
             None,
             "an empty call has nothing to break"
+        );
+        let exactly = |link: &str| {
+            let first = format!(
+                "reply.{}",
+                "x".repeat(MAX_WIDTH - 4 - ";".len() - "reply.".len() - link.len())
+            );
+            chain(4, "", &first, vec![link.to_owned()], Some(";"))
+        };
+        assert!(!exactly(".expect(\"x\")").contains('\n'), "120 columns fit");
+        assert!(exactly(".await?").contains('\n'), "but not with a `?` at the end");
+        let first = format!(
+            "sqlx::query({})",
+            "Q".repeat(MAX_WIDTH - 8 - "sqlx::query().await?;".len())
+        );
+        assert_eq!(
+            chain(4, "let row = ", &first, vec![".await?".into()], Some(";")),
+            format!("let row = {first}\n        .await?;"),
+            "nor on the next line"
+        );
+        let call = format!(
+            "store::list_{}(&mut *self.db.acquire().await?, page_size, after)",
+            "x".repeat(60)
+        );
+        assert_eq!(
+            chain(8, "", &call, vec![".await".into()], None),
+            format!(
+                "store::list_{}(\n            &mut *self.db.acquire().await?,\n            page_size,\n            after,\n        )\n        .await",
+                "x".repeat(60)
+            )
         );
         let chained = chain(4, "", "query(q)", links, Some(";"));
         assert!(

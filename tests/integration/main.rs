@@ -7,6 +7,7 @@ mod diagnostics;
 mod e2e;
 mod everyday;
 mod filesystem;
+mod formatting;
 mod generate;
 mod k8s;
 mod layering;
