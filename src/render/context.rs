@@ -326,7 +326,7 @@ impl<'a> RustService<'a> {
             .iter()
             .flat_map(|e| [e.name.clone(), format!("{}Input", e.name)])
             .collect();
-        model_imports.sort_unstable();
+        model_imports.sort_by(|a, b| super::rust_layout::rustfmt_order(a, b));
         Self {
             publishes,
             subscribes,

@@ -124,3 +124,91 @@ impl<A> Drop for TestService<A> {
         }
     }
 }
+
+/// How a test double answers one gRPC method: the request message in, the response message or
+/// an error status out.
+pub trait Answer<Q, R>: Fn(Q) -> Result<R, tonic::Status> + Send + Sync + 'static {}
+
+impl<Q, R, F: Fn(Q) -> Result<R, tonic::Status> + Send + Sync + 'static> Answer<Q, R> for F {}
+
+type Boxed<Q, R> = Box<dyn Fn(Q) -> Result<R, tonic::Status> + Send + Sync>;
+
+/// The answers a generated test double (`Fake<Service>` in a service's `src/testing.rs`) was
+/// given, by the name of their setter (`on_get_product`); shared by the clones tonic makes of
+/// the double.
+#[derive(Clone, Default)]
+pub struct Answers(std::collections::HashMap<&'static str, std::sync::Arc<dyn std::any::Any + Send + Sync>>);
+
+impl Answers {
+    /// These answers, with `answer` for the method whose setter is `setter`.
+    #[must_use]
+    pub fn with<Q: 'static, R: 'static>(mut self, setter: &'static str, answer: impl Answer<Q, R>) -> Self {
+        let answer: Boxed<Q, R> = Box::new(answer);
+        self.0.insert(setter, std::sync::Arc::new(answer));
+        self
+    }
+
+    /// The answer set for `setter`, or `UNIMPLEMENTED` naming the setter of `fake` a test would
+    /// call.
+    ///
+    /// # Errors
+    /// The status the answer gave, or `UNIMPLEMENTED` when none was set.
+    ///
+    /// # Panics
+    /// When `setter` was given an answer of other message types: a generated double names each
+    /// method's setter once.
+    pub fn answer<Q: 'static, R: 'static>(
+        &self,
+        request: tonic::Request<Q>,
+        fake: &str,
+        setter: &str,
+    ) -> Result<tonic::Response<R>, tonic::Status> {
+        let Some(answer) = self.0.get(setter) else {
+            return Err(tonic::Status::unimplemented(format!(
+                "not faked in this test: answer it with `{fake}::{setter}`"
+            )));
+        };
+        let answer = answer.downcast_ref::<Boxed<Q, R>>().expect("each setter stores the answer of its own method");
+        answer(request.into_inner()).map(tonic::Response::new)
+    }
+}
+
+/// The answer of a list or a delete in a double's `echo()`: the empty response.
+///
+/// # Errors
+/// Never.
+pub fn nothing<Q, R: Default>(_: Q) -> Result<R, tonic::Status> {
+    Ok(R::default())
+}
+
+/// Serves `router` (a test double) on 127.0.0.1, on a port the system picks, while the test
+/// runs; returns its URL.
+///
+/// # Panics
+/// When no local port can be bound.
+pub async fn serve_double(router: tonic::transport::server::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds a local port");
+    let url = format!("http://{}", listener.local_addr().expect("a local address"));
+    tokio::spawn(router.serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)));
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_double_answers_what_was_set_and_names_the_setter_of_what_was_not() {
+        let answers = Answers::default().with("on_get_thing", |id: String| Ok::<_, tonic::Status>(id.len()));
+        let set: tonic::Response<usize> =
+            answers.answer(tonic::Request::new("four".to_owned()), "FakeThings", "on_get_thing").expect("set");
+        assert_eq!(set.into_inner(), 4);
+        let unset = answers
+            .answer::<String, usize>(tonic::Request::new(String::new()), "FakeThings", "on_delete_thing")
+            .expect_err("not set");
+        assert_eq!(unset.code(), tonic::Code::Unimplemented);
+        assert!(unset.message().contains("`FakeThings::on_delete_thing`"), "{unset}");
+        let empty: Result<Vec<u8>, _> = nothing(());
+        assert_eq!(empty.expect("nothing never fails"), Vec::<u8>::new());
+    }
+}
