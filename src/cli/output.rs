@@ -215,9 +215,9 @@ impl Printer {
     /// the data new migrations delete, and an upgrade.
     fn notices(&self, outcome: &Outcome, dry_run: bool) {
         self.problems(outcome);
-        if outcome.damaged_lock_kept {
+        if let Some(kept) = &outcome.damaged_lock_kept {
             self.info(&format!(
-                "{} the damaged lock as fleet.lock.damaged; delete it once the rebuilt fleet.lock is checked",
+                "{} the damaged lock as {kept}; delete it once the rebuilt fleet.lock is checked",
                 if dry_run { "would keep" } else { "kept" }
             ));
         }

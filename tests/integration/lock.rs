@@ -184,11 +184,26 @@ fn a_damaged_lock_is_named_and_recovered() {
         .run(&["generate", "--recover-lock"])
         .assert_code(0)
         .assert_stderr_contains("kept the damaged lock as fleet.lock.damaged");
-    assert!(lock_state(&scratch) == original, "the rebuilt lock differs");
-    assert!(
-        scratch.read("fleet.lock.damaged") == damaged,
+    assert_eq!(lock_state(&scratch), original, "the rebuilt lock differs");
+    assert_eq!(
+        scratch.read("fleet.lock.damaged"),
+        damaged,
         "the damaged lock was not kept"
     );
+    scratch.run(&["check"]).assert_code(0);
+
+    // Damaged again: the first kept lock stays, the second is kept beside it.
+    scratch.write("fleet.lock", "not a lock");
+    scratch
+        .run(&["generate", "--recover-lock"])
+        .assert_code(0)
+        .assert_stderr_contains("kept the damaged lock as fleet.lock.damaged.2");
+    assert_eq!(
+        scratch.read("fleet.lock.damaged"),
+        damaged,
+        "the first kept lock was replaced"
+    );
+    assert_eq!(scratch.read("fleet.lock.damaged.2"), "not a lock");
     scratch.run(&["check"]).assert_code(0);
 }
 
@@ -376,7 +391,7 @@ fn the_ecommerce_lock_with_a_removed_enum_value_is_rebuilt_from_the_workspace() 
             "type = \"enum(pending, paid, cancelled, refunded)\"",
         );
     assert!(expected != original, "the lock no longer records the name");
-    assert!(lock_state(&scratch) == expected, "the rebuilt lock differs");
+    assert_eq!(lock_state(&scratch), expected, "the rebuilt lock differs");
     scratch.run(&["check"]).assert_code(0);
     // Adding the value back gives it a new number.
     scratch.write("fleet.toml", &without_draft.replace("refunded)", "refunded, draft)"));
