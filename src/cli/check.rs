@@ -21,9 +21,15 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
     };
     let (loaded, outcome) = crate::generate(&global.find_manifest(printer)?, options)?;
     printer.diagnostics(&loaded.source, &loaded.warnings);
+    // A manifest in an older format is drift whatever else matches: `generate` rewrites it.
+    let manifest_behind = loaded.migration.is_some();
     if args.format == Format::Json {
         printer.data(&serde_json::to_string_pretty(&outcome).unwrap_or_default());
-        return Ok(if outcome.drift() { Status::Failed } else { Status::Ok });
+        return Ok(if outcome.drift() || manifest_behind {
+            Status::Failed
+        } else {
+            Status::Ok
+        });
     }
     if let Some(migration) = &loaded.migration {
         eprintln!(
