@@ -43,8 +43,11 @@ pub(crate) fn survey(root: &Path, services: &[(&str, &str, bool)]) -> Result<Fou
         }
         let folder = format!("services/{service}/migrations");
         let mut files = Vec::new();
-        let Ok(entries) = std::fs::read_dir(root.path.join(&folder)) else {
-            continue;
+        // No folder is no migrations; any other failure must not pass for an empty history.
+        let entries = match std::fs::read_dir(root.path.join(&folder)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("list", root.path.join(&folder), e)),
         };
         for entry in entries {
             let entry = entry.map_err(|e| Error::io("list", root.path.join(&folder), e))?;
@@ -64,4 +67,22 @@ pub(crate) fn survey(root: &Path, services: &[(&str, &str, bool)]) -> Result<Fou
         found.migrations.insert((*service).to_owned(), files);
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_migrations_folder_is_no_history_and_an_unreadable_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let found = survey(dir.path(), &[("notes", "hello/notes/v1/notes.proto", true)]).unwrap();
+        assert!(!found.migrations.contains_key("notes"), "{:?}", found.migrations);
+        // A file where the folder should be cannot be listed: a recovery must not read it as
+        // an empty migration history.
+        std::fs::create_dir_all(dir.path().join("services/notes")).unwrap();
+        std::fs::write(dir.path().join("services/notes/migrations"), "").unwrap();
+        let failed = survey(dir.path(), &[("notes", "hello/notes/v1/notes.proto", true)]);
+        assert!(matches!(failed, Err(Error::Io { .. })), "{failed:?}");
+    }
 }
