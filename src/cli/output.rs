@@ -12,10 +12,10 @@ use crate::model::InconsistencyKind;
 use crate::source::Source;
 use crate::write::{Action, Outcome};
 
-/// What to do about a hand-edited managed file, said the same way by every command that
-/// reports one (`generate`, `check`, `add`, `remove`).
 /// What to do about conflict markers in a file.
 pub(crate) const MARKERS_HELP: &str = "resolve the conflict markers (keep what you want of both sides), then run `fleetwright generate` to record your version";
+/// What to do about a hand-edited managed file that `generate` will not merge, said the same
+/// way by `generate` and `check`.
 pub(crate) const CONFLICT_HELP: &str = "to keep your edit, move it into a user region or a scaffold file (such as `services/NAME/src/logic.rs`) and run `fleetwright generate` again; `fleetwright generate --diff` shows the change, `fleetwright generate --force` overwrites your edit";
 
 /// Commands print only through a printer, even the kinds of output (`data`, `warn`) that
