@@ -163,15 +163,15 @@ pub fn render(members: &[Member]) -> Result<String, Error> {
     Ok(text)
 }
 
-/// Semantic-version order of the `major.minor.patch` prefix, the rest compared as text.
+/// Semantic-version order, as cargo orders a lock's packages (a pre-release before its
+/// release); a version that does not parse sorts as text after those that do.
 fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
-    fn parts(version: &str) -> (Vec<u64>, &str) {
-        let (core, rest) = version.split_once(['-', '+']).unwrap_or((version, ""));
-        (core.split('.').map(|n| n.parse().unwrap_or(0)).collect(), rest)
+    match (semver::Version::parse(a), semver::Version::parse(b)) {
+        (Ok(a), Ok(b)) => a.cmp(&b),
+        (Ok(_), Err(_)) => std::cmp::Ordering::Less,
+        (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
+        (Err(_), Err(_)) => a.cmp(b),
     }
-    let (a_core, a_rest) = parts(a);
-    let (b_core, b_rest) = parts(b);
-    a_core.cmp(&b_core).then_with(|| a_rest.cmp(b_rest))
 }
 
 #[cfg(test)]
@@ -250,5 +250,6 @@ mod tests {
     fn versions_compare_as_numbers() {
         assert!(compare_versions("0.10.0", "0.9.9").is_gt());
         assert!(compare_versions("1.0.0", "1.0.0").is_eq());
+        assert!(compare_versions("1.0.0-alpha", "1.0.0").is_lt(), "a pre-release comes before its release");
     }
 }
