@@ -60,6 +60,12 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
     if outcome.lock_changed && !outcome.files.iter().any(|f| f.action.changes_disk()) {
         eprintln!("  out of date: fleet.lock");
     }
+    if let Some(upgrade) = &outcome.upgrade {
+        printer.info(&super::output::upgrade_line(
+            upgrade,
+            "`fleetwright generate` upgrades it",
+        ));
+    }
     printer.problems(&outcome);
     if outcome.errors().next().is_some() {
         eprintln!("error: fleet.lock and the workspace disagree (see above)");

@@ -250,6 +250,9 @@ mod tests {
     fn versions_compare_as_numbers() {
         assert!(compare_versions("0.10.0", "0.9.9").is_gt());
         assert!(compare_versions("1.0.0", "1.0.0").is_eq());
-        assert!(compare_versions("1.0.0-alpha", "1.0.0").is_lt(), "a pre-release comes before its release");
+        assert!(
+            compare_versions("1.0.0-alpha", "1.0.0").is_lt(),
+            "a pre-release comes before its release"
+        );
     }
 }

@@ -184,7 +184,7 @@ fn force_still_overwrites_a_merged_file() {
     let scratch = generated();
     edit_the_end(&scratch);
     change_the_description(&scratch);
-    scratch.run(&["generate"]).assert_code(0);
+    generate_merges(&scratch, "Keeps short notes");
     scratch.run(&["generate", "--force"]).assert_code(0);
     assert!(!scratch.read(LIB).contains("// a hand edit"));
     scratch.run(&["check"]).assert_code(0);
