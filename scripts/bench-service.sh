@@ -81,7 +81,7 @@ service_dir="$work/shop/services/products"
 [ -f "$service_dir/Cargo.toml" ] || die "no services/products in the generated workspace"
 
 step "build products (release) and the hand-written baseline (release)"
-(cd "$work/shop" && nice -n 10 cargo build --release --quiet -p products)
+(cd "$work/shop" && nice -n 10 cargo build --release --locked --quiet -p products)
 nice -n 10 cargo build --release --locked --quiet --manifest-path "$repo/bench/baseline/Cargo.toml"
 generated_bin="$CARGO_TARGET_DIR/release/products"
 baseline_bin="$CARGO_TARGET_DIR/release/bench-baseline"

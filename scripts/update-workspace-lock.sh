@@ -9,8 +9,9 @@
 # runtime crate gets exactly the versions fleetwright's CI builds and tests it with) and lets
 # cargo add what only services use and drop what only fleetwright uses. A Cargo workspace's
 # lock is resolved with every feature of every member on, and the runtime crate is a member of
-# every generated workspace, so this one list serves every manifest: the tests hold every
-# generated workspace to it with `--locked`.
+# every generated workspace, so this one list serves every manifest. The pipeline test builds
+# the e-commerce, minimal and every-feature workspaces with `--locked` against it, and
+# tests/integration/generate.rs requires its versions to agree with this repository's lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -26,15 +27,11 @@ cp -r tests/fixtures/everything "$work/everything"
 cp "$repo/Cargo.lock" "$work/everything/Cargo.lock"
 (cd "$work/everything" && cargo update --workspace --quiet)
 
-# Keep the registry packages (the workspace's own crates have no `source`).
-python3 - "$work/everything/Cargo.lock" >runtime/rust/workspace-dependencies.lock <<'PY'
-import sys
-text = open(sys.argv[1], encoding="utf-8").read()
-blocks = text.split("\n[[package]]\n")[1:]
-print("# The registry packages of a generated workspace's first Cargo.lock, pinned: written by")
-print("# scripts/update-workspace-lock.sh, read by src/render/cargo_lock.rs. Do not edit by hand.")
-for block in blocks:
-    if "\nsource = " in block:
-        print("\n[[package]]\n" + block.rstrip("\n"))
-PY
+# Keep the registry packages (the workspace's own crates have no `source`); awk's paragraph
+# mode reads the lock one `[[package]]` block at a time.
+{
+  echo "# The registry packages of a generated workspace's first Cargo.lock, pinned: written by"
+  echo "# scripts/update-workspace-lock.sh, read by src/render/cargo_lock.rs. Do not edit by hand."
+  awk 'BEGIN { RS = "" } /^\[\[package\]\]/ && /\nsource = / { printf "\n%s\n", $0 }' "$work/everything/Cargo.lock"
+} >runtime/rust/workspace-dependencies.lock
 echo "wrote runtime/rust/workspace-dependencies.lock ($(grep -c '^\[\[package\]\]' runtime/rust/workspace-dependencies.lock) packages)"
