@@ -33,7 +33,12 @@ fn commands_in_a_subfolder_use_the_manifest_above() {
     run_in(&["validate"]).assert_code(0).assert_stderr_contains("is valid");
     run_in(&["graph"]).assert_code(0);
     // Generating from below writes the workspace where the manifest is, nothing here.
+    scratch.write("fleet.toml", &MINIMAL.replace("Keeps notes", "Keeps short notes"));
     run_in(&["generate"]).assert_code(0);
+    assert!(
+        scratch.read("services/notes/src/lib.rs").contains("Keeps short notes"),
+        "the workspace above was not regenerated"
+    );
     assert!(!scratch.exists("services/notes/src/fleet.lock") && !scratch.exists("services/notes/src/services"));
     // `--manifest` is taken as given: no search, and nothing to announce.
     let explicit = run_in(&["--manifest", "../../../fleet.toml", "check"]);
