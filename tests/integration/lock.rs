@@ -8,12 +8,6 @@ use crate::support::{MINIMAL, Scratch};
 const PROTO: &str = "proto/hello/notes/v1/notes.proto";
 const LIB: &str = "services/notes/src/lib.rs";
 
-fn generated(manifest: &str) -> Scratch {
-    let scratch = Scratch::with_manifest(manifest);
-    scratch.run(&["generate"]).assert_code(0);
-    scratch
-}
-
 /// `fleet.lock` without the line naming the fleetwright version that wrote it.
 fn lock_state(scratch: &Scratch) -> String {
     scratch
@@ -41,7 +35,7 @@ fn with_body_removed(scratch: &Scratch) {
 
 #[test]
 fn without_its_lock_check_and_generate_fail_and_say_how_to_recover() {
-    let scratch = generated(MINIMAL);
+    let scratch = Scratch::generated(MINIMAL);
     std::fs::remove_file(scratch.join("fleet.lock")).unwrap();
     let before = scratch.tree();
     for args in [&["check"][..], &["generate"], &["generate", "--dry-run"]] {
@@ -62,7 +56,7 @@ fn without_its_lock_check_and_generate_fail_and_say_how_to_recover() {
 
 #[test]
 fn a_lost_lock_is_rebuilt_from_the_workspace_as_it_was() {
-    let scratch = generated(MINIMAL);
+    let scratch = Scratch::generated(MINIMAL);
     with_body_removed(&scratch);
     let original = lock_state(&scratch);
     std::fs::remove_file(scratch.join("fleet.lock")).unwrap();
@@ -91,7 +85,7 @@ fn a_lost_lock_is_rebuilt_from_the_workspace_as_it_was() {
 
 /// MINIMAL generated, then [`LIB`] edited by hand (the edited text returned) and the lock lost.
 fn edited_and_lock_lost() -> (Scratch, String) {
-    let scratch = generated(MINIMAL);
+    let scratch = Scratch::generated(MINIMAL);
     let edited = format!("{}// my fix\n", scratch.read(LIB));
     scratch.write(LIB, &edited);
     std::fs::remove_file(scratch.join("fleet.lock")).unwrap();
@@ -138,7 +132,7 @@ fn recovery_takes_a_hand_edits_base_from_the_mirror() {
 
 #[test]
 fn force_without_a_lock_never_renumbers_a_field_or_drops_a_migration() {
-    let scratch = generated(MINIMAL);
+    let scratch = Scratch::generated(MINIMAL);
     with_body_removed(&scratch);
     let migrations = ["0001_init.sql", "0002_update_schema.sql"];
     std::fs::remove_file(scratch.join("fleet.lock")).unwrap();
@@ -169,7 +163,7 @@ fn force_without_a_lock_never_renumbers_a_field_or_drops_a_migration() {
 
 #[test]
 fn a_damaged_lock_is_named_and_recovered() {
-    let scratch = generated(MINIMAL);
+    let scratch = Scratch::generated(MINIMAL);
     let original = lock_state(&scratch);
     scratch.write("fleet.lock", &scratch.read("fleet.lock").replace("[files.", "[files"));
     for args in [&["check"][..], &["generate"]] {
@@ -209,7 +203,7 @@ fn a_damaged_lock_is_named_and_recovered() {
 
 #[test]
 fn a_proto_numbered_otherwise_than_the_lock_stops_every_run() {
-    let scratch = generated(MINIMAL);
+    let scratch = Scratch::generated(MINIMAL);
     let proto = scratch.read(PROTO);
     // As if a past `generate --force` without the lock had renumbered it and was deployed.
     scratch.write(PROTO, &proto.replace("string title = 2;", "string title = 9;"));
@@ -228,7 +222,7 @@ fn a_proto_numbered_otherwise_than_the_lock_stops_every_run() {
 
 #[test]
 fn numbers_only_the_proto_remembers_are_taken_back_into_the_lock() {
-    let scratch = generated(MINIMAL);
+    let scratch = Scratch::generated(MINIMAL);
     let stale = scratch.read("fleet.lock");
     with_body_removed(&scratch);
     // An older lock comes back (a bad merge): it does not know `pinned` = 6.
@@ -245,7 +239,7 @@ fn numbers_only_the_proto_remembers_are_taken_back_into_the_lock() {
 
 #[test]
 fn check_fails_on_an_edited_or_unknown_migration() {
-    let scratch = generated(MINIMAL);
+    let scratch = Scratch::generated(MINIMAL);
     let init = "services/notes/migrations/0001_init.sql";
     let original = scratch.read(init);
     scratch.write(init, &original.replace("\"title\" TEXT NOT NULL", "\"title\" TEXT"));
@@ -269,7 +263,7 @@ const TWO: &str = "[project]\nname = \"two\"\n\n[services.alpha]\ndatabase = \"s
 /// `TWO` generated, `beta` removed (its migration files stay), then added back with another
 /// entity, through the CLI.
 fn beta_removed_and_added_back() -> Scratch {
-    let scratch = generated(TWO);
+    let scratch = Scratch::generated(TWO);
     scratch.run(&["remove", "service", "beta"]).assert_code(0);
     assert!(
         scratch.exists("services/beta/migrations/0001_init.sql"),
@@ -307,7 +301,7 @@ fn a_removed_and_re_added_service_continues_its_migration_history() {
 
 #[test]
 fn remove_entity_warns_of_the_dropped_table_and_re_adding_continues() {
-    let scratch = generated(TWO);
+    let scratch = Scratch::generated(TWO);
     let manifest = scratch.read("fleet.toml");
     let run = scratch.run(&["remove", "entity", "beta", "Item"]);
     run.assert_code(0).assert_stderr_contains(
@@ -336,7 +330,7 @@ fn remove_entity_warns_of_the_dropped_table_and_re_adding_continues() {
 #[test]
 fn remove_entity_refuses_while_a_reference_names_it() {
     let manifest = format!("{TWO}\n[services.beta.entities.Tag]\nitem = \"ref(Item)\"\n");
-    let scratch = generated(&manifest);
+    let scratch = Scratch::generated(&manifest);
     let before = scratch.tree();
     scratch
         .run(&["remove", "entity", "beta", "Item"])
@@ -361,7 +355,7 @@ fn a_re_added_service_passes_its_generated_tests() {
 
 #[test]
 fn the_ecommerce_lock_with_a_removed_enum_value_is_rebuilt_from_the_workspace() {
-    let scratch = generated(crate::support::ECOMMERCE);
+    let scratch = Scratch::generated(crate::support::ECOMMERCE);
     let without_draft = crate::support::ECOMMERCE.replace(
         "enum(draft, pending, paid, cancelled)",
         "enum(pending, paid, cancelled, refunded)",

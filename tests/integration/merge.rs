@@ -8,9 +8,7 @@ use crate::support::{MINIMAL, Scratch};
 const LIB: &str = "services/notes/src/lib.rs";
 
 fn generated() -> Scratch {
-    let scratch = Scratch::with_manifest(MINIMAL);
-    scratch.run(&["generate"]).assert_code(0);
-    scratch
+    Scratch::generated(MINIMAL)
 }
 
 /// A manifest change that rewrites the second line of `services/notes/src/lib.rs`.

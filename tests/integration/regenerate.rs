@@ -2,15 +2,9 @@
 
 use crate::support::{MINIMAL, Scratch};
 
-fn generated(manifest: &str) -> Scratch {
-    let scratch = Scratch::with_manifest(manifest);
-    scratch.run(&["generate"]).assert_code(0);
-    scratch
-}
-
 #[test]
 fn a_second_generate_touches_no_file() {
-    let scratch = generated(MINIMAL);
+    let scratch = Scratch::generated(MINIMAL);
     let before = scratch.tree();
     std::thread::sleep(std::time::Duration::from_millis(20));
     let run = scratch.run(&["generate"]);
@@ -24,7 +18,7 @@ fn a_second_generate_touches_no_file() {
 /// reported. Merges with a base are in `merge.rs`.
 #[test]
 fn a_hand_edited_managed_file_without_a_base_survives_and_is_reported() {
-    let scratch = generated(MINIMAL);
+    let scratch = Scratch::generated(MINIMAL);
     let lib = "services/notes/src/lib.rs";
     let edited = scratch
         .read(lib)
@@ -48,7 +42,7 @@ fn a_hand_edited_managed_file_without_a_base_survives_and_is_reported() {
 
 #[test]
 fn check_fails_after_a_manual_edit_and_shows_a_diff() {
-    let scratch = generated(MINIMAL);
+    let scratch = Scratch::generated(MINIMAL);
     let path = "services/notes/src/config.rs";
     scratch.write(path, &format!("{}// extra\n", scratch.read(path)));
     let run = scratch.run(&["check"]);
@@ -63,7 +57,7 @@ fn check_fails_after_a_manual_edit_and_shows_a_diff() {
 
 #[test]
 fn scaffold_files_are_never_rewritten() {
-    let scratch = generated(MINIMAL);
+    let scratch = Scratch::generated(MINIMAL);
     let logic = "services/notes/src/logic.rs";
     scratch.write(logic, "// my business logic\npub struct Logic;\n");
     scratch.write(
@@ -77,7 +71,7 @@ fn scaffold_files_are_never_rewritten() {
 
 #[test]
 fn a_deleted_scaffold_file_is_created_again() {
-    let scratch = generated(MINIMAL);
+    let scratch = Scratch::generated(MINIMAL);
     std::fs::remove_file(scratch.join("services/notes/src/logic.rs")).unwrap();
     scratch.run(&["check"]).assert_code(1);
     scratch.run(&["generate"]).assert_code(0);
@@ -99,7 +93,7 @@ fn with_user_dependency(cargo_toml: &str) -> String {
 
 #[test]
 fn removing_a_service_deletes_its_untouched_files_and_keeps_user_code() {
-    let scratch = generated(TWO);
+    let scratch = Scratch::generated(TWO);
     scratch.write("services/beta/src/logic.rs", "// mine\n");
     scratch.write("fleet.toml", TWO_WITHOUT_BETA);
     let run = scratch.run(&["generate"]);
@@ -120,7 +114,7 @@ fn removing_a_service_deletes_its_untouched_files_and_keeps_user_code() {
 
 #[test]
 fn removing_a_service_reports_its_edited_files() {
-    let scratch = generated(TWO);
+    let scratch = Scratch::generated(TWO);
     let lib = "services/beta/src/lib.rs";
     scratch.write(lib, &format!("{}// edited\n", scratch.read(lib)));
     scratch.write("fleet.toml", TWO_WITHOUT_BETA);
@@ -137,7 +131,7 @@ fn removing_a_service_reports_its_edited_files() {
 /// only edit was inside its dependencies region hashed as untouched and was deleted.
 #[test]
 fn removing_a_service_keeps_a_file_with_lines_in_its_user_regions() {
-    let scratch = generated(TWO);
+    let scratch = Scratch::generated(TWO);
     let cargo = "services/beta/Cargo.toml";
     let text = with_user_dependency(&scratch.read(cargo));
     scratch.write(cargo, &text);
@@ -153,7 +147,7 @@ fn removing_a_service_keeps_a_file_with_lines_in_its_user_regions() {
 
 #[test]
 fn user_regions_survive_regeneration() {
-    let scratch = generated(MINIMAL);
+    let scratch = Scratch::generated(MINIMAL);
     let cargo = "services/notes/Cargo.toml";
     let text = with_user_dependency(&scratch.read(cargo));
     scratch.write(cargo, &text);
@@ -172,7 +166,7 @@ fn user_regions_survive_regeneration() {
 /// edit below it was invisible to the hash and silently overwritten.
 #[test]
 fn a_hand_edit_below_a_mentioned_marker_is_kept() {
-    let scratch = generated(MINIMAL);
+    let scratch = Scratch::generated(MINIMAL);
     assert!(
         scratch
             .read("README.md")
@@ -214,7 +208,7 @@ fn dry_run_writes_nothing() {
 
 #[test]
 fn generated_scripts_and_files_have_no_temporary_leftovers() {
-    let scratch = generated(MINIMAL);
+    let scratch = Scratch::generated(MINIMAL);
     let leftovers: Vec<String> = scratch
         .tree()
         .into_keys()

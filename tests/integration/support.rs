@@ -43,6 +43,13 @@ impl Scratch {
         scratch
     }
 
+    /// A workspace generated from `manifest`; panics unless `generate` succeeds.
+    pub fn generated(manifest: &str) -> Self {
+        let scratch = Self::with_manifest(manifest);
+        scratch.run(&["generate"]).assert_code(0);
+        scratch
+    }
+
     pub fn path(&self) -> &Path {
         self.sub.as_deref().unwrap_or(self.dir.path())
     }
