@@ -172,11 +172,7 @@ struct FakeExample<'a> {
 
 fn fake_example(workspace: &Workspace) -> Option<FakeExample<'_>> {
     workspace.services.iter().find_map(|caller| {
-        let callee = caller
-            .calls
-            .iter()
-            .filter_map(|name| workspace.service(name))
-            .find(|callee| !callee.entities.is_empty())?;
+        let callee = grpc_peers(workspace, caller).next()?;
         Some(FakeExample {
             caller,
             callee,
@@ -241,19 +237,27 @@ pub fn for_service(base: &Value, workspace: &Workspace, service: &Service) -> Va
         service => Serde(ServiceView::new(service, workspace.broker == Broker::Nats)),
         rust => Serde(RustService::new(service, has_fakes(workspace, service))),
         peers => Serde(peers),
+        grpc_peers => Serde(grpc_peers(workspace, service).collect::<Vec<_>>()),
         proto_peers => Serde(proto_peers),
         ..base.clone()
     }
 }
 
-/// Some service it calls has a gRPC API (entities), so it gets a test double of that service
-/// (`src/testing.rs`, behind its `testing` feature).
-pub(crate) fn has_fakes(workspace: &Workspace, service: &Service) -> bool {
+/// The services `service` calls that have a gRPC API (entities): it gets a client of each
+/// (`src/clients.rs`) and, for its tests, a double (`src/testing.rs`). Templates see them as
+/// `grpc_peers`.
+fn grpc_peers<'a>(workspace: &'a Workspace, service: &'a Service) -> impl Iterator<Item = &'a Service> {
     service
         .calls
         .iter()
         .filter_map(|name| workspace.service(name))
-        .any(|callee| !callee.entities.is_empty())
+        .filter(|callee| !callee.entities.is_empty())
+}
+
+/// Some service it calls has a gRPC API, so it gets a test double of that service
+/// (`src/testing.rs`, behind its `testing` feature).
+pub(crate) fn has_fakes(workspace: &Workspace, service: &Service) -> bool {
+    grpc_peers(workspace, service).next().is_some()
 }
 
 /// What a Rust service crate's templates branch on beyond what every template sees on
