@@ -14,6 +14,8 @@ need_apt=()
 command -v psql >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+# The SQLite client: migrations are applied to a real SQLite database (tests/integration/schema.rs).
+command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
 # libFuzzer (built by cargo-fuzz, scripts/fuzz.sh) is C++.
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 # The broker the generated services publish to and consume from in the end-to-end test.

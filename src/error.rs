@@ -18,6 +18,12 @@ pub enum Error {
         diagnostics: Diagnostics,
     },
 
+    /// The manifest changes stored data in a way that needs a decision written in it (a
+    /// default, a rename, a replaced enum value); [`Error::with_source`] turns it into
+    /// [`Error::Manifest`] once the manifest's text is at hand.
+    #[error("the manifest changes stored data in a way that needs a decision:{}", schema_messages(.0))]
+    Schema(Diagnostics),
+
     #[error("no manifest at {}", .0.display())]
     ManifestMissing(PathBuf),
 
@@ -101,6 +107,18 @@ impl Error {
         }
     }
 
+    /// Schema problems pointed at `source`, the manifest they were found in.
+    #[must_use]
+    pub(crate) fn with_source(self, source: &Source) -> Self {
+        match self {
+            Self::Schema(diagnostics) => Self::Manifest {
+                file: Box::new(source.clone()),
+                diagnostics,
+            },
+            other => other,
+        }
+    }
+
     /// Marks an error that struck after generated files were written.
     #[must_use]
     pub(crate) fn interrupted(self) -> Self {
@@ -114,6 +132,7 @@ impl Error {
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Self::Manifest { .. }
+            | Self::Schema(_)
             | Self::ManifestMissing(_)
             | Self::NoManifest(_)
             | Self::Usage { .. }
@@ -158,6 +177,14 @@ impl Error {
 /// What to do when `fleet.lock` is missing or damaged; never `--force`, which cannot tell
 /// hand edits from generated text without it.
 pub(crate) const LOCK_RECOVERY: &str = "restore it from version control (`git checkout fleet.lock`); if it is lost, rebuild it from the workspace with `fleetwright generate --recover-lock`, which keeps proto numbers, migrations and hand edits";
+
+fn schema_messages(diagnostics: &Diagnostics) -> String {
+    use std::fmt::Write as _;
+    diagnostics.items.iter().fold(String::new(), |mut out, d| {
+        let _ = write!(out, "\n  {}", d.message);
+        out
+    })
+}
 
 fn inconsistencies(found: &[Inconsistency]) -> String {
     use std::fmt::Write as _;

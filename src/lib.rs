@@ -30,6 +30,19 @@ use std::path::Path;
 /// # Errors
 /// Any stage's error; see [`Error`].
 pub fn generate(manifest_path: &Path, options: write::Options) -> Result<(model::Loaded, write::Outcome)> {
+    generate_dropping(manifest_path, options, &[])
+}
+
+/// [`generate`], also dropping the retired tables and columns `drops` names (the contract
+/// step of a schema change; see [`model::DropRequest`]).
+///
+/// # Errors
+/// As [`generate`]; [`Error::Usage`] for a drop of something that is not retired.
+pub fn generate_dropping(
+    manifest_path: &Path,
+    options: write::Options,
+    drops: &[model::DropRequest],
+) -> Result<(model::Loaded, write::Outcome)> {
     let root = workspace_root(manifest_path);
     // Without the folder there is no manifest either, and loading says so.
     let _guard = if root.is_dir() {
@@ -47,7 +60,7 @@ pub fn generate(manifest_path: &Path, options: write::Options) -> Result<(model:
         || read_lock(&root, options),
     );
     let (loaded, templates) = loaded?;
-    let outcome = apply_loaded(&loaded, &root, &templates, previous?.as_ref(), options)?;
+    let outcome = apply_loaded(&loaded, &root, &templates, previous?.as_ref(), options, drops)?;
     // A manifest of an older format was read migrated (see `manifest::migrate`); a writing
     // run leaves it migrated on disk too, after the files generated from it.
     if let (write::Mode::Write, Some(migration)) = (options.mode, &loaded.migration) {
@@ -69,7 +82,7 @@ pub fn generate_loaded(
 ) -> Result<write::Outcome> {
     let _guard = write_guard(root, options)?;
     let previous = read_lock(root, options)?;
-    apply_loaded(loaded, root, templates, previous.as_ref(), options)
+    apply_loaded(loaded, root, templates, previous.as_ref(), options, &[])
 }
 
 /// The previous generation's lock. Recovering rebuilds a missing or damaged one, so the
@@ -108,11 +121,13 @@ fn apply_loaded(
     templates: &render::Templates,
     previous: Option<&write::Lockfile>,
     options: write::Options,
+    drops: &[model::DropRequest],
 ) -> Result<write::Outcome> {
     let mut workspace = loaded.workspace.clone();
     let (previous_state, problems) = reconcile_with_disk(&workspace, root, previous, options)?;
-    let state = model::stabilize(&mut workspace, &previous_state)?;
-    let warnings = model::recover::dropped_data(&previous_state, &state);
+    let state = model::stabilize(&mut workspace, &previous_state, drops).map_err(|e| e.with_source(&loaded.source))?;
+    let mut warnings = model::recover::dropped_data(&previous_state, &state);
+    warnings.extend(model::recover::retired_data(&previous_state, &state));
     let header = write::Header {
         fingerprint: render::fingerprint(&workspace)?,
         state,
@@ -185,7 +200,7 @@ pub fn plan(
     previous: &model::State,
 ) -> Result<(plan::Plan, model::State)> {
     let mut workspace = workspace.clone();
-    let state = model::stabilize(&mut workspace, previous)?;
+    let state = model::stabilize(&mut workspace, previous, &[])?;
     let plan = render::render(&workspace, templates)?;
     Ok((plan, state))
 }

@@ -26,6 +26,11 @@ pub(crate) struct Args {
     /// against its base in .fleetwright/base, or without one reported, never overwritten)
     #[arg(long, conflicts_with = "force")]
     pub recover_lock: bool,
+    /// Drop a retired table or column (SERVICE.TABLE or SERVICE.TABLE.COLUMN, as
+    /// `generate` named it when it was retired): writes the migration that deletes it and its
+    /// data. Only once no running release reads it. Repeatable
+    #[arg(long = "drop", value_name = "SERVICE.TABLE[.COLUMN]")]
+    pub drops: Vec<crate::model::DropRequest>,
     /// Report format
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -40,7 +45,7 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs, printer: &Printer) -> Result
         diffs: args.diff,
         recover: args.recover_lock,
     };
-    let (loaded, outcome) = crate::generate(&manifest, options)?;
+    let (loaded, outcome) = crate::generate_dropping(&manifest, options, &args.drops)?;
     printer.diagnostics(&loaded.source, &loaded.warnings);
     if let Some(migration) = &loaded.migration {
         printer.info(&format!(

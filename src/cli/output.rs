@@ -222,9 +222,7 @@ impl Printer {
             ));
         }
         for warning in &outcome.warnings {
-            self.warn(&format!(
-                "{warning}; review it, and back up that data, before it is deployed"
-            ));
+            self.warn(warning);
         }
         if let Some(upgrade) = &outcome.upgrade {
             let what = if dry_run {

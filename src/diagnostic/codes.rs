@@ -60,6 +60,8 @@ codes! {
     E025 => "template directory outside the project",
     E026 => "no services",
     E027 => "events without a database",
+    E028 => "field setting that does not fit",
+    E029 => "schema change that needs a decision",
     W002 => "listed twice",
     W003 => "entity without fields",
 }

@@ -2,6 +2,8 @@
 //! diagnostic may point at. Nothing here applies defaults or checks meaning; that is
 //! `model::validate` and `model::resolve`. Every field's doc comment feeds `fleetwright schema`.
 
+use std::collections::BTreeMap;
+
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -239,10 +241,11 @@ pub(crate) struct ServiceSpec {
     #[schemars(with = "Vec<String>")]
     pub subscribes: Vec<Spanned<String>>,
     /// Entities this service owns and stores, keyed by `PascalCase` name. Each maps field
-    /// names to types (see the manifest reference).
+    /// names to types (see the manifest reference), or to a table with the type and how
+    /// stored rows reach it (`{ type = "int32", default = 0 }`).
     #[serde(default)]
-    #[schemars(schema_with = "types_schema")]
-    pub entities: IndexMap<Spanned<String>, IndexMap<Spanned<String>, Spanned<String>>>,
+    #[schemars(schema_with = "entities_schema")]
+    pub entities: IndexMap<Spanned<String>, IndexMap<Spanned<String>, Spanned<FieldSpec>>>,
     /// Event payloads this service defines, keyed by `PascalCase` name, with the same field
     /// types as entities.
     #[serde(default)]
@@ -327,16 +330,112 @@ fn services_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schem
     })
 }
 
-/// `entities` and `events`: `PascalCase` names (keys the user chooses), each mapping
-/// `snake_case` field names to field types.
+/// `entities`: `PascalCase` names (keys the user chooses), each mapping `snake_case` field
+/// names to a field type or a [`FieldTable`]. The table comes first: the manifest checker
+/// reads a table against the first branch that is not `null`.
+fn entities_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    types_by_name(&serde_json::json!({
+        "anyOf": [
+            generator.subschema_for::<FieldTable>(),
+            { "type": "string", "pattern": FIELD_TYPE },
+        ],
+    }))
+}
+
+/// `events`: `PascalCase` names (keys the user chooses), each mapping `snake_case` field
+/// names to field types.
 fn types_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    types_by_name(&serde_json::json!({ "type": "string", "pattern": FIELD_TYPE }))
+}
+
+/// `PascalCase` type names, each mapping `snake_case` field names to a `field`.
+fn types_by_name(field: &serde_json::Value) -> schemars::Schema {
     schemars::json_schema!({
         "type": "object",
         "propertyNames": { "pattern": PASCAL_NAME, "maxLength": 60 },
         "additionalProperties": {
             "type": "object",
             "propertyNames": { "pattern": SNAKE_NAME, "maxLength": 60 },
-            "additionalProperties": { "type": "string", "pattern": FIELD_TYPE },
+            "additionalProperties": field,
         },
     })
+}
+
+/// One entity field as written: its type alone (`"int32"`), or a [`FieldTable`].
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub(crate) enum FieldSpec {
+    Type(String),
+    Table(Box<FieldTable>),
+}
+
+/// `score = { type = "int32", default = 0, renamed_from = "points" }`: a field with what
+/// its column needs when the manifest changes under stored rows.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct FieldTable {
+    /// The field type, as in the short form (`"int32"`, `"enum(a, b)"`, `"text?"`).
+    #[serde(rename = "type")]
+    #[schemars(with = "String", regex(pattern = FIELD_TYPE))]
+    pub ty: Spanned<String>,
+    /// The value rows that exist before the field was added take. A required field added to
+    /// an entity that already has a table needs one.
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub default: Option<Spanned<toml::Value>>,
+    /// The field's previous name: its column is renamed, keeping its data, instead of a new
+    /// column being added and the old one retired.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", regex(pattern = SNAKE_NAME))]
+    pub renamed_from: Option<Spanned<String>>,
+    /// For an enum field: removed values, each with the value stored rows that hold it take
+    /// instead (`replaced_values = { on_hold = "pending" }`).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub replaced_values: IndexMap<Spanned<String>, Spanned<String>>,
+}
+
+impl FieldSpec {
+    /// The type as written, with the span of its text: the whole value in the short form,
+    /// the `type` value in the table form.
+    pub(crate) fn type_written(field: &Spanned<FieldSpec>) -> Spanned<String> {
+        match field.get_ref() {
+            FieldSpec::Type(ty) => Spanned::new(field.span(), ty.clone()),
+            FieldSpec::Table(table) => table.ty.clone(),
+        }
+    }
+
+    /// The table form's settings, if written that way.
+    pub(crate) fn table(&self) -> Option<&FieldTable> {
+        match self {
+            FieldSpec::Type(_) => None,
+            FieldSpec::Table(table) => Some(table),
+        }
+    }
+}
+
+/// A string is the short form, a table the long one; toml keeps the spans inside the table
+/// because its values are read straight from toml's own map, not buffered as `untagged`
+/// would.
+impl<'de> Deserialize<'de> for FieldSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = FieldSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a field type or a table with `type`")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<FieldSpec, E> {
+                Ok(FieldSpec::Type(value.to_owned()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<FieldSpec, A::Error> {
+                FieldTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|t| FieldSpec::Table(Box::new(t)))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }

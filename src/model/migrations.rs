@@ -1,13 +1,23 @@
-//! Forward-only database migrations. The lock remembers, per service, every migration ever
-//! generated (as schema operations) and the tables they produce; each generation compares the
-//! manifest's entities with that and appends one new migration for the difference. Old
-//! migrations are never changed, so databases that applied them stay valid.
+//! Forward-only database migrations that keep data. The lock remembers, per service, every
+//! migration ever generated (as schema operations) and the tables they produce; each
+//! generation compares the manifest's entities with that and appends one new migration for
+//! the difference. Old migrations are never changed, so databases that applied them stay
+//! valid.
+//!
+//! Nothing is dropped implicitly (expand, then contract): a field or entity that leaves the
+//! manifest is *retired*, its column or table kept with its data and marked in the lock, so
+//! that a release still running the old code keeps working during a rollout. Dropping it is
+//! a separate, explicit request ([`DropRequest`]). A rename is declared in the manifest and
+//! becomes a `RENAME COLUMN`; a new required field of a stored entity needs a default; an enum
+//! value that rows may hold is removed only with the value that replaces it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::error::Error;
 
 /// One column as the manifest typed it (`text?`, `enum(a, b)`).
@@ -16,16 +26,60 @@ pub struct Column {
     pub name: String,
     #[serde(rename = "type")]
     pub spec: String,
+    /// No longer in the manifest: the service neither reads nor sets it (inserts fill it with
+    /// its type's default), and its data stays until a drop is asked for.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retired: bool,
+}
+
+impl Column {
+    pub(crate) fn new(name: impl Into<String>, spec: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            spec: spec.into(),
+            retired: false,
+        }
+    }
 }
 
 /// A schema change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
-    CreateTable { table: String, columns: Vec<Column> },
-    AddColumn { table: String, column: Column },
-    DropColumn { table: String, column: String },
-    DropTable { table: String },
+    CreateTable {
+        table: String,
+        columns: Vec<Column>,
+    },
+    AddColumn {
+        table: String,
+        column: Column,
+        /// The manifest's default (an SQL literal) for existing rows; `None` in histories
+        /// written before defaults existed, whose columns took their type's default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        default: Option<String>,
+    },
+    RenameColumn {
+        table: String,
+        from: String,
+        to: String,
+    },
+    /// Stored rows holding a removed enum value take another one; `list` for an enum list
+    /// (a JSON array in one column).
+    ReplaceValue {
+        table: String,
+        column: String,
+        from: String,
+        to: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        list: bool,
+    },
+    DropColumn {
+        table: String,
+        column: String,
+    },
+    DropTable {
+        table: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,35 +99,68 @@ impl Migration {
     pub(crate) fn sql(&self) -> String {
         let mut out = String::new();
         for op in &self.ops {
-            match op {
-                Op::CreateTable { table, columns } => {
-                    let _ = writeln!(out, "CREATE TABLE \"{table}\" (");
-                    let _ = writeln!(out, "    \"id\" TEXT PRIMARY KEY NOT NULL,");
-                    for column in columns {
-                        let _ = writeln!(out, "    \"{}\" {},", column.name, column_type(&column.spec, false));
-                    }
-                    let _ = writeln!(out, "    \"created_at\" TEXT NOT NULL,");
-                    let _ = writeln!(out, "    \"updated_at\" TEXT NOT NULL");
-                    let _ = writeln!(out, ");");
-                }
-                Op::AddColumn { table, column } => {
-                    let _ = writeln!(
-                        out,
-                        "ALTER TABLE \"{table}\" ADD COLUMN \"{}\" {};",
-                        column.name,
-                        column_type(&column.spec, true)
-                    );
-                }
-                Op::DropColumn { table, column } => {
-                    let _ = writeln!(out, "ALTER TABLE \"{table}\" DROP COLUMN \"{column}\";");
-                }
-                Op::DropTable { table } => {
-                    let _ = writeln!(out, "DROP TABLE \"{table}\";");
-                }
-            }
+            let _ = writeln!(out, "{}", op_sql(op).trim_end());
         }
         out
     }
+}
+
+/// One operation's SQL (both databases: SQLite has had `RENAME COLUMN` since 3.25).
+fn op_sql(op: &Op) -> String {
+    let mut out = String::new();
+    match op {
+        Op::CreateTable { table, columns } => {
+            let _ = writeln!(out, "CREATE TABLE \"{table}\" (");
+            let _ = writeln!(out, "    \"id\" TEXT PRIMARY KEY NOT NULL,");
+            for column in columns {
+                let _ = writeln!(out, "    \"{}\" {},", column.name, column_type(&column.spec, false));
+            }
+            let _ = writeln!(out, "    \"created_at\" TEXT NOT NULL,");
+            let _ = writeln!(out, "    \"updated_at\" TEXT NOT NULL");
+            let _ = write!(out, ");");
+        }
+        Op::AddColumn { table, column, default } => {
+            let ty = match default {
+                Some(literal) => format!("{} DEFAULT {literal}", column_type(&column.spec, false)),
+                None => column_type(&column.spec, true),
+            };
+            let _ = write!(out, "ALTER TABLE \"{table}\" ADD COLUMN \"{}\" {ty};", column.name);
+        }
+        Op::RenameColumn { table, from, to } => {
+            let _ = write!(out, "ALTER TABLE \"{table}\" RENAME COLUMN \"{from}\" TO \"{to}\";");
+        }
+        Op::ReplaceValue {
+            table,
+            column,
+            from,
+            to,
+            list: false,
+        } => {
+            let _ = write!(
+                out,
+                "UPDATE \"{table}\" SET \"{column}\" = '{to}' WHERE \"{column}\" = '{from}';"
+            );
+        }
+        Op::ReplaceValue {
+            table,
+            column,
+            from,
+            to,
+            list: true,
+        } => {
+            let _ = write!(
+                out,
+                "UPDATE \"{table}\" SET \"{column}\" = REPLACE(\"{column}\", '\"{from}\"', '\"{to}\"') WHERE \"{column}\" LIKE '%\"{from}\"%';"
+            );
+        }
+        Op::DropColumn { table, column } => {
+            let _ = write!(out, "ALTER TABLE \"{table}\" DROP COLUMN \"{column}\";");
+        }
+        Op::DropTable { table } => {
+            let _ = write!(out, "DROP TABLE \"{table}\";");
+        }
+    }
+    out
 }
 
 /// SQL type of a column; with `default`, required columns get a default so existing rows
@@ -93,72 +180,147 @@ pub(crate) fn column_type(spec: &str, default: bool) -> String {
     }
 }
 
+/// What a retired column that cannot be NULL is filled with on insert: its type's default.
+pub(crate) fn retired_fill(spec: &str) -> Option<String> {
+    let m = super::types::parse(spec).ok()?.mapping("", "");
+    m.sql.ends_with("NOT NULL").then_some(m.sql_default)
+}
+
+/// A column as the manifest wants it, with what the manifest says about reaching it.
+#[derive(Debug, Clone)]
+pub(crate) struct Wanted {
+    pub column: Column,
+    /// The manifest's default, as an SQL literal.
+    pub default: Option<String>,
+    pub renamed_from: Option<String>,
+    /// Removed enum value → the value rows holding it take.
+    pub replaced_values: Vec<(String, String)>,
+    /// Where the manifest names the field and writes its type (empty for event tables).
+    pub name_span: Range<usize>,
+    pub type_span: Range<usize>,
+}
+
+impl Wanted {
+    /// A column the manifest does not describe field by field (the event tables').
+    pub(crate) fn plain(column: Column) -> Self {
+        Self {
+            column,
+            default: None,
+            renamed_from: None,
+            replaced_values: Vec::new(),
+            name_span: 0..0,
+            type_span: 0..0,
+        }
+    }
+}
+
+/// An explicit request to drop a retired table or column: `orders.order_notes` or
+/// `orders.orders.note` on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropRequest {
+    pub service: String,
+    pub table: String,
+    pub column: Option<String>,
+}
+
+impl std::str::FromStr for DropRequest {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = text.split('.').collect();
+        let (service, table, column) = match parts.as_slice() {
+            [service, table] => (service, table, None),
+            [service, table, column] => (service, table, Some(column)),
+            _ => (&"", &"", None),
+        };
+        if service.is_empty() || table.is_empty() || column.is_some_and(|c| c.is_empty()) {
+            return Err(format!(
+                "`{text}` is not SERVICE.TABLE or SERVICE.TABLE.COLUMN (e.g. `orders.orders.note`)"
+            ));
+        }
+        Ok(Self {
+            service: (*service).to_owned(),
+            table: (*table).to_owned(),
+            column: column.map(|c| (*c).to_owned()),
+        })
+    }
+}
+
+impl std::fmt::Display for DropRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.service, self.table)?;
+        match &self.column {
+            Some(column) => write!(f, ".{column}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A service's migration history and the tables it leads to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct History {
     #[serde(default)]
     pub applied: Vec<Migration>,
-    /// Table → its entity columns (without `id`, `created_at`, `updated_at`) after the last migration.
+    /// Table → its columns (without `id`, `created_at`, `updated_at`) after the last
+    /// migration: the manifest's, in entity order, then the retired ones.
     #[serde(default)]
     pub tables: BTreeMap<String, Vec<Column>>,
+    /// Tables of entities no longer in the manifest, kept with their rows until dropped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_tables: Vec<String>,
 }
 
 impl History {
-    /// The history after bringing the schema to `wanted` (table → columns, in entity order):
-    /// unchanged when nothing differs, else one migration longer.
+    /// The history after bringing the schema to `wanted` (table → columns, in entity order)
+    /// and dropping what `drops` asks for: unchanged when nothing differs, else one migration
+    /// longer. Fields and tables that left the manifest are retired, never dropped here.
     ///
     /// # Errors
-    /// [`Error::Usage`] when a column changes type: no portable migration does that safely.
-    pub(crate) fn advance(&self, service: &str, wanted: &[(String, Vec<Column>)]) -> Result<History, Error> {
+    /// [`Error::Schema`] for a change that needs a decision in the manifest (a type change, a
+    /// new required field without a default, a rename from a column that is not there, a
+    /// removed enum value without a replacement); [`Error::Usage`] for a drop of something
+    /// that is not retired.
+    pub(crate) fn advance(
+        &self,
+        service: &str,
+        wanted: &[(String, Vec<Wanted>)],
+        drops: &[&DropRequest],
+    ) -> Result<History, Error> {
         let mut ops = Vec::new();
+        let mut problems = Diagnostics::default();
+        let mut tables = BTreeMap::new();
+        let mut retired_tables: Vec<String> = Vec::new();
         for (table, columns) in wanted {
-            match self.tables.get(table) {
-                None => ops.push(Op::CreateTable {
+            let Some(existing) = self.tables.get(table) else {
+                ops.push(Op::CreateTable {
                     table: table.clone(),
-                    columns: columns.clone(),
-                }),
-                Some(existing) => {
-                    for column in columns {
-                        match existing.iter().find(|c| c.name == column.name) {
-                            None => ops.push(Op::AddColumn {
-                                table: table.clone(),
-                                column: column.clone(),
-                            }),
-                            // A new enum variant changes the spec but not the column.
-                            Some(old) if column_type(&old.spec, false) != column_type(&column.spec, false) => {
-                                return Err(Error::usage(
-                                    format!(
-                                        "`{service}`: changing `{table}.{}` from `{}` to `{}` needs a data migration",
-                                        column.name, old.spec, column.spec
-                                    ),
-                                    Some(
-                                        "add a new field with the new type instead (and remove the old one when its data is moved)",
-                                    ),
-                                ));
-                            }
-                            Some(_) => {}
-                        }
-                    }
-                    for old in existing {
-                        if !columns.iter().any(|c| c.name == old.name) {
-                            ops.push(Op::DropColumn {
-                                table: table.clone(),
-                                column: old.name.clone(),
-                            });
-                        }
-                    }
-                }
+                    columns: columns.iter().map(|w| w.column.clone()).collect(),
+                });
+                tables.insert(table.clone(), columns.iter().map(|w| w.column.clone()).collect());
+                continue;
+            };
+            let next = advance_table(table, existing, columns, &mut ops, &mut problems);
+            tables.insert(table.clone(), next);
+        }
+        for (table, columns) in &self.tables {
+            if !tables.contains_key(table) {
+                tables.insert(table.clone(), columns.clone());
+                retired_tables.push(table.clone());
             }
         }
-        for table in self.tables.keys() {
-            if !wanted.iter().any(|(t, _)| t == table) {
-                ops.push(Op::DropTable { table: table.clone() });
-            }
+        if problems.has_errors() {
+            return Err(Error::Schema(problems));
         }
+        for drop in drops {
+            drop_retired(service, drop, &mut tables, &mut retired_tables, &mut ops)?;
+        }
+        let mut next = History {
+            applied: self.applied.clone(),
+            tables,
+            retired_tables,
+        };
         if ops.is_empty() {
-            let mut same = self.clone();
-            same.tables = wanted.iter().cloned().collect();
-            return Ok(same);
+            return Ok(next);
         }
         let version = self.applied.last().map_or(1, |m| m.version + 1);
         let name = if version == 1 {
@@ -166,17 +328,268 @@ impl History {
         } else {
             match ops.as_slice() {
                 [Op::CreateTable { table, .. }] => format!("create_{table}"),
-                [Op::AddColumn { table, column }] => format!("add_{table}_{}", column.name),
+                [Op::AddColumn { table, column, .. }] => format!("add_{table}_{}", column.name),
+                [Op::RenameColumn { table, to, .. }] => format!("rename_{table}_{to}"),
+                [Op::ReplaceValue { table, column, .. }, ..]
+                    if ops.iter().all(|op| matches!(op, Op::ReplaceValue { .. })) =>
+                {
+                    format!("replace_{table}_{column}_values")
+                }
                 [Op::DropColumn { table, column }] => format!("drop_{table}_{column}"),
                 [Op::DropTable { table }] => format!("drop_{table}"),
                 _ => "update_schema".to_owned(),
             }
         };
-        let mut next = self.clone();
         next.applied.push(Migration { version, name, ops });
-        next.tables = wanted.iter().cloned().collect();
         Ok(next)
     }
+
+    /// The retired columns of `table` that inserts must fill (they cannot be NULL), with the
+    /// literal each takes.
+    pub(crate) fn retired_fills(&self, table: &str) -> Vec<(String, String)> {
+        self.tables
+            .get(table)
+            .into_iter()
+            .flatten()
+            .filter(|c| c.retired)
+            .filter_map(|c| retired_fill(&c.spec).map(|fill| (c.name.clone(), fill)))
+            .collect()
+    }
+
+    /// Everything retired, as the drop requests that would remove it.
+    pub(crate) fn retired(&self, service: &str) -> Vec<DropRequest> {
+        let tables = self.retired_tables.iter().map(|table| DropRequest {
+            service: service.to_owned(),
+            table: table.clone(),
+            column: None,
+        });
+        let columns = self
+            .tables
+            .iter()
+            .filter(|(table, _)| !self.retired_tables.contains(table))
+            .flat_map(|(table, columns)| {
+                columns.iter().filter(|c| c.retired).map(|c| DropRequest {
+                    service: service.to_owned(),
+                    table: table.clone(),
+                    column: Some(c.name.clone()),
+                })
+            });
+        tables.chain(columns).collect()
+    }
+}
+
+/// The columns of an existing `table` after bringing it to `columns`, pushing the operations
+/// that takes and the problems that need a decision. Columns the manifest no longer names
+/// stay, retired, after the wanted ones.
+fn advance_table(
+    table: &String,
+    existing: &[Column],
+    columns: &[Wanted],
+    ops: &mut Vec<Op>,
+    problems: &mut Diagnostics,
+) -> Vec<Column> {
+    let mut remaining: Vec<Column> = existing.to_vec();
+    let mut next = Vec::new();
+    for want in columns {
+        let here = |name: &str, remaining: &[Column]| remaining.iter().position(|c| c.name == name);
+        let found = here(&want.column.name, &remaining).map(|i| (i, false)).or_else(|| {
+            want.renamed_from
+                .as_deref()
+                .and_then(|old| here(old, &remaining))
+                .map(|i| (i, true))
+        });
+        match found {
+            None => {
+                if want.renamed_from.is_some() {
+                    problems.push(
+                        Diagnostic::error(
+                            Code::E029,
+                            format!(
+                                "`{}` is renamed from `{}`, but table `{table}` has no such column",
+                                want.column.name,
+                                want.renamed_from.as_deref().unwrap_or_default()
+                            ),
+                        )
+                        .at(want.name_span.clone(), "declared a rename")
+                        .help("remove `renamed_from` to add a new column, or write the name the column has (see fleet.lock)"),
+                    );
+                }
+                let required = retired_fill(&want.column.spec).is_some() && !want.column.spec.ends_with("[]");
+                if required && want.default.is_none() && want.renamed_from.is_none() {
+                    problems.push(
+                        Diagnostic::error(
+                            Code::E029,
+                            format!(
+                                "new required field `{}` needs a default for the rows `{table}` already has",
+                                want.column.name
+                            ),
+                        )
+                        .at(want.name_span.clone(), "added to a stored entity")
+                        .help(format!(
+                            "write `{} = {{ type = \"{}\", default = ... }}`, or make it optional (`{}?`)",
+                            want.column.name, want.column.spec, want.column.spec
+                        )),
+                    );
+                }
+                // A default that is the type's own reads back from the SQL as none: one
+                // spelling of each migration, so a lock rebuilt from the files is the same.
+                let default = want.default.clone().filter(|literal| {
+                    format!("{} DEFAULT {literal}", column_type(&want.column.spec, false))
+                        != column_type(&want.column.spec, true)
+                });
+                ops.push(Op::AddColumn {
+                    table: table.clone(),
+                    column: want.column.clone(),
+                    default,
+                });
+            }
+            Some((index, renamed)) => {
+                let old = remaining.remove(index);
+                if column_type(&old.spec, false) != column_type(&want.column.spec, false) {
+                    problems.push(
+                        Diagnostic::error(
+                            Code::E029,
+                            format!(
+                                "changing `{table}.{}` from `{}` to `{}` needs a data migration",
+                                old.name, old.spec, want.column.spec
+                            ),
+                        )
+                        .at(want.type_span.clone(), "a new column type")
+                        .help(
+                            "add a new field with the new type instead (and remove the old one when its data is moved)",
+                        ),
+                    );
+                }
+                if renamed {
+                    ops.push(Op::RenameColumn {
+                        table: table.clone(),
+                        from: old.name.clone(),
+                        to: want.column.name.clone(),
+                    });
+                }
+                replace_removed_values(table, &old, want, ops, problems);
+            }
+        }
+        next.push(want.column.clone());
+    }
+    // What the manifest no longer names stays, retired, with its data.
+    next.extend(remaining.into_iter().map(|c| Column { retired: true, ..c }));
+    next
+}
+
+/// For an enum column whose values shrank: one `UPDATE` per removed value the manifest
+/// replaces, and a problem for each it does not (rows may hold it, and would no longer load).
+fn replace_removed_values(table: &str, old: &Column, want: &Wanted, ops: &mut Vec<Op>, problems: &mut Diagnostics) {
+    let variants = |spec: &str| match super::types::parse(spec).map(|t| (t.base, t.list)) {
+        Ok((super::BaseType::Enum { variants }, list)) => Some((variants, list)),
+        _ => None,
+    };
+    let (Some((before, _)), Some((after, list))) = (variants(&old.spec), variants(&want.column.spec)) else {
+        return;
+    };
+    for removed in before.iter().filter(|v| !after.contains(v)) {
+        match want.replaced_values.iter().find(|(from, _)| from == removed) {
+            Some((from, to)) => ops.push(Op::ReplaceValue {
+                table: table.to_owned(),
+                column: want.column.name.clone(),
+                from: from.clone(),
+                to: to.clone(),
+                list,
+            }),
+            None => problems.push(
+                Diagnostic::error(
+                    Code::E029,
+                    format!("`{removed}` is removed from `{}`, but stored rows may hold it", want.column.name),
+                )
+                .at(want.type_span.clone(), "a value is gone")
+                .help(format!(
+                    "say what those rows become: `{} = {{ type = \"{}\", replaced_values = {{ {removed} = \"{}\" }} }}`",
+                    want.column.name,
+                    want.column.spec,
+                    after.first().map_or("...", String::as_str)
+                )),
+            ),
+        }
+    }
+}
+
+/// Drops one retired table or column, as asked.
+fn drop_retired(
+    service: &str,
+    drop: &DropRequest,
+    tables: &mut BTreeMap<String, Vec<Column>>,
+    retired_tables: &mut Vec<String>,
+    ops: &mut Vec<Op>,
+) -> Result<(), Error> {
+    let retired = History {
+        applied: Vec::new(),
+        tables: tables.clone(),
+        retired_tables: retired_tables.clone(),
+    }
+    .retired(service);
+    let refused = |why: String| {
+        let help = if retired.is_empty() {
+            format!("`{service}` has nothing retired to drop")
+        } else {
+            format!(
+                "what `{service}` has retired: {}",
+                retired.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")
+            )
+        };
+        Error::Usage {
+            message: format!("cannot drop `{drop}`: {why}"),
+            help: Some(help),
+        }
+    };
+    let Some(columns) = tables.get_mut(&drop.table) else {
+        return Err(refused(format!("`{service}` has no table `{}`", drop.table)));
+    };
+    match &drop.column {
+        None if retired_tables.contains(&drop.table) => {
+            retired_tables.retain(|t| *t != drop.table);
+            tables.remove(&drop.table);
+            ops.push(Op::DropTable {
+                table: drop.table.clone(),
+            });
+        }
+        None => return Err(refused("its entity is still in fleet.toml".to_owned())),
+        Some(_) if retired_tables.contains(&drop.table) => {
+            return Err(refused("its whole table is retired; drop the table".to_owned()));
+        }
+        Some(column) => match columns.iter().position(|c| c.name == *column) {
+            Some(index) if columns[index].retired => {
+                columns.remove(index);
+                ops.push(Op::DropColumn {
+                    table: drop.table.clone(),
+                    column: column.clone(),
+                });
+            }
+            Some(_) => return Err(refused("its field is still in fleet.toml".to_owned())),
+            None => return Err(refused(format!("table `{}` has no column `{column}`", drop.table))),
+        },
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+impl History {
+    /// [`History::advance`] to plain columns (required ones defaulting to their type's
+    /// default, no renames or replacements), dropping nothing.
+    pub(crate) fn advance_plain(&self, service: &str, wanted: &[(String, Vec<Column>)]) -> Result<History, Error> {
+        self.advance(service, &plain(wanted), &[])
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn plain(wanted: &[(String, Vec<Column>)]) -> Vec<(String, Vec<Wanted>)> {
+    let column = |c: &Column| Wanted {
+        default: retired_fill(&c.spec).filter(|_| !c.spec.ends_with("[]")),
+        ..Wanted::plain(c.clone())
+    };
+    wanted
+        .iter()
+        .map(|(table, columns)| (table.clone(), columns.iter().map(column).collect()))
+        .collect()
 }
 
 impl History {
@@ -189,7 +602,10 @@ impl History {
                 let what = match op {
                     Op::DropTable { table } => format!("table `{table}` and every row in it"),
                     Op::DropColumn { table, column } => format!("column `{table}.{column}` and its data"),
-                    Op::CreateTable { .. } | Op::AddColumn { .. } => continue,
+                    Op::CreateTable { .. }
+                    | Op::AddColumn { .. }
+                    | Op::RenameColumn { .. }
+                    | Op::ReplaceValue { .. } => continue,
                 };
                 out.push(format!(
                     "migration {} drops {what} when it is applied",
@@ -206,29 +622,47 @@ mod tests {
     use super::*;
 
     fn col(name: &str, spec: &str) -> Column {
-        Column {
-            name: name.into(),
-            spec: spec.into(),
+        Column::new(name, spec)
+    }
+
+    fn orders(columns: Vec<Column>) -> Vec<(String, Vec<Column>)> {
+        vec![("orders".into(), columns)]
+    }
+
+    /// `orders` (a required and an optional column) and `notes`, created.
+    fn orders_and_notes() -> History {
+        History::default()
+            .advance_plain(
+                "o",
+                &[
+                    ("orders".into(), vec![col("total", "int64"), col("note", "text?")]),
+                    ("notes".into(), vec![col("body", "text")]),
+                ],
+            )
+            .unwrap()
+    }
+
+    fn codes(error: &Error) -> Vec<&'static str> {
+        match error {
+            Error::Schema(found) => found.items.iter().map(|d| d.code).collect(),
+            other => panic!("expected schema problems, got {other}"),
         }
     }
 
     #[test]
     fn additive_changes_append_one_migration_and_never_touch_old_ones() {
         let v1 = History::default()
-            .advance("orders", &[("orders".into(), vec![col("total", "int64")])])
+            .advance_plain("orders", &orders(vec![col("total", "int64")]))
             .unwrap();
         assert_eq!(v1.applied.len(), 1);
         assert_eq!(v1.applied[0].file_name(), "0001_init.sql");
         assert!(v1.applied[0].sql().contains("\"total\" BIGINT NOT NULL,"));
         let same = v1
-            .advance("orders", &[("orders".into(), vec![col("total", "int64")])])
+            .advance_plain("orders", &orders(vec![col("total", "int64")]))
             .unwrap();
         assert_eq!(same, v1);
         let v2 = v1
-            .advance(
-                "orders",
-                &[("orders".into(), vec![col("total", "int64"), col("note", "text?")])],
-            )
+            .advance_plain("orders", &orders(vec![col("total", "int64"), col("note", "text?")]))
             .unwrap();
         assert_eq!(v2.applied[0], v1.applied[0]);
         assert_eq!(v2.applied[1].file_name(), "0002_add_orders_note.sql");
@@ -236,40 +670,168 @@ mod tests {
             v2.applied[1].sql(),
             "ALTER TABLE \"orders\" ADD COLUMN \"note\" TEXT;\n"
         );
-        let v3 = v2
-            .advance(
-                "orders",
-                &[("orders".into(), vec![col("total", "int64"), col("paid", "bool")])],
-            )
-            .unwrap();
-        assert!(
-            v3.applied[2]
-                .sql()
-                .contains("ADD COLUMN \"paid\" INTEGER NOT NULL DEFAULT 0")
-        );
-        assert!(v3.applied[2].sql().contains("DROP COLUMN \"note\""));
     }
 
     #[test]
-    fn a_new_enum_variant_needs_no_migration_but_is_remembered() {
+    fn a_removed_field_or_entity_is_retired_with_its_data_not_dropped() {
+        let v1 = orders_and_notes();
+        let v2 = v1.advance_plain("o", &orders(vec![col("note", "text?")])).unwrap();
+        // No migration at all: the column and the table stay, marked retired.
+        assert_eq!(v2.applied, v1.applied);
+        assert!(v2.tables["orders"].iter().any(|c| c.name == "total" && c.retired));
+        assert_eq!(v2.retired_tables, ["notes"]);
+        assert_eq!(
+            v2.retired("o").iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["o.notes", "o.orders.total"]
+        );
+        // Inserts fill the retired NOT NULL column; the nullable one needs nothing.
+        assert_eq!(v2.retired_fills("orders"), [("total".to_owned(), "0".to_owned())]);
+        // Brought back with the same type: the column and its data are used again.
+        let v3 = v2
+            .advance_plain("o", &orders(vec![col("note", "text?"), col("total", "int64")]))
+            .unwrap();
+        assert_eq!(v3.applied, v1.applied);
+        assert!(v3.tables["orders"].iter().all(|c| !c.retired));
+        assert!(v3.retired_fills("orders").is_empty());
+    }
+
+    #[test]
+    fn only_an_explicit_request_drops_a_retired_column_or_table() {
+        let v1 = orders_and_notes();
+        let wanted = plain(&orders(vec![col("total", "int64")]));
+        let request = |text: &str| text.parse::<DropRequest>().unwrap();
+        let (note, notes) = (request("o.orders.note"), request("o.notes"));
+        let v2 = v1.advance("o", &wanted, &[&note, &notes]).unwrap();
+        let last = v2.applied.last().unwrap();
+        assert_eq!(
+            last.sql(),
+            "ALTER TABLE \"orders\" DROP COLUMN \"note\";\nDROP TABLE \"notes\";\n"
+        );
+        assert!(v2.retired("o").is_empty());
+        assert!(!v2.tables.contains_key("notes"));
+        assert_eq!(v2.drops_after(1).len(), 2);
+        // A column still in the manifest, or one that does not exist, is refused by name.
+        let total = request("o.orders.total");
+        let error = v1.advance("o", &wanted, &[&total]).unwrap_err();
+        assert!(
+            error.to_string().contains("its field is still in fleet.toml"),
+            "{error}"
+        );
+        assert!(
+            error.help().unwrap().contains("`o.notes`, `o.orders.note`"),
+            "{error:?}"
+        );
+        let unknown = request("o.orders.nope");
+        assert!(v1.advance("o", &wanted, &[&unknown]).is_err());
+        assert!("o".parse::<DropRequest>().is_err() && "o..x".parse::<DropRequest>().is_err());
+    }
+
+    #[test]
+    fn a_new_required_field_of_a_stored_entity_needs_a_default() {
         let v1 = History::default()
-            .advance("o", &[("orders".into(), vec![col("status", "enum(a, b)")])])
+            .advance_plain("o", &orders(vec![col("total", "int64")]))
             .unwrap();
-        let v2 = v1
-            .advance("o", &[("orders".into(), vec![col("status", "enum(a, b, c)")])])
+        let mut wanted = plain(&orders(vec![col("total", "int64"), col("paid", "bool")]));
+        wanted[0].1[1].default = None;
+        assert_eq!(codes(&v1.advance("o", &wanted, &[]).unwrap_err()), ["E029"]);
+        wanted[0].1[1].default = Some("1".into());
+        let v2 = v1.advance("o", &wanted, &[]).unwrap();
+        assert_eq!(
+            v2.applied[1].sql(),
+            "ALTER TABLE \"orders\" ADD COLUMN \"paid\" INTEGER NOT NULL DEFAULT 1;\n"
+        );
+        // Optional and list fields need none: NULL and `[]` are their own defaults.
+        let wanted = [(
+            "orders".to_owned(),
+            vec![
+                Wanted::plain(col("total", "int64")),
+                Wanted::plain(col("note", "text?")),
+                Wanted::plain(col("tags", "string[]")),
+            ],
+        )];
+        assert!(v1.advance("o", &wanted, &[]).is_ok());
+        // A new entity's table has no rows yet.
+        let fresh = [("lines".to_owned(), vec![Wanted::plain(col("qty", "int32"))])];
+        assert!(v1.advance("o", &fresh, &[]).is_ok());
+    }
+
+    #[test]
+    fn a_declared_rename_keeps_the_column_and_its_data() {
+        let v1 = History::default()
+            .advance_plain("users", &[("users".into(), vec![col("display_name", "string")])])
             .unwrap();
-        assert_eq!(v2.applied.len(), 1);
-        assert_eq!(v2.tables["orders"][0].spec, "enum(a, b, c)");
+        let renamed = |from: &str| {
+            vec![(
+                "users".to_owned(),
+                vec![Wanted {
+                    renamed_from: Some(from.to_owned()),
+                    ..Wanted::plain(col("full_name", "string"))
+                }],
+            )]
+        };
+        let v2 = v1.advance("users", &renamed("display_name"), &[]).unwrap();
+        assert_eq!(v2.applied[1].file_name(), "0002_rename_users_full_name.sql");
+        assert_eq!(
+            v2.applied[1].sql(),
+            "ALTER TABLE \"users\" RENAME COLUMN \"display_name\" TO \"full_name\";\n"
+        );
+        assert_eq!(v2.tables["users"], [col("full_name", "string")]);
+        // Generating again with `renamed_from` still written changes nothing.
+        assert_eq!(v2.advance("users", &renamed("display_name"), &[]).unwrap(), v2);
+        // A rename from a column that never existed needs a decision.
+        assert_eq!(
+            codes(&v1.advance("users", &renamed("nick"), &[]).unwrap_err()),
+            ["E029"]
+        );
+    }
+
+    #[test]
+    fn a_removed_enum_value_needs_the_value_that_replaces_it() {
+        let v1 = History::default()
+            .advance_plain(
+                "o",
+                &orders(vec![
+                    col("status", "enum(draft, held, paid)"),
+                    col("flags", "enum(a, b)[]"),
+                ]),
+            )
+            .unwrap();
+        let mut wanted = plain(&orders(vec![
+            col("status", "enum(draft, paid)"),
+            col("flags", "enum(a)[]"),
+        ]));
+        assert_eq!(codes(&v1.advance("o", &wanted, &[]).unwrap_err()), ["E029", "E029"]);
+        wanted[0].1[0].replaced_values = vec![("held".into(), "draft".into())];
+        wanted[0].1[1].replaced_values = vec![("b".into(), "a".into())];
+        let v2 = v1.advance("o", &wanted, &[]).unwrap();
+        assert_eq!(v2.applied[1].name, "replace_orders_status_values");
+        assert_eq!(
+            v2.applied[1].sql(),
+            "UPDATE \"orders\" SET \"status\" = 'draft' WHERE \"status\" = 'held';\n\
+             UPDATE \"orders\" SET \"flags\" = REPLACE(\"flags\", '\"b\"', '\"a\"') WHERE \"flags\" LIKE '%\"b\"%';\n"
+        );
+        // A new value needs nothing.
+        let v3 = v2
+            .advance_plain(
+                "o",
+                &orders(vec![
+                    col("status", "enum(draft, paid, void)"),
+                    col("flags", "enum(a)[]"),
+                ]),
+            )
+            .unwrap();
+        assert_eq!(v3.applied.len(), 2);
+        assert_eq!(v3.tables["orders"][0].spec, "enum(draft, paid, void)");
     }
 
     #[test]
     fn a_type_change_is_refused() {
         let v1 = History::default()
-            .advance("orders", &[("orders".into(), vec![col("total", "int64")])])
+            .advance_plain("orders", &orders(vec![col("total", "int64")]))
             .unwrap();
-        assert!(
-            v1.advance("orders", &[("orders".into(), vec![col("total", "string")])])
-                .is_err()
-        );
+        let error = v1
+            .advance_plain("orders", &orders(vec![col("total", "string")]))
+            .unwrap_err();
+        assert_eq!(codes(&error), ["E029"]);
     }
 }

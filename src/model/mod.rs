@@ -21,6 +21,7 @@ use serde::Serialize;
 
 pub(crate) use choices::{Broker, CiProvider, Closed, Database, DeployTarget, Language};
 pub use load::{Loaded, load, load_source};
+pub use migrations::DropRequest;
 pub use recover::{Inconsistency, InconsistencyKind};
 pub(crate) use resolve::resolve;
 pub use stabilize::stabilize;
@@ -212,6 +213,16 @@ pub struct Entity {
     /// (`/api/orders` for `Order`), else `<route>/<plural>` (`/api/orders/order-lines`).
     pub http_path: String,
     pub fields: Vec<Field>,
+    /// Columns of fields removed from the manifest, kept with their data, that inserts fill
+    /// because they cannot be NULL (filled by `stabilize`).
+    pub retired_fills: Vec<RetiredFill>,
+}
+
+/// A retired column an insert fills, and the SQL literal it takes.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetiredFill {
+    pub column: String,
+    pub literal: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -243,6 +254,18 @@ pub struct Field {
     pub enum_values: Vec<EnumValue>,
     /// Enum value numbers of removed variants, reserved in the proto enum.
     pub enum_reserved: Vec<u32>,
+    /// The manifest's `default`, as an SQL literal: what existing rows take when the column
+    /// is added.
+    pub default_sql: Option<String>,
+    /// The field's previous name, when the manifest declares a rename.
+    pub renamed_from: Option<String>,
+    /// Removed enum values and the value stored rows holding them take, in manifest order.
+    pub replaced_values: Vec<(String, String)>,
+    /// Where the manifest names the field and writes its type, for schema diagnostics.
+    #[serde(skip)]
+    pub name_span: std::ops::Range<usize>,
+    #[serde(skip)]
+    pub type_span: std::ops::Range<usize>,
 }
 
 /// One value of an enum field.

@@ -175,7 +175,7 @@ pub fn parse_migration(
                     continue;
                 }
                 let spec = spec_for(&table, &name, sql, false, spec_of)?;
-                columns.push(Column { name, spec });
+                columns.push(Column::new(name, spec));
             }
             ops.push(Op::CreateTable { table, columns });
         } else if let Some(rest) = line.strip_prefix("ALTER TABLE ") {
@@ -185,10 +185,25 @@ pub fn parse_migration(
             if let Some(column) = change.strip_prefix("ADD COLUMN ") {
                 let (name, sql) = column.split_once(' ').ok_or("an added column has no type")?;
                 let name = unquote(name)?;
-                let spec = spec_for(&table, &name, sql, true, spec_of)?;
+                // The type's own default (older histories), else the manifest's.
+                let (spec, default) = match spec_for(&table, &name, sql, true, spec_of) {
+                    Ok(spec) => (spec, None),
+                    Err(why) => {
+                        let (sql, literal) = sql.rsplit_once(" DEFAULT ").ok_or(why)?;
+                        (spec_for(&table, &name, sql, false, spec_of)?, Some(literal.to_owned()))
+                    }
+                };
                 ops.push(Op::AddColumn {
                     table,
-                    column: Column { name, spec },
+                    column: Column::new(name, spec),
+                    default,
+                });
+            } else if let Some(names) = change.strip_prefix("RENAME COLUMN ") {
+                let (from, to) = names.split_once(" TO ").ok_or("a RENAME COLUMN names no new name")?;
+                ops.push(Op::RenameColumn {
+                    table,
+                    from: unquote(from)?,
+                    to: unquote(to)?,
                 });
             } else if let Some(column) = change.strip_prefix("DROP COLUMN ") {
                 ops.push(Op::DropColumn {
@@ -198,6 +213,8 @@ pub fn parse_migration(
             } else {
                 return Err(format!("`{line}` is not a change fleetwright makes"));
             }
+        } else if let Some(rest) = line.strip_prefix("UPDATE ") {
+            ops.push(replaced_value(rest).ok_or_else(|| format!("`{line}` is not a change fleetwright makes"))?);
         } else if let Some(table) = line.strip_prefix("DROP TABLE ").and_then(|r| r.strip_suffix(';')) {
             ops.push(Op::DropTable { table: unquote(table)? });
         } else if !line.trim().is_empty() {
@@ -210,6 +227,37 @@ pub fn parse_migration(
     } else {
         Err("its SQL differs from what fleetwright writes (was it edited?)".to_owned())
     }
+}
+
+/// The enum value replacement an `UPDATE` statement (after `UPDATE `) makes, in either of
+/// the two shapes fleetwright writes; the caller's re-rendering proves the reading exact.
+fn replaced_value(rest: &str) -> Option<Op> {
+    let (table, rest) = rest.split_once(" SET ")?;
+    let (column, rest) = rest.split_once(" = ")?;
+    let (table, column) = (unquote(table).ok()?, unquote(column).ok()?);
+    if let Some(rest) = rest.strip_prefix("REPLACE(") {
+        // REPLACE("c", '"from"', '"to"') WHERE ...
+        let mut quoted = rest.split('\'').skip(1).step_by(2);
+        let from = quoted.next()?.strip_prefix('"')?.strip_suffix('"')?.to_owned();
+        let to = quoted.next()?.strip_prefix('"')?.strip_suffix('"')?.to_owned();
+        return Some(Op::ReplaceValue {
+            table,
+            column,
+            from,
+            to,
+            list: true,
+        });
+    }
+    // 'to' WHERE "c" = 'from';
+    let (to, rest) = rest.strip_prefix('\'')?.split_once('\'')?;
+    let from = rest.rsplit_once(" = '")?.1.strip_suffix("';")?;
+    Some(Op::ReplaceValue {
+        table,
+        column,
+        from: from.to_owned(),
+        to: to.to_owned(),
+        list: false,
+    })
 }
 
 /// `0002_add_orders_note.sql` → (2, `add_orders_note`).
@@ -288,7 +336,21 @@ pub fn replay(mut start: History, migrations: Vec<Migration>) -> History {
                 Op::CreateTable { table, columns } => {
                     start.tables.insert(table.clone(), columns.clone());
                 }
-                Op::AddColumn { table, column } => start.tables.entry(table.clone()).or_default().push(column.clone()),
+                Op::AddColumn { table, column, .. } => {
+                    start.tables.entry(table.clone()).or_default().push(column.clone());
+                }
+                Op::RenameColumn { table, from, to } => {
+                    if let Some(column) = start
+                        .tables
+                        .get_mut(table)
+                        .into_iter()
+                        .flatten()
+                        .find(|c| c.name == *from)
+                    {
+                        column.name.clone_from(to);
+                    }
+                }
+                Op::ReplaceValue { .. } => {}
                 Op::DropColumn { table, column } => {
                     if let Some(columns) = start.tables.get_mut(table) {
                         columns.retain(|c| c.name != *column);
@@ -312,8 +374,8 @@ pub fn manifest_type(workspace: &super::Workspace, service: &str, table: &str, c
         .find(|(t, _)| t == table)?
         .1
         .into_iter()
-        .find(|c| c.name == column)
-        .map(|c| c.spec)
+        .find(|w| w.column.name == column)
+        .map(|w| w.column.spec)
 }
 
 /// What the migrations that `next` adds to `previous` delete, one sentence each
@@ -329,10 +391,39 @@ pub fn dropped_data(previous: &State, next: &State) -> Vec<String> {
                 .get(service)
                 .and_then(|h| h.applied.last())
                 .map_or(0, |m| m.version);
+            history.drops_after(since).into_iter().map(move |drop| {
+                format!("`{service}`: {drop}; review it, and back up that data, before it is deployed")
+            })
+        })
+        .collect()
+}
+
+/// What `next` retires that `previous` did not, one sentence each, saying that the data
+/// stays and how to drop it once no release reads it.
+#[must_use]
+pub fn retired_data(previous: &State, next: &State) -> Vec<String> {
+    next.migrations
+        .iter()
+        .flat_map(|(service, history)| {
+            let before = previous
+                .migrations
+                .get(service)
+                .map(|h| h.retired(service))
+                .unwrap_or_default();
             history
-                .drops_after(since)
+                .retired(service)
                 .into_iter()
-                .map(move |drop| format!("`{service}`: {drop}"))
+                .filter(move |drop| !before.contains(drop))
+                .map(|drop| {
+                    let what = match &drop.column {
+                        Some(column) => format!("column `{}.{column}` is no longer in fleet.toml", drop.table),
+                        None => format!("table `{}` has no entity in fleet.toml any more", drop.table),
+                    };
+                    format!(
+                        "`{}`: {what}: it is retired, its data kept; once no running release reads it, drop it with `fleetwright generate --drop {drop}`",
+                        drop.service
+                    )
+                })
         })
         .collect()
 }
@@ -501,6 +592,7 @@ fn adopt_numbering(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::migrations::Wanted;
 
     const PROTO: &str = r#"syntax = "proto3";
 
@@ -561,10 +653,7 @@ enum OrderStatus {
     }
 
     fn col(name: &str, spec: &str) -> Column {
-        Column {
-            name: name.into(),
-            spec: spec.into(),
-        }
+        Column::new(name, spec)
     }
 
     fn file(migration: &Migration) -> String {
@@ -579,7 +668,7 @@ enum OrderStatus {
     fn every_migration_fleetwright_writes_reads_back_exactly() {
         let none = |_: &str, _: &str| None;
         let v1 = History::default()
-            .advance(
+            .advance_plain(
                 "o",
                 &[(
                     "orders".into(),
@@ -588,7 +677,7 @@ enum OrderStatus {
             )
             .unwrap();
         let v2 = v1
-            .advance(
+            .advance_plain(
                 "o",
                 &[
                     (
@@ -599,9 +688,59 @@ enum OrderStatus {
                 ],
             )
             .unwrap();
+        let drops: Vec<crate::model::DropRequest> = ["o.orders", "o.lines.paid"].map(|d| d.parse().unwrap()).into();
         let v3 = v2
-            .advance("o", &[("lines".into(), vec![col("at", "timestamp")])])
+            .advance(
+                "o",
+                &crate::model::migrations::plain(&[("lines".into(), vec![col("at", "timestamp")])]),
+                &drops.iter().collect::<Vec<_>>(),
+            )
             .unwrap();
+        // A rename, a replaced enum value and a column added with the manifest's default.
+        let v4 = v3
+            .advance(
+                "o",
+                &[(
+                    "lines".into(),
+                    vec![
+                        Wanted {
+                            renamed_from: Some("at".into()),
+                            ..Wanted::plain(col("placed_at", "timestamp"))
+                        },
+                        Wanted {
+                            default: Some("'a''b'".into()),
+                            ..Wanted::plain(col("label", "string"))
+                        },
+                    ],
+                )],
+                &[],
+            )
+            .unwrap();
+        let v5 = v4
+            .advance_plain(
+                "o",
+                &[(
+                    "lines".into(),
+                    vec![
+                        col("placed_at", "timestamp"),
+                        col("label", "string"),
+                        col("kind", "enum(x, y)"),
+                    ],
+                )],
+            )
+            .unwrap();
+        let mut wanted = crate::model::migrations::plain(&[(
+            "lines".into(),
+            vec![
+                col("placed_at", "timestamp"),
+                col("label", "string"),
+                col("kind", "enum(y)"),
+            ],
+        )]);
+        wanted[0].1[2].replaced_values = vec![("x".into(), "y".into())];
+        let v6 = v5.advance("o", &wanted, &[]).unwrap();
+        let v3 = v6;
+        assert_eq!(v3.applied.len(), 6);
         for migration in &v3.applied {
             let read = parse_migration(&migration.file_name(), &file(migration), &none).unwrap();
             assert_eq!(read.sql(), migration.sql());
@@ -616,14 +755,21 @@ enum OrderStatus {
             .collect();
         let replayed = replay(History::default(), read);
         assert_eq!(replayed.tables.keys().collect::<Vec<_>>(), ["lines"]);
-        assert_eq!(replayed.applied.len(), 3);
+        assert_eq!(
+            replayed.tables["lines"]
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+            ["placed_at", "label", "kind"]
+        );
+        assert_eq!(replayed.applied.len(), 6);
     }
 
     #[test]
     fn an_edited_or_foreign_migration_is_not_read_back() {
         let none = |_: &str, _: &str| None;
         let v1 = History::default()
-            .advance("o", &[("orders".into(), vec![col("total", "int64")])])
+            .advance_plain("o", &[("orders".into(), vec![col("total", "int64")])])
             .unwrap();
         let text = file(&v1.applied[0]);
         assert!(parse_migration("0001_init.sql", &text.replace("BIGINT", "INTEGER"), &none).is_ok());
@@ -687,9 +833,9 @@ enum OrderStatus {
     #[test]
     fn migrations_only_on_disk_continue_the_history() {
         let v2 = History::default()
-            .advance("o", &[("orders".into(), vec![col("total", "int64")])])
+            .advance_plain("o", &[("orders".into(), vec![col("total", "int64")])])
             .unwrap()
-            .advance(
+            .advance_plain(
                 "o",
                 &[("orders".into(), vec![col("total", "int64"), col("note", "text?")])],
             )

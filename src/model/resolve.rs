@@ -17,7 +17,7 @@ use super::types;
 use super::validate::Choices;
 use super::{Autoscale, Deploy, Entity, Event, EventRef, Field, Gateway, Project, Resources, Service, Workspace};
 use crate::error::Error;
-use crate::manifest::schema::{Manifest, ServiceSpec};
+use crate::manifest::schema::{FieldSpec, Manifest, ServiceSpec};
 
 /// Resolves a validated manifest.
 ///
@@ -183,7 +183,8 @@ fn service(
                 system_numbers: super::SystemNumbers::default(),
                 reserved_numbers: Vec::new(),
                 reserved_names: Vec::new(),
-                fields: fields_of(entity, fields)?,
+                fields: entity_fields(entity, fields)?,
+                retired_fills: Vec::new(),
                 table: plural(&snake),
                 plural_pascal: plural(&snake).to_pascal_case(),
                 plural_kebab,
@@ -284,40 +285,70 @@ fn service(
     })
 }
 
+/// An entity's fields, with what the long form says about migrating them.
+fn entity_fields(
+    owner: &str,
+    fields: &indexmap::IndexMap<toml::Spanned<String>, toml::Spanned<FieldSpec>>,
+) -> Result<Vec<Field>, Error> {
+    fields
+        .iter()
+        .map(|(name, spec)| {
+            let mut field = field(owner, name, &FieldSpec::type_written(spec))?;
+            if let Some(table) = spec.get_ref().table() {
+                if let Some(default) = &table.default {
+                    field.default_sql = Some(field.ty.sql_literal(default.get_ref()).map_err(|e| bug(&e))?);
+                }
+                field.renamed_from = table.renamed_from.as_ref().map(|old| old.get_ref().clone());
+                field.replaced_values = table
+                    .replaced_values
+                    .iter()
+                    .map(|(old, new)| (old.get_ref().clone(), new.get_ref().clone()))
+                    .collect();
+            }
+            Ok(field)
+        })
+        .collect()
+}
+
 fn fields_of(
     owner: &str,
     fields: &indexmap::IndexMap<toml::Spanned<String>, toml::Spanned<String>>,
 ) -> Result<Vec<Field>, Error> {
-    fields
-        .iter()
-        .map(|(name, ty)| {
-            let parsed = types::parse(ty.get_ref()).map_err(|e| bug(&e.message))?;
-            let name = name.get_ref().clone();
-            let enum_name = format!("{owner}{}", name.to_pascal_case()).to_shouty_snake_case();
-            let enum_values = match &parsed.base {
-                super::BaseType::Enum { variants } => variants
-                    .iter()
-                    .map(|v| super::EnumValue {
-                        pascal: v.to_pascal_case(),
-                        proto: format!("{enum_name}_{}", v.to_shouty_snake_case()),
-                        name: v.clone(),
-                        number: 0,
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-            Ok(Field {
-                map: parsed.mapping(owner, &name),
-                sample: parsed.sample_json(),
-                spec: normalise(ty.get_ref()),
-                ty: parsed,
+    fields.iter().map(|(name, ty)| field(owner, name, ty)).collect()
+}
+
+fn field(owner: &str, name: &toml::Spanned<String>, ty: &toml::Spanned<String>) -> Result<Field, Error> {
+    let parsed = types::parse(ty.get_ref()).map_err(|e| bug(&e.message))?;
+    let spans = (name.span(), ty.span());
+    let name = name.get_ref().clone();
+    let enum_name = format!("{owner}{}", name.to_pascal_case()).to_shouty_snake_case();
+    let enum_values = match &parsed.base {
+        super::BaseType::Enum { variants } => variants
+            .iter()
+            .map(|v| super::EnumValue {
+                pascal: v.to_pascal_case(),
+                proto: format!("{enum_name}_{}", v.to_shouty_snake_case()),
+                name: v.clone(),
                 number: 0,
-                enum_values,
-                enum_reserved: Vec::new(),
-                name,
             })
-        })
-        .collect()
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(Field {
+        map: parsed.mapping(owner, &name),
+        sample: parsed.sample_json(),
+        spec: normalise(ty.get_ref()),
+        ty: parsed,
+        number: 0,
+        enum_values,
+        enum_reserved: Vec::new(),
+        default_sql: None,
+        renamed_from: None,
+        replaced_values: Vec::new(),
+        name_span: spans.0,
+        type_span: spans.1,
+        name,
+    })
 }
 
 /// `enum( a,b )` → `enum(a, b)`: one spelling of each type, for stable output.

@@ -3,17 +3,32 @@
 //! `fleet.lock`; output: the workspace with numbers and migrations filled in, and the state to
 //! record next. Deterministic: the same manifest and state always give the same result.
 
-use super::migrations::Column;
+use super::migrations::{Column, DropRequest, Wanted};
 use super::state::{Numbering, State};
 use super::{Field, MigrationFile, Service, SystemNumbers, Workspace};
 use crate::error::Error;
 
-/// Fills numbers and migrations into `workspace` from `previous`; returns the new state.
+/// Fills numbers and migrations into `workspace` from `previous`, dropping the retired
+/// tables and columns `drops` names; returns the new state.
 ///
 /// # Errors
-/// [`Error::Usage`] when a change cannot be migrated forward (a column changing type).
-pub fn stabilize(workspace: &mut Workspace, previous: &State) -> Result<State, Error> {
+/// [`Error::Schema`] when a change needs a decision in the manifest (see
+/// [`super::migrations::History::advance`]), [`Error::Usage`] for a drop of something not
+/// retired.
+pub fn stabilize(workspace: &mut Workspace, previous: &State, drops: &[DropRequest]) -> Result<State, Error> {
+    if let Some(drop) = drops.iter().find(|d| {
+        !workspace
+            .services
+            .iter()
+            .any(|s| s.name == d.service && s.database.stores_data())
+    }) {
+        return Err(Error::usage(
+            format!("cannot drop `{drop}`: no service `{}` with a database", drop.service),
+            Some("name a service of fleet.toml that has a database: SERVICE.TABLE or SERVICE.TABLE.COLUMN"),
+        ));
+    }
     let mut next = State::default();
+    let mut problems = crate::diagnostic::Diagnostics::default();
     for service in &mut workspace.services {
         let package = service.proto_package.clone();
         for entity in &mut service.entities {
@@ -43,12 +58,29 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State) -> Result<State, E
         }
         if service.database.stores_data() {
             let wanted = wanted_tables(service);
-            let history = previous
+            let drops: Vec<&DropRequest> = drops.iter().filter(|d| d.service == service.name).collect();
+            let advanced = previous
                 .migrations
                 .get(&service.name)
                 .cloned()
                 .unwrap_or_default()
-                .advance(&service.name, &wanted)?;
+                .advance(&service.name, &wanted, &drops);
+            // Every service's schema problems are reported together.
+            let history = match advanced {
+                Ok(history) => history,
+                Err(Error::Schema(found)) => {
+                    problems.extend(found.items);
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
+            for entity in &mut service.entities {
+                entity.retired_fills = history
+                    .retired_fills(&entity.table)
+                    .into_iter()
+                    .map(|(column, literal)| super::RetiredFill { column, literal })
+                    .collect();
+            }
             service.migrations = history
                 .applied
                 .iter()
@@ -63,6 +95,10 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State) -> Result<State, E
                 next.migrations.insert(service.name.clone(), history);
             }
         }
+    }
+    if problems.has_errors() {
+        problems.sort();
+        return Err(Error::Schema(problems));
     }
     // Numbering of messages that no longer exist is kept, so a message brought back later
     // does not reuse numbers its old clients may still send.
@@ -81,7 +117,7 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State) -> Result<State, E
 
 /// The tables a service's database must have (table → columns, in entity order): its
 /// entities', then its event tables.
-pub(crate) fn wanted_tables(service: &Service) -> Vec<(String, Vec<Column>)> {
+pub(crate) fn wanted_tables(service: &Service) -> Vec<(String, Vec<Wanted>)> {
     service
         .entities
         .iter()
@@ -89,14 +125,22 @@ pub(crate) fn wanted_tables(service: &Service) -> Vec<(String, Vec<Column>)> {
             let columns = e
                 .fields
                 .iter()
-                .map(|f| Column {
-                    name: f.name.clone(),
-                    spec: f.spec.clone(),
+                .map(|f| Wanted {
+                    column: Column::new(&f.name, &f.spec),
+                    default: f.default_sql.clone(),
+                    renamed_from: f.renamed_from.clone(),
+                    replaced_values: f.replaced_values.clone(),
+                    name_span: f.name_span.clone(),
+                    type_span: f.type_span.clone(),
                 })
                 .collect();
             (e.table.clone(), columns)
         })
-        .chain(messaging_tables(service))
+        .chain(
+            messaging_tables(service)
+                .into_iter()
+                .map(|(table, columns)| (table, columns.into_iter().map(Wanted::plain).collect())),
+        )
         .collect()
 }
 
@@ -105,10 +149,7 @@ pub(crate) fn wanted_tables(service: &Service) -> Vec<(String, Vec<Column>)> {
 /// (written in the same transaction as the change, published by a relay) and the inbox of
 /// events it consumed (keyed by event id, so a redelivered event is handled once).
 fn messaging_tables(service: &Service) -> Vec<(String, Vec<Column>)> {
-    let column = |name: &str, spec: &str| Column {
-        name: name.to_owned(),
-        spec: spec.to_owned(),
-    };
+    let column = Column::new;
     let mut tables = Vec::new();
     if service.messaging && !service.publishes.is_empty() {
         tables.push((

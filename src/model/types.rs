@@ -323,6 +323,63 @@ impl TypeExpr {
 }
 
 impl TypeExpr {
+    /// The SQL literal a manifest `default` stands for in a column of this type, in the text
+    /// the generated store writes and reads (`'pending'`, `0`, `'2024-01-01'`).
+    ///
+    /// # Errors
+    /// What the value should be instead, when it does not fit the type.
+    pub(crate) fn sql_literal(&self, value: &toml::Value) -> Result<String, String> {
+        use toml::Value;
+        let quoted = |text: &str| format!("'{}'", text.replace('\'', "''"));
+        if self.list {
+            return match value {
+                Value::Array(items) if items.is_empty() => Ok("'[]'".to_owned()),
+                _ => Err("a list field's default can only be `[]`".to_owned()),
+            };
+        }
+        match (&self.base, value) {
+            (BaseType::Enum { variants }, Value::String(text)) if variants.contains(text) => Ok(quoted(text)),
+            (BaseType::Enum { variants }, _) => Err(format!("one of the enum's values: {}", variants.join(", "))),
+            (BaseType::Ref { .. }, Value::String(text)) if uuid_text(text) => Ok(quoted(&text.to_lowercase())),
+            (BaseType::Ref { .. }, _) => Err("a UUID string".to_owned()),
+            (BaseType::Scalar { scalar }, value) => match (scalar, value) {
+                (Scalar::String | Scalar::Text, Value::String(text)) => Ok(quoted(text)),
+                (Scalar::Bool, Value::Boolean(flag)) => Ok(if *flag { "1" } else { "0" }.to_owned()),
+                (Scalar::Int32, Value::Integer(n)) if i32::try_from(*n).is_ok() => Ok(n.to_string()),
+                (Scalar::Int64 | Scalar::Float64, Value::Integer(n)) => Ok(n.to_string()),
+                (Scalar::Float64, Value::Float(x)) if x.is_finite() => Ok(format!("{x:?}")),
+                (Scalar::Uuid, Value::String(text)) if uuid_text(text) => Ok(quoted(&text.to_lowercase())),
+                (Scalar::Date, Value::Datetime(at)) if at.date.is_some() && at.time.is_none() => {
+                    Ok(quoted(&at.to_string()))
+                }
+                (Scalar::Timestamp, Value::Datetime(at))
+                    if at.date.is_some() && at.time.is_some() && at.offset.is_some() =>
+                {
+                    Ok(quoted(&at.to_string()))
+                }
+                (Scalar::String | Scalar::Text, _) => Err("a string".to_owned()),
+                (Scalar::Bool, _) => Err("`true` or `false`".to_owned()),
+                (Scalar::Int32, _) => Err("an integer that fits in 32 bits".to_owned()),
+                (Scalar::Int64, _) => Err("an integer".to_owned()),
+                (Scalar::Float64, _) => Err("a finite number".to_owned()),
+                (Scalar::Uuid, _) => Err("a UUID string".to_owned()),
+                (Scalar::Date, _) => Err("a TOML date, e.g. `2024-01-31`".to_owned()),
+                (Scalar::Timestamp, _) => {
+                    Err("a TOML date-time with an offset, e.g. `2024-01-31T12:00:00Z`".to_owned())
+                }
+            },
+        }
+    }
+}
+
+/// `8-4-4-4-12` hex digits.
+fn uuid_text(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+impl TypeExpr {
     /// A valid JSON value of this type, for generated tests and examples.
     pub(crate) fn sample_json(&self) -> String {
         let one = match &self.base {

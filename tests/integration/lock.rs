@@ -29,7 +29,10 @@ fn message(proto: &str, name: &str) -> String {
 
 /// MINIMAL with `body` removed (its number 3 reserved) and `pinned` added (number 6).
 fn with_body_removed(scratch: &Scratch) {
-    scratch.write("fleet.toml", &MINIMAL.replace("body = \"text?\"", "pinned = \"bool\""));
+    scratch.write(
+        "fleet.toml",
+        &MINIMAL.replace("body = \"text?\"", "pinned = { type = \"bool\", default = false }"),
+    );
     scratch.run(&["generate"]).assert_code(0);
 }
 
@@ -66,8 +69,9 @@ fn a_lost_lock_is_rebuilt_from_the_workspace_as_it_was() {
     // SQL cannot tell `text?` from `string?` (both a nullable TEXT column): the removed
     // column's type reads back as the simplest of them, which renders the same SQL.
     let original = original.replace("type = \"text?\"", "type = \"string?\"");
-    assert!(
-        lock_state(&scratch) == original,
+    assert_eq!(
+        lock_state(&scratch),
+        original,
         "the rebuilt lock remembers something else"
     );
     let mut after = scratch.tree();
@@ -134,12 +138,15 @@ fn recovery_takes_a_hand_edits_base_from_the_mirror() {
 fn force_without_a_lock_never_renumbers_a_field_or_drops_a_migration() {
     let scratch = Scratch::generated(MINIMAL);
     with_body_removed(&scratch);
-    let migrations = ["0001_init.sql", "0002_update_schema.sql"];
+    let migrations = ["0001_init.sql", "0002_add_notes_pinned.sql"];
     std::fs::remove_file(scratch.join("fleet.lock")).unwrap();
     // A new field after the lock is lost: on main it took number 3, the removed `body`'s.
     scratch.write(
         "fleet.toml",
-        &MINIMAL.replace("body = \"text?\"", "pinned = \"bool\"\nrank = \"int32\""),
+        &MINIMAL.replace(
+            "body = \"text?\"",
+            "pinned = { type = \"bool\", default = false }\nrank = { type = \"int32\", default = 0 }",
+        ),
     );
     scratch.run(&["generate", "--force"]).assert_code(0);
     let note = message(&scratch.read(PROTO), "Note");
@@ -283,7 +290,8 @@ fn a_removed_and_re_added_service_continues_its_migration_history() {
     let scratch = beta_removed_and_added_back();
     let lib = "services/beta/src/lib.rs";
     // On main, beta reused its old 0001_init.sql (table `items`) and never created `widgets`.
-    let migrations: Vec<String> = (1..=3)
+    // Now its old table is retired (kept with its rows) and the new one created.
+    let migrations: Vec<String> = (1..=2)
         .map(|v| {
             let name = std::fs::read_dir(scratch.join("services/beta/migrations"))
                 .unwrap()
@@ -295,29 +303,35 @@ fn a_removed_and_re_added_service_continues_its_migration_history() {
         })
         .collect();
     assert!(migrations[0].contains("CREATE TABLE \"items\""));
-    assert!(migrations.iter().any(|m| m.contains("CREATE TABLE \"widgets\"")));
+    assert!(migrations[1].contains("CREATE TABLE \"widgets\""));
+    assert!(!migrations[1].contains("DROP"), "{}", migrations[1]);
+    assert!(scratch.read("fleet.lock").contains("retired_tables = [\"items\"]"));
     scratch.run(&["check"]).assert_code(0);
 }
 
 #[test]
-fn remove_entity_warns_of_the_dropped_table_and_re_adding_continues() {
+fn remove_entity_retires_its_table_and_re_adding_uses_it_again() {
     let scratch = Scratch::generated(TWO);
     let manifest = scratch.read("fleet.toml");
     let run = scratch.run(&["remove", "entity", "beta", "Item"]);
     run.assert_code(0).assert_stderr_contains(
-        "warning: `beta`: migration 0002_drop_items.sql drops table `items` and every row in it when it is applied",
+        "warning: `beta`: table `items` has no entity in fleet.toml any more: it is retired, its data kept; once no running release reads it, drop it with `fleetwright generate --drop beta.items`",
     );
     assert_eq!(
         scratch.read("fleet.toml"),
         manifest.replace("\n[services.beta.entities.Item]\ntitle = \"string\"\n", "")
     );
     assert!(!scratch.read("proto/two/beta/v1/beta.proto").contains("message Item"));
+    // No migration: the table and its rows stay.
+    assert!(!scratch.exists("services/beta/migrations/0002_drop_items.sql"));
     scratch.run(&["check"]).assert_code(0);
     scratch
         .run(&["add", "entity", "beta", "Item", "title:string"])
         .assert_code(0);
+    // Added back with the same columns, the entity uses its kept table again.
     let lib = scratch.read("services/beta/src/lib.rs");
-    assert!(lib.contains("0003_create_items.sql"), "{lib}");
+    assert!(lib.contains("0001_init.sql") && !lib.contains("0002_"), "{lib}");
+    assert!(!scratch.read("fleet.lock").contains("retired"));
     // The re-added message does not reuse the numbers of the old one's fields.
     let item = message(&scratch.read("proto/two/beta/v1/beta.proto"), "Item");
     assert!(
@@ -357,8 +371,8 @@ fn a_re_added_service_passes_its_generated_tests() {
 fn the_ecommerce_lock_with_a_removed_enum_value_is_rebuilt_from_the_workspace() {
     let scratch = Scratch::generated(crate::support::ECOMMERCE);
     let without_draft = crate::support::ECOMMERCE.replace(
-        "enum(draft, pending, paid, cancelled)",
-        "enum(pending, paid, cancelled, refunded)",
+        "\"enum(draft, pending, paid, cancelled)\"",
+        "{ type = \"enum(pending, paid, cancelled, refunded)\", replaced_values = { draft = \"pending\" } }",
     );
     scratch.write("fleet.toml", &without_draft);
     scratch.run(&["generate"]).assert_code(0);
@@ -388,7 +402,11 @@ fn the_ecommerce_lock_with_a_removed_enum_value_is_rebuilt_from_the_workspace() 
     assert_eq!(lock_state(&scratch), expected, "the rebuilt lock differs");
     scratch.run(&["check"]).assert_code(0);
     // Adding the value back gives it a new number.
-    scratch.write("fleet.toml", &without_draft.replace("refunded)", "refunded, draft)"));
+    // (`replaced_values` goes: `draft` is a value again.)
+    let with_draft = without_draft
+        .replace("refunded)", "refunded, draft)")
+        .replace(", replaced_values = { draft = \"pending\" }", "");
+    scratch.write("fleet.toml", &with_draft);
     scratch.run(&["generate"]).assert_code(0);
     assert!(
         scratch

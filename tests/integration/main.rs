@@ -16,6 +16,7 @@ mod merge;
 mod properties;
 mod regenerate;
 mod scale;
+mod schema;
 mod support;
 mod upgrade;
 mod validate;

@@ -62,7 +62,10 @@ fn scaffold_files_are_never_rewritten() {
     scratch.write(logic, "// my business logic\npub struct Logic;\n");
     scratch.write(
         "fleet.toml",
-        &MINIMAL.replace("title = \"string\"", "title = \"string\"\npinned = \"bool\""),
+        &MINIMAL.replace(
+            "title = \"string\"",
+            "title = \"string\"\npinned = { type = \"bool\", default = false }",
+        ),
     );
     scratch.run(&["generate"]).assert_code(0);
     scratch.run(&["generate", "--force"]).assert_code(0);

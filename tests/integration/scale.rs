@@ -16,7 +16,7 @@ fn work(services: usize) -> (u64, Vec<u64>, u64) {
     let manifest = fleetwright::examples::synthetic(services);
     let loaded = load_source(Source::from_text("fleet.toml", &manifest)).expect("valid manifest");
     let mut workspace = loaded.workspace.clone();
-    fleetwright::model::stabilize(&mut workspace, &State::default()).expect("stabilises");
+    fleetwright::model::stabilize(&mut workspace, &State::default(), &[]).expect("stabilises");
 
     let mut env = Environment::new();
     engine::configure(&mut env).expect("configures");

@@ -8,9 +8,14 @@ use heck::{ToPascalCase, ToSnakeCase};
 use toml::Spanned;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
-use crate::manifest::schema::ServiceSpec;
+use indexmap::IndexMap;
+
+use crate::manifest::schema::{FieldSpec, FieldTable, ServiceSpec};
 use crate::model::names;
 use crate::model::types::{self, BaseType};
+
+/// An entity's or event's fields: each name with its type as written.
+type FieldTypes<'a> = Vec<(&'a Spanned<String>, Spanned<String>)>;
 
 /// Entity and event names, field names and field types of one service.
 pub(super) fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
@@ -18,9 +23,20 @@ pub(super) fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
     let mut type_names: HashMap<String, Range<usize>> = HashMap::new();
     let mut tables: HashMap<String, Range<usize>> = HashMap::new();
     let entity_names: Vec<&str> = service.entities.keys().map(|k| k.get_ref().as_str()).collect();
-    let groups = [("entity", &service.entities), ("event", &service.events)];
-    for (kind, items) in groups {
-        for (name, fields) in items {
+    let entities = service.entities.iter().map(|(name, fields)| {
+        let typed = fields
+            .iter()
+            .map(|(field, spec)| (field, FieldSpec::type_written(spec)))
+            .collect();
+        ("entity", name, typed)
+    });
+    let events = service
+        .events
+        .iter()
+        .map(|(name, fields)| ("event", name, fields.iter().map(|(f, ty)| (f, ty.clone())).collect()));
+    let groups: Vec<(&str, &Spanned<String>, FieldTypes<'_>)> = entities.chain(events).collect();
+    for (kind, name, fields) in groups {
+        {
             let text = name.get_ref();
             if !names::is_type_name(text) {
                 out.push(
@@ -73,10 +89,104 @@ pub(super) fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
                         .help("add fields, e.g. `name = \"string\"`"),
                 );
             }
-            for (field, ty) in fields {
+            for (field, ty) in &fields {
                 field_name(field, kind == "entity", out);
                 field_type(ty, &entity_names, out);
             }
+        }
+    }
+    for fields in service.entities.values() {
+        for (field, spec) in fields {
+            if let Some(table) = spec.get_ref().table() {
+                field_settings(field, table, fields, out);
+            }
+        }
+    }
+}
+
+/// The long form's settings: a default that fits the type, a previous name that is not a
+/// current one, replaced enum values that are gone and replaced by one that is not.
+fn field_settings(
+    field: &Spanned<String>,
+    table: &FieldTable,
+    fields: &IndexMap<Spanned<String>, Spanned<FieldSpec>>,
+    out: &mut Diagnostics,
+) {
+    // An unparsable type is reported by `field_type`.
+    let Ok(parsed) = types::parse(table.ty.get_ref()) else {
+        return;
+    };
+    if let Some(default) = &table.default
+        && let Err(expected) = parsed.sql_literal(default.get_ref())
+    {
+        out.push(
+            Diagnostic::error(
+                Code::E028,
+                format!("default of `{}` does not fit its type", field.get_ref()),
+            )
+            .at(default.span(), format!("not a `{}`", table.ty.get_ref().trim()))
+            .help(format!("write {expected}")),
+        );
+    }
+    if let Some(old) = &table.renamed_from {
+        if old.get_ref() == field.get_ref() {
+            out.push(
+                Diagnostic::error(Code::E028, format!("`{}` is renamed from itself", field.get_ref()))
+                    .at(old.span(), "its current name")
+                    .help("remove `renamed_from`, or write the name the field had before"),
+            );
+        } else if let Some((current, _)) = fields.get_key_value(old.get_ref().as_str()) {
+            out.push(
+                Diagnostic::error(
+                    Code::E028,
+                    format!("`{}` is renamed from a field that still exists", field.get_ref()),
+                )
+                .at(old.span(), "a current field")
+                .also(current.span(), "still here")
+                .help("remove the old field, or `renamed_from` if both are meant to stay"),
+            );
+        } else if !names::is_field_name(old.get_ref()) {
+            out.push(
+                Diagnostic::error(Code::E021, format!("invalid field name `{}`", old.get_ref()))
+                    .at(old.span(), "not snake_case ASCII")
+                    .help("write the field's previous name exactly as it was"),
+            );
+        }
+    }
+    if table.replaced_values.is_empty() {
+        return;
+    }
+    let BaseType::Enum { variants } = &parsed.base else {
+        let first = table.replaced_values.first().map(|(old, _)| old);
+        out.push(
+            Diagnostic::error(Code::E028, format!("`{}` is not an enum", field.get_ref()))
+                .at_opt(first.map(Spanned::span), "only enum fields replace values")
+                .help("remove `replaced_values`"),
+        );
+        return;
+    };
+    for (old, new) in &table.replaced_values {
+        if variants.contains(old.get_ref()) {
+            out.push(
+                Diagnostic::error(
+                    Code::E028,
+                    format!("`{}` is still a value of `{}`", old.get_ref(), field.get_ref()),
+                )
+                .at(old.span(), "not removed")
+                .help("list only values removed from the enum"),
+            );
+        }
+        if !variants.contains(new.get_ref()) {
+            let mut d = Diagnostic::error(
+                Code::E028,
+                format!("`{}` is not a value of `{}`", new.get_ref(), field.get_ref()),
+            )
+            .at(new.span(), "unknown value");
+            d = match did_you_mean(new.get_ref(), variants.iter().map(String::as_str)) {
+                Some(known) => d.help(format!("did you mean `{known}`?")),
+                None => d.help(format!("replace it with one of: {}", variants.join(", "))),
+            };
+            out.push(d);
         }
     }
 }

@@ -1,0 +1,274 @@
+//! Issue 14: no manifest change deletes stored data by itself. The migrations a manifest's
+//! evolution writes are applied, with rows in the tables, to a real SQLite database and (under
+//! CI) a real PostgreSQL server, and the rows are read back: a rename keeps the data, a removed
+//! field or entity keeps its column or table until an explicit `--drop`, a new required field
+//! takes the manifest's default, a removed enum value becomes its replacement, and the insert
+//! the generated store runs still works against the migrated schema.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::{Scratch, required_under_ci, tool};
+
+const BEFORE: &str = r#"version = 1
+[project]
+name = "club"
+
+[services.members]
+database = "sqlite"
+
+[services.members.entities.Member]
+email = "string"
+display_name = "string"
+tier = "enum(basic, silver, gold)"
+note = "text?"
+
+[services.members.entities.Badge]
+label = "string"
+"#;
+
+/// `display_name` renamed, `email` (required) and `note` removed, `silver` folded into
+/// `gold`, a required `points` added with a default, and `Badge` removed.
+const AFTER: &str = r#"version = 1
+[project]
+name = "club"
+
+[services.members]
+database = "sqlite"
+
+[services.members.entities.Member]
+full_name = { type = "string", renamed_from = "display_name" }
+tier = { type = "enum(basic, gold)", replaced_values = { silver = "gold" } }
+points = { type = "int32", default = 7 }
+"#;
+
+const MIGRATIONS: &str = "services/members/migrations";
+
+/// A database the test applies migrations to and queries, through its command-line client
+/// (`sqlite3` or `psql`), which reads SQL on standard input.
+struct Database {
+    client: Vec<String>,
+}
+
+impl Database {
+    fn sqlite(file: &Path) -> Self {
+        let client = ["sqlite3", "-bail", "-batch", "-noheader", "-list"].map(str::to_owned);
+        Self {
+            client: client
+                .into_iter()
+                .chain([file.to_string_lossy().into_owned()])
+                .collect(),
+        }
+    }
+
+    fn postgres(url: &str) -> Self {
+        let client = [
+            "psql",
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-f",
+            "-",
+            "-d",
+            url,
+        ];
+        Self {
+            client: client.map(str::to_owned).into(),
+        }
+    }
+
+    /// Runs `sql`, which must succeed; returns rows as `a|b` lines.
+    fn execute(&self, sql: &str) -> String {
+        self.run(sql).unwrap_or_else(|why| panic!("{why}"))
+    }
+
+    /// Whether `sql` is refused.
+    fn fails(&self, sql: &str) -> bool {
+        self.run(sql).is_err()
+    }
+
+    fn run(&self, sql: &str) -> Result<String, String> {
+        run(Command::new(&self.client[0]).args(&self.client[1..]), sql)
+    }
+}
+
+/// Runs a database client with `sql` on its standard input; its output, or why it failed.
+fn run(command: &mut Command, sql: &str) -> Result<String, String> {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("database client runs");
+    child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if output.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!(
+            "{command:?} failed on\n{sql}\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+/// The migration files in `dir`, in order, skipping the first `applied`.
+fn new_migrations(dir: &Path, applied: usize) -> Vec<String> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .skip(applied)
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
+}
+
+/// The INSERT the generated store runs for members, with its `$n` placeholders.
+fn store_insert(scratch: &Scratch) -> String {
+    let store = scratch.read("services/members/src/store.rs");
+    let start = store.find("INSERT INTO \"members\"").expect("the members insert");
+    let end = store[start..].find("\"#").unwrap();
+    store[start..start + end]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The databases to migrate: SQLite in `dir`, and a fresh database on the PostgreSQL server
+/// CI starts.
+fn databases(dir: &Path) -> Vec<Database> {
+    let mut databases = Vec::new();
+    if tool("sqlite3").is_some() {
+        databases.push(Database::sqlite(&dir.join("members.db")));
+    }
+    let server = std::env::var("FLEETWRIGHT_TEST_POSTGRES").ok();
+    if let Some(server) = required_under_ci(
+        server,
+        "a PostgreSQL server in FLEETWRIGHT_TEST_POSTGRES (scripts/ci.sh)",
+    ) {
+        let name = format!("schema_{}", std::process::id());
+        let create = format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name};");
+        Database::postgres(&server).execute(&create);
+        databases.push(Database::postgres(&format!("{server}/{name}")));
+    }
+    databases
+}
+
+#[test]
+fn schema_changes_keep_stored_data_on_sqlite_and_postgresql() {
+    let scratch = Scratch::generated(BEFORE);
+    let dir = tempfile::tempdir().unwrap();
+    let databases = databases(dir.path());
+
+    let first = new_migrations(&scratch.join(MIGRATIONS), 0);
+    assert_eq!(first.len(), 1);
+    for db in &databases {
+        db.execute(&first[0]);
+        db.execute(
+            "INSERT INTO members (id, email, display_name, tier, note, created_at, updated_at) \
+             VALUES ('m1', 'ann@example.com', 'Ann', 'silver', 'likes tea', 't', 't'); \
+             INSERT INTO badges (id, label, created_at, updated_at) VALUES ('b1', 'founder', 't', 't');",
+        );
+    }
+
+    // The evolved manifest: one migration, no DROP, and a warning naming what is retired.
+    scratch.write("fleet.toml", AFTER);
+    scratch
+        .run(&["generate"])
+        .assert_code(0)
+        .assert_stderr_contains("column `members.email` is no longer in fleet.toml")
+        .assert_stderr_contains("fleetwright generate --drop members.members.note")
+        .assert_stderr_contains("table `badges` has no entity in fleet.toml any more");
+    let second = new_migrations(&scratch.join(MIGRATIONS), 1);
+    assert_eq!(second.len(), 1, "one migration for the whole change");
+    assert!(!second[0].contains("DROP"), "{}", second[0]);
+    assert!(
+        second[0].contains("RENAME COLUMN \"display_name\" TO \"full_name\""),
+        "{}",
+        second[0]
+    );
+    let lock = scratch.read("fleet.lock");
+    assert!(lock.contains("retired = true"), "{lock}");
+
+    // The retired required column is filled by the store's insert, which must run as it is.
+    let insert = store_insert(&scratch);
+    assert!(
+        insert.contains("\"email\") VALUES ($1, $2, $3, $4, $5, $6, '')"),
+        "{insert}"
+    );
+    for db in &databases {
+        db.execute(&second[0]);
+        assert_eq!(
+            db.execute("SELECT full_name, tier, points, note, email FROM members"),
+            "Ann|gold|7|likes tea|ann@example.com",
+            "the rename, the replaced value and the default kept or made the data, and the \
+             retired columns still hold theirs"
+        );
+        assert_eq!(db.execute("SELECT label FROM badges"), "founder");
+    }
+    // The store's insert against the migrated schema, parameters inlined as the driver binds.
+    let values = ["'m2'", "'Bob'", "'basic'", "3", "'t'", "'t'"];
+    let mut sql = insert.clone();
+    for (index, value) in values.iter().enumerate().rev() {
+        sql = sql.replace(&format!("${}", index + 1), value);
+    }
+    for db in &databases {
+        db.execute(&sql);
+        assert_eq!(
+            db.execute("SELECT full_name, email, COALESCE(note, 'none') FROM members WHERE id = 'm2'"),
+            "Bob||none"
+        );
+    }
+
+    // Dropping is a separate, explicit step, refused for anything not retired.
+    scratch
+        .run(&["generate", "--drop", "members.members.full_name"])
+        .assert_code(2)
+        .assert_stderr_contains("its field is still in fleet.toml");
+    scratch
+        .run(&["generate", "--drop", "members.members.note", "--drop", "members.badges"])
+        .assert_code(0)
+        .assert_stderr_contains("drops column `members.note` and its data");
+    let third = new_migrations(&scratch.join(MIGRATIONS), 2);
+    assert_eq!(third.len(), 1);
+    assert!(third[0].contains("DROP COLUMN \"note\"") && third[0].contains("DROP TABLE \"badges\""));
+    for db in &databases {
+        db.execute(&third[0]);
+        assert!(db.fails("SELECT note FROM members"), "the dropped column is gone");
+        assert!(db.fails("SELECT label FROM badges"), "the dropped table is gone");
+        assert_eq!(
+            db.execute("SELECT email FROM members WHERE id = 'm1'"),
+            "ann@example.com"
+        );
+    }
+    scratch.run(&["check"]).assert_code(0);
+}
+
+#[test]
+fn a_schema_change_that_needs_a_decision_writes_nothing() {
+    let scratch = Scratch::generated(BEFORE);
+    // A change that needs a decision stops before anything is written, pointing at the field.
+    scratch.write(
+        "fleet.toml",
+        &BEFORE.replace("note = \"text?\"\n", "note = \"text?\"\nlevel = \"int32\"\n"),
+    );
+    let manifest_written = scratch.tree();
+    scratch
+        .run(&["generate"])
+        .assert_code(2)
+        .assert_stderr_contains(
+            "error[E029]: new required field `level` needs a default for the rows `members` already has",
+        )
+        .assert_stderr_contains("--> fleet.toml:13:1");
+    assert_eq!(scratch.tree(), manifest_written, "a refused generate wrote something");
+}
