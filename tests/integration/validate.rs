@@ -148,6 +148,8 @@ fn scripts(root: &Path) {
     };
     let (ok, out) = check(&shellcheck, &["dev.sh"], root);
     assert!(ok, "shellcheck rejects dev.sh:\n{out}");
+    let (ok, out) = check(&shellcheck, &["deploy/k8s/release.sh"], root);
+    assert!(ok, "shellcheck rejects deploy/k8s/release.sh:\n{out}");
     let broken = std::fs::read_to_string(root.join("dev.sh")).unwrap().replacen(
         "cd \"$(dirname \"$0\")\"",
         "cd $(dirname $0)",
