@@ -165,6 +165,19 @@ fn check_tree(python: &Path, k8s: &Path) -> String {
     std::fs::read_to_string(k8s.with_file_name("built-overlays-dev.yaml")).unwrap()
 }
 
+/// `yaml` with the keys of every mapping in order, since kustomize sorts them.
+fn keys_sorted(yaml: &Yaml) -> Yaml {
+    match yaml {
+        Yaml::Hash(map) => {
+            let mut entries: Vec<(Yaml, Yaml)> = map.iter().map(|(k, v)| (k.clone(), keys_sorted(v))).collect();
+            entries.sort();
+            Yaml::Hash(entries.into_iter().collect())
+        }
+        Yaml::Array(items) => Yaml::Array(items.iter().map(keys_sorted).collect()),
+        other => other.clone(),
+    }
+}
+
 fn count(yaml: &str, kind: &str) -> usize {
     yaml.lines().filter(|l| *l == format!("kind: {kind}")).count()
 }
@@ -208,6 +221,34 @@ fn gateway_api_routes_and_service_monitors_build() {
     assert_eq!(count(&dev, "HTTPRoute"), 1);
     assert_eq!(count(&dev, "GRPCRoute"), 1);
     assert_eq!(count(&dev, "ServiceMonitor"), 5, "four services and the gateway");
+    // Each service's alerts, the very rules of deploy/compose/alerts.yml that its unit tests prove.
+    assert_eq!(count(&dev, "PrometheusRule"), 4, "one per service");
+    let compose = &Yaml::Array(
+        yaml_rust2::YamlLoader::load_from_str(&scratch.read("deploy/compose/alerts.yml")).unwrap()[0]["groups"]
+            .as_vec()
+            .unwrap()
+            .clone(),
+    );
+    let built = yaml_rust2::YamlLoader::load_from_str(&dev).unwrap();
+    let rules: Vec<_> = built
+        .iter()
+        .filter(|d| d["kind"].as_str() == Some("PrometheusRule"))
+        .collect();
+    for rule in &rules {
+        let groups = rule["spec"]["groups"].as_vec().unwrap();
+        let name = rule["metadata"]["name"].as_str().unwrap();
+        assert_eq!(groups.len(), 1, "{name}");
+        let same = compose
+            .as_vec()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"].as_str() == Some(name));
+        assert_eq!(
+            Some(keys_sorted(&groups[0])),
+            same.map(keys_sorted),
+            "{name}: not the rules of deploy/compose/alerts.yml"
+        );
+    }
     assert!(dev.contains("namespace: shop-live") && !dev.contains("namespace: shop\n"));
     assert!(
         !dev.contains("prometheus.io/scrape"),
@@ -224,7 +265,7 @@ fn gateway_api_routes_and_service_monitors_build() {
         );
         assert_eq!(
             out.lines().filter(|l| l.ends_with(": ok")).count(),
-            7,
+            11,
             "{built}:\n{out}"
         );
     }
