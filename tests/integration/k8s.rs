@@ -10,6 +10,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use yaml_rust2::Yaml;
+
 use crate::support::{ECOMMERCE, Scratch, required_under_ci, run_tool, tool};
 
 const VALIDATORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/validators");
@@ -136,6 +138,15 @@ fn check_tree(python: &Path, k8s: &Path) -> String {
         assert!(ok, "{overlay} builds objects that break the schema:\n{out}");
         let found = refs(python, &built);
         assert!(found.errors.is_empty(), "{overlay}: {:#?}", found.errors);
+        // deploy/k8s/release.sh applies and prunes by this label, so every object needs it.
+        if overlay != "base" {
+            for (kind, name, labels) in objects(&built) {
+                assert!(
+                    labels["app.kubernetes.io/part-of"].as_str().is_some(),
+                    "{overlay}: {kind}/{name} lacks the label release.sh prunes by"
+                );
+            }
+        }
         match overlay {
             // Development is self-contained: every Secret and every network peer is in it.
             "overlays/dev" => {
@@ -152,6 +163,19 @@ fn check_tree(python: &Path, k8s: &Path) -> String {
         }
     }
     std::fs::read_to_string(k8s.with_file_name("built-overlays-dev.yaml")).unwrap()
+}
+
+/// `yaml` with the keys of every mapping in order, since kustomize sorts them.
+fn keys_sorted(yaml: &Yaml) -> Yaml {
+    match yaml {
+        Yaml::Hash(map) => {
+            let mut entries: Vec<(Yaml, Yaml)> = map.iter().map(|(k, v)| (k.clone(), keys_sorted(v))).collect();
+            entries.sort();
+            Yaml::Hash(entries.into_iter().collect())
+        }
+        Yaml::Array(items) => Yaml::Array(items.iter().map(keys_sorted).collect()),
+        other => other.clone(),
+    }
 }
 
 fn count(yaml: &str, kind: &str) -> usize {
@@ -197,6 +221,34 @@ fn gateway_api_routes_and_service_monitors_build() {
     assert_eq!(count(&dev, "HTTPRoute"), 1);
     assert_eq!(count(&dev, "GRPCRoute"), 1);
     assert_eq!(count(&dev, "ServiceMonitor"), 5, "four services and the gateway");
+    // Each service's alerts, the very rules of deploy/compose/alerts.yml that its unit tests prove.
+    assert_eq!(count(&dev, "PrometheusRule"), 4, "one per service");
+    let compose = &Yaml::Array(
+        yaml_rust2::YamlLoader::load_from_str(&scratch.read("deploy/compose/alerts.yml")).unwrap()[0]["groups"]
+            .as_vec()
+            .unwrap()
+            .clone(),
+    );
+    let built = yaml_rust2::YamlLoader::load_from_str(&dev).unwrap();
+    let rules: Vec<_> = built
+        .iter()
+        .filter(|d| d["kind"].as_str() == Some("PrometheusRule"))
+        .collect();
+    for rule in &rules {
+        let groups = rule["spec"]["groups"].as_vec().unwrap();
+        let name = rule["metadata"]["name"].as_str().unwrap();
+        assert_eq!(groups.len(), 1, "{name}");
+        let same = compose
+            .as_vec()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"].as_str() == Some(name));
+        assert_eq!(
+            Some(keys_sorted(&groups[0])),
+            same.map(keys_sorted),
+            "{name}: not the rules of deploy/compose/alerts.yml"
+        );
+    }
     assert!(dev.contains("namespace: shop-live") && !dev.contains("namespace: shop\n"));
     assert!(
         !dev.contains("prometheus.io/scrape"),
@@ -213,7 +265,7 @@ fn gateway_api_routes_and_service_monitors_build() {
         );
         assert_eq!(
             out.lines().filter(|l| l.ends_with(": ok")).count(),
-            7,
+            11,
             "{built}:\n{out}"
         );
     }
@@ -399,4 +451,320 @@ fn checkov_finds_no_failed_check() {
         !ok && out.contains("CKV_K8S_22"),
         "checkov accepted a writable root filesystem:\n{out}"
     );
+}
+
+/// Two SQLite services, so that one can be removed (issue 14, immutable releases).
+const TWO_SERVICES: &str = concat!(
+    include_str!("../../examples/minimal/fleet.toml"),
+    "\n[services.tags]\ndescription = \"Tags notes\"\ndatabase = \"sqlite\"\nroute = \"/api/tags\"\n",
+    "\n[services.tags.entities.Tag]\nname = \"string\"\n",
+);
+
+/// A `kubectl` stand-in for `release.sh`: it logs its arguments and, asked for a Deployment's
+/// image, prints `KUBECTL_RUNNING` (what the cluster would run).
+const FAKE_KUBECTL: &str = "#!/bin/sh\necho \"$*\" >> \"$KUBECTL_LOG\"\n\
+    case \"$3\" in get) printf '%s' \"${KUBECTL_RUNNING:-}\" ;; esac\n";
+
+/// Runs the generated `deploy/k8s/release.sh` of `root` with the fake kubectl; returns its
+/// exit code, its stderr and what it asked kubectl.
+fn release(root: &Path, args: &[&str], running: &str) -> (i32, String, String) {
+    let bin = root.join("fake-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("kubectl"), FAKE_KUBECTL).unwrap();
+    let log = root.join("kubectl.log");
+    let _ = std::fs::remove_file(&log);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join("kubectl"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let output = Command::new(root.join("deploy/k8s/release.sh"))
+        .args(args)
+        .env("PATH", path)
+        .env("KUBECTL_LOG", &log)
+        .env("KUBECTL_RUNNING", running)
+        .output()
+        .expect("release.sh runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        std::fs::read_to_string(&log).unwrap_or_default(),
+    )
+}
+
+/// The objects of a kustomize build: (kind, name, its labels).
+fn objects(built: &Path) -> Vec<(String, String, yaml_rust2::Yaml)> {
+    let text = std::fs::read_to_string(built).unwrap();
+    yaml_rust2::YamlLoader::load_from_str(&text)
+        .unwrap()
+        .into_iter()
+        .filter(|doc| !doc.is_null())
+        .map(|doc| {
+            let kind = doc["kind"].as_str().unwrap().to_owned();
+            let name = doc["metadata"]["name"].as_str().unwrap().to_owned();
+            (kind, name, doc["metadata"]["labels"].clone())
+        })
+        .collect()
+}
+
+/// The image and pull policy of each service Deployment of a build, by name.
+fn service_images(built: &Path) -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string(built).unwrap();
+    yaml_rust2::YamlLoader::load_from_str(&text)
+        .unwrap()
+        .into_iter()
+        .filter(|doc| {
+            doc["kind"].as_str() == Some("Deployment")
+                && doc["metadata"]["labels"]["app.kubernetes.io/component"].as_str() == Some("service")
+        })
+        .map(|doc| {
+            let container = &doc["spec"]["template"]["spec"]["containers"][0];
+            (
+                doc["metadata"]["name"].as_str().unwrap().to_owned(),
+                container["image"].as_str().unwrap().to_owned(),
+                container["imagePullPolicy"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs kubernetes-validate and pykustomize from scripts/tools.sh; run by .ci/run"]
+fn releases_pin_images_by_digest_and_prune_removed_services() {
+    let Some(python) = python() else { return };
+    let scratch = Scratch::with_manifest(TWO_SERVICES);
+    scratch.run(&["generate"]).assert_code(0);
+    let root = scratch.path();
+    let k8s = scratch.join("deploy/k8s");
+    let digest = format!("sha256:{}", "0a".repeat(32));
+    let notes = format!("localhost:5000/hello-notes:4b825dc642cb6eb9a060e54bf8d69288fbee4904@{digest}");
+    let tags = format!("localhost:5000/hello-tags:c0ffee@{digest}");
+
+    // Without a release, every overlay still builds and validates, on the version tag.
+    for overlay in OVERLAYS {
+        let built = build(&python, &k8s, overlay);
+        for (name, image, policy) in service_images(&built) {
+            assert_eq!(image, format!("localhost:5000/hello-{name}:0.1.0"), "{overlay}");
+            assert_eq!(policy, "IfNotPresent", "{overlay}");
+        }
+    }
+
+    // `notes` is named with its new build; `tags` keeps the build the cluster runs.
+    let (code, err, kubectl) = release(root, &["prod", &format!("notes={notes}")], &tags);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        kubectl.contains("get deployment tags --ignore-not-found") && !kubectl.contains("get deployment notes"),
+        "{kubectl}"
+    );
+    let apply = kubectl
+        .lines()
+        .find(|l| l.starts_with("apply "))
+        .expect("release.sh applies");
+    assert!(
+        apply.starts_with("apply -k release --prune -l app.kubernetes.io/part-of=hello "),
+        "{apply}"
+    );
+    assert!(kubectl.contains("rollout status deployment/notes"), "{kubectl}");
+    let built = build(&python, &k8s, "release");
+    let (ok, out) = validate(&python, &[built.to_string_lossy().into_owned()], &k8s);
+    assert!(ok, "the release breaks the schema:\n{out}");
+    let mut images = service_images(&built);
+    images.sort();
+    assert_eq!(
+        images,
+        [
+            ("notes".to_owned(), notes.clone(), "IfNotPresent".to_owned()),
+            ("tags".to_owned(), tags.clone(), "IfNotPresent".to_owned()),
+        ]
+    );
+    let released = std::fs::read_to_string(k8s.join("release/kustomization.yaml")).unwrap();
+
+    // A build that is not pinned by digest, an unknown service and a service that runs
+    // nowhere yet are refused, and the last release is left as it was.
+    let mutable = "localhost:5000/hello-tags:0.1.0";
+    for (args, running, code, says) in [
+        (
+            vec!["prod".to_owned(), format!("notes={notes}")],
+            mutable,
+            1,
+            "not localhost:5000/hello-tags:COMMIT@sha256:DIGEST",
+        ),
+        (
+            vec!["prod".to_owned(), format!("note={notes}")],
+            "",
+            2,
+            "unknown service `note`",
+        ),
+        (
+            vec!["prod".to_owned(), format!("notes={notes}")],
+            "",
+            1,
+            "`tags` does not run in namespace hello yet",
+        ),
+        (vec!["staging".to_owned()], "", 2, "usage: release.sh dev|prod"),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (got, err, kubectl) = release(root, &args, running);
+        assert_eq!(got, code, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!kubectl.contains("apply"), "{args:?} applied: {kubectl}");
+        assert_eq!(
+            std::fs::read_to_string(k8s.join("release/kustomization.yaml")).unwrap(),
+            released
+        );
+        assert!(!k8s.join("release/kustomization.yaml.new").exists());
+    }
+
+    assert_removed_service_is_pruned(&python, &scratch, apply);
+}
+
+/// One job of a parsed CI file.
+fn job<'a>(ci: &'a yaml_rust2::Yaml, name: &str) -> &'a yaml_rust2::Yaml {
+    let job = &ci[name];
+    assert!(!job.is_badvalue(), "no job `{name}`");
+    job
+}
+
+/// The lines of a job's `script` (GitLab) or a step's `run` (GitHub), joined.
+fn script_of(job: &yaml_rust2::Yaml) -> String {
+    match job {
+        yaml_rust2::Yaml::Array(lines) => lines.iter().filter_map(|l| l.as_str()).collect::<Vec<_>>().join("\n"),
+        other => other.as_str().unwrap_or_default().to_owned(),
+    }
+}
+
+#[test]
+fn deploys_take_the_digest_from_the_push() {
+    let scratch = Scratch::with_manifest(&format!("{ECOMMERCE}\n"));
+    scratch.run(&["generate"]).assert_code(0);
+    let load = |path: &str| {
+        yaml_rust2::YamlLoader::load_from_str(&scratch.read(path))
+            .unwrap()
+            .remove(0)
+    };
+
+    // GitHub: the image job names its build by commit tag and the digest its push step
+    // returned; the deploy job hands exactly that to the deploy workflow, which releases it.
+    let users = load(".github/workflows/users.yml");
+    let jobs = &users["jobs"];
+    let image = job(jobs, "image");
+    let push = image["steps"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("docker/build-push-action@"))
+        })
+        .expect("a push step");
+    let id = push["id"].as_str().expect("the push step has an id");
+    assert_eq!(
+        image["outputs"]["image"].as_str(),
+        Some(format!("ghcr.io/acme/shop-users:${{{{ github.sha }}}}@${{{{ steps.{id}.outputs.digest }}}}").as_str())
+    );
+    assert!(
+        push["with"]["tags"]
+            .as_str()
+            .unwrap()
+            .contains("ghcr.io/acme/shop-users:${{ github.sha }}")
+    );
+    let deploy = job(jobs, "deploy");
+    assert_eq!(deploy["needs"].as_str(), Some("image"));
+    assert_eq!(deploy["uses"].as_str(), Some("./.github/workflows/deploy.yml"));
+    assert_eq!(
+        deploy["with"]["images"].as_str(),
+        Some("users=${{ needs.image.outputs.image }}")
+    );
+    let workflow = load(".github/workflows/deploy.yml");
+    assert!(!workflow["on"]["workflow_call"]["inputs"]["images"].is_badvalue());
+    let steps = script_of(&Yaml::Array(
+        job(&workflow["jobs"], "apply")["steps"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .map(|s| s["run"].clone())
+            .collect(),
+    ));
+    assert!(
+        steps.contains("deploy/k8s/release.sh \"$OVERLAY\" \"${images[@]}\""),
+        "{steps}"
+    );
+    assert!(!steps.contains("kubectl apply"), "deploys bypass release.sh:\n{steps}");
+
+    // GitLab, in step: the image job passes its digest on as a dotenv report to its deploy job.
+    let gitlab = load(".gitlab-ci.yml");
+    let image = job(&gitlab, "users:image");
+    assert!(script_of(&image["script"]).contains("RELEASE_IMAGE=$IMAGE:$CI_COMMIT_SHA@${digest#*@}"));
+    assert!(script_of(&image["script"]).contains("docker inspect --format '{{index .RepoDigests 0}}'"));
+    let report = image["artifacts"]["reports"]["dotenv"]
+        .as_str()
+        .expect("a dotenv report");
+    assert!(script_of(&image["script"]).contains(&format!("> {report}")));
+    let deploy = job(&gitlab, "users:deploy");
+    assert_eq!(deploy["needs"][0].as_str(), Some("users:image"));
+    assert_eq!(
+        script_of(&deploy["script"]),
+        "deploy/k8s/release.sh dev \"users=$RELEASE_IMAGE\""
+    );
+    assert!(script_of(&job(&gitlab, "deploy")["script"]).starts_with("deploy/k8s/release.sh \"$OVERLAY\""));
+}
+
+/// Removes `tags` from the manifest of `scratch`: everything of it that the cluster would
+/// keep is within the prune selector of `apply` (release.sh's kubectl command line) and its
+/// allowlist, except what is kept on purpose.
+fn assert_removed_service_is_pruned(python: &Path, scratch: &Scratch, apply: &str) {
+    let k8s = scratch.join("deploy/k8s");
+    let allowlist: Vec<&str> = apply
+        .split_whitespace()
+        .filter_map(|a| a.strip_prefix("--prune-allowlist="))
+        .collect();
+    let before = objects(&build(python, &k8s, "overlays/prod"));
+    scratch.write("fleet.toml", crate::support::MINIMAL);
+    scratch.run(&["generate"]).assert_code(0);
+    let after = objects(&build(python, &k8s, "overlays/prod"));
+    let names = |objects: &[(String, String, yaml_rust2::Yaml)]| -> BTreeSet<(String, String)> {
+        objects.iter().map(|(k, n, _)| (k.clone(), n.clone())).collect()
+    };
+    let kept = names(&after);
+    let removed: Vec<_> = before
+        .iter()
+        .filter(|(k, n, _)| !kept.contains(&(k.clone(), n.clone())))
+        .collect();
+    let removed_kinds: BTreeSet<&str> = removed.iter().map(|(k, _, _)| k.as_str()).collect();
+    for kind in [
+        "Deployment",
+        "Service",
+        "ServiceAccount",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+    ] {
+        assert!(
+            removed_kinds.contains(kind),
+            "removing `tags` removes no {kind}: {removed_kinds:?}"
+        );
+    }
+    for (kind, name, labels) in &removed {
+        assert_eq!(
+            labels["app.kubernetes.io/part-of"].as_str(),
+            Some("hello"),
+            "{kind}/{name}"
+        );
+        let pruned = allowlist.iter().any(|a| a.rsplit('/').next() == Some(kind.as_str()));
+        let kept_on_purpose = ["ConfigMap", "Secret", "PersistentVolumeClaim"].contains(&kind.as_str());
+        assert!(
+            pruned || kept_on_purpose,
+            "{kind}/{name} of a removed service is never pruned"
+        );
+    }
+    // `apply -l` applies only what carries the label: every object of every build does.
+    for overlay in ["overlays/dev", "overlays/prod"] {
+        for (kind, name, labels) in objects(&build(python, &k8s, overlay)) {
+            assert_eq!(
+                labels["app.kubernetes.io/part-of"].as_str(),
+                Some("hello"),
+                "{overlay}: {kind}/{name}"
+            );
+        }
+    }
 }

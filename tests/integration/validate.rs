@@ -1,8 +1,9 @@
 //! Generated deployment files checked by the real tool of each ecosystem: Envoy validates
 //! the gateway config, hadolint the Dockerfiles, the Compose specification's schema the
-//! compose file, promtool the Prometheus config and yamllint every YAML file. Each check is
-//! also run on a deliberately broken copy, to prove it can fail. The tools come from
-//! `scripts/tools.sh` (`FLEETWRIGHT_TOOLS`, promtool on PATH); `#[ignore]`d in the fast loop.
+//! compose file, promtool the Prometheus config and alert rules (and runs their unit tests),
+//! and yamllint every YAML file. Each check is also run on a deliberately broken copy, to
+//! prove it can fail. The tools come from `scripts/tools.sh` (`FLEETWRIGHT_TOOLS`, promtool
+//! on PATH); `#[ignore]`d in the fast loop.
 
 use std::path::{Path, PathBuf};
 
@@ -148,6 +149,8 @@ fn scripts(root: &Path) {
     };
     let (ok, out) = check(&shellcheck, &["dev.sh"], root);
     assert!(ok, "shellcheck rejects dev.sh:\n{out}");
+    let (ok, out) = check(&shellcheck, &["deploy/k8s/release.sh"], root);
+    assert!(ok, "shellcheck rejects deploy/k8s/release.sh:\n{out}");
     let broken = std::fs::read_to_string(root.join("dev.sh")).unwrap().replacen(
         "cd \"$(dirname \"$0\")\"",
         "cd $(dirname $0)",
@@ -278,7 +281,36 @@ fn compose(root: &Path) {
         let (ok, out) = check(&promtool, &["check", "config", "deploy/compose/broken.yml"], root);
         assert!(!ok, "promtool accepted a bad duration:\n{out}");
         std::fs::remove_file(root.join("deploy/compose/broken.yml")).unwrap();
+        alerts(&promtool, root);
     }
+}
+
+/// The alert rules (issue 14): valid, two per service, and their generated unit tests pass
+/// under `promtool test rules`; the tests fail when a rule stops firing or fires on 4xx.
+fn alerts(promtool: &Path, root: &Path) {
+    let dir = root.join("deploy/compose");
+    let (ok, out) = check(promtool, &["check", "rules", "alerts.yml"], &dir);
+    let services = std::fs::read_dir(root.join("services")).unwrap().count();
+    assert!(
+        ok && out.contains(&format!("SUCCESS: {} rules found", 2 * services)),
+        "promtool rejects alerts.yml, or it lacks a service's rules:\n{out}"
+    );
+    let (ok, out) = check(promtool, &["test", "rules", "alerts.test.yml"], &dir);
+    assert!(ok, "the generated alert unit tests fail:\n{out}");
+    let tests = std::fs::read_to_string(dir.join("alerts.test.yml")).unwrap();
+    assert_eq!(tests.matches("  - interval: 1m").count(), 3 * services, "{tests}");
+    let rules = std::fs::read_to_string(dir.join("alerts.yml")).unwrap();
+    for (from, to) in [
+        ("> 0.05", "> 0.5"),
+        ("status=~\"5..\"", "status=~\"[45]..\""),
+        ("            > 1\n", "            > 5\n"),
+    ] {
+        assert!(rules.contains(from), "alerts.yml lacks {from:?}");
+        std::fs::write(dir.join("alerts.yml"), rules.replacen(from, to, 1)).unwrap();
+        let (ok, out) = check(promtool, &["test", "rules", "alerts.test.yml"], &dir);
+        assert!(!ok, "the alert tests pass with `{to}` in place of `{from}`:\n{out}");
+    }
+    std::fs::write(dir.join("alerts.yml"), rules).unwrap();
 }
 
 fn yaml(root: &Path) {

@@ -2,7 +2,7 @@
 //! The base holds everything both environments share (the namespace, default-deny network
 //! policies, the Envoy gateway and one directory per service); `dev` adds in-cluster
 //! PostgreSQL and NATS with throwaway credentials, `prod` expects external ones through
-//! Secrets the operator creates. Conditions finer than a row's [`When`] (autoscaling, SQLite
+//! Secrets the operator creates; `release.sh` applies either with images pinned by digest. Conditions finer than a row's [`When`] (autoscaling, SQLite
 //! volumes, Gateway API routes) are branches inside the templates.
 
 use super::{GatewayFlavour, Scope, Target, When, row};
@@ -38,4 +38,6 @@ pub(crate) const TARGETS: &[Target] = &[
     row("k8s/overlays/dev/kustomization.yaml.jinja",    "deploy/k8s/overlays/dev/kustomization.yaml",             Managed, ONCE, K8S),
     row("k8s/overlays/dev/backing-services.yaml.jinja", "deploy/k8s/overlays/dev/backing-services.yaml",          Managed, ONCE, K8S),
     row("k8s/overlays/prod/kustomization.yaml.jinja",   "deploy/k8s/overlays/prod/kustomization.yaml",            Managed, ONCE, K8S),
+    // Deploys an overlay with every image pinned by digest, and prunes removed services.
+    row("k8s/release.sh.jinja",                         "deploy/k8s/release.sh",                                  Managed, ONCE, K8S),
 ];

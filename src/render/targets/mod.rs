@@ -128,6 +128,8 @@ const CORE: &[Target] = &[
     // docker compose.
     row("compose/compose.yaml.jinja",           "deploy/compose/compose.yaml",         Managed,  Once, When::Compose),
     row("compose/prometheus.yml.jinja",         "deploy/compose/prometheus.yml",       Managed,  Once, When::Compose),
+    row("observability/alerts.yml.jinja",       "deploy/compose/alerts.yml",           Managed,  Once, When::Compose),
+    row("observability/alerts.test.yml.jinja",  "deploy/compose/alerts.test.yml",      Managed,  Once, When::Compose),
     row("observability/grafana-datasources.yaml.jinja", "deploy/compose/grafana/datasources.yaml", Managed, Once, When::Compose),
     row("observability/grafana-dashboards.yaml.jinja",  "deploy/compose/grafana/dashboards.yaml",  Managed, Once, When::Compose),
     row("observability/dashboard.json.jinja",   "deploy/compose/grafana/dashboards/{service}.json", Managed, Each, When::Compose),
