@@ -86,6 +86,12 @@ pub(crate) struct ProjectSpec {
     #[serde(default)]
     #[schemars(with = "Option<String>", regex(pattern = REGISTRY))]
     pub registry: Option<Spanned<String>>,
+    /// Whether a request that replaces or deletes a record must name the version it is based
+    /// on (REST `If-Match` with the record's `ETag`, gRPC `version`); without one it is refused
+    /// (428 / `FAILED_PRECONDITION`). Default false: such a request changes whichever version
+    /// is current, still never over a change made after it was read.
+    #[serde(default)]
+    pub require_if_match: bool,
     /// A directory (relative to `fleet.toml`) whose files override the embedded templates
     /// of the same path. See `fleetwright templates list` and `templates eject`.
     #[serde(default)]

@@ -11,7 +11,7 @@
 //! becomes a `RENAME COLUMN`; a new required field of a stored entity needs a default; an enum
 //! value that rows may hold is removed only with the value that replaces it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::ops::Range;
 
@@ -49,6 +49,14 @@ pub enum Op {
     CreateTable {
         table: String,
         columns: Vec<Column>,
+        /// With the `version` column optimistic concurrency checks; tables created before it
+        /// existed get it through [`Op::AddVersion`].
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        versioned: bool,
+    },
+    /// The `version` column for a table created without one (existing rows start at 1).
+    AddVersion {
+        table: String,
     },
     AddColumn {
         table: String,
@@ -109,15 +117,27 @@ impl Migration {
 fn op_sql(op: &Op) -> String {
     let mut out = String::new();
     match op {
-        Op::CreateTable { table, columns } => {
+        Op::CreateTable {
+            table,
+            columns,
+            versioned,
+        } => {
             let _ = writeln!(out, "CREATE TABLE \"{table}\" (");
             let _ = writeln!(out, "    \"id\" TEXT PRIMARY KEY NOT NULL,");
             for column in columns {
                 let _ = writeln!(out, "    \"{}\" {},", column.name, column_type(&column.spec, false));
             }
             let _ = writeln!(out, "    \"created_at\" TEXT NOT NULL,");
-            let _ = writeln!(out, "    \"updated_at\" TEXT NOT NULL");
+            if *versioned {
+                let _ = writeln!(out, "    \"updated_at\" TEXT NOT NULL,");
+                let _ = writeln!(out, "    \"version\" {VERSION_TYPE}");
+            } else {
+                let _ = writeln!(out, "    \"updated_at\" TEXT NOT NULL");
+            }
             let _ = write!(out, ");");
+        }
+        Op::AddVersion { table } => {
+            let _ = write!(out, "ALTER TABLE \"{table}\" ADD COLUMN \"version\" {VERSION_TYPE};");
         }
         Op::AddColumn { table, column, default } => {
             let ty = match default {
@@ -162,6 +182,10 @@ fn op_sql(op: &Op) -> String {
     }
     out
 }
+
+/// The `version` column of entity tables: 1 when a row is created, one more at each change;
+/// updates and deletes check it in the same statement (optimistic concurrency).
+pub(crate) const VERSION_TYPE: &str = "BIGINT NOT NULL DEFAULT 1";
 
 /// SQL type of a column; with `default`, required columns get a default so existing rows
 /// can take the new column.
@@ -268,6 +292,9 @@ pub struct History {
     /// Tables of entities no longer in the manifest, kept with their rows until dropped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retired_tables: Vec<String>,
+    /// Tables that have the `version` column.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub versioned: BTreeSet<String>,
 }
 
 impl History {
@@ -284,9 +311,11 @@ impl History {
         &self,
         service: &str,
         wanted: &[(String, Vec<Wanted>)],
+        versioned: &BTreeSet<String>,
         drops: &[&DropRequest],
     ) -> Result<History, Error> {
         let mut ops = Vec::new();
+        let mut now_versioned = self.versioned.clone();
         let mut problems = Diagnostics::default();
         let mut tables = BTreeMap::new();
         let mut retired_tables: Vec<String> = Vec::new();
@@ -295,10 +324,17 @@ impl History {
                 ops.push(Op::CreateTable {
                     table: table.clone(),
                     columns: columns.iter().map(|w| w.column.clone()).collect(),
+                    versioned: versioned.contains(table),
                 });
+                if versioned.contains(table) {
+                    now_versioned.insert(table.clone());
+                }
                 tables.insert(table.clone(), columns.iter().map(|w| w.column.clone()).collect());
                 continue;
             };
+            if versioned.contains(table) && now_versioned.insert(table.clone()) {
+                ops.push(Op::AddVersion { table: table.clone() });
+            }
             let next = advance_table(table, existing, columns, &mut ops, &mut problems);
             tables.insert(table.clone(), next);
         }
@@ -314,10 +350,12 @@ impl History {
         for drop in drops {
             drop_retired(service, drop, &mut tables, &mut retired_tables, &mut ops)?;
         }
+        now_versioned.retain(|table| tables.contains_key(table));
         let mut next = History {
             applied: self.applied.clone(),
             tables,
             retired_tables,
+            versioned: now_versioned,
         };
         if ops.is_empty() {
             return Ok(next);
@@ -525,6 +563,7 @@ fn drop_retired(
         applied: Vec::new(),
         tables: tables.clone(),
         retired_tables: retired_tables.clone(),
+        versioned: BTreeSet::new(),
     }
     .retired(service);
     let refused = |why: String| {
@@ -576,7 +615,7 @@ impl History {
     /// [`History::advance`] to plain columns (required ones defaulting to their type's
     /// default, no renames or replacements), dropping nothing.
     pub(crate) fn advance_plain(&self, service: &str, wanted: &[(String, Vec<Column>)]) -> Result<History, Error> {
-        self.advance(service, &plain(wanted), &[])
+        self.advance(service, &plain(wanted), &BTreeSet::new(), &[])
     }
 }
 
@@ -603,6 +642,7 @@ impl History {
                     Op::DropTable { table } => format!("table `{table}` and every row in it"),
                     Op::DropColumn { table, column } => format!("column `{table}.{column}` and its data"),
                     Op::CreateTable { .. }
+                    | Op::AddVersion { .. }
                     | Op::AddColumn { .. }
                     | Op::RenameColumn { .. }
                     | Op::ReplaceValue { .. } => continue,
@@ -701,7 +741,7 @@ mod tests {
         let wanted = plain(&orders(vec![col("total", "int64")]));
         let request = |text: &str| text.parse::<DropRequest>().unwrap();
         let (note, notes) = (request("o.orders.note"), request("o.notes"));
-        let v2 = v1.advance("o", &wanted, &[&note, &notes]).unwrap();
+        let v2 = v1.advance("o", &wanted, &BTreeSet::new(), &[&note, &notes]).unwrap();
         let last = v2.applied.last().unwrap();
         assert_eq!(
             last.sql(),
@@ -712,7 +752,7 @@ mod tests {
         assert_eq!(v2.drops_after(1).len(), 2);
         // A column still in the manifest, or one that does not exist, is refused by name.
         let total = request("o.orders.total");
-        let error = v1.advance("o", &wanted, &[&total]).unwrap_err();
+        let error = v1.advance("o", &wanted, &BTreeSet::new(), &[&total]).unwrap_err();
         assert!(
             error.to_string().contains("its field is still in fleet.toml"),
             "{error}"
@@ -722,7 +762,7 @@ mod tests {
             "{error:?}"
         );
         let unknown = request("o.orders.nope");
-        assert!(v1.advance("o", &wanted, &[&unknown]).is_err());
+        assert!(v1.advance("o", &wanted, &BTreeSet::new(), &[&unknown]).is_err());
         assert!("o".parse::<DropRequest>().is_err() && "o..x".parse::<DropRequest>().is_err());
     }
 
@@ -733,9 +773,12 @@ mod tests {
             .unwrap();
         let mut wanted = plain(&orders(vec![col("total", "int64"), col("paid", "bool")]));
         wanted[0].1[1].default = None;
-        assert_eq!(codes(&v1.advance("o", &wanted, &[]).unwrap_err()), ["E029"]);
+        assert_eq!(
+            codes(&v1.advance("o", &wanted, &BTreeSet::new(), &[]).unwrap_err()),
+            ["E029"]
+        );
         wanted[0].1[1].default = Some("1".into());
-        let v2 = v1.advance("o", &wanted, &[]).unwrap();
+        let v2 = v1.advance("o", &wanted, &BTreeSet::new(), &[]).unwrap();
         assert_eq!(
             v2.applied[1].sql(),
             "ALTER TABLE \"orders\" ADD COLUMN \"paid\" INTEGER NOT NULL DEFAULT 1;\n"
@@ -749,10 +792,10 @@ mod tests {
                 Wanted::plain(col("tags", "string[]")),
             ],
         )];
-        assert!(v1.advance("o", &wanted, &[]).is_ok());
+        assert!(v1.advance("o", &wanted, &BTreeSet::new(), &[]).is_ok());
         // A new entity's table has no rows yet.
         let fresh = [("lines".to_owned(), vec![Wanted::plain(col("qty", "int32"))])];
-        assert!(v1.advance("o", &fresh, &[]).is_ok());
+        assert!(v1.advance("o", &fresh, &BTreeSet::new(), &[]).is_ok());
     }
 
     #[test]
@@ -769,7 +812,9 @@ mod tests {
                 }],
             )]
         };
-        let v2 = v1.advance("users", &renamed("display_name"), &[]).unwrap();
+        let v2 = v1
+            .advance("users", &renamed("display_name"), &BTreeSet::new(), &[])
+            .unwrap();
         assert_eq!(v2.applied[1].file_name(), "0002_rename_users_full_name.sql");
         assert_eq!(
             v2.applied[1].sql(),
@@ -777,10 +822,17 @@ mod tests {
         );
         assert_eq!(v2.tables["users"], [col("full_name", "string")]);
         // Generating again with `renamed_from` still written changes nothing.
-        assert_eq!(v2.advance("users", &renamed("display_name"), &[]).unwrap(), v2);
+        assert_eq!(
+            v2.advance("users", &renamed("display_name"), &BTreeSet::new(), &[])
+                .unwrap(),
+            v2
+        );
         // A rename from a column that never existed needs a decision.
         assert_eq!(
-            codes(&v1.advance("users", &renamed("nick"), &[]).unwrap_err()),
+            codes(
+                &v1.advance("users", &renamed("nick"), &BTreeSet::new(), &[])
+                    .unwrap_err()
+            ),
             ["E029"]
         );
     }
@@ -800,10 +852,13 @@ mod tests {
             col("status", "enum(draft, paid)"),
             col("flags", "enum(a)[]"),
         ]));
-        assert_eq!(codes(&v1.advance("o", &wanted, &[]).unwrap_err()), ["E029", "E029"]);
+        assert_eq!(
+            codes(&v1.advance("o", &wanted, &BTreeSet::new(), &[]).unwrap_err()),
+            ["E029", "E029"]
+        );
         wanted[0].1[0].replaced_values = vec![("held".into(), "draft".into())];
         wanted[0].1[1].replaced_values = vec![("b".into(), "a".into())];
-        let v2 = v1.advance("o", &wanted, &[]).unwrap();
+        let v2 = v1.advance("o", &wanted, &BTreeSet::new(), &[]).unwrap();
         assert_eq!(v2.applied[1].name, "replace_orders_status_values");
         assert_eq!(
             v2.applied[1].sql(),

@@ -61,6 +61,8 @@ pub struct Project {
     pub registry: String,
     /// Template override directory, relative to the manifest.
     pub templates: Option<String>,
+    /// Changes must name the version they are based on (`If-Match`, gRPC `version`).
+    pub require_if_match: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -192,6 +194,8 @@ pub struct SystemNumbers {
     pub id: u32,
     pub created_at: u32,
     pub updated_at: u32,
+    /// The optimistic concurrency version.
+    pub version: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]

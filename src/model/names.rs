@@ -246,7 +246,7 @@ const DEPENDENCIES: &[&str] = &[
 ];
 
 /// Columns every entity gets.
-pub(crate) const ENTITY_COLUMNS: &[&str] = &["id", "created_at", "updated_at"];
+pub(crate) const ENTITY_COLUMNS: &[&str] = &["id", "created_at", "updated_at", "version"];
 
 /// Why a service or project name is reserved, if it is.
 pub(crate) fn reserved_service_name(name: &str) -> Option<&'static str> {

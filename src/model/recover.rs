@@ -164,6 +164,7 @@ pub fn parse_migration(
         if let Some(table) = line.strip_prefix("CREATE TABLE ").and_then(|r| r.strip_suffix(" (")) {
             let table = unquote(table)?;
             let mut columns = Vec::new();
+            let mut versioned = false;
             for column in lines.by_ref() {
                 if column == ");" {
                     break;
@@ -174,15 +175,26 @@ pub fn parse_migration(
                 if matches!(name.as_str(), "id" | "created_at" | "updated_at") {
                     continue;
                 }
+                if name == "version" {
+                    versioned = true;
+                    continue;
+                }
                 let spec = spec_for(&table, &name, sql, false, spec_of)?;
                 columns.push(Column::new(name, spec));
             }
-            ops.push(Op::CreateTable { table, columns });
+            ops.push(Op::CreateTable {
+                table,
+                columns,
+                versioned,
+            });
         } else if let Some(rest) = line.strip_prefix("ALTER TABLE ") {
             let (table, change) = rest.split_once(' ').ok_or("an ALTER TABLE names no change")?;
             let table = unquote(table)?;
             let change = change.strip_suffix(';').ok_or("an ALTER TABLE does not end with `;`")?;
-            if let Some(column) = change.strip_prefix("ADD COLUMN ") {
+            if change.starts_with("ADD COLUMN \"version\" ") {
+                // `version` is no field name: it is always the concurrency column.
+                ops.push(Op::AddVersion { table });
+            } else if let Some(column) = change.strip_prefix("ADD COLUMN ") {
                 let (name, sql) = column.split_once(' ').ok_or("an added column has no type")?;
                 let name = unquote(name)?;
                 // The type's own default (older histories), else the manifest's.
@@ -333,8 +345,18 @@ pub fn replay(mut start: History, migrations: Vec<Migration>) -> History {
     for migration in migrations {
         for op in &migration.ops {
             match op {
-                Op::CreateTable { table, columns } => {
+                Op::CreateTable {
+                    table,
+                    columns,
+                    versioned,
+                } => {
                     start.tables.insert(table.clone(), columns.clone());
+                    if *versioned {
+                        start.versioned.insert(table.clone());
+                    }
+                }
+                Op::AddVersion { table } => {
+                    start.versioned.insert(table.clone());
                 }
                 Op::AddColumn { table, column, .. } => {
                     start.tables.entry(table.clone()).or_default().push(column.clone());
@@ -358,6 +380,7 @@ pub fn replay(mut start: History, migrations: Vec<Migration>) -> History {
                 }
                 Op::DropTable { table } => {
                     start.tables.remove(table);
+                    start.versioned.remove(table);
                 }
             }
         }
@@ -664,9 +687,10 @@ enum OrderStatus {
         )
     }
 
-    #[test]
-    fn every_migration_fleetwright_writes_reads_back_exactly() {
-        let none = |_: &str, _: &str| None;
+    /// A history through every operation fleetwright writes: tables created (with and without
+    /// `version`), columns added (with the type's and the manifest's default), renamed, dropped,
+    /// enum values replaced, a table dropped.
+    fn every_operation() -> History {
         let v1 = History::default()
             .advance_plain(
                 "o",
@@ -693,6 +717,7 @@ enum OrderStatus {
             .advance(
                 "o",
                 &crate::model::migrations::plain(&[("lines".into(), vec![col("at", "timestamp")])]),
+                &std::collections::BTreeSet::new(),
                 &drops.iter().collect::<Vec<_>>(),
             )
             .unwrap();
@@ -713,6 +738,7 @@ enum OrderStatus {
                         },
                     ],
                 )],
+                &std::collections::BTreeSet::new(),
                 &[],
             )
             .unwrap();
@@ -738,8 +764,27 @@ enum OrderStatus {
             ],
         )]);
         wanted[0].1[2].replaced_values = vec![("x".into(), "y".into())];
-        let v6 = v5.advance("o", &wanted, &[]).unwrap();
-        let v3 = v6;
+        // Optimistic concurrency reaches an existing table, and a new one is created with it.
+        let versioned: std::collections::BTreeSet<String> = ["lines".to_owned(), "tags".to_owned()].into();
+        wanted.push(("tags".into(), vec![Wanted::plain(col("label", "string"))]));
+        let v6 = v5.advance("o", &wanted, &versioned, &[]).unwrap();
+        assert_eq!(
+            v6.applied[5]
+                .sql()
+                .lines()
+                .filter(|l| l.contains("\"version\" BIGINT NOT NULL DEFAULT 1"))
+                .count(),
+            2,
+            "{}",
+            v6.applied[5].sql()
+        );
+        v6
+    }
+
+    #[test]
+    fn every_migration_fleetwright_writes_reads_back_exactly() {
+        let none = |_: &str, _: &str| None;
+        let v3 = every_operation();
         assert_eq!(v3.applied.len(), 6);
         for migration in &v3.applied {
             let read = parse_migration(&migration.file_name(), &file(migration), &none).unwrap();
@@ -754,7 +799,7 @@ enum OrderStatus {
             .map(|m| parse_migration(&m.file_name(), &file(m), &spec).unwrap())
             .collect();
         let replayed = replay(History::default(), read);
-        assert_eq!(replayed.tables.keys().collect::<Vec<_>>(), ["lines"]);
+        assert_eq!(replayed.tables.keys().collect::<Vec<_>>(), ["lines", "tags"]);
         assert_eq!(
             replayed.tables["lines"]
                 .iter()
@@ -763,6 +808,7 @@ enum OrderStatus {
             ["placed_at", "label", "kind"]
         );
         assert_eq!(replayed.applied.len(), 6);
+        assert_eq!(replayed.versioned, v3.versioned);
     }
 
     #[test]

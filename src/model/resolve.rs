@@ -88,6 +88,7 @@ pub(crate) fn resolve(manifest: &Manifest, choices: &Choices) -> Result<Workspac
             .as_ref()
             .map_or_else(|| DEFAULT_REGISTRY.to_owned(), |r| r.get_ref().clone()),
         templates: manifest.project.templates.as_ref().map(|t| t.get_ref().clone()),
+        require_if_match: manifest.project.require_if_match,
         name,
     };
 

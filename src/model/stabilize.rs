@@ -34,13 +34,14 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State, drops: &[DropReque
         for entity in &mut service.entities {
             let mut names: Vec<&str> = vec!["id"];
             names.extend(entity.fields.iter().map(|f| f.name.as_str()));
-            names.extend(["created_at", "updated_at"]);
+            names.extend(["created_at", "updated_at", "version"]);
             let key = format!("{package}.{}", entity.name);
             let numbering = renumber(previous.messages.get(&key), &names);
             entity.system_numbers = SystemNumbers {
                 id: numbering.numbers["id"],
                 created_at: numbering.numbers["created_at"],
                 updated_at: numbering.numbers["updated_at"],
+                version: numbering.numbers["version"],
             };
             apply_fields(&mut entity.fields, &numbering, &package, previous, &mut next);
             entity.reserved_numbers = numbering.reserved_numbers.iter().copied().collect();
@@ -64,7 +65,7 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State, drops: &[DropReque
                 .get(&service.name)
                 .cloned()
                 .unwrap_or_default()
-                .advance(&service.name, &wanted, &drops);
+                .advance(&service.name, &wanted, &versioned_tables(service), &drops);
             // Every service's schema problems are reported together.
             let history = match advanced {
                 Ok(history) => history,
@@ -142,6 +143,11 @@ pub(crate) fn wanted_tables(service: &Service) -> Vec<(String, Vec<Wanted>)> {
                 .map(|(table, columns)| (table, columns.into_iter().map(Wanted::plain).collect())),
         )
         .collect()
+}
+
+/// The tables with a `version` column: every entity's (the event tables are written once).
+fn versioned_tables(service: &Service) -> std::collections::BTreeSet<String> {
+    service.entities.iter().map(|e| e.table.clone()).collect()
 }
 
 /// The event tables a service needs besides its entities' (their names cannot clash with an

@@ -251,7 +251,7 @@ fn field_numbers_survive_reordering_and_removed_ones_are_reserved() {
     let changed = reordered.replace("tags = \"string[]\"\n", "weight_grams = \"int32?\"\n");
     let third = plan_with(&changed, &second_state);
     let text = proto(&third.0, "products");
-    assert!(text.contains("optional int32 weight_grams = 9;"), "{text}");
+    assert!(text.contains("optional int32 weight_grams = 10;"), "{text}");
     assert!(
         text.contains("reserved 6;") && text.contains("reserved \"tags\";"),
         "{text}"

@@ -46,12 +46,12 @@ const MIGRATIONS: &str = "services/members/migrations";
 
 /// A database the test applies migrations to and queries, through its command-line client
 /// (`sqlite3` or `psql`), which reads SQL on standard input.
-struct Database {
+pub(crate) struct Database {
     client: Vec<String>,
 }
 
 impl Database {
-    fn sqlite(file: &Path) -> Self {
+    pub(crate) fn sqlite(file: &Path) -> Self {
         let client = ["sqlite3", "-bail", "-batch", "-noheader", "-list"].map(str::to_owned);
         Self {
             client: client
@@ -81,7 +81,7 @@ impl Database {
     }
 
     /// Runs `sql`, which must succeed; returns rows as `a|b` lines.
-    fn execute(&self, sql: &str) -> String {
+    pub(crate) fn execute(&self, sql: &str) -> String {
         self.run(sql).unwrap_or_else(|why| panic!("{why}"))
     }
 

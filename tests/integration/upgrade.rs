@@ -64,6 +64,20 @@ fn a_workspace_from_an_earlier_fleetwright_is_upgraded_with_its_hand_edits() {
     // The workspace is now this fleetwright's, with the bases of its next merges.
     assert!(scratch.read("fleet.lock").contains("format = 2"));
     assert!(scratch.exists(".fleetwright/base/README.md"));
+    // Its table gets the concurrency `version` in a new migration, at 1 for the rows it has.
+    let first = scratch.read("services/notes/migrations/0001_init.sql");
+    let second = scratch.read("services/notes/migrations/0002_update_schema.sql");
+    assert!(
+        second.contains("ALTER TABLE \"notes\" ADD COLUMN \"version\" BIGINT NOT NULL DEFAULT 1;"),
+        "{second}"
+    );
+    if crate::support::tool("sqlite3").is_some() {
+        let db = crate::schema::Database::sqlite(&scratch.join("notes.db"));
+        db.execute(&first);
+        db.execute("INSERT INTO notes (id, title, created_at, updated_at) VALUES ('n1', 'kept', 't', 't')");
+        db.execute(&second);
+        assert_eq!(db.execute("SELECT title, version FROM notes"), "kept|1");
+    }
     scratch.run(&["check"]).assert_code(0);
     let again = scratch.run(&["generate"]);
     again.assert_code(0);

@@ -19,6 +19,14 @@ pub enum AppError {
     /// The request conflicts with the current state (HTTP 409 / gRPC `FAILED_PRECONDITION`).
     #[error("{0}")]
     Conflict(String),
+    /// The record is no longer the version the request names (HTTP 412 / gRPC `ABORTED`):
+    /// read it again, then retry.
+    #[error("{0}")]
+    Stale(String),
+    /// The request must name the version it changes and does not (HTTP 428 / gRPC
+    /// `FAILED_PRECONDITION`).
+    #[error("{0}")]
+    PreconditionRequired(String),
     /// A dependency is unavailable (HTTP 503 / gRPC `UNAVAILABLE`).
     #[error("{0}")]
     Unavailable(String),
@@ -38,6 +46,8 @@ impl AppError {
             Self::Invalid(_) => "invalid_argument",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
+            Self::Stale(_) => "precondition_failed",
+            Self::PreconditionRequired(_) => "precondition_required",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -48,6 +58,8 @@ impl AppError {
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Stale(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -72,6 +84,52 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+/// Optimistic concurrency: every record has a `version`, 1 when created and one more at each
+/// change. A request that changes a record may name the version it read (REST `If-Match`,
+/// gRPC `version`); the change is checked and written in one statement, so of two writes that
+/// read the same version exactly one wins.
+pub mod version {
+    use super::AppError;
+
+    /// Refuses a change asked for `asked` when the record is at `current`.
+    ///
+    /// # Errors
+    /// [`AppError::Stale`] when they differ.
+    pub fn check(asked: Option<i64>, current: i64, what: &str) -> Result<(), AppError> {
+        match asked {
+            Some(asked) if asked != current => {
+                Err(AppError::Stale(format!("{what} is at version {current}, not {asked}: read it again, then retry")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The error for a change whose version check failed in the database: another request
+    /// changed or deleted the record after it was read. Stale when the request named a
+    /// version, else a conflict to retry.
+    pub fn changed_meanwhile(asked: Option<i64>, what: &str) -> AppError {
+        let message = format!("{what} was changed or deleted by another request meanwhile: read it again, then retry");
+        match asked {
+            Some(_) => AppError::Stale(message),
+            None => AppError::Conflict(message),
+        }
+    }
+
+    /// The version a gRPC request names (`0`: none), refused when one is required.
+    ///
+    /// # Errors
+    /// [`AppError::PreconditionRequired`] for `0` when `required`.
+    pub fn from_pb(version: i64, required: bool) -> Result<Option<i64>, AppError> {
+        match version {
+            0 if required => Err(AppError::PreconditionRequired(
+                "set `version` to the version this change is based on (from the last read)".to_owned(),
+            )),
+            0 => Ok(None),
+            version => Ok(Some(version)),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     code: &'a str,
@@ -92,7 +150,8 @@ impl From<AppError> for tonic::Status {
         match error {
             AppError::Invalid(message) => Self::invalid_argument(message),
             AppError::NotFound(_) => Self::not_found(error.to_string()),
-            AppError::Conflict(message) => Self::failed_precondition(message),
+            AppError::Conflict(message) | AppError::PreconditionRequired(message) => Self::failed_precondition(message),
+            AppError::Stale(message) => Self::aborted(message),
             AppError::Unavailable(message) => Self::unavailable(message),
             AppError::Internal(_) => Self::internal("internal error"),
         }
@@ -109,6 +168,8 @@ mod tests {
             (AppError::Invalid("bad".into()), 422, tonic::Code::InvalidArgument),
             (AppError::NotFound("Order 1".into()), 404, tonic::Code::NotFound),
             (AppError::Conflict("no".into()), 409, tonic::Code::FailedPrecondition),
+            (AppError::Stale("old".into()), 412, tonic::Code::Aborted),
+            (AppError::PreconditionRequired("say".into()), 428, tonic::Code::FailedPrecondition),
             (AppError::Unavailable("down".into()), 503, tonic::Code::Unavailable),
             (AppError::internal(anyhow::anyhow!("secret detail")), 500, tonic::Code::Internal),
         ];
@@ -118,6 +179,20 @@ mod tests {
             assert_eq!(status.code(), grpc);
             assert!(!status.message().contains("secret"), "internal details stay in the logs");
         }
+    }
+
+    #[test]
+    fn a_version_other_than_the_current_one_is_stale() {
+        assert!(version::check(None, 3, "Order 1").is_ok());
+        assert!(version::check(Some(3), 3, "Order 1").is_ok());
+        let stale = version::check(Some(2), 3, "Order 1").unwrap_err();
+        assert_eq!(stale.status().as_u16(), 412);
+        assert!(stale.to_string().contains("at version 3, not 2"), "{stale}");
+        assert_eq!(version::changed_meanwhile(Some(2), "x").status().as_u16(), 412);
+        assert_eq!(version::changed_meanwhile(None, "x").status().as_u16(), 409);
+        assert_eq!(version::from_pb(0, false).unwrap(), None);
+        assert_eq!(version::from_pb(4, true).unwrap(), Some(4));
+        assert_eq!(version::from_pb(0, true).unwrap_err().status().as_u16(), 428);
     }
 
     #[test]

@@ -211,13 +211,86 @@ pub fn id(raw: &str) -> Result<uuid::Uuid, AppError> {
     uuid::Uuid::from_text(raw, "id")
 }
 
-/// 201 Created with the new record's `Location`.
-pub fn created<T: Serialize>(location: &str, record: T) -> (StatusCode, HeaderMap, Json<T>) {
-    let mut headers = HeaderMap::new();
+/// 201 Created with the new record's `Location` and `ETag`.
+pub fn created<T: Serialize>(location: &str, version: i64, record: T) -> (StatusCode, HeaderMap, Json<T>) {
+    let (mut headers, record) = tagged(version, record);
     if let Ok(location) = HeaderValue::from_str(location) {
         headers.insert(header::LOCATION, location);
     }
-    (StatusCode::CREATED, headers, Json(record))
+    (StatusCode::CREATED, headers, record)
+}
+
+/// A record with its `ETag`: its version, quoted (`"3"`).
+pub fn tagged<T: Serialize>(version: i64, record: T) -> (HeaderMap, Json<T>) {
+    let mut headers = HeaderMap::new();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        headers.insert(header::ETAG, etag);
+    }
+    (headers, Json(record))
+}
+
+/// `input` with a JSON merge patch (RFC 7396) applied: the patch's fields replace the
+/// input's, `null` removes one (an optional field becomes empty), nested objects merge.
+///
+/// # Errors
+/// [`AppError::Invalid`] when the result is no valid input (a field of the wrong type, an
+/// unknown field, a required field set to `null`).
+pub fn merge_patch<T: Serialize + serde::de::DeserializeOwned>(
+    input: &T,
+    patch: serde_json::Value,
+) -> Result<T, AppError> {
+    let mut merged = serde_json::to_value(input).map_err(AppError::internal)?;
+    merge(&mut merged, patch);
+    serde_json::from_value(merged).map_err(|error| AppError::Invalid(error.to_string()))
+}
+
+fn merge(target: &mut serde_json::Value, patch: serde_json::Value) {
+    let serde_json::Value::Object(fields) = patch else {
+        *target = patch;
+        return;
+    };
+    if !target.is_object() {
+        *target = serde_json::Value::Object(serde_json::Map::new());
+    }
+    if let serde_json::Value::Object(object) = target {
+        for (key, value) in fields {
+            if value.is_null() {
+                object.remove(&key);
+            } else {
+                merge(object.entry(key).or_insert(serde_json::Value::Null), value);
+            }
+        }
+    }
+}
+
+/// The version an `If-Match` header names (`"3"`, as the `ETag` gave it); `None` without one
+/// or for `*`.
+///
+/// # Errors
+/// [`AppError::PreconditionRequired`] without one when `required`; [`AppError::Stale`] for a
+/// value that is no version of ours (a weak or foreign tag never matches).
+pub fn if_match(headers: &HeaderMap, required: bool) -> Result<Option<i64>, AppError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return if required {
+            Err(AppError::PreconditionRequired(
+                "send `If-Match` with the `ETag` of the version this change is based on".to_owned(),
+            ))
+        } else {
+            Ok(None)
+        };
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    text.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|t| t.parse::<i64>().ok())
+        .filter(|version| *version > 0)
+        .map(Some)
+        .ok_or_else(|| {
+            AppError::Stale(format!("`If-Match: {text}` matches no version: send an `ETag` as it was given"))
+        })
 }
 
 #[cfg(all(test, feature = "testing"))]
@@ -270,5 +343,60 @@ mod tests {
         }
         assert!(!metrics.contains(r#"route="/metrics""#), "scrapes are not traffic");
         service.stop().await.unwrap();
+    }
+}
+
+#[cfg(test)]
+mod if_match_tests {
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    use super::if_match;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::IF_MATCH, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn a_merge_patch_replaces_removes_and_merges_as_rfc_7396_says() {
+        use serde_json::json;
+        // The examples of RFC 7396, section 3, on a map (the input types of services are structs).
+        let cases = [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "b"}), json!({"b": "c"}), json!({"a": "b", "b": "c"})),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (json!({"a": "b", "b": "c"}), json!({"a": null}), json!({"b": "c"})),
+            (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": {"b": "c"}}), json!({"a": {"b": "d", "c": null}}), json!({"a": {"b": "d"}})),
+            (json!({"a": [{"b": "c"}]}), json!({"a": [1]}), json!({"a": [1]})),
+            (json!({"e": null}), json!({"a": 1}), json!({"e": null, "a": 1})),
+        ];
+        for (input, patch, expected) in cases {
+            let input = input.as_object().cloned().expect("an object");
+            let merged = super::merge_patch(&input, patch.clone()).unwrap();
+            assert_eq!(serde_json::Value::Object(merged), expected, "{input:?} + {patch}");
+        }
+        #[derive(Debug, serde::Serialize, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Input {
+            name: String,
+        }
+        let input = Input { name: "a".into() };
+        for bad in [json!({"name": null}), json!({"name": 3}), json!({"nope": 1})] {
+            let error = super::merge_patch(&input, bad.clone()).unwrap_err();
+            assert_eq!(error.status().as_u16(), 422, "{bad}");
+        }
+    }
+
+    #[test]
+    fn if_match_names_a_version_as_the_etag_gave_it() {
+        assert_eq!(if_match(&headers("\"3\""), true).unwrap(), Some(3));
+        assert_eq!(if_match(&headers("*"), true).unwrap(), None);
+        assert_eq!(if_match(&HeaderMap::new(), false).unwrap(), None);
+        assert_eq!(if_match(&HeaderMap::new(), true).unwrap_err().status().as_u16(), 428);
+        for foreign in ["W/\"3\"", "3", "\"x\"", "\"0\""] {
+            assert_eq!(if_match(&headers(foreign), false).unwrap_err().status().as_u16(), 412, "{foreign}");
+        }
     }
 }

@@ -65,10 +65,19 @@ impl<A> TestService<A> {
     /// # Panics
     /// When the service does not answer with an HTTP response.
     pub async fn http(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
+        self.http_with(method, path, body, &[]).await
+    }
+
+    /// [`Self::http`] with more request headers (`("if-match", "\"1\"")`).
+    ///
+    /// # Panics
+    /// As [`Self::http`].
+    pub async fn http_with(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
         let mut stream = TcpStream::connect(self.http).await.expect("connects");
         let body = body.unwrap_or("");
+        let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
             body.len()
         );
         stream.write_all(request.as_bytes()).await.expect("sends");

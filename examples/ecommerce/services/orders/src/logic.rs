@@ -164,7 +164,12 @@ impl Hooks for Logic {
         if order.status == OrderStatus::Pending {
             let mut paid = order.input();
             paid.status = OrderStatus::Paid;
-            store::update_order(tx.conn(), order_id, paid).await?;
+            // Only over the pending order just read: a cancel that commits in between makes
+            // this fail, and the event is delivered again and sees the cancelled order.
+            let written = store::update_order_at(tx.conn(), &order, paid).await?;
+            if written.is_none() {
+                return Err(AppError::Conflict(format!("order {order_id} changed while it was being paid")));
+            }
             tracing::info!(%order_id, payment_id = event.payment_id, "order paid");
         }
         Ok(())
