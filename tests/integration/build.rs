@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::support::{ECOMMERCE, Scratch, cargo, required_under_ci, run_tool, tool};
+use crate::support::{ECOMMERCE, NO_ENTITIES, Scratch, cargo, required_under_ci, run_tool, tool};
 
 /// The buf binary: `FLEETWRIGHT_BUF` (scripts/tools.sh), else from PATH; required under CI.
 fn buf() -> Option<PathBuf> {
@@ -92,6 +92,24 @@ fn generated_minimal_and_everything_workspaces_pass_their_own_pipelines() {
     // Every feature of the manifest at once, with long names that make lines wrap.
     let scratch = Scratch::with_manifest(include_str!("../fixtures/everything/fleet.toml"));
     scratch.run(&["generate"]).assert_code(0);
+    run_the_generated_pipelines(&scratch);
+}
+
+#[test]
+#[ignore = "builds a generated workspace (minutes); run by .ci/run"]
+fn services_without_entities_and_their_caller_pass_their_own_pipelines() {
+    // A pure compute service (no database), one with a database but nothing stored yet, and a
+    // service calling both: their protos hold an API with no rpcs, which buf accepts ...
+    let scratch = Scratch::generated(NO_ENTITIES);
+    for service in ["pricing", "ledger"] {
+        let proto = scratch.read(&format!("proto/calc/{service}/v1/{service}.proto"));
+        assert!(proto.contains("Service {}"), "{proto}");
+    }
+    if let Some(buf) = required_under_ci(buf(), "`buf` (scripts/tools.sh)") {
+        let (code, out) = run_buf(&buf, &scratch.join("proto"), &["lint"]);
+        assert_eq!(code, 0, "buf lint:\n{out}");
+    }
+    // ... and each crate builds, is lint- and format-clean and passes its own tests.
     run_the_generated_pipelines(&scratch);
 }
 
