@@ -65,10 +65,18 @@ impl<A> TestService<A> {
     /// # Panics
     /// When the service does not answer with an HTTP response.
     pub async fn http(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
+        self.http_as(method, path, "application/json", body).await
+    }
+
+    /// One HTTP/1.1 request whose body has the `Content-Type` `content_type`.
+    ///
+    /// # Panics
+    /// When the service does not answer with an HTTP response.
+    pub async fn http_as(&self, method: &str, path: &str, content_type: &str, body: Option<&str>) -> Reply {
         let mut stream = TcpStream::connect(self.http).await.expect("connects");
         let body = body.unwrap_or("");
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
         stream.write_all(request.as_bytes()).await.expect("sends");
