@@ -306,6 +306,7 @@ mod tests {
             http: api,
             grpc: tonic::service::Routes::default(),
             grpc_names: Vec::new(),
+            grpc_descriptors: &[],
             background: Vec::new(),
         };
         let running = Running::bind("observed", &config, (), Readiness::new(), parts).await.unwrap();

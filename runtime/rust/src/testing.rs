@@ -112,6 +112,32 @@ impl<A> TestService<A> {
         tonic_health::pb::health_check_response::ServingStatus::try_from(status).expect("a known status")
     }
 
+    /// The gRPC services the server lists through reflection (`grpc.reflection.v1`), sorted.
+    ///
+    /// # Panics
+    /// When reflection does not answer with a list of services.
+    pub async fn grpc_services(&self) -> Vec<String> {
+        use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+        use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse};
+
+        let mut client = ServerReflectionClient::new(self.channel().await);
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let stream = tonic::codegen::tokio_stream::once(request);
+        let mut replies = client.server_reflection_info(stream).await.expect("reflection answers").into_inner();
+        let reply: ServerReflectionResponse = replies.message().await.expect("a reply").expect("one reply");
+        let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+            panic!("not a list of services: {reply:?}");
+        };
+        let mut names: Vec<String> = list.service.into_iter().map(|service| service.name).collect();
+        names.sort();
+        names
+    }
+
     /// Stops the service as SIGTERM would and waits for it to finish draining.
     ///
     /// # Errors
