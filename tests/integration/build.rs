@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::support::{ECOMMERCE, Scratch, cargo, required_under_ci, run_tool, tool};
+use crate::support::{ECOMMERCE, NO_ENTITIES, Scratch, cargo, required_under_ci, run_tool, tool};
 
 /// The buf binary: `FLEETWRIGHT_BUF` (scripts/tools.sh), else from PATH; required under CI.
 fn buf() -> Option<PathBuf> {
@@ -93,6 +93,105 @@ fn generated_minimal_and_everything_workspaces_pass_their_own_pipelines() {
     let scratch = Scratch::with_manifest(include_str!("../fixtures/everything/fleet.toml"));
     scratch.run(&["generate"]).assert_code(0);
     run_the_generated_pipelines(&scratch);
+}
+
+#[test]
+#[ignore = "builds a generated workspace (minutes); run by .ci/run"]
+fn services_without_entities_and_their_caller_pass_their_own_pipelines() {
+    // A pure compute service (no database), one with a database but nothing stored yet, and a
+    // service calling both: their protos hold an API with no rpcs, which buf accepts ...
+    let scratch = Scratch::generated(NO_ENTITIES);
+    for service in ["pricing", "ledger"] {
+        let proto = scratch.read(&format!("proto/calc/{service}/v1/{service}.proto"));
+        assert!(proto.contains("Service {}"), "{proto}");
+    }
+    if let Some(buf) = required_under_ci(buf(), "`buf` (scripts/tools.sh)") {
+        let (code, out) = run_buf(&buf, &scratch.join("proto"), &["lint"]);
+        assert_eq!(code, 0, "buf lint:\n{out}");
+    }
+    // ... and each crate builds, is lint- and format-clean and passes its own tests.
+    run_the_generated_pipelines(&scratch);
+
+    // gRPC server reflection: `buf curl` lists a running service's API without its protos.
+    let Some(buf) = required_under_ci(buf(), "`buf` (scripts/tools.sh)") else {
+        return;
+    };
+    let binaries = PathBuf::from(crate::support::generated_target_dir()).join("debug");
+    for (service, expected) in [
+        ("shop", "calc.shop.v1.ShopService/CreateBasket"),
+        ("pricing", "grpc.health.v1.Health/Check"),
+    ] {
+        let running = Running::start(&binaries.join(service));
+        let url = format!("http://{}", running.grpc);
+        let args = ["curl", "--protocol", "grpc", "--http2-prior-knowledge"];
+        let (code, methods) = run_tool(&buf, &[&args[..], &["--list-methods", &url]].concat(), scratch.path());
+        assert_eq!(code, 0, "buf curl --list-methods {service}:\n{methods}");
+        assert!(methods.lines().any(|line| line == expected), "{service}:\n{methods}");
+        let (code, services) = run_tool(&buf, &[&args[..], &["--list-services", &url]].concat(), scratch.path());
+        assert_eq!(code, 0, "buf curl --list-services {service}:\n{services}");
+        let api = format!("calc.{service}.v1.{}Service", capitalized(service));
+        assert!(
+            services.lines().any(|line| line == api),
+            "{api} not listed:\n{services}"
+        );
+        let others: Vec<&str> = services
+            .lines()
+            .filter(|line| line.starts_with("calc.") && *line != api)
+            .collect();
+        assert!(others.is_empty(), "the services it calls are not its API: {others:?}");
+    }
+}
+
+fn capitalized(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
+/// A generated service's binary running on free loopback ports with an in-memory database;
+/// killed when dropped.
+struct Running {
+    child: std::process::Child,
+    grpc: std::net::SocketAddr,
+}
+
+impl Running {
+    fn start(binary: &Path) -> Self {
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+        };
+        let (http, grpc) = (free(), free());
+        let child = std::process::Command::new(binary)
+            .env("HTTP_ADDR", http.to_string())
+            .env("GRPC_ADDR", grpc.to_string())
+            .env("DATABASE_URL", "sqlite::memory:")
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
+        let running = Self { child, grpc };
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(grpc).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "{} never listened",
+                binary.display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 #[test]

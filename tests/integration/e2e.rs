@@ -105,7 +105,7 @@ fn ecommerce_system_works_end_to_end_through_the_gateway() {
     );
     assert_eq!(body["code"], "unavailable", "{body}");
     assert!(
-        body["message"].as_str().unwrap_or_default().contains("products"),
+        body["detail"].as_str().unwrap_or_default().contains("products"),
         "the error must name the dependency: {body}"
     );
     assert!(

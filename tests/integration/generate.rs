@@ -10,7 +10,7 @@ use fleetwright::model::load_source;
 use fleetwright::plan::Plan;
 use fleetwright::render::Templates;
 
-use crate::support::{ECOMMERCE, MINIMAL, insta_settings};
+use crate::support::{ECOMMERCE, MINIMAL, NO_ENTITIES, insta_settings};
 
 fn plan_of(name: &str, manifest: &str) -> Plan {
     let loaded = load_source(Source::from_text(name, manifest)).expect("example is valid");
@@ -139,6 +139,30 @@ fn ecommerce_tree() {
 #[test]
 fn minimal_tree() {
     snapshot_tree("minimal", MINIMAL);
+}
+
+/// Services without entities (with and without a database) and their caller: the files that
+/// differ from those of a service with entities, the protos, and the caller's build script.
+#[test]
+fn services_without_entities_tree() {
+    let plan = plan_of("fleet.toml", NO_ENTITIES);
+    let shown = |path: &str| {
+        let of_entityless = ["pricing", "ledger"].iter().any(|service| {
+            ["src/grpc.rs", "src/http.rs", "src/app.rs", "tests/api.rs"]
+                .iter()
+                .any(|file| path == format!("services/{service}/{file}"))
+        });
+        of_entityless || path.starts_with("proto/calc/") || path == "services/shop/build.rs"
+    };
+    let files: Vec<_> = plan.files.iter().filter(|(path, _)| shown(path.as_str())).collect();
+    let paths: Vec<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
+    assert_eq!(paths.len(), 12, "{paths:?}");
+    insta_settings().bind(|| {
+        for (path, file) in files {
+            let name = format!("no_entities__{}", path.as_str().replace('/', "__"));
+            insta::assert_snapshot!(name, file.contents);
+        }
+    });
 }
 
 #[test]

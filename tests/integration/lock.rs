@@ -27,7 +27,8 @@ fn message(proto: &str, name: &str) -> String {
     proto[start..end].to_owned()
 }
 
-/// MINIMAL with `body` removed (its number 3 reserved) and `pinned` added (number 6).
+/// MINIMAL with `body` removed (its number 3 reserved) and `pinned` added (number 7, after
+/// `version`'s 6).
 fn with_body_removed(scratch: &Scratch) {
     scratch.write(
         "fleet.toml",
@@ -154,8 +155,8 @@ fn force_without_a_lock_never_renumbers_a_field_or_drops_a_migration() {
         "reserved 3;",
         "reserved \"body\";",
         "string title = 2;",
-        "bool pinned = 6;",
-        "int32 rank = 7;",
+        "bool pinned = 7;",
+        "int32 rank = 8;",
         "created_at = 4;",
     ] {
         assert!(note.contains(line), "`{line}` missing from\n{note}");
@@ -240,7 +241,7 @@ fn numbers_only_the_proto_remembers_are_taken_back_into_the_lock() {
         .run(&["generate"])
         .assert_code(0)
         .assert_stderr_contains("recovered: proto/hello/notes/v1/notes.proto");
-    assert!(message(&scratch.read(PROTO), "Note").contains("bool pinned = 6;"));
+    assert!(message(&scratch.read(PROTO), "Note").contains("bool pinned = 7;"));
     scratch.run(&["check"]).assert_code(0);
 }
 
@@ -335,7 +336,7 @@ fn remove_entity_retires_its_table_and_re_adding_uses_it_again() {
     // The re-added message does not reuse the numbers of the old one's fields.
     let item = message(&scratch.read("proto/two/beta/v1/beta.proto"), "Item");
     assert!(
-        item.contains("reserved 1, 2, 3, 4;") && item.contains("string title = 6;"),
+        item.contains("reserved 1, 2, 3, 4, 5;") && item.contains("string title = 7;"),
         "{item}"
     );
     scratch.run(&["check"]).assert_code(0);

@@ -203,7 +203,7 @@ fn schema_changes_keep_stored_data_on_sqlite_and_postgresql() {
     // The retired required column is filled by the store's insert, which must run as it is.
     let insert = store_insert(&scratch);
     assert!(
-        insert.contains("\"email\") VALUES ($1, $2, $3, $4, $5, $6, '')"),
+        insert.contains("\"version\", \"email\") VALUES ($1, $2, $3, $4, $5, $6, 1, '')"),
         "{insert}"
     );
     for db in &databases {

@@ -171,6 +171,8 @@ pub fn copy_tree(from: &Path, to: &Path) {
 
 pub const ECOMMERCE: &str = include_str!("../../examples/ecommerce/fleet.toml");
 pub const MINIMAL: &str = include_str!("../../examples/minimal/fleet.toml");
+/// Services without entities, with and without a database, and a caller of both.
+pub const NO_ENTITIES: &str = include_str!("../fixtures/no-entities/fleet.toml");
 
 /// What a slow test needs from outside this repository (a tool, a server, a capability): under
 /// `CI` its absence fails the test, elsewhere that part is skipped with a note. `what` names it

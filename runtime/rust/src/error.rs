@@ -1,9 +1,9 @@
-//! One error type for every service, mapped to HTTP status codes with a JSON body
-//! (`{"code": "...", "message": "..."}`) and to gRPC status codes, so REST and gRPC clients see
-//! the same refusal for the same cause.
+//! One error type for every service, mapped to HTTP status codes with an RFC 9457 problem
+//! details body (`application/problem+json`: `type`, `title`, `status`, `detail`, and `code`, the
+//! stable name of the error's kind) and to gRPC status codes, so REST and gRPC clients see the
+//! same refusal for the same cause.
 
-use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -27,9 +27,16 @@ pub enum AppError {
     /// `FAILED_PRECONDITION`).
     #[error("{0}")]
     PreconditionRequired(String),
-    /// A dependency is unavailable (HTTP 503 / gRPC `UNAVAILABLE`).
+    /// A dependency is unavailable, or the request outlived its deadline (HTTP 503 / gRPC
+    /// `UNAVAILABLE`).
     #[error("{0}")]
     Unavailable(String),
+    /// The request body is not JSON by its `Content-Type` (HTTP 415 / gRPC `INVALID_ARGUMENT`).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The request body is larger than the service accepts (HTTP 413 / gRPC `INVALID_ARGUMENT`).
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// Anything else; details are logged, not returned (HTTP 500 / gRPC `INTERNAL`).
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -49,6 +56,8 @@ impl AppError {
             Self::Stale(_) => "precondition_failed",
             Self::PreconditionRequired(_) => "precondition_required",
             Self::Unavailable(_) => "unavailable",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Internal(_) => "internal",
         }
     }
@@ -61,6 +70,8 @@ impl AppError {
             Self::Stale(_) => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -130,17 +141,48 @@ pub mod version {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: String,
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem details object, the body of every error response of a service.
+///
+/// `type` is `about:blank`: the HTTP status says what kind of problem it is, and `title` is that
+/// status's phrase. `code` (an extension member) is the same stable name that tells the kinds of
+/// [`AppError`] apart (`not_found`, `invalid_argument`, ...), for clients that branch on it.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    pub code: &'static str,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        let title = status.canonical_reason().unwrap_or("Error");
+        Self { kind: "about:blank", title, status: status.as_u16(), detail: detail.into(), code }
+    }
+
+    /// Whether `headers` already say the body is a problem.
+    pub fn is_in(headers: &axum::http::HeaderMap) -> bool {
+        headers.get(header::CONTENT_TYPE).is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()))
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        (status, [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))], body).into_response()
+    }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log_if_internal();
-        let body = Body { code: self.code(), message: self.to_string() };
-        (self.status(), Json(body)).into_response()
+        Problem::new(self.status(), self.code(), self.to_string()).into_response()
     }
 }
 
@@ -153,6 +195,9 @@ impl From<AppError> for tonic::Status {
             AppError::Conflict(message) | AppError::PreconditionRequired(message) => Self::failed_precondition(message),
             AppError::Stale(message) => Self::aborted(message),
             AppError::Unavailable(message) => Self::unavailable(message),
+            AppError::UnsupportedMediaType(message) | AppError::PayloadTooLarge(message) => {
+                Self::invalid_argument(message)
+            }
             AppError::Internal(_) => Self::internal("internal error"),
         }
     }
@@ -171,6 +216,8 @@ mod tests {
             (AppError::Stale("old".into()), 412, tonic::Code::Aborted),
             (AppError::PreconditionRequired("say".into()), 428, tonic::Code::FailedPrecondition),
             (AppError::Unavailable("down".into()), 503, tonic::Code::Unavailable),
+            (AppError::UnsupportedMediaType("not JSON".into()), 415, tonic::Code::InvalidArgument),
+            (AppError::PayloadTooLarge("too big".into()), 413, tonic::Code::InvalidArgument),
             (AppError::internal(anyhow::anyhow!("secret detail")), 500, tonic::Code::Internal),
         ];
         for (error, http, grpc) in cases {
@@ -179,6 +226,28 @@ mod tests {
             assert_eq!(status.code(), grpc);
             assert!(!status.message().contains("secret"), "internal details stay in the logs");
         }
+    }
+
+    #[tokio::test]
+    async fn every_error_answers_an_rfc_9457_problem() {
+        let response = AppError::NotFound("Order 42".into()).into_response();
+        assert_eq!(response.status(), 404);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "type": "about:blank",
+                "title": "Not Found",
+                "status": 404,
+                "detail": "Order 42 not found",
+                "code": "not_found",
+            })
+        );
+        let response = AppError::internal(anyhow::anyhow!("secret detail")).into_response();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        assert!(!String::from_utf8_lossy(&body).contains("secret"), "internal details stay in the logs");
     }
 
     #[test]

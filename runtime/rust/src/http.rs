@@ -1,7 +1,11 @@
 //! The REST side every service shares: the layers around its API (a server span joining the
 //! caller's trace, metrics by route template, a request timeout), the operational endpoints
 //! `/healthz` (liveness), `/readyz` (readiness) and `/metrics` (Prometheus), and the small
-//! pieces its handlers use (JSON bodies whose every rejection is a 422, ids, pages).
+//! pieces its handlers use (JSON bodies, ids, pages).
+//!
+//! Every error response of the API is an RFC 9457 problem (`application/problem+json`, see
+//! [`Problem`]): those of the handlers ([`AppError`]), and those axum answers by itself, such
+//! as 404 for an unknown route and 405 for a method the route does not take.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -18,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use tracing::Instrument as _;
 
 use crate::codec::Text as _;
-use crate::error::AppError;
+use crate::error::{AppError, Problem};
 use crate::server::Readiness;
 
 /// `api` with its layer, plus the probes and `/metrics`. Probes sit outside the layer, so
@@ -36,13 +40,17 @@ pub fn router(
         .route("/readyz", get(readyz))
         .with_state((service, readiness))
         .route("/metrics", get(move || std::future::ready(crate::metrics::render(&metrics))));
-    api.merge(probes)
+    // Merged into the probes, so that the API's fallback (404 for an unknown path), which
+    // passed through the layer, is the one that answers: of two routers with axum's default
+    // fallback, `merge` keeps the argument's.
+    probes.merge(api)
 }
 
 /// The one layer around every API request: the request's metrics, the timeout (a request that
-/// outlives `timeout` answers 503), and, while traces are exported, a server span named by
-/// route template that joins the caller's trace when the request carries a `traceparent`
-/// header (the gateway sends one).
+/// outlives `timeout` answers 503), error responses axum wrote by itself turned into problems
+/// (see [`as_problem`]), and, while traces are exported, a server span named by route template
+/// that joins the caller's trace when the request carries a `traceparent` header (the gateway
+/// sends one).
 ///
 /// One layer rather than three, and a `tower` layer rather than `axum::middleware::from_fn`:
 /// each layer costs a boxed future and a clone of the service behind it per request, and
@@ -121,6 +129,7 @@ where
                 }
                 response
             };
+            let response = as_problem(response).await;
             let status = response.status();
             let elapsed = observed.finish(&response);
             if status.is_server_error() && span.is_disabled() {
@@ -133,6 +142,12 @@ where
 }
 
 /// `response`, or a 503 once it has taken longer than `timeout`.
+///
+/// 503 Service Unavailable, not 408 Request Timeout (which says the *client* was too slow to
+/// send its request) nor 504 Gateway Timeout (which a gateway or proxy answers when the server
+/// behind it did not: Envoy answers it when a service does not answer in time). Here the
+/// service itself is the server and is too busy or blocked to answer now; like 503 for a
+/// dependency that is down, a client may retry later.
 async fn within(timeout: Duration, response: impl Future<Output = Response>) -> Response {
     match tokio::time::timeout(timeout, response).await {
         Ok(response) => response,
@@ -141,6 +156,41 @@ async fn within(timeout: Duration, response: impl Future<Output = Response>) -> 
             AppError::Unavailable(message).into_response()
         }
     }
+}
+
+/// An error response that is not a problem yet becomes one: the ones axum answers by itself
+/// (404 for an unknown route, 405 with its `Allow` header, a path or query it could not read)
+/// have an empty or plain-text body. Their headers are kept, and a short plain text becomes the
+/// `detail` of a 4xx; a 5xx gets only a generic detail, so nothing internal leaks. Responses
+/// that are not errors, or already problems, pass untouched and unread.
+async fn as_problem(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || Problem::is_in(response.headers()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned());
+    let detail = match text {
+        Ok(text) if !text.is_empty() && status.is_client_error() => text,
+        _ => match status {
+            StatusCode::NOT_FOUND => "no route matches this path".to_owned(),
+            StatusCode::METHOD_NOT_ALLOWED => "this route does not take this method (see `Allow`)".to_owned(),
+            _ => status.canonical_reason().unwrap_or("error").to_ascii_lowercase(),
+        },
+    };
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        status if status.is_server_error() => "internal",
+        _ => "invalid_argument",
+    };
+    let problem = Problem::new(status, code, detail).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.extend(problem.headers().clone());
+    Response::from_parts(parts, problem.into_body())
 }
 
 #[derive(Serialize)]
@@ -195,12 +245,21 @@ pub struct ListBody<T> {
     pub next_page_token: Option<String>,
 }
 
-/// A JSON body, with every rejection (bad syntax, wrong type, unknown field) as a 422.
+/// A JSON body.
 ///
 /// # Errors
-/// [`AppError::Invalid`] with the rejection's text.
+/// [`AppError::UnsupportedMediaType`] (415) when the request does not say it is JSON,
+/// [`AppError::PayloadTooLarge`] (413) when it is too large, and [`AppError::Invalid`] (422) for
+/// every other rejection (bad syntax, wrong type, unknown field), each with the rejection's text.
 pub fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
-    payload.map(|Json(value)| value).map_err(|rejection| AppError::Invalid(rejection.body_text()))
+    payload.map(|Json(value)| value).map_err(|rejection| {
+        let text = rejection.body_text();
+        match rejection.status() {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType(text),
+            StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(text),
+            _ => AppError::Invalid(text),
+        }
+    })
 }
 
 /// An id from a path.
@@ -297,19 +356,19 @@ pub fn if_match(headers: &HeaderMap, required: bool) -> Result<Option<i64>, AppE
 mod tests {
     use std::time::Duration;
 
-    use axum::Router;
-    use axum::routing::get;
+    use axum::extract::Path;
+    use axum::extract::rejection::JsonRejection;
+    use axum::http::StatusCode;
+    use axum::routing::{get, post};
+    use axum::{Json, Router};
 
-    use crate::error::AppError;
+    use super::{body, id};
+    use crate::error::{AppError, PROBLEM_JSON};
     use crate::server::{Parts, Readiness, Running};
-    use crate::testing::TestService;
+    use crate::testing::{Reply, TestService};
 
-    #[tokio::test]
-    async fn every_api_request_is_timed_out_counted_and_failures_answer_in_json() {
-        let api = Router::new()
-            .route("/api/slow/{id}", get(|| async { tokio::time::sleep(Duration::from_secs(5)).await }))
-            .route("/api/broken", get(|| async { Err::<(), _>(AppError::internal(anyhow::anyhow!("disk on fire"))) }))
-            .route("/api/fine", get(|| async { "fine" }));
+    /// `api` served by the runtime as a service would be, with a 50 ms request timeout.
+    async fn serve(api: Router) -> TestService<()> {
         let config = crate::config::Server {
             http_addr: "127.0.0.1:0".parse().unwrap(),
             grpc_addr: "127.0.0.1:0".parse().unwrap(),
@@ -320,14 +379,26 @@ mod tests {
             http: api,
             grpc: tonic::service::Routes::default(),
             grpc_names: Vec::new(),
+            grpc_descriptors: &[],
             background: Vec::new(),
         };
         let running = Running::bind("observed", &config, (), Readiness::new(), parts).await.unwrap();
-        let service = TestService::serve(running);
+        TestService::serve(running)
+    }
+
+    #[tokio::test]
+    async fn every_api_request_is_timed_out_counted_and_failures_answer_problems() {
+        let api = Router::new()
+            .route("/api/slow/{id}", get(|| async { tokio::time::sleep(Duration::from_secs(5)).await }))
+            .route("/api/broken", get(|| async { Err::<(), _>(AppError::internal(anyhow::anyhow!("disk on fire"))) }))
+            .route("/api/fine", get(|| async { "fine" }));
+        let service = serve(api).await;
 
         let slow = service.http("GET", "/api/slow/7", None).await;
         assert_eq!(slow.status, 503, "{slow:?}");
+        assert_eq!(slow.header("content-type"), Some(crate::error::PROBLEM_JSON), "{slow:?}");
         assert_eq!(slow.json()["code"], "unavailable");
+        assert_eq!(slow.json()["detail"], "the request took longer than 50 ms");
         let broken = service.http("GET", "/api/broken", None).await;
         assert_eq!(broken.status, 500, "{broken:?}");
         assert!(!broken.body.contains("disk on fire"), "internal details stay in the logs");
@@ -342,6 +413,59 @@ mod tests {
             assert!(metrics.contains(line), "no `{line}` in\n{metrics}");
         }
         assert!(!metrics.contains(r#"route="/metrics""#), "scrapes are not traffic");
+        service.stop().await.unwrap();
+    }
+
+    /// Asserts that `reply` is an RFC 9457 problem with `status` and `code`; returns its detail.
+    fn problem(reply: &Reply, status: u16, code: &str) -> String {
+        assert_eq!(reply.status, status, "{reply:?}");
+        assert_eq!(reply.header("content-type"), Some(PROBLEM_JSON), "{reply:?}");
+        let body = reply.json();
+        assert_eq!(body["type"], "about:blank", "{reply:?}");
+        assert_eq!(body["status"], status, "{reply:?}");
+        assert!(body["title"].as_str().is_some_and(|title| !title.is_empty()), "{reply:?}");
+        assert_eq!(body["code"], code, "{reply:?}");
+        body["detail"].as_str().expect("a detail").to_owned()
+    }
+
+    #[tokio::test]
+    async fn every_error_response_is_a_problem_even_those_axum_answers_itself() {
+        async fn create(payload: Result<Json<serde_json::Value>, JsonRejection>) -> Result<StatusCode, AppError> {
+            body(payload)?;
+            Ok(StatusCode::CREATED)
+        }
+        async fn get_one(Path(raw): Path<String>) -> Result<String, AppError> {
+            Ok(id(&raw)?.to_string())
+        }
+        let api = Router::new()
+            .route("/api/things", post(create))
+            .route("/api/things/{id}", get(get_one))
+            .route("/api/numbered/{n}", get(|Path(n): Path<u32>| async move { n.to_string() }));
+        let service = serve(api).await;
+
+        let detail = problem(&service.http("GET", "/api/nowhere", None).await, 404, "not_found");
+        assert_eq!(detail, "no route matches this path");
+        let wrong_method = service.http("DELETE", "/api/things", None).await;
+        problem(&wrong_method, 405, "method_not_allowed");
+        assert_eq!(wrong_method.header("allow"), Some("POST"), "{wrong_method:?}");
+        let not_json = service.http_as("POST", "/api/things", "text/plain", Some("{}")).await;
+        let detail = problem(&not_json, 415, "unsupported_media_type");
+        assert!(detail.contains("application/json"), "{detail}");
+        let broken = service.http("POST", "/api/things", Some("{\"a\":")).await;
+        problem(&broken, 422, "invalid_argument");
+        let huge = format!("[{}0]", "0,".repeat(1_100_000));
+        problem(&service.http("POST", "/api/things", Some(&huge)).await, 413, "payload_too_large");
+        problem(&service.http("GET", "/api/things/not-a-uuid", None).await, 422, "invalid_argument");
+        // A rejection axum writes as plain text keeps its text as the detail.
+        let detail = problem(&service.http("GET", "/api/numbered/x", None).await, 400, "invalid_argument");
+        assert!(detail.contains("parse"), "{detail}");
+
+        assert_eq!(service.http("POST", "/api/things", Some("{}")).await.status, 201);
+        let health = service.http("GET", "/healthz", None).await;
+        assert_eq!(health.header("content-type"), Some("application/json"), "probes are not errors");
+        let metrics = service.http("GET", "/metrics", None).await.body;
+        let line = r#"http_requests_total{method="GET",route="unmatched",status="404"} 1"#;
+        assert!(metrics.contains(line), "no `{line}` in\n{metrics}");
         service.stop().await.unwrap();
     }
 }

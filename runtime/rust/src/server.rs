@@ -66,12 +66,14 @@ impl Readiness {
 }
 
 /// What a service serves: its REST API (state applied, without the shared layers), its gRPC
-/// services with their names (for `grpc.health.v1`), and background tasks (event relays and
-/// consumers) that stop with it.
+/// services with their names (for `grpc.health.v1` and reflection) and the encoded
+/// `FileDescriptorSet` of its protos (for reflection; empty for none), and background tasks
+/// (event relays and consumers) that stop with it.
 pub struct Parts {
     pub http: axum::Router,
     pub grpc: tonic::service::Routes,
     pub grpc_names: Vec<&'static str>,
+    pub grpc_descriptors: &'static [u8],
     pub background: Vec<JoinHandle<()>>,
 }
 
@@ -89,6 +91,7 @@ pub struct Running<A> {
     http_api: axum::Router,
     grpc_api: tonic::service::Routes,
     grpc_names: Vec<&'static str>,
+    grpc_descriptors: &'static [u8],
     background: Background,
 }
 
@@ -130,6 +133,7 @@ impl<A> Running<A> {
             http_api: parts.http,
             grpc_api: parts.grpc,
             grpc_names: parts.grpc_names,
+            grpc_descriptors: parts.grpc_descriptors,
             background: Background(parts.background),
         })
     }
@@ -158,10 +162,13 @@ impl<A> Running<A> {
         let router =
             crate::http::router(self.name, self.http_api, self.readiness.clone(), self.config.request_timeout, metrics);
         let http_server = axum::serve(self.http, router).with_graceful_shutdown(stopped());
+        let reflection = Reflection { names: &self.grpc_names, descriptors: self.grpc_descriptors };
         let grpc_server = tonic::transport::Server::builder()
             .trace_fn(grpc_span)
             .add_routes(self.grpc_api)
             .add_service(health_service)
+            .add_service(reflection.builder().build_v1()?)
+            .add_service(reflection.builder().build_v1alpha()?)
             .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(self.grpc), stopped());
 
         let readiness = self.readiness.clone();
@@ -196,6 +203,30 @@ impl<A> Running<A> {
             database.pool.close().await;
         }
         result
+    }
+}
+
+/// What gRPC server reflection (`grpc.reflection.v1`, and `v1alpha` for older clients) tells
+/// grpcurl, `buf curl` or Postman: the service's own gRPC services and `grpc.health.v1.Health`,
+/// with every message they use, so they are listed and called without the proto files. The
+/// services it calls are compiled into the same descriptors but not listed.
+struct Reflection<'a> {
+    names: &'a [&'static str],
+    descriptors: &'static [u8],
+}
+
+impl Reflection<'_> {
+    fn builder(&self) -> tonic_reflection::server::Builder<'static> {
+        let mut builder = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name("grpc.health.v1.Health");
+        if !self.descriptors.is_empty() {
+            builder = builder.register_encoded_file_descriptor_set(self.descriptors);
+        }
+        for name in self.names {
+            builder = builder.with_service_name(*name);
+        }
+        builder
     }
 }
 
@@ -268,4 +299,43 @@ pub async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutdown requested; draining in-flight requests");
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Parts, Readiness, Running};
+    use crate::testing::TestService;
+
+    async fn serve(grpc_names: Vec<&'static str>, grpc_descriptors: &'static [u8]) -> TestService<()> {
+        let config = crate::config::Server {
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            grpc_addr: "127.0.0.1:0".parse().unwrap(),
+            request_timeout: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(1),
+        };
+        let http = axum::Router::new();
+        let parts = Parts {
+            http,
+            grpc: tonic::service::Routes::default(),
+            grpc_names,
+            grpc_descriptors,
+            background: Vec::new(),
+        };
+        TestService::serve(Running::bind("reflected", &config, (), Readiness::new(), parts).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn reflection_lists_the_services_own_grpc_apis_and_health() {
+        // Reflection's own descriptors stand in for a service's: a service named in them.
+        let name = "grpc.reflection.v1.ServerReflection";
+        let service = serve(vec![name], tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET).await;
+        assert_eq!(service.grpc_services().await, ["grpc.health.v1.Health", name]);
+        service.stop().await.unwrap();
+
+        let service = serve(Vec::new(), &[]).await;
+        assert_eq!(service.grpc_services().await, ["grpc.health.v1.Health"]);
+        service.stop().await.unwrap();
+    }
 }

@@ -73,11 +73,30 @@ impl<A> TestService<A> {
     /// # Panics
     /// As [`Self::http`].
     pub async fn http_with(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+        self.request(method, path, "application/json", body, headers).await
+    }
+
+    /// One HTTP/1.1 request whose body has the `Content-Type` `content_type`.
+    ///
+    /// # Panics
+    /// When the service does not answer with an HTTP response.
+    pub async fn http_as(&self, method: &str, path: &str, content_type: &str, body: Option<&str>) -> Reply {
+        self.request(method, path, content_type, body, &[]).await
+    }
+
+    async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut stream = TcpStream::connect(self.http).await.expect("connects");
         let body = body.unwrap_or("");
         let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
             body.len()
         );
         stream.write_all(request.as_bytes()).await.expect("sends");
@@ -111,6 +130,32 @@ impl<A> TestService<A> {
         let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
         let status = health.check(request).await.expect("health check").into_inner().status;
         tonic_health::pb::health_check_response::ServingStatus::try_from(status).expect("a known status")
+    }
+
+    /// The gRPC services the server lists through reflection (`grpc.reflection.v1`), sorted.
+    ///
+    /// # Panics
+    /// When reflection does not answer with a list of services.
+    pub async fn grpc_services(&self) -> Vec<String> {
+        use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+        use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse};
+
+        let mut client = ServerReflectionClient::new(self.channel().await);
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let stream = tonic::codegen::tokio_stream::once(request);
+        let mut replies = client.server_reflection_info(stream).await.expect("reflection answers").into_inner();
+        let reply: ServerReflectionResponse = replies.message().await.expect("a reply").expect("one reply");
+        let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+            panic!("not a list of services: {reply:?}");
+        };
+        let mut names: Vec<String> = list.service.into_iter().map(|service| service.name).collect();
+        names.sort();
+        names
     }
 
     /// Stops the service as SIGTERM would and waits for it to finish draining.
