@@ -394,6 +394,10 @@ pub(crate) struct FieldTable {
     #[serde(default)]
     #[schemars(with = "Option<String>", regex(pattern = SNAKE_NAME))]
     pub renamed_from: Option<Spanned<String>>,
+    /// No two rows may hold the same value: a unique index, and a request that would store a
+    /// second one is refused (409, naming the index). Not for lists.
+    #[serde(default)]
+    pub unique: bool,
     /// For an enum field: removed values, each with the value stored rows that hold it take
     /// instead (`replaced_values = { on_hold = "pending" }`).
     #[serde(default)]

@@ -58,6 +58,17 @@ pub enum Op {
     AddVersion {
         table: String,
     },
+    /// A unique index on one column (`unique = true` in the manifest).
+    AddUnique {
+        table: String,
+        column: String,
+        index: String,
+    },
+    /// A unique index no longer wanted, or on a column being retired (inserts fill a retired
+    /// column with one value for every row).
+    DropUnique {
+        index: String,
+    },
     AddColumn {
         table: String,
         column: Column,
@@ -135,6 +146,12 @@ fn op_sql(op: &Op) -> String {
                 let _ = writeln!(out, "    \"updated_at\" TEXT NOT NULL");
             }
             let _ = write!(out, ");");
+        }
+        Op::AddUnique { table, column, index } => {
+            let _ = write!(out, "CREATE UNIQUE INDEX \"{index}\" ON \"{table}\" (\"{column}\");");
+        }
+        Op::DropUnique { index } => {
+            let _ = write!(out, "DROP INDEX \"{index}\";");
         }
         Op::AddVersion { table } => {
             let _ = write!(out, "ALTER TABLE \"{table}\" ADD COLUMN \"version\" {VERSION_TYPE};");
@@ -219,6 +236,8 @@ pub(crate) struct Wanted {
     pub renamed_from: Option<String>,
     /// Removed enum value → the value rows holding it take.
     pub replaced_values: Vec<(String, String)>,
+    /// No two rows may hold the same value.
+    pub unique: bool,
     /// Where the manifest names the field and writes its type (empty for event tables).
     pub name_span: Range<usize>,
     pub type_span: Range<usize>,
@@ -232,6 +251,7 @@ impl Wanted {
             default: None,
             renamed_from: None,
             replaced_values: Vec::new(),
+            unique: false,
             name_span: 0..0,
             type_span: 0..0,
         }
@@ -295,6 +315,23 @@ pub struct History {
     /// Tables that have the `version` column.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub versioned: BTreeSet<String>,
+    /// Unique indexes: `table.column` → the index's name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unique: BTreeMap<String, String>,
+}
+
+/// The name of the unique index on `table.column`: PostgreSQL's convention
+/// (`payments_order_id_key`), shortened with a hash past PostgreSQL's 63-byte limit, which
+/// would otherwise cut it silently and make it unreachable by name.
+pub(crate) fn unique_index_name(table: &str, column: &str) -> String {
+    use sha2::Digest as _;
+    let name = format!("{table}_{column}_key");
+    if name.len() <= 63 {
+        return name;
+    }
+    let digest = sha2::Sha256::digest(name.as_bytes());
+    let hash = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    format!("{}_{hash:08x}_key", &name[..50])
 }
 
 impl History {
@@ -347,12 +384,17 @@ impl History {
         if problems.has_errors() {
             return Err(Error::Schema(problems));
         }
+        let unique = self.follow_unique(wanted, &tables, &retired_tables, &mut ops);
         for drop in drops {
             drop_retired(service, drop, &mut tables, &mut retired_tables, &mut ops)?;
         }
         now_versioned.retain(|table| tables.contains_key(table));
         let mut next = History {
             applied: self.applied.clone(),
+            unique: unique
+                .into_iter()
+                .filter(|(key, _)| tables.contains_key(key.split('.').next().unwrap_or("")))
+                .collect(),
             tables,
             retired_tables,
             versioned: now_versioned,
@@ -373,6 +415,7 @@ impl History {
                 {
                     format!("replace_{table}_{column}_values")
                 }
+                [Op::AddUnique { table, column, .. }] => format!("unique_{table}_{column}"),
                 [Op::DropColumn { table, column }] => format!("drop_{table}_{column}"),
                 [Op::DropTable { table }] => format!("drop_{table}"),
                 _ => "update_schema".to_owned(),
@@ -380,6 +423,50 @@ impl History {
         };
         next.applied.push(Migration { version, name, ops });
         Ok(next)
+    }
+
+    /// The unique indexes after this generation, pushing the operations that get there: one
+    /// for each column the manifest marks `unique`, none on a retired column; a retired
+    /// table keeps its indexes (nothing writes to it).
+    fn follow_unique(
+        &self,
+        wanted: &[(String, Vec<Wanted>)],
+        tables: &BTreeMap<String, Vec<Column>>,
+        retired_tables: &[String],
+        ops: &mut Vec<Op>,
+    ) -> BTreeMap<String, String> {
+        let wanted_unique: BTreeSet<String> = wanted
+            .iter()
+            .flat_map(|(table, columns)| {
+                columns
+                    .iter()
+                    .filter(|w| w.unique)
+                    .map(move |w| format!("{table}.{}", w.column.name))
+            })
+            .collect();
+        let mut unique = BTreeMap::new();
+        for (key, index) in &self.unique {
+            let table = key.split('.').next().unwrap_or_default();
+            if wanted_unique.contains(key) || retired_tables.iter().any(|t| t == table) {
+                unique.insert(key.clone(), index.clone());
+            } else if tables.contains_key(table) {
+                ops.push(Op::DropUnique { index: index.clone() });
+            }
+        }
+        for key in wanted_unique {
+            if unique.contains_key(&key) {
+                continue;
+            }
+            let (table, column) = key.split_once('.').unwrap_or_default();
+            let index = unique_index_name(table, column);
+            ops.push(Op::AddUnique {
+                table: table.to_owned(),
+                column: column.to_owned(),
+                index: index.clone(),
+            });
+            unique.insert(key, index);
+        }
+        unique
     }
 
     /// The retired columns of `table` that inserts must fill (they cannot be NULL), with the
@@ -564,6 +651,7 @@ fn drop_retired(
         tables: tables.clone(),
         retired_tables: retired_tables.clone(),
         versioned: BTreeSet::new(),
+        unique: BTreeMap::new(),
     }
     .retired(service);
     let refused = |why: String| {
@@ -643,6 +731,8 @@ impl History {
                     Op::DropColumn { table, column } => format!("column `{table}.{column}` and its data"),
                     Op::CreateTable { .. }
                     | Op::AddVersion { .. }
+                    | Op::AddUnique { .. }
+                    | Op::DropUnique { .. }
                     | Op::AddColumn { .. }
                     | Op::RenameColumn { .. }
                     | Op::ReplaceValue { .. } => continue,
@@ -877,6 +967,28 @@ mod tests {
             .unwrap();
         assert_eq!(v3.applied.len(), 2);
         assert_eq!(v3.tables["orders"][0].spec, "enum(draft, paid, void)");
+    }
+
+    #[test]
+    fn a_unique_field_has_an_index_that_follows_it() {
+        let mut wanted = plain(&orders(vec![col("total", "int64"), col("code", "string")]));
+        wanted[0].1[1].unique = true;
+        let v1 = History::default().advance("o", &wanted, &BTreeSet::new(), &[]).unwrap();
+        assert!(
+            v1.applied[0]
+                .sql()
+                .ends_with("CREATE UNIQUE INDEX \"orders_code_key\" ON \"orders\" (\"code\");\n"),
+            "{}",
+            v1.applied[0].sql()
+        );
+        assert_eq!(v1.advance("o", &wanted, &BTreeSet::new(), &[]).unwrap(), v1);
+        // A retired column loses its index: inserts fill it with one value for every row.
+        let v2 = v1.advance_plain("o", &orders(vec![col("total", "int64")])).unwrap();
+        assert_eq!(v2.applied[1].sql(), "DROP INDEX \"orders_code_key\";\n");
+        assert!(v2.unique.is_empty());
+        let long = unique_index_name(&"t".repeat(40), &"c".repeat(40));
+        assert!(long.len() <= 63 && long.ends_with("_key"), "{long}");
+        assert_ne!(long, unique_index_name(&"t".repeat(40), &"c".repeat(41)));
     }
 
     #[test]

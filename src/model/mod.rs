@@ -263,6 +263,8 @@ pub struct Field {
     pub default_sql: Option<String>,
     /// The field's previous name, when the manifest declares a rename.
     pub renamed_from: Option<String>,
+    /// No two rows may hold the same value (a unique index).
+    pub unique: bool,
     /// Removed enum values and the value stored rows holding them take, in manifest order.
     pub replaced_values: Vec<(String, String)>,
     /// Where the manifest names the field and writes its type, for schema diagnostics.

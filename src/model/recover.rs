@@ -225,6 +225,19 @@ pub fn parse_migration(
             } else {
                 return Err(format!("`{line}` is not a change fleetwright makes"));
             }
+        } else if let Some(rest) = line
+            .strip_prefix("CREATE UNIQUE INDEX ")
+            .and_then(|r| r.strip_suffix(");"))
+        {
+            let (index, rest) = rest.split_once(" ON ").ok_or("a unique index names no table")?;
+            let (table, column) = rest.split_once(" (").ok_or("a unique index names no column")?;
+            ops.push(Op::AddUnique {
+                table: unquote(table)?,
+                column: unquote(column)?,
+                index: unquote(index)?,
+            });
+        } else if let Some(index) = line.strip_prefix("DROP INDEX ").and_then(|r| r.strip_suffix(';')) {
+            ops.push(Op::DropUnique { index: unquote(index)? });
         } else if let Some(rest) = line.strip_prefix("UPDATE ") {
             ops.push(replaced_value(rest).ok_or_else(|| format!("`{line}` is not a change fleetwright makes"))?);
         } else if let Some(table) = line.strip_prefix("DROP TABLE ").and_then(|r| r.strip_suffix(';')) {
@@ -358,6 +371,10 @@ pub fn replay(mut start: History, migrations: Vec<Migration>) -> History {
                 Op::AddVersion { table } => {
                     start.versioned.insert(table.clone());
                 }
+                Op::AddUnique { table, column, index } => {
+                    start.unique.insert(format!("{table}.{column}"), index.clone());
+                }
+                Op::DropUnique { index } => start.unique.retain(|_, name| name != index),
                 Op::AddColumn { table, column, .. } => {
                     start.tables.entry(table.clone()).or_default().push(column.clone());
                 }
@@ -381,6 +398,9 @@ pub fn replay(mut start: History, migrations: Vec<Migration>) -> History {
                 Op::DropTable { table } => {
                     start.tables.remove(table);
                     start.versioned.remove(table);
+                    start
+                        .unique
+                        .retain(|key, _| key.split('.').next() != Some(table.as_str()));
                 }
             }
         }
@@ -767,6 +787,7 @@ enum OrderStatus {
         // Optimistic concurrency reaches an existing table, and a new one is created with it.
         let versioned: std::collections::BTreeSet<String> = ["lines".to_owned(), "tags".to_owned()].into();
         wanted.push(("tags".into(), vec![Wanted::plain(col("label", "string"))]));
+        wanted[0].1[1].unique = true;
         let v6 = v5.advance("o", &wanted, &versioned, &[]).unwrap();
         assert_eq!(
             v6.applied[5]
@@ -778,14 +799,16 @@ enum OrderStatus {
             "{}",
             v6.applied[5].sql()
         );
-        v6
+        // The unique index goes again.
+        wanted[0].1[1].unique = false;
+        v6.advance("o", &wanted, &versioned, &[]).unwrap()
     }
 
     #[test]
     fn every_migration_fleetwright_writes_reads_back_exactly() {
         let none = |_: &str, _: &str| None;
         let v3 = every_operation();
-        assert_eq!(v3.applied.len(), 6);
+        assert_eq!(v3.applied.len(), 7);
         for migration in &v3.applied {
             let read = parse_migration(&migration.file_name(), &file(migration), &none).unwrap();
             assert_eq!(read.sql(), migration.sql());
@@ -807,8 +830,9 @@ enum OrderStatus {
                 .collect::<Vec<_>>(),
             ["placed_at", "label", "kind"]
         );
-        assert_eq!(replayed.applied.len(), 6);
+        assert_eq!(replayed.applied.len(), 7);
         assert_eq!(replayed.versioned, v3.versioned);
+        assert!(replayed.unique.is_empty() && v3.applied[5].sql().contains("CREATE UNIQUE INDEX"));
     }
 
     #[test]

@@ -300,6 +300,7 @@ fn entity_fields(
                     field.default_sql = Some(field.ty.sql_literal(default.get_ref()).map_err(|e| bug(&e))?);
                 }
                 field.renamed_from = table.renamed_from.as_ref().map(|old| old.get_ref().clone());
+                field.unique = table.unique;
                 field.replaced_values = table
                     .replaced_values
                     .iter()
@@ -345,6 +346,7 @@ fn field(owner: &str, name: &toml::Spanned<String>, ty: &toml::Spanned<String>) 
         enum_reserved: Vec::new(),
         default_sql: None,
         renamed_from: None,
+        unique: false,
         replaced_values: Vec::new(),
         name_span: spans.0,
         type_span: spans.1,

@@ -131,6 +131,7 @@ pub(crate) fn wanted_tables(service: &Service) -> Vec<(String, Vec<Wanted>)> {
                     default: f.default_sql.clone(),
                     renamed_from: f.renamed_from.clone(),
                     replaced_values: f.replaced_values.clone(),
+                    unique: f.unique,
                     name_span: f.name_span.clone(),
                     type_span: f.type_span.clone(),
                 })

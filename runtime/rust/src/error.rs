@@ -90,6 +90,13 @@ impl From<sqlx::Error> for AppError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 Self::Unavailable("the database is unavailable".to_owned())
             }
+            // PostgreSQL names the index; SQLite names the column (`payments.order_id`).
+            sqlx::Error::Database(error) if error.is_unique_violation() => match error.constraint() {
+                Some(index) => {
+                    Self::Conflict(format!("another record already has this value (unique index `{index}`)"))
+                }
+                None => Self::Conflict(format!("another record already has this value ({})", error.message())),
+            },
             other => Self::internal(other),
         }
     }

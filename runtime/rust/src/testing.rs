@@ -40,6 +40,25 @@ impl Reply {
     }
 }
 
+/// A value of the same shape as `sample` that no other call returned, for a field that must be
+/// unique: a new UUID for a UUID, a numbered copy of any other text and a larger integer. Dates,
+/// timestamps and other values come back unchanged.
+pub fn unique_like(sample: &serde_json::Value) -> serde_json::Value {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static NEXT: AtomicI64 = AtomicI64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    match sample {
+        serde_json::Value::String(text) if uuid::Uuid::parse_str(text).is_ok() => {
+            serde_json::Value::String(uuid::Uuid::now_v7().to_string())
+        }
+        serde_json::Value::String(text) if !text.starts_with(|c: char| c.is_ascii_digit()) => {
+            serde_json::Value::String(format!("{text}-{n}"))
+        }
+        serde_json::Value::Number(number) if number.is_i64() => serde_json::json!(number.as_i64().unwrap_or(0) + n),
+        other => other.clone(),
+    }
+}
+
 /// `text` as JSON.
 ///
 /// # Panics

@@ -153,6 +153,13 @@ fn field_settings(
             );
         }
     }
+    if table.unique && parsed.list {
+        out.push(
+            Diagnostic::error(Code::E028, format!("list field `{}` cannot be unique", field.get_ref()))
+                .at(table.ty.span(), "a list")
+                .help("remove `unique`, or make the values an entity of their own with a unique field"),
+        );
+    }
     if table.replaced_values.is_empty() {
         return;
     }

@@ -24,6 +24,9 @@ impl Logic {
 impl Hooks for Logic {
     /// One payment per order, whatever the broker delivers: the inbox already drops a
     /// redelivered event; this check also ignores a second `OrderPlaced` for the same order.
+    /// Two replicas handling the same order at once both pass the check, but `order_id` is
+    /// unique (fleet.toml): the second insert is refused (409), its transaction rolls back and
+    /// the event comes again, to find the payment made.
     async fn on_orders_order_placed(
         &self,
         _app: &App,
