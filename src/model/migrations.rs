@@ -80,6 +80,25 @@ pub enum Op {
     DropTable {
         table: String,
     },
+    /// An index on `columns` of `table`; with `where_null`, only of the rows where that
+    /// column is NULL (a partial index: both PostgreSQL and SQLite have them).
+    CreateIndex {
+        table: String,
+        name: String,
+        columns: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        where_null: Option<String>,
+    },
+}
+
+/// An index a service's database must have, created once by the next migration after the
+/// history lacks it (so existing workspaces get it too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Index {
+    pub table: String,
+    pub name: String,
+    pub columns: Vec<String>,
+    pub where_null: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +177,19 @@ fn op_sql(op: &Op) -> String {
         }
         Op::DropTable { table } => {
             let _ = write!(out, "DROP TABLE \"{table}\";");
+        }
+        Op::CreateIndex {
+            table,
+            name,
+            columns,
+            where_null,
+        } => {
+            let columns: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+            let _ = write!(out, "CREATE INDEX \"{name}\" ON \"{table}\" ({})", columns.join(", "));
+            if let Some(column) = where_null {
+                let _ = write!(out, " WHERE \"{column}\" IS NULL");
+            }
+            out.push(';');
         }
     }
     out
@@ -272,8 +304,9 @@ pub struct History {
 
 impl History {
     /// The history after bringing the schema to `wanted` (table → columns, in entity order)
-    /// and dropping what `drops` asks for: unchanged when nothing differs, else one migration
-    /// longer. Fields and tables that left the manifest are retired, never dropped here.
+    /// with `indexes` on its tables, and dropping what `drops` asks for: unchanged when
+    /// nothing differs, else one migration longer. Fields and tables that left the manifest
+    /// are retired, never dropped here.
     ///
     /// # Errors
     /// [`Error::Schema`] for a change that needs a decision in the manifest (a type change, a
@@ -284,6 +317,7 @@ impl History {
         &self,
         service: &str,
         wanted: &[(String, Vec<Wanted>)],
+        indexes: &[Index],
         drops: &[&DropRequest],
     ) -> Result<History, Error> {
         let mut ops = Vec::new();
@@ -314,6 +348,18 @@ impl History {
         for drop in drops {
             drop_retired(service, drop, &mut tables, &mut retired_tables, &mut ops)?;
         }
+        let existing = self.indexes(&ops);
+        for index in indexes {
+            let table_in_use = tables.contains_key(&index.table) && !retired_tables.contains(&index.table);
+            if table_in_use && !existing.contains(&index.name) {
+                ops.push(Op::CreateIndex {
+                    table: index.table.clone(),
+                    name: index.name.clone(),
+                    columns: index.columns.clone(),
+                    where_null: index.where_null.clone(),
+                });
+            }
+        }
         let mut next = History {
             applied: self.applied.clone(),
             tables,
@@ -326,22 +372,46 @@ impl History {
         let name = if version == 1 {
             "init".to_owned()
         } else {
-            match ops.as_slice() {
+            // A new table's indexes are part of creating it.
+            let created = |t: &String| {
+                ops.iter()
+                    .any(|op| matches!(op, Op::CreateTable { table, .. } if table == t))
+            };
+            let named: Vec<&Op> = ops
+                .iter()
+                .filter(|op| !matches!(op, Op::CreateIndex { table, .. } if created(table)))
+                .collect();
+            match named.as_slice() {
                 [Op::CreateTable { table, .. }] => format!("create_{table}"),
                 [Op::AddColumn { table, column, .. }] => format!("add_{table}_{}", column.name),
                 [Op::RenameColumn { table, to, .. }] => format!("rename_{table}_{to}"),
                 [Op::ReplaceValue { table, column, .. }, ..]
-                    if ops.iter().all(|op| matches!(op, Op::ReplaceValue { .. })) =>
+                    if named.iter().all(|op| matches!(op, Op::ReplaceValue { .. })) =>
                 {
                     format!("replace_{table}_{column}_values")
                 }
                 [Op::DropColumn { table, column }] => format!("drop_{table}_{column}"),
                 [Op::DropTable { table }] => format!("drop_{table}"),
+                [Op::CreateIndex { name, .. }] => format!("index_{name}"),
                 _ => "update_schema".to_owned(),
             }
         };
         next.applied.push(Migration { version, name, ops });
         Ok(next)
+    }
+
+    /// The names of the indexes the applied migrations, then `pending`, leave in place (a
+    /// dropped table takes its indexes with it).
+    fn indexes(&self, pending: &[Op]) -> Vec<String> {
+        let mut names: Vec<(&str, &str)> = Vec::new();
+        for op in self.applied.iter().flat_map(|m| &m.ops).chain(pending) {
+            match op {
+                Op::CreateIndex { table, name, .. } => names.push((table, name)),
+                Op::DropTable { table } => names.retain(|(t, _)| t != table),
+                _ => {}
+            }
+        }
+        names.into_iter().map(|(_, name)| name.to_owned()).collect()
     }
 
     /// The retired columns of `table` that inserts must fill (they cannot be NULL), with the
@@ -576,7 +646,7 @@ impl History {
     /// [`History::advance`] to plain columns (required ones defaulting to their type's
     /// default, no renames or replacements), dropping nothing.
     pub(crate) fn advance_plain(&self, service: &str, wanted: &[(String, Vec<Column>)]) -> Result<History, Error> {
-        self.advance(service, &plain(wanted), &[])
+        self.advance(service, &plain(wanted), &[], &[])
     }
 }
 
@@ -605,7 +675,8 @@ impl History {
                     Op::CreateTable { .. }
                     | Op::AddColumn { .. }
                     | Op::RenameColumn { .. }
-                    | Op::ReplaceValue { .. } => continue,
+                    | Op::ReplaceValue { .. }
+                    | Op::CreateIndex { .. } => continue,
                 };
                 out.push(format!(
                     "migration {} drops {what} when it is applied",
@@ -701,7 +772,7 @@ mod tests {
         let wanted = plain(&orders(vec![col("total", "int64")]));
         let request = |text: &str| text.parse::<DropRequest>().unwrap();
         let (note, notes) = (request("o.orders.note"), request("o.notes"));
-        let v2 = v1.advance("o", &wanted, &[&note, &notes]).unwrap();
+        let v2 = v1.advance("o", &wanted, &[], &[&note, &notes]).unwrap();
         let last = v2.applied.last().unwrap();
         assert_eq!(
             last.sql(),
@@ -712,7 +783,7 @@ mod tests {
         assert_eq!(v2.drops_after(1).len(), 2);
         // A column still in the manifest, or one that does not exist, is refused by name.
         let total = request("o.orders.total");
-        let error = v1.advance("o", &wanted, &[&total]).unwrap_err();
+        let error = v1.advance("o", &wanted, &[], &[&total]).unwrap_err();
         assert!(
             error.to_string().contains("its field is still in fleet.toml"),
             "{error}"
@@ -722,7 +793,7 @@ mod tests {
             "{error:?}"
         );
         let unknown = request("o.orders.nope");
-        assert!(v1.advance("o", &wanted, &[&unknown]).is_err());
+        assert!(v1.advance("o", &wanted, &[], &[&unknown]).is_err());
         assert!("o".parse::<DropRequest>().is_err() && "o..x".parse::<DropRequest>().is_err());
     }
 
@@ -733,9 +804,9 @@ mod tests {
             .unwrap();
         let mut wanted = plain(&orders(vec![col("total", "int64"), col("paid", "bool")]));
         wanted[0].1[1].default = None;
-        assert_eq!(codes(&v1.advance("o", &wanted, &[]).unwrap_err()), ["E029"]);
+        assert_eq!(codes(&v1.advance("o", &wanted, &[], &[]).unwrap_err()), ["E029"]);
         wanted[0].1[1].default = Some("1".into());
-        let v2 = v1.advance("o", &wanted, &[]).unwrap();
+        let v2 = v1.advance("o", &wanted, &[], &[]).unwrap();
         assert_eq!(
             v2.applied[1].sql(),
             "ALTER TABLE \"orders\" ADD COLUMN \"paid\" INTEGER NOT NULL DEFAULT 1;\n"
@@ -749,10 +820,10 @@ mod tests {
                 Wanted::plain(col("tags", "string[]")),
             ],
         )];
-        assert!(v1.advance("o", &wanted, &[]).is_ok());
+        assert!(v1.advance("o", &wanted, &[], &[]).is_ok());
         // A new entity's table has no rows yet.
         let fresh = [("lines".to_owned(), vec![Wanted::plain(col("qty", "int32"))])];
-        assert!(v1.advance("o", &fresh, &[]).is_ok());
+        assert!(v1.advance("o", &fresh, &[], &[]).is_ok());
     }
 
     #[test]
@@ -769,7 +840,7 @@ mod tests {
                 }],
             )]
         };
-        let v2 = v1.advance("users", &renamed("display_name"), &[]).unwrap();
+        let v2 = v1.advance("users", &renamed("display_name"), &[], &[]).unwrap();
         assert_eq!(v2.applied[1].file_name(), "0002_rename_users_full_name.sql");
         assert_eq!(
             v2.applied[1].sql(),
@@ -777,10 +848,10 @@ mod tests {
         );
         assert_eq!(v2.tables["users"], [col("full_name", "string")]);
         // Generating again with `renamed_from` still written changes nothing.
-        assert_eq!(v2.advance("users", &renamed("display_name"), &[]).unwrap(), v2);
+        assert_eq!(v2.advance("users", &renamed("display_name"), &[], &[]).unwrap(), v2);
         // A rename from a column that never existed needs a decision.
         assert_eq!(
-            codes(&v1.advance("users", &renamed("nick"), &[]).unwrap_err()),
+            codes(&v1.advance("users", &renamed("nick"), &[], &[]).unwrap_err()),
             ["E029"]
         );
     }
@@ -800,10 +871,13 @@ mod tests {
             col("status", "enum(draft, paid)"),
             col("flags", "enum(a)[]"),
         ]));
-        assert_eq!(codes(&v1.advance("o", &wanted, &[]).unwrap_err()), ["E029", "E029"]);
+        assert_eq!(
+            codes(&v1.advance("o", &wanted, &[], &[]).unwrap_err()),
+            ["E029", "E029"]
+        );
         wanted[0].1[0].replaced_values = vec![("held".into(), "draft".into())];
         wanted[0].1[1].replaced_values = vec![("b".into(), "a".into())];
-        let v2 = v1.advance("o", &wanted, &[]).unwrap();
+        let v2 = v1.advance("o", &wanted, &[], &[]).unwrap();
         assert_eq!(v2.applied[1].name, "replace_orders_status_values");
         assert_eq!(
             v2.applied[1].sql(),
@@ -822,6 +896,42 @@ mod tests {
             .unwrap();
         assert_eq!(v3.applied.len(), 2);
         assert_eq!(v3.tables["orders"][0].spec, "enum(draft, paid, void)");
+    }
+
+    #[test]
+    fn an_index_is_created_once_by_the_next_migration_and_again_with_a_recreated_table() {
+        let unpublished = [Index {
+            table: "outbox".into(),
+            name: "outbox_unpublished".into(),
+            columns: vec!["position".into(), "id".into()],
+            where_null: Some("published_at".into()),
+        }];
+        let outbox = plain(&[(
+            "outbox".into(),
+            vec![col("position", "int64"), col("published_at", "timestamp?")],
+        )]);
+        // A new workspace: in its first migration, after the table.
+        let fresh = History::default().advance("o", &outbox, &unpublished, &[]).unwrap();
+        assert_eq!(fresh.applied.len(), 1);
+        assert!(
+            fresh.applied[0].sql().ends_with(
+                "CREATE INDEX \"outbox_unpublished\" ON \"outbox\" (\"position\", \"id\") WHERE \"published_at\" IS NULL;\n"
+            ),
+            "{}",
+            fresh.applied[0].sql()
+        );
+        assert_eq!(fresh.advance("o", &outbox, &unpublished, &[]).unwrap(), fresh);
+        // An existing workspace without it: the next migration adds it, on its own.
+        let old = History::default().advance("o", &outbox, &[], &[]).unwrap();
+        let next = old.advance("o", &outbox, &unpublished, &[]).unwrap();
+        assert_eq!(next.applied[1].file_name(), "0002_index_outbox_unpublished.sql");
+        // A retired table gets no index; dropped and created again, it gets its index again.
+        let retired = old.advance("o", &[], &unpublished, &[]).unwrap();
+        assert_eq!(retired.applied.len(), 1);
+        let drop = "o.outbox".parse::<DropRequest>().unwrap();
+        let dropped = next.advance("o", &[], &[], &[&drop]).unwrap();
+        let again = dropped.advance("o", &outbox, &unpublished, &[]).unwrap();
+        assert!(again.applied.last().unwrap().sql().contains("CREATE INDEX"));
     }
 
     #[test]

@@ -217,6 +217,8 @@ pub fn parse_migration(
             ops.push(replaced_value(rest).ok_or_else(|| format!("`{line}` is not a change fleetwright makes"))?);
         } else if let Some(table) = line.strip_prefix("DROP TABLE ").and_then(|r| r.strip_suffix(';')) {
             ops.push(Op::DropTable { table: unquote(table)? });
+        } else if let Some(rest) = line.strip_prefix("CREATE INDEX ").and_then(|r| r.strip_suffix(';')) {
+            ops.push(created_index(rest).ok_or_else(|| format!("`{line}` is not an index fleetwright makes"))?);
         } else if !line.trim().is_empty() {
             return Err(format!("`{line}` is not a statement fleetwright writes"));
         }
@@ -227,6 +229,24 @@ pub fn parse_migration(
     } else {
         Err("its SQL differs from what fleetwright writes (was it edited?)".to_owned())
     }
+}
+
+/// The index a `CREATE INDEX` statement (between `CREATE INDEX ` and `;`) makes:
+/// `"name" ON "table" ("a", "b")`, optionally followed by ` WHERE "c" IS NULL`.
+fn created_index(rest: &str) -> Option<Op> {
+    let (name, rest) = rest.split_once(" ON ")?;
+    let (table, rest) = rest.split_once(" (")?;
+    let (columns, rest) = rest.split_once(')')?;
+    let where_null = match rest {
+        "" => None,
+        condition => Some(unquote(condition.strip_prefix(" WHERE ")?.strip_suffix(" IS NULL")?).ok()?),
+    };
+    Some(Op::CreateIndex {
+        table: unquote(table).ok()?,
+        name: unquote(name).ok()?,
+        columns: columns.split(", ").map(unquote).collect::<Result<_, _>>().ok()?,
+        where_null,
+    })
 }
 
 /// The enum value replacement an `UPDATE` statement (after `UPDATE `) makes, in either of
@@ -350,7 +370,7 @@ pub fn replay(mut start: History, migrations: Vec<Migration>) -> History {
                         column.name.clone_from(to);
                     }
                 }
-                Op::ReplaceValue { .. } => {}
+                Op::ReplaceValue { .. } | Op::CreateIndex { .. } => {}
                 Op::DropColumn { table, column } => {
                     if let Some(columns) = start.tables.get_mut(table) {
                         columns.retain(|c| c.name != *column);
@@ -664,6 +684,24 @@ enum OrderStatus {
         )
     }
 
+    /// Indexes, plain and partial (as the outbox relay's), on the `lines` table.
+    fn line_indexes() -> [crate::model::migrations::Index; 2] {
+        [
+            crate::model::migrations::Index {
+                table: "lines".into(),
+                name: "lines_unpaid".into(),
+                columns: vec!["placed_at".into(), "id".into()],
+                where_null: Some("label".into()),
+            },
+            crate::model::migrations::Index {
+                table: "lines".into(),
+                name: "lines_kind".into(),
+                columns: vec!["kind".into()],
+                where_null: None,
+            },
+        ]
+    }
+
     #[test]
     fn every_migration_fleetwright_writes_reads_back_exactly() {
         let none = |_: &str, _: &str| None;
@@ -693,6 +731,7 @@ enum OrderStatus {
             .advance(
                 "o",
                 &crate::model::migrations::plain(&[("lines".into(), vec![col("at", "timestamp")])]),
+                &[],
                 &drops.iter().collect::<Vec<_>>(),
             )
             .unwrap();
@@ -713,6 +752,7 @@ enum OrderStatus {
                         },
                     ],
                 )],
+                &[],
                 &[],
             )
             .unwrap();
@@ -738,9 +778,10 @@ enum OrderStatus {
             ],
         )]);
         wanted[0].1[2].replaced_values = vec![("x".into(), "y".into())];
-        let v6 = v5.advance("o", &wanted, &[]).unwrap();
-        let v3 = v6;
-        assert_eq!(v3.applied.len(), 6);
+        let v6 = v5.advance("o", &wanted, &[], &[]).unwrap();
+        let indexes = line_indexes();
+        let v3 = v6.advance("o", &wanted, &indexes, &[]).unwrap();
+        assert_eq!(v3.applied.len(), 7);
         for migration in &v3.applied {
             let read = parse_migration(&migration.file_name(), &file(migration), &none).unwrap();
             assert_eq!(read.sql(), migration.sql());
@@ -762,7 +803,10 @@ enum OrderStatus {
                 .collect::<Vec<_>>(),
             ["placed_at", "label", "kind"]
         );
-        assert_eq!(replayed.applied.len(), 6);
+        assert_eq!(replayed.applied.len(), 7);
+        // The replayed history knows its indexes: generating again adds none.
+        let same = crate::model::migrations::plain(&[("lines".into(), replayed.tables["lines"].clone())]);
+        assert_eq!(replayed.advance("o", &same, &indexes, &[]).unwrap().applied.len(), 7);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `fleet.lock`; output: the workspace with numbers and migrations filled in, and the state to
 //! record next. Deterministic: the same manifest and state always give the same result.
 
-use super::migrations::{Column, DropRequest, Wanted};
+use super::migrations::{Column, DropRequest, Index, Wanted};
 use super::state::{Numbering, State};
 use super::{Field, MigrationFile, Service, SystemNumbers, Workspace};
 use crate::error::Error;
@@ -64,7 +64,7 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State, drops: &[DropReque
                 .get(&service.name)
                 .cloned()
                 .unwrap_or_default()
-                .advance(&service.name, &wanted, &drops);
+                .advance(&service.name, &wanted, &wanted_indexes(service), &drops);
             // Every service's schema problems are reported together.
             let history = match advanced {
                 Ok(history) => history,
@@ -167,6 +167,22 @@ fn messaging_tables(service: &Service) -> Vec<(String, Vec<Column>)> {
         tables.push((INBOX_TABLE.to_owned(), vec![column("subject", "string")]));
     }
     tables
+}
+
+/// The indexes a service's database must have besides its tables' keys: the relay's, on the
+/// outbox rows not yet published (a partial index, so it stays as small as the backlog while
+/// published rows wait to be cleaned up).
+pub(crate) fn wanted_indexes(service: &Service) -> Vec<Index> {
+    let mut indexes = Vec::new();
+    if service.messaging && !service.publishes.is_empty() {
+        indexes.push(Index {
+            table: OUTBOX_TABLE.to_owned(),
+            name: format!("{OUTBOX_TABLE}_unpublished"),
+            columns: vec!["position".to_owned(), "id".to_owned()],
+            where_null: Some("published_at".to_owned()),
+        });
+    }
+    indexes
 }
 
 /// Table names of the event outbox and inbox.
