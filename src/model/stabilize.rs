@@ -160,6 +160,8 @@ fn messaging_tables(service: &Service) -> Vec<(String, Vec<Column>)> {
                 column("payload", "text"),
                 column("position", "int64"),
                 column("published_at", "timestamp?"),
+                // The W3C trace context of the code that published the event.
+                column("traceparent", "string?"),
             ],
         ));
     }

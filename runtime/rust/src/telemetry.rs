@@ -126,6 +126,51 @@ pub fn inject_context(metadata: &mut tonic::metadata::MetadataMap) {
     let _ = metadata;
 }
 
+/// The W3C trace context (`traceparent`) of `span`, when it is part of a trace: what an event
+/// published inside it carries, so the trace continues in the consumer. Unlike requests, events
+/// carry it whether or not spans are exported here (another service may export them).
+#[must_use]
+pub fn traceparent(span: &tracing::Span) -> Option<String> {
+    #[cfg(feature = "otel")]
+    {
+        use opentelemetry::propagation::TextMapPropagator as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let mut carrier = std::collections::HashMap::new();
+        opentelemetry_sdk::propagation::TraceContextPropagator::new().inject_context(&span.context(), &mut carrier);
+        carrier.remove("traceparent")
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = span;
+        None
+    }
+}
+
+/// Makes `span` a child of the trace context `traceparent` (an event's), if there is one, and
+/// records the trace and span ids in its `trace_id` and `span_id` fields, so every log line
+/// inside it names them.
+pub fn join_trace(span: &tracing::Span, traceparent: Option<&str>) {
+    #[cfg(feature = "otel")]
+    {
+        use opentelemetry::propagation::TextMapPropagator as _;
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        if let Some(traceparent) = traceparent {
+            let carrier = std::collections::HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+            let parent = opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&carrier);
+            let _ = span.set_parent(parent);
+        }
+        let context = span.context();
+        let ids = context.span().span_context().clone();
+        if ids.is_valid() {
+            span.record("trace_id", tracing::field::display(ids.trace_id()));
+            span.record("span_id", tracing::field::display(ids.span_id()));
+        }
+    }
+    #[cfg(not(feature = "otel"))]
+    let _ = (span, traceparent);
+}
+
 #[cfg(feature = "otel")]
 struct HeaderExtractor<'a>(&'a axum::http::HeaderMap);
 
