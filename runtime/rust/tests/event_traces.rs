@@ -6,6 +6,7 @@
 
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fleetwright_runtime::db::Database;
@@ -24,9 +25,13 @@ async fn the_trace_context_travels_from_publisher_to_consumer_in_a_header() {
 
     let Some(nats) = Nats::start() else { return };
     // Spans recorded, exported nowhere; one thread, so this subscriber sees every task.
+    // The service's JSON logs go to `logs`.
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
-    let subscriber =
-        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t")));
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("t")))
+        .with(tracing_subscriber::fmt::layer().json().with_current_span(true).with_writer(move || writer.clone()));
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let database = Database::connect(&sqlite(), SCHEMA).await.unwrap();
@@ -47,8 +52,31 @@ async fn the_trace_context_travels_from_publisher_to_consumer_in_a_header() {
     let traceparent = message.headers.as_ref().and_then(|h| h.get("traceparent")).unwrap().as_str().to_owned();
     assert!(traceparent.starts_with(&format!("00-{trace_id}-")), "{traceparent} is not in trace {trace_id}");
     assert!(eventually(Duration::from_secs(10), || async { handled(&database).await.len() == 1 }).await);
-    assert_eq!(handled(&database).await, [("traced".to_owned(), Some(trace_id))], "the consumer joined the trace");
+    assert_eq!(
+        handled(&database).await,
+        [("traced".to_owned(), Some(trace_id.clone()))],
+        "the consumer joined the trace"
+    );
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let handled_line = logs.lines().find(|line| line.contains("event handled")).unwrap_or_else(|| panic!("{logs}"));
+    assert!(handled_line.contains(&format!("\"trace_id\":\"{trace_id}\"")), "{handled_line}");
+    assert!(handled_line.contains("\"span_id\":\""), "{handled_line}");
     for task in tasks {
         task.abort();
+    }
+}
+
+/// Log lines, kept in memory.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
