@@ -1,40 +1,26 @@
 //! Outbox throughput, a benchmark rather than a test (ignored; `scripts/bench-outbox.sh` runs
-//! it, in release, against PostgreSQL with one and with two relays): fills the outbox of a fresh database with `BENCH_EVENTS` events (in
-//! transactions of 100), then starts `BENCH_RELAYS` relays on it, each with its own pool as a
-//! replica would have, and times how long they take to publish every event to NATS. Prints one
-//! line: relays, events, seconds and events per second.
+//! it, in release, against PostgreSQL with one and with two relays): fills the outbox of a
+//! fresh database with `BENCH_EVENTS` events (in transactions of 100), then starts
+//! `BENCH_RELAYS` relays on it, each with its own pool as a replica would have, and times how
+//! long they take to publish every event to NATS. Prints one line: relays, events, seconds and
+//! events per second.
 //!
 //! Needs `DATABASE_URL` (a database name not used before: it is created) and `NATS_URL` (with
 //! JetStream); the `BENCH` stream is deleted first, so its duplicate window starts empty.
 #![cfg(feature = "events")]
+
+mod support;
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use fleetwright_runtime::AppError;
 use fleetwright_runtime::config::Database as DatabaseConfig;
-use fleetwright_runtime::db::{Database, Migration, Tx};
+use fleetwright_runtime::db::{Database, Tx};
 use fleetwright_runtime::events::{self, Event, Handler, Stream};
+use support::SCHEMA;
 
 const STREAM: Stream = Stream { name: "BENCH", subjects: "bench.>" };
-
-/// The outbox as fleetwright's migrations write it.
-const SCHEMA: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: r#"CREATE TABLE "outbox" (
-    "id" TEXT PRIMARY KEY NOT NULL,
-    "subject" TEXT NOT NULL,
-    "payload" TEXT NOT NULL,
-    "position" BIGINT NOT NULL,
-    "published_at" TEXT,
-    "traceparent" TEXT,
-    "created_at" TEXT NOT NULL,
-    "updated_at" TEXT NOT NULL
-);
-CREATE INDEX "outbox_unpublished" ON "outbox" ("position", "id") WHERE "published_at" IS NULL;
-"#,
-}];
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct OrderPlaced {
