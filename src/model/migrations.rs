@@ -99,6 +99,25 @@ pub enum Op {
     DropTable {
         table: String,
     },
+    /// An index on `columns` of `table`; with `where_null`, only of the rows where that
+    /// column is NULL (a partial index: both PostgreSQL and SQLite have them).
+    CreateIndex {
+        table: String,
+        name: String,
+        columns: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        where_null: Option<String>,
+    },
+}
+
+/// An index a service's database must have, created once by the next migration after the
+/// history lacks it (so existing workspaces get it too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Index {
+    pub table: String,
+    pub name: String,
+    pub columns: Vec<String>,
+    pub where_null: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,6 +214,19 @@ fn op_sql(op: &Op) -> String {
         }
         Op::DropTable { table } => {
             let _ = write!(out, "DROP TABLE \"{table}\";");
+        }
+        Op::CreateIndex {
+            table,
+            name,
+            columns,
+            where_null,
+        } => {
+            let columns: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+            let _ = write!(out, "CREATE INDEX \"{name}\" ON \"{table}\" ({})", columns.join(", "));
+            if let Some(column) = where_null {
+                let _ = write!(out, " WHERE \"{column}\" IS NULL");
+            }
+            out.push(';');
         }
     }
     out
@@ -336,8 +368,9 @@ pub(crate) fn unique_index_name(table: &str, column: &str) -> String {
 
 impl History {
     /// The history after bringing the schema to `wanted` (table → columns, in entity order)
-    /// and dropping what `drops` asks for: unchanged when nothing differs, else one migration
-    /// longer. Fields and tables that left the manifest are retired, never dropped here.
+    /// with `indexes` on its tables, and dropping what `drops` asks for: unchanged when
+    /// nothing differs, else one migration longer. Fields and tables that left the manifest
+    /// are retired, never dropped here.
     ///
     /// # Errors
     /// [`Error::Schema`] for a change that needs a decision in the manifest (a type change, a
@@ -349,6 +382,7 @@ impl History {
         service: &str,
         wanted: &[(String, Vec<Wanted>)],
         versioned: &BTreeSet<String>,
+        indexes: &[Index],
         drops: &[&DropRequest],
     ) -> Result<History, Error> {
         let mut ops = Vec::new();
@@ -388,6 +422,18 @@ impl History {
         for drop in drops {
             drop_retired(service, drop, &mut tables, &mut retired_tables, &mut ops)?;
         }
+        let existing = self.indexes(&ops);
+        for index in indexes {
+            let table_in_use = tables.contains_key(&index.table) && !retired_tables.contains(&index.table);
+            if table_in_use && !existing.contains(&index.name) {
+                ops.push(Op::CreateIndex {
+                    table: index.table.clone(),
+                    name: index.name.clone(),
+                    columns: index.columns.clone(),
+                    where_null: index.where_null.clone(),
+                });
+            }
+        }
         now_versioned.retain(|table| tables.contains_key(table));
         let mut next = History {
             applied: self.applied.clone(),
@@ -406,18 +452,28 @@ impl History {
         let name = if version == 1 {
             "init".to_owned()
         } else {
-            match ops.as_slice() {
+            // A new table's indexes are part of creating it.
+            let created = |t: &String| {
+                ops.iter()
+                    .any(|op| matches!(op, Op::CreateTable { table, .. } if table == t))
+            };
+            let named: Vec<&Op> = ops
+                .iter()
+                .filter(|op| !matches!(op, Op::CreateIndex { table, .. } if created(table)))
+                .collect();
+            match named.as_slice() {
                 [Op::CreateTable { table, .. }] => format!("create_{table}"),
                 [Op::AddColumn { table, column, .. }] => format!("add_{table}_{}", column.name),
                 [Op::RenameColumn { table, to, .. }] => format!("rename_{table}_{to}"),
                 [Op::ReplaceValue { table, column, .. }, ..]
-                    if ops.iter().all(|op| matches!(op, Op::ReplaceValue { .. })) =>
+                    if named.iter().all(|op| matches!(op, Op::ReplaceValue { .. })) =>
                 {
                     format!("replace_{table}_{column}_values")
                 }
                 [Op::AddUnique { table, column, .. }] => format!("unique_{table}_{column}"),
                 [Op::DropColumn { table, column }] => format!("drop_{table}_{column}"),
                 [Op::DropTable { table }] => format!("drop_{table}"),
+                [Op::CreateIndex { name, .. }] => format!("index_{name}"),
                 _ => "update_schema".to_owned(),
             }
         };
@@ -467,6 +523,20 @@ impl History {
             unique.insert(key, index);
         }
         unique
+    }
+
+    /// The names of the indexes the applied migrations, then `pending`, leave in place (a
+    /// dropped table takes its indexes with it).
+    fn indexes(&self, pending: &[Op]) -> Vec<String> {
+        let mut names: Vec<(&str, &str)> = Vec::new();
+        for op in self.applied.iter().flat_map(|m| &m.ops).chain(pending) {
+            match op {
+                Op::CreateIndex { table, name, .. } => names.push((table, name)),
+                Op::DropTable { table } => names.retain(|(t, _)| t != table),
+                _ => {}
+            }
+        }
+        names.into_iter().map(|(_, name)| name.to_owned()).collect()
     }
 
     /// The retired columns of `table` that inserts must fill (they cannot be NULL), with the
@@ -703,7 +773,7 @@ impl History {
     /// [`History::advance`] to plain columns (required ones defaulting to their type's
     /// default, no renames or replacements), dropping nothing.
     pub(crate) fn advance_plain(&self, service: &str, wanted: &[(String, Vec<Column>)]) -> Result<History, Error> {
-        self.advance(service, &plain(wanted), &BTreeSet::new(), &[])
+        self.advance(service, &plain(wanted), &BTreeSet::new(), &[], &[])
     }
 }
 
@@ -735,7 +805,8 @@ impl History {
                     | Op::DropUnique { .. }
                     | Op::AddColumn { .. }
                     | Op::RenameColumn { .. }
-                    | Op::ReplaceValue { .. } => continue,
+                    | Op::ReplaceValue { .. }
+                    | Op::CreateIndex { .. } => continue,
                 };
                 out.push(format!(
                     "migration {} drops {what} when it is applied",
@@ -831,7 +902,9 @@ mod tests {
         let wanted = plain(&orders(vec![col("total", "int64")]));
         let request = |text: &str| text.parse::<DropRequest>().unwrap();
         let (note, notes) = (request("o.orders.note"), request("o.notes"));
-        let v2 = v1.advance("o", &wanted, &BTreeSet::new(), &[&note, &notes]).unwrap();
+        let v2 = v1
+            .advance("o", &wanted, &BTreeSet::new(), &[], &[&note, &notes])
+            .unwrap();
         let last = v2.applied.last().unwrap();
         assert_eq!(
             last.sql(),
@@ -842,7 +915,7 @@ mod tests {
         assert_eq!(v2.drops_after(1).len(), 2);
         // A column still in the manifest, or one that does not exist, is refused by name.
         let total = request("o.orders.total");
-        let error = v1.advance("o", &wanted, &BTreeSet::new(), &[&total]).unwrap_err();
+        let error = v1.advance("o", &wanted, &BTreeSet::new(), &[], &[&total]).unwrap_err();
         assert!(
             error.to_string().contains("its field is still in fleet.toml"),
             "{error}"
@@ -852,7 +925,7 @@ mod tests {
             "{error:?}"
         );
         let unknown = request("o.orders.nope");
-        assert!(v1.advance("o", &wanted, &BTreeSet::new(), &[&unknown]).is_err());
+        assert!(v1.advance("o", &wanted, &BTreeSet::new(), &[], &[&unknown]).is_err());
         assert!("o".parse::<DropRequest>().is_err() && "o..x".parse::<DropRequest>().is_err());
     }
 
@@ -864,11 +937,11 @@ mod tests {
         let mut wanted = plain(&orders(vec![col("total", "int64"), col("paid", "bool")]));
         wanted[0].1[1].default = None;
         assert_eq!(
-            codes(&v1.advance("o", &wanted, &BTreeSet::new(), &[]).unwrap_err()),
+            codes(&v1.advance("o", &wanted, &BTreeSet::new(), &[], &[]).unwrap_err()),
             ["E029"]
         );
         wanted[0].1[1].default = Some("1".into());
-        let v2 = v1.advance("o", &wanted, &BTreeSet::new(), &[]).unwrap();
+        let v2 = v1.advance("o", &wanted, &BTreeSet::new(), &[], &[]).unwrap();
         assert_eq!(
             v2.applied[1].sql(),
             "ALTER TABLE \"orders\" ADD COLUMN \"paid\" INTEGER NOT NULL DEFAULT 1;\n"
@@ -882,10 +955,10 @@ mod tests {
                 Wanted::plain(col("tags", "string[]")),
             ],
         )];
-        assert!(v1.advance("o", &wanted, &BTreeSet::new(), &[]).is_ok());
+        assert!(v1.advance("o", &wanted, &BTreeSet::new(), &[], &[]).is_ok());
         // A new entity's table has no rows yet.
         let fresh = [("lines".to_owned(), vec![Wanted::plain(col("qty", "int32"))])];
-        assert!(v1.advance("o", &fresh, &BTreeSet::new(), &[]).is_ok());
+        assert!(v1.advance("o", &fresh, &BTreeSet::new(), &[], &[]).is_ok());
     }
 
     #[test]
@@ -903,7 +976,7 @@ mod tests {
             )]
         };
         let v2 = v1
-            .advance("users", &renamed("display_name"), &BTreeSet::new(), &[])
+            .advance("users", &renamed("display_name"), &BTreeSet::new(), &[], &[])
             .unwrap();
         assert_eq!(v2.applied[1].file_name(), "0002_rename_users_full_name.sql");
         assert_eq!(
@@ -913,14 +986,14 @@ mod tests {
         assert_eq!(v2.tables["users"], [col("full_name", "string")]);
         // Generating again with `renamed_from` still written changes nothing.
         assert_eq!(
-            v2.advance("users", &renamed("display_name"), &BTreeSet::new(), &[])
+            v2.advance("users", &renamed("display_name"), &BTreeSet::new(), &[], &[])
                 .unwrap(),
             v2
         );
         // A rename from a column that never existed needs a decision.
         assert_eq!(
             codes(
-                &v1.advance("users", &renamed("nick"), &BTreeSet::new(), &[])
+                &v1.advance("users", &renamed("nick"), &BTreeSet::new(), &[], &[])
                     .unwrap_err()
             ),
             ["E029"]
@@ -943,12 +1016,12 @@ mod tests {
             col("flags", "enum(a)[]"),
         ]));
         assert_eq!(
-            codes(&v1.advance("o", &wanted, &BTreeSet::new(), &[]).unwrap_err()),
+            codes(&v1.advance("o", &wanted, &BTreeSet::new(), &[], &[]).unwrap_err()),
             ["E029", "E029"]
         );
         wanted[0].1[0].replaced_values = vec![("held".into(), "draft".into())];
         wanted[0].1[1].replaced_values = vec![("b".into(), "a".into())];
-        let v2 = v1.advance("o", &wanted, &BTreeSet::new(), &[]).unwrap();
+        let v2 = v1.advance("o", &wanted, &BTreeSet::new(), &[], &[]).unwrap();
         assert_eq!(v2.applied[1].name, "replace_orders_status_values");
         assert_eq!(
             v2.applied[1].sql(),
@@ -973,7 +1046,9 @@ mod tests {
     fn a_unique_field_has_an_index_that_follows_it() {
         let mut wanted = plain(&orders(vec![col("total", "int64"), col("code", "string")]));
         wanted[0].1[1].unique = true;
-        let v1 = History::default().advance("o", &wanted, &BTreeSet::new(), &[]).unwrap();
+        let v1 = History::default()
+            .advance("o", &wanted, &BTreeSet::new(), &[], &[])
+            .unwrap();
         assert!(
             v1.applied[0]
                 .sql()
@@ -981,7 +1056,7 @@ mod tests {
             "{}",
             v1.applied[0].sql()
         );
-        assert_eq!(v1.advance("o", &wanted, &BTreeSet::new(), &[]).unwrap(), v1);
+        assert_eq!(v1.advance("o", &wanted, &BTreeSet::new(), &[], &[]).unwrap(), v1);
         // A retired column loses its index: inserts fill it with one value for every row.
         let v2 = v1.advance_plain("o", &orders(vec![col("total", "int64")])).unwrap();
         assert_eq!(v2.applied[1].sql(), "DROP INDEX \"orders_code_key\";\n");
@@ -989,6 +1064,53 @@ mod tests {
         let long = unique_index_name(&"t".repeat(40), &"c".repeat(40));
         assert!(long.len() <= 63 && long.ends_with("_key"), "{long}");
         assert_ne!(long, unique_index_name(&"t".repeat(40), &"c".repeat(41)));
+    }
+
+    #[test]
+    fn an_index_is_created_once_by_the_next_migration_and_again_with_a_recreated_table() {
+        let unpublished = [Index {
+            table: "outbox".into(),
+            name: "outbox_unpublished".into(),
+            columns: vec!["position".into(), "id".into()],
+            where_null: Some("published_at".into()),
+        }];
+        let outbox = plain(&[(
+            "outbox".into(),
+            vec![col("position", "int64"), col("published_at", "timestamp?")],
+        )]);
+        // A new workspace: in its first migration, after the table.
+        let fresh = History::default()
+            .advance("o", &outbox, &BTreeSet::new(), &unpublished, &[])
+            .unwrap();
+        assert_eq!(fresh.applied.len(), 1);
+        assert!(
+            fresh.applied[0].sql().ends_with(
+                "CREATE INDEX \"outbox_unpublished\" ON \"outbox\" (\"position\", \"id\") WHERE \"published_at\" IS NULL;\n"
+            ),
+            "{}",
+            fresh.applied[0].sql()
+        );
+        assert_eq!(
+            fresh
+                .advance("o", &outbox, &BTreeSet::new(), &unpublished, &[])
+                .unwrap(),
+            fresh
+        );
+        // An existing workspace without it: the next migration adds it, on its own.
+        let old = History::default()
+            .advance("o", &outbox, &BTreeSet::new(), &[], &[])
+            .unwrap();
+        let next = old.advance("o", &outbox, &BTreeSet::new(), &unpublished, &[]).unwrap();
+        assert_eq!(next.applied[1].file_name(), "0002_index_outbox_unpublished.sql");
+        // A retired table gets no index; dropped and created again, it gets its index again.
+        let retired = old.advance("o", &[], &BTreeSet::new(), &unpublished, &[]).unwrap();
+        assert_eq!(retired.applied.len(), 1);
+        let drop = "o.outbox".parse::<DropRequest>().unwrap();
+        let dropped = next.advance("o", &[], &BTreeSet::new(), &[], &[&drop]).unwrap();
+        let again = dropped
+            .advance("o", &outbox, &BTreeSet::new(), &unpublished, &[])
+            .unwrap();
+        assert!(again.applied.last().unwrap().sql().contains("CREATE INDEX"));
     }
 
     #[test]

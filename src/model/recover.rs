@@ -242,6 +242,8 @@ pub fn parse_migration(
             ops.push(replaced_value(rest).ok_or_else(|| format!("`{line}` is not a change fleetwright makes"))?);
         } else if let Some(table) = line.strip_prefix("DROP TABLE ").and_then(|r| r.strip_suffix(';')) {
             ops.push(Op::DropTable { table: unquote(table)? });
+        } else if let Some(rest) = line.strip_prefix("CREATE INDEX ").and_then(|r| r.strip_suffix(';')) {
+            ops.push(created_index(rest).ok_or_else(|| format!("`{line}` is not an index fleetwright makes"))?);
         } else if !line.trim().is_empty() {
             return Err(format!("`{line}` is not a statement fleetwright writes"));
         }
@@ -252,6 +254,24 @@ pub fn parse_migration(
     } else {
         Err("its SQL differs from what fleetwright writes (was it edited?)".to_owned())
     }
+}
+
+/// The index a `CREATE INDEX` statement (between `CREATE INDEX ` and `;`) makes:
+/// `"name" ON "table" ("a", "b")`, optionally followed by ` WHERE "c" IS NULL`.
+fn created_index(rest: &str) -> Option<Op> {
+    let (name, rest) = rest.split_once(" ON ")?;
+    let (table, rest) = rest.split_once(" (")?;
+    let (columns, rest) = rest.split_once(')')?;
+    let where_null = match rest {
+        "" => None,
+        condition => Some(unquote(condition.strip_prefix(" WHERE ")?.strip_suffix(" IS NULL")?).ok()?),
+    };
+    Some(Op::CreateIndex {
+        table: unquote(table).ok()?,
+        name: unquote(name).ok()?,
+        columns: columns.split(", ").map(unquote).collect::<Result<_, _>>().ok()?,
+        where_null,
+    })
 }
 
 /// The enum value replacement an `UPDATE` statement (after `UPDATE `) makes, in either of
@@ -389,7 +409,7 @@ pub fn replay(mut start: History, migrations: Vec<Migration>) -> History {
                         column.name.clone_from(to);
                     }
                 }
-                Op::ReplaceValue { .. } => {}
+                Op::ReplaceValue { .. } | Op::CreateIndex { .. } => {}
                 Op::DropColumn { table, column } => {
                     if let Some(columns) = start.tables.get_mut(table) {
                         columns.retain(|c| c.name != *column);
@@ -707,6 +727,24 @@ enum OrderStatus {
         )
     }
 
+    /// Indexes, plain and partial (as the outbox relay's), on the `lines` table.
+    fn line_indexes() -> [crate::model::migrations::Index; 2] {
+        [
+            crate::model::migrations::Index {
+                table: "lines".into(),
+                name: "lines_unpaid".into(),
+                columns: vec!["placed_at".into(), "id".into()],
+                where_null: Some("label".into()),
+            },
+            crate::model::migrations::Index {
+                table: "lines".into(),
+                name: "lines_kind".into(),
+                columns: vec!["kind".into()],
+                where_null: None,
+            },
+        ]
+    }
+
     /// A history through every operation fleetwright writes: tables created (with and without
     /// `version`), columns added (with the type's and the manifest's default), renamed, dropped,
     /// enum values replaced, a table dropped.
@@ -738,6 +776,7 @@ enum OrderStatus {
                 "o",
                 &crate::model::migrations::plain(&[("lines".into(), vec![col("at", "timestamp")])]),
                 &std::collections::BTreeSet::new(),
+                &[],
                 &drops.iter().collect::<Vec<_>>(),
             )
             .unwrap();
@@ -759,6 +798,7 @@ enum OrderStatus {
                     ],
                 )],
                 &std::collections::BTreeSet::new(),
+                &[],
                 &[],
             )
             .unwrap();
@@ -788,7 +828,7 @@ enum OrderStatus {
         let versioned: std::collections::BTreeSet<String> = ["lines".to_owned(), "tags".to_owned()].into();
         wanted.push(("tags".into(), vec![Wanted::plain(col("label", "string"))]));
         wanted[0].1[1].unique = true;
-        let v6 = v5.advance("o", &wanted, &versioned, &[]).unwrap();
+        let v6 = v5.advance("o", &wanted, &versioned, &[], &[]).unwrap();
         assert_eq!(
             v6.applied[5]
                 .sql()
@@ -801,14 +841,16 @@ enum OrderStatus {
         );
         // The unique index goes again.
         wanted[0].1[1].unique = false;
-        v6.advance("o", &wanted, &versioned, &[]).unwrap()
+        let v7 = v6.advance("o", &wanted, &versioned, &[], &[]).unwrap();
+        // Indexes, plain and partial.
+        v7.advance("o", &wanted, &versioned, &line_indexes(), &[]).unwrap()
     }
 
     #[test]
     fn every_migration_fleetwright_writes_reads_back_exactly() {
         let none = |_: &str, _: &str| None;
         let v3 = every_operation();
-        assert_eq!(v3.applied.len(), 7);
+        assert_eq!(v3.applied.len(), 8);
         for migration in &v3.applied {
             let read = parse_migration(&migration.file_name(), &file(migration), &none).unwrap();
             assert_eq!(read.sql(), migration.sql());
@@ -830,9 +872,20 @@ enum OrderStatus {
                 .collect::<Vec<_>>(),
             ["placed_at", "label", "kind"]
         );
-        assert_eq!(replayed.applied.len(), 7);
+        assert_eq!(replayed.applied.len(), 8);
         assert_eq!(replayed.versioned, v3.versioned);
         assert!(replayed.unique.is_empty() && v3.applied[5].sql().contains("CREATE UNIQUE INDEX"));
+        // The replayed history knows its indexes: generating again adds none.
+        let same = crate::model::migrations::plain(&[("lines".into(), replayed.tables["lines"].clone())]);
+        let versioned: std::collections::BTreeSet<String> = ["lines".to_owned()].into();
+        assert_eq!(
+            replayed
+                .advance("o", &same, &versioned, &line_indexes(), &[])
+                .unwrap()
+                .applied
+                .len(),
+            8
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `fleet.lock`; output: the workspace with numbers and migrations filled in, and the state to
 //! record next. Deterministic: the same manifest and state always give the same result.
 
-use super::migrations::{Column, DropRequest, Wanted};
+use super::migrations::{Column, DropRequest, Index, Wanted};
 use super::state::{Numbering, State};
 use super::{Field, MigrationFile, Service, SystemNumbers, Workspace};
 use crate::error::Error;
@@ -16,17 +16,7 @@ use crate::error::Error;
 /// [`super::migrations::History::advance`]), [`Error::Usage`] for a drop of something not
 /// retired.
 pub fn stabilize(workspace: &mut Workspace, previous: &State, drops: &[DropRequest]) -> Result<State, Error> {
-    if let Some(drop) = drops.iter().find(|d| {
-        !workspace
-            .services
-            .iter()
-            .any(|s| s.name == d.service && s.database.stores_data())
-    }) {
-        return Err(Error::usage(
-            format!("cannot drop `{drop}`: no service `{}` with a database", drop.service),
-            Some("name a service of fleet.toml that has a database: SERVICE.TABLE or SERVICE.TABLE.COLUMN"),
-        ));
-    }
+    drops_name_databases(workspace, drops)?;
     let mut next = State::default();
     let mut problems = crate::diagnostic::Diagnostics::default();
     for service in &mut workspace.services {
@@ -65,7 +55,13 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State, drops: &[DropReque
                 .get(&service.name)
                 .cloned()
                 .unwrap_or_default()
-                .advance(&service.name, &wanted, &versioned_tables(service), &drops);
+                .advance(
+                    &service.name,
+                    &wanted,
+                    &versioned_tables(service),
+                    &wanted_indexes(service),
+                    &drops,
+                );
             // Every service's schema problems are reported together.
             let history = match advanced {
                 Ok(history) => history,
@@ -114,6 +110,23 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State, drops: &[DropReque
             .or_insert_with(|| numbering.assign(&[], 1));
     }
     Ok(next)
+}
+
+/// Refuses a drop request for a service that is not in the manifest or has no database.
+fn drops_name_databases(workspace: &Workspace, drops: &[DropRequest]) -> Result<(), Error> {
+    let stores = |service: &str| {
+        workspace
+            .services
+            .iter()
+            .any(|s| s.name == service && s.database.stores_data())
+    };
+    match drops.iter().find(|d| !stores(&d.service)) {
+        Some(drop) => Err(Error::usage(
+            format!("cannot drop `{drop}`: no service `{}` with a database", drop.service),
+            Some("name a service of fleet.toml that has a database: SERVICE.TABLE or SERVICE.TABLE.COLUMN"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The tables a service's database must have (table → columns, in entity order): its
@@ -167,6 +180,8 @@ fn messaging_tables(service: &Service) -> Vec<(String, Vec<Column>)> {
                 column("payload", "text"),
                 column("position", "int64"),
                 column("published_at", "timestamp?"),
+                // The W3C trace context of the code that published the event.
+                column("traceparent", "string?"),
             ],
         ));
     }
@@ -174,6 +189,22 @@ fn messaging_tables(service: &Service) -> Vec<(String, Vec<Column>)> {
         tables.push((INBOX_TABLE.to_owned(), vec![column("subject", "string")]));
     }
     tables
+}
+
+/// The indexes a service's database must have besides its tables' keys: the relay's, on the
+/// outbox rows not yet published (a partial index, so it stays as small as the backlog while
+/// published rows wait to be cleaned up).
+pub(crate) fn wanted_indexes(service: &Service) -> Vec<Index> {
+    let mut indexes = Vec::new();
+    if service.messaging && !service.publishes.is_empty() {
+        indexes.push(Index {
+            table: OUTBOX_TABLE.to_owned(),
+            name: format!("{OUTBOX_TABLE}_unpublished"),
+            columns: vec!["position".to_owned(), "id".to_owned()],
+            where_null: Some("published_at".to_owned()),
+        });
+    }
+    indexes
 }
 
 /// Table names of the event outbox and inbox.

@@ -399,6 +399,12 @@ fn a_service_that_starts_publishing_gets_an_outbox_migration_and_its_first_one_s
     let outbox = file(&second, "services/notes/migrations/0002_create_outbox.sql").expect("an outbox migration");
     assert!(outbox.contains("CREATE TABLE \"outbox\""), "{outbox}");
     assert!(outbox.contains("\"published_at\" TEXT,"), "{outbox}");
+    assert!(
+        outbox.contains(
+            "CREATE INDEX \"outbox_unpublished\" ON \"outbox\" (\"position\", \"id\") WHERE \"published_at\" IS NULL;"
+        ),
+        "the relay's partial index comes with the table: {outbox}"
+    );
     assert!(!outbox.contains("inbox"), "only subscribers keep an inbox: {outbox}");
     let events = file(&second, "services/notes/src/events.rs").expect("messaging code");
     assert!(

@@ -285,26 +285,60 @@ fn compose(root: &Path) {
     }
 }
 
-/// The alert rules (issue 14): valid, two per service, and their generated unit tests pass
-/// under `promtool test rules`; the tests fail when a rule stops firing or fires on 4xx.
+/// The alert rules (issue 14): valid, two per service plus two per service with an outbox
+/// and one per service with an inbox, and their generated unit tests pass under `promtool
+/// test rules`; the tests fail when a rule stops firing, fires on 4xx or never fires.
 fn alerts(promtool: &Path, root: &Path) {
     let dir = root.join("deploy/compose");
     let (ok, out) = check(promtool, &["check", "rules", "alerts.yml"], &dir);
     let services = std::fs::read_dir(root.join("services")).unwrap().count();
+    // Which services keep an outbox (publish events) or an inbox (consume them): their
+    // migrations say.
+    let keeping = |table: &str| {
+        let created = format!("CREATE TABLE \"{table}\"");
+        std::fs::read_dir(root.join("services"))
+            .unwrap()
+            .filter(|service| {
+                std::fs::read_dir(service.as_ref().unwrap().path().join("migrations"))
+                    .into_iter()
+                    .flatten()
+                    .any(|file| {
+                        std::fs::read_to_string(file.unwrap().path())
+                            .unwrap()
+                            .contains(&created)
+                    })
+            })
+            .count()
+    };
+    let (publishers, consumers) = (keeping("outbox"), keeping("inbox"));
+    let rules = 2 * services + 2 * publishers + consumers;
     assert!(
-        ok && out.contains(&format!("SUCCESS: {} rules found", 2 * services)),
+        ok && out.contains(&format!("SUCCESS: {rules} rules found")),
         "promtool rejects alerts.yml, or it lacks a service's rules:\n{out}"
     );
     let (ok, out) = check(promtool, &["test", "rules", "alerts.test.yml"], &dir);
     assert!(ok, "the generated alert unit tests fail:\n{out}");
     let tests = std::fs::read_to_string(dir.join("alerts.test.yml")).unwrap();
-    assert_eq!(tests.matches("  - interval: 1m").count(), 3 * services, "{tests}");
+    let cases = 3 * services + 3 * publishers + consumers;
+    assert_eq!(tests.matches("  - interval: 1m").count(), cases, "{tests}");
     let rules = std::fs::read_to_string(dir.join("alerts.yml")).unwrap();
-    for (from, to) in [
+    let mut mutations = vec![
         ("> 0.05", "> 0.5"),
         ("status=~\"5..\"", "status=~\"[45]..\""),
         ("            > 1\n", "            > 5\n"),
-    ] {
+    ];
+    if publishers > 0 {
+        mutations.extend([
+            ("> 1000", "> 100000"),
+            ("> 1000", "> 1"),
+            ("> 300", "> 3000"),
+            ("> 300", "> 0"),
+        ]);
+    }
+    if consumers > 0 {
+        mutations.extend([("[15m])) > 0", "[15m])) > 1"), ("[15m])) > 0", "[15m])) >= 0")]);
+    }
+    for (from, to) in mutations {
         assert!(rules.contains(from), "alerts.yml lacks {from:?}");
         std::fs::write(dir.join("alerts.yml"), rules.replacen(from, to, 1)).unwrap();
         let (ok, out) = check(promtool, &["test", "rules", "alerts.test.yml"], &dir);

@@ -186,7 +186,7 @@ impl Tx {
     /// Publishes `event` when this transaction commits, and never if it rolls back: the event
     /// is written to the outbox table here, and the relay sends it to the broker after the
     /// commit (retrying while the broker is down). Returns the event's id, which the broker
-    /// uses to drop a duplicate publish.
+    /// uses to drop a duplicate publish. The event carries the current span's trace context.
     ///
     /// # Errors
     /// When the outbox row cannot be written.
@@ -194,13 +194,14 @@ impl Tx {
     pub async fn publish<E: crate::events::Event>(&mut self, event: &E) -> Result<uuid::Uuid, AppError> {
         let id = uuid::Uuid::now_v7();
         let now = crate::codec::now().to_text();
-        let insert = r#"INSERT INTO "outbox" ("id", "subject", "payload", "position", "created_at", "updated_at")
-            VALUES ($1, $2, $3, $4, $5, $6)"#;
+        let insert = r#"INSERT INTO "outbox" ("id", "subject", "payload", "position", "traceparent", "created_at", "updated_at")
+            VALUES ($1, $2, $3, $4, $5, $6, $7)"#;
         sqlx::query(insert)
             .bind(id.to_string())
             .bind(E::SUBJECT)
             .bind(crate::events::to_hex(&prost::Message::encode_to_vec(event)))
             .bind(crate::events::next_position())
+            .bind(crate::telemetry::traceparent(&tracing::Span::current()))
             .bind(now.clone())
             .bind(now)
             .execute(&mut *self.inner)

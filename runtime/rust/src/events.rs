@@ -2,15 +2,30 @@
 //! `<project>.<service>.<event>` as its protobuf message.
 //!
 //! Publishing is reliable: [`crate::db::Tx::publish`] writes the event to the `outbox` table in
-//! the transaction of the change, and the relay publishes unpublished rows in order, marking
-//! each only after JetStream acknowledged it. While NATS is down rows wait and the relay
-//! retries with backoff; the event id is the `Nats-Msg-Id`, so a row published twice (a crash
-//! between the ack and the mark) is dropped by JetStream's duplicate window.
+//! the transaction of the change, and the relay publishes unpublished rows in batches, oldest
+//! first, marking them only after JetStream acknowledged them. On PostgreSQL the relay claims
+//! its batch with `FOR UPDATE SKIP LOCKED` inside the transaction that marks it, so replicas
+//! share the outbox and each row has one publisher (rows another relay holds are skipped, so
+//! across replicas events of different batches may leave out of order). SQLite has one writer
+//! and one relay. While NATS is down rows wait and the relay retries with backoff; the event
+//! id is the `Nats-Msg-Id`, so a row published twice (a crash between the ack and the commit)
+//! is dropped by JetStream's duplicate window.
 //!
 //! Consuming is reliable: a durable pull consumer per subscribed event; [`handle`] records the
 //! event id in the `inbox` table and runs the service's handler in one transaction, and the
 //! message is acknowledged only after that commit. A redelivered event finds its id in the
-//! inbox and is skipped, so each event takes effect once.
+//! inbox and is skipped, so each event takes effect once. A handler that fails is retried
+//! after growing pauses ([`Retry`]) while the events behind it go on; after the last attempt
+//! (at once for an event that cannot be decoded) the event moves to the project's dead-letter
+//! stream (`<STREAM>_DEAD_LETTER`, subject `dead-letter.<event subject>`), with headers saying
+//! which consumer gave up, after how many deliveries and why.
+//!
+//! Each event carries the W3C trace context of the code that published it (`traceparent`), so
+//! one trace spans publisher, relay and consumer. Metrics: `events_outbox_backlog` and
+//! `events_outbox_oldest_seconds` (unpublished rows and the age of the oldest),
+//! `events_published_total`, `events_consumed_total`, `events_redelivered_total`,
+//! `events_dead_lettered_total` and `events_consumer_pending` (what the consumer has yet to
+//! receive).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -19,6 +34,7 @@ use anyhow::Context as _;
 use async_nats::jetstream;
 use futures_util::StreamExt as _;
 use sqlx::Row as _;
+use tracing::Instrument as _;
 
 use crate::codec::Text as _;
 use crate::db::{Database, Tx};
@@ -32,7 +48,8 @@ pub trait Event: prost::Message {
 /// Decodes an event's payload.
 ///
 /// # Errors
-/// [`AppError::Invalid`] when it does not decode: such an event never will, and is dropped.
+/// [`AppError::Invalid`] when it does not decode: such an event never will, and goes to the
+/// dead-letter stream.
 pub fn decode<E: prost::Message + Default>(payload: &[u8]) -> Result<E, AppError> {
     E::decode(payload).map_err(|error| AppError::Invalid(format!("undecodable event: {error}")))
 }
@@ -51,16 +68,65 @@ pub struct Stream {
     pub subjects: &'static str,
 }
 
+impl Stream {
+    /// Where events a consumer gave up on go: `<name>_DEAD_LETTER`.
+    #[must_use]
+    pub fn dead_letter_name(&self) -> String {
+        format!("{}_DEAD_LETTER", self.name)
+    }
+
+    /// The subject an event of `subject` takes in the dead-letter stream. Outside the
+    /// project's subjects: a subject belongs to one stream only.
+    #[must_use]
+    pub fn dead_letter_subject(subject: &str) -> String {
+        format!("{DEAD_LETTER_PREFIX}.{subject}")
+    }
+}
+
+/// The first token of every dead-letter subject.
+pub const DEAD_LETTER_PREFIX: &str = "dead-letter";
+
+/// How a consumer retries an event whose handler fails, before it gives up and moves the event
+/// to the dead-letter stream.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// Deliveries in all, the first included.
+    pub max_deliveries: i64,
+    /// The pause after each failed delivery (the last one repeats).
+    pub delays: &'static [Duration],
+}
+
+impl Retry {
+    /// Five deliveries over about a minute and a half: 1 s, 5 s, 30 s and 60 s apart.
+    pub const DEFAULT: Self = Self {
+        max_deliveries: 5,
+        delays: &[Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(30), Duration::from_secs(60)],
+    };
+
+    /// The pause before delivery `delivered + 1`.
+    fn delay(&self, delivered: i64) -> Duration {
+        let index = usize::try_from(delivered.saturating_sub(1)).unwrap_or(0);
+        self.delays.get(index).or(self.delays.last()).copied().unwrap_or(Duration::from_secs(1))
+    }
+}
+
 /// One subscribed event and its durable consumer.
 #[derive(Debug, Clone, Copy)]
 pub struct Subscription {
     pub durable: &'static str,
     pub subject: &'static str,
+    pub retry: Retry,
 }
 
 impl Subscription {
     pub const fn new(durable: &'static str, subject: &'static str) -> Self {
-        Self { durable, subject }
+        Self { durable, subject, retry: Retry::DEFAULT }
+    }
+
+    /// The same subscription, retrying a failing handler as `retry` says.
+    #[must_use]
+    pub const fn with_retry(self, retry: Retry) -> Self {
+        Self { retry, ..self }
     }
 }
 
@@ -72,6 +138,15 @@ const STREAM_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// How often old outbox and inbox rows are deleted, so the tables stay small.
 const CLEANUP_EVERY: Duration = Duration::from_secs(3600);
+
+/// How many outbox rows the relay claims, publishes and marks at once.
+const BATCH: i64 = 100;
+
+/// How often the outbox backlog and a consumer's pending count are measured for metrics.
+const MEASURE_EVERY: Duration = Duration::from_secs(10);
+
+/// How long the dead-letter stream keeps events: long enough to notice and replay them.
+const DEAD_LETTER_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Connects to NATS at `url` and starts the outbox relay (when `publishes`) and one consumer
 /// per subscription. Returns at once; the tasks reconnect on their own while NATS is down, and
@@ -178,17 +253,38 @@ async fn ensure_stream(jetstream: &jetstream::Context, stream: Stream) -> anyhow
         .map_err(|error| anyhow::anyhow!("stream {}: {error}", stream.name))
 }
 
+/// The project's dead-letter stream, created on first use.
+async fn ensure_dead_letter_stream(jetstream: &jetstream::Context, stream: Stream) -> anyhow::Result<()> {
+    let name = stream.dead_letter_name();
+    jetstream
+        .get_or_create_stream(jetstream::stream::Config {
+            name: name.clone(),
+            subjects: vec![Stream::dead_letter_subject(stream.subjects)],
+            duplicate_window: Duration::from_secs(120),
+            max_age: DEAD_LETTER_MAX_AGE,
+            ..Default::default()
+        })
+        .await
+        .map_err(|error| anyhow::anyhow!("stream {name}: {error}"))?;
+    Ok(())
+}
+
 /// Publishes the outbox, oldest first, forever: woken by each commit that published events,
 /// and every second in case another replica wrote rows.
 async fn relay(database: Database, jetstream: jetstream::Context, stream: Stream) {
     let mut backoff = Duration::from_millis(100);
     let mut stream_ready = false;
     let mut last_cleanup = Instant::now();
+    let mut last_measure: Option<Instant> = None;
     loop {
         if last_cleanup.elapsed() > CLEANUP_EVERY {
             last_cleanup = Instant::now();
             let sql = r#"DELETE FROM "outbox" WHERE "published_at" IS NOT NULL AND "published_at" < $1"#;
             forget_old_rows(&database, sql, Duration::from_secs(24 * 3600)).await;
+        }
+        if last_measure.is_none_or(|at| at.elapsed() > MEASURE_EVERY) {
+            last_measure = Some(Instant::now());
+            measure_outbox(&database).await;
         }
         let attempt = async {
             if !stream_ready {
@@ -219,33 +315,134 @@ async fn relay(database: Database, jetstream: jetstream::Context, stream: Stream
     }
 }
 
-/// Publishes up to 100 unpublished outbox rows in order; returns how many.
+/// Sets the outbox gauges: how many events wait, and how long the oldest has waited (its
+/// position is the microsecond it was published at). A failure is only logged.
+async fn measure_outbox(database: &Database) {
+    let sql = r#"SELECT COUNT(*) AS "backlog", MIN("position") AS "oldest" FROM "outbox" WHERE "published_at" IS NULL"#;
+    match sqlx::query(sql).fetch_one(&database.pool).await {
+        Ok(row) => {
+            let backlog: i64 = row.try_get("backlog").unwrap_or_default();
+            let oldest: Option<i64> = row.try_get("oldest").unwrap_or_default();
+            let now = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX);
+            #[allow(clippy::cast_precision_loss)] // counts and microseconds far below 2^52
+            let (backlog, age) = (backlog as f64, oldest.map_or(0.0, |oldest| (now - oldest).max(0) as f64 / 1e6));
+            metrics::gauge!("events_outbox_backlog").set(backlog);
+            metrics::gauge!("events_outbox_oldest_seconds").set(age);
+        }
+        Err(error) => tracing::warn!(%error, "measuring the outbox failed"),
+    }
+}
+
+/// One claimed outbox row.
+struct Pending {
+    id: String,
+    subject: String,
+    payload: Vec<u8>,
+    traceparent: Option<String>,
+}
+
+/// The oldest unpublished rows, up to [`BATCH`]; `FOR UPDATE SKIP LOCKED` on PostgreSQL, where
+/// other replicas' relays read the same table.
+fn claim_sql(postgres: bool) -> &'static str {
+    if postgres {
+        r#"SELECT "id", "subject", "payload", "traceparent" FROM "outbox" WHERE "published_at" IS NULL
+        ORDER BY "position", "id" LIMIT $1 FOR UPDATE SKIP LOCKED"#
+    } else {
+        r#"SELECT "id", "subject", "payload", "traceparent" FROM "outbox" WHERE "published_at" IS NULL
+        ORDER BY "position", "id" LIMIT $1"#
+    }
+}
+
+/// Claims a batch of unpublished outbox rows, publishes them (all sent, then every
+/// acknowledgement awaited) and marks the acknowledged ones published; returns how many were
+/// claimed. On PostgreSQL claim and mark are one transaction, so the rows stay locked against
+/// other relays until marked. On SQLite the rows are read and marked outside a transaction:
+/// holding SQLite's single writer while waiting for the broker would stall every request.
 async fn publish_pending(database: &Database, jetstream: &jetstream::Context) -> anyhow::Result<usize> {
-    let pending = r#"SELECT "id", "subject", "payload" FROM "outbox" WHERE "published_at" IS NULL
-        ORDER BY "position", "id" LIMIT 100"#;
-    let rows = sqlx::query(pending).fetch_all(&database.pool).await?;
+    let postgres = database.pool.connect_options().database_url.scheme().starts_with("postgres");
+    let mut tx = if postgres { Some(database.pool.begin().await?) } else { None };
+    let claim = sqlx::query(claim_sql(postgres)).bind(BATCH);
+    let rows = match tx.as_mut() {
+        Some(tx) => claim.fetch_all(&mut **tx).await?,
+        None => claim.fetch_all(&database.pool).await?,
+    };
+    let mut batch = Vec::with_capacity(rows.len());
     for row in &rows {
         let id: String = row.try_get("id")?;
-        let subject: String = row.try_get("subject")?;
         let payload = from_hex(&row.try_get::<String, _>("payload")?)
             .with_context(|| format!("outbox row {id} holds no hex payload"))?;
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", id.as_str());
-        let ack = jetstream
-            .publish_with_headers(subject.clone(), headers, payload.into())
-            .await
-            .map_err(|error| anyhow::anyhow!("publishing {subject}: {error}"))?;
-        ack.await.map_err(|error| anyhow::anyhow!("JetStream did not acknowledge {subject}: {error}"))?;
+        batch.push(Pending { subject: row.try_get("subject")?, payload, traceparent: row.try_get("traceparent")?, id });
+    }
+    let (published, failure) = publish_batch(jetstream, batch).await;
+    if !published.is_empty() {
         let now = crate::codec::now().to_text();
-        sqlx::query(r#"UPDATE "outbox" SET "published_at" = $1, "updated_at" = $2 WHERE "id" = $3"#)
-            .bind(now.clone())
-            .bind(now)
-            .bind(id)
-            .execute(&database.pool)
-            .await?;
+        let placeholders: Vec<String> = (0..published.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            r#"UPDATE "outbox" SET "published_at" = $1, "updated_at" = $2 WHERE "id" IN ({})"#,
+            placeholders.join(", ")
+        );
+        let mut mark = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now.clone()).bind(now);
+        for (id, _) in &published {
+            mark = mark.bind(id.clone());
+        }
+        match tx.as_mut() {
+            Some(tx) => mark.execute(&mut **tx).await?,
+            None => mark.execute(&database.pool).await?,
+        };
+    }
+    if let Some(tx) = tx {
+        tx.commit().await?;
+    }
+    for (_, subject) in published {
         metrics::counter!("events_published_total", "subject" => subject).increment(1);
     }
-    Ok(rows.len())
+    failure.map_or(Ok(rows.len()), Err)
+}
+
+/// Publishes `batch` in order without waiting between messages, then waits for JetStream's
+/// acknowledgements. Returns the (id, subject) of each acknowledged row, and the first failure
+/// (after which nothing more is sent).
+async fn publish_batch(
+    jetstream: &jetstream::Context,
+    batch: Vec<Pending>,
+) -> (Vec<(String, String)>, Option<anyhow::Error>) {
+    let mut sent = Vec::with_capacity(batch.len());
+    let mut failure = None;
+    for event in batch {
+        let span = tracing::info_span!(
+            "publish event",
+            otel.name = %event.subject,
+            otel.kind = "producer",
+            messaging.system = "nats",
+            event.id = %event.id,
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
+        );
+        crate::telemetry::join_trace(&span, event.traceparent.as_deref());
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", event.id.as_str());
+        if let Some(traceparent) = crate::telemetry::traceparent(&span).or(event.traceparent) {
+            headers.insert("traceparent", traceparent.as_str());
+        }
+        let publish = jetstream.publish_with_headers(event.subject.clone(), headers, event.payload.into());
+        match publish.instrument(span).await {
+            Ok(ack) => sent.push((event.id, event.subject, ack)),
+            Err(error) => {
+                failure = Some(anyhow::anyhow!("publishing {}: {error}", event.subject));
+                break;
+            }
+        }
+    }
+    let mut published = Vec::with_capacity(sent.len());
+    for (id, subject, ack) in sent {
+        match ack.await {
+            Ok(_) => published.push((id, subject)),
+            Err(error) => {
+                failure.get_or_insert_with(|| anyhow::anyhow!("JetStream did not acknowledge {subject}: {error}"));
+            }
+        }
+    }
+    (published, failure)
 }
 
 /// What became of a delivered event.
@@ -263,8 +460,9 @@ pub enum Handled {
 /// handler. An id already in the inbox is a redelivery and changes nothing.
 ///
 /// # Errors
-/// [`AppError::Invalid`] when the payload does not decode (it never will: drop it); any other
-/// error means "try again later".
+/// [`AppError::Invalid`] when the payload does not decode or the handler refuses the event
+/// (it never will take it: the consumer moves it to the dead-letter stream); any other error
+/// means "try again later".
 pub async fn handle<H: Handler>(
     database: &Database,
     handler: &H,
@@ -325,16 +523,18 @@ async fn consume_until_error<H: Handler>(
     handler: &H,
     jetstream: &jetstream::Context,
     stream: Stream,
-    Subscription { durable, subject }: Subscription,
+    subscription: Subscription,
     backoff: &mut Duration,
 ) -> anyhow::Result<()> {
+    let durable = subscription.durable;
+    ensure_dead_letter_stream(jetstream, stream).await?;
     let consumer: jetstream::consumer::PullConsumer = ensure_stream(jetstream, stream)
         .await?
         .get_or_create_consumer(
             durable,
             jetstream::consumer::pull::Config {
                 durable_name: Some(durable.to_owned()),
-                filter_subject: subject.to_owned(),
+                filter_subject: subscription.subject.to_owned(),
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
                 ack_wait: Duration::from_secs(30),
                 ..Default::default()
@@ -343,8 +543,24 @@ async fn consume_until_error<H: Handler>(
         .await
         .map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
     let mut messages = consumer.messages().await.map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
+    // Counted from zero, so that an alert on their increase sees the first one.
+    metrics::counter!("events_dead_lettered_total", "subject" => subscription.subject, "durable" => durable)
+        .increment(0);
+    metrics::counter!("events_redelivered_total", "durable" => durable).increment(0);
     let mut last_cleanup = Instant::now();
-    while let Some(message) = messages.next().await {
+    let mut measure = tokio::time::interval(MEASURE_EVERY);
+    loop {
+        let message = tokio::select! {
+            message = messages.next() => message,
+            _ = measure.tick() => {
+                if let Ok(info) = consumer.get_info().await {
+                    #[allow(clippy::cast_precision_loss)] // a count far below 2^52
+                    metrics::gauge!("events_consumer_pending", "durable" => durable).set(info.num_pending as f64);
+                }
+                continue;
+            }
+        };
+        let Some(message) = message else { return Ok(()) };
         if last_cleanup.elapsed() > CLEANUP_EVERY {
             last_cleanup = Instant::now();
             // An id must outlive every redelivery of its event: the stream keeps events no longer.
@@ -353,32 +569,124 @@ async fn consume_until_error<H: Handler>(
         }
         let message = message.map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
         *backoff = Duration::from_millis(100);
-        let id = message
-            .headers
-            .as_ref()
-            .and_then(|headers| headers.get("Nats-Msg-Id"))
-            .map(|value| value.as_str().to_owned())
-            .or_else(|| message.info().ok().map(|info| format!("{}:{}", info.stream, info.stream_sequence)))
+        let header = |name: &str| {
+            message.headers.as_ref().and_then(|headers| headers.get(name)).map(|value| value.as_str().to_owned())
+        };
+        let info = message.info().ok();
+        let delivered = info.as_ref().map_or(1, |info| info.delivered);
+        let id = header("Nats-Msg-Id")
+            .or_else(|| info.as_ref().map(|info| format!("{}:{}", info.stream, info.stream_sequence)))
             .unwrap_or_default();
-        let outcome = handle(database, handler, message.subject.as_str(), &id, &message.payload).await;
-        let ack = match &outcome {
-            Ok(handled) => {
-                tracing::debug!(durable, id, ?handled, "event handled");
-                metrics::counter!("events_consumed_total", "subject" => subject).increment(1);
-                message.ack().await
-            }
-            Err(AppError::Invalid(reason)) => {
-                tracing::error!(durable, id, reason, "dropping an event that cannot be handled");
-                message.ack_with(jetstream::AckKind::Term).await
-            }
-            Err(error) => {
-                tracing::warn!(durable, id, %error, "event handler failed; it will be delivered again");
-                message.ack_with(jetstream::AckKind::Nak(Some(Duration::from_secs(1)))).await
+        let span = tracing::info_span!(
+            "consume event",
+            otel.name = %message.subject,
+            otel.kind = "consumer",
+            messaging.system = "nats",
+            durable,
+            event.id = %id,
+            delivered,
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
+        );
+        crate::telemetry::join_trace(&span, header("traceparent").as_deref());
+        let delivery = Delivery { subscription, message: &message, id: &id, delivered };
+        delivery.settle(database, handler, jetstream).instrument(span).await?;
+    }
+}
+
+/// One delivered message and what is known of it.
+struct Delivery<'a> {
+    subscription: Subscription,
+    message: &'a jetstream::Message,
+    id: &'a str,
+    delivered: i64,
+}
+
+impl Delivery<'_> {
+    /// Handles the event and acknowledges the message: done; delivered again after a pause;
+    /// or, after the last attempt or for an event that never can be handled, moved to the
+    /// dead-letter stream and terminated. An error means the connection failed.
+    async fn settle<H: Handler>(
+        &self,
+        database: &Database,
+        handler: &H,
+        jetstream: &jetstream::Context,
+    ) -> anyhow::Result<()> {
+        let Subscription { durable, subject, retry } = self.subscription;
+        let (id, delivered) = (self.id, self.delivered);
+        if delivered > 1 {
+            metrics::counter!("events_redelivered_total", "durable" => durable).increment(1);
+        }
+        let failure = if delivered > retry.max_deliveries {
+            // Delivered again after its last attempt ended without an answer (a crash, or
+            // the dead-letter stream was unreachable): do not try it again.
+            Some(format!("no outcome after {} deliveries", retry.max_deliveries))
+        } else {
+            match handle(database, handler, self.message.subject.as_str(), id, &self.message.payload).await {
+                Ok(handled) => {
+                    tracing::debug!(durable, id, ?handled, "event handled");
+                    metrics::counter!("events_consumed_total", "subject" => subject).increment(1);
+                    None
+                }
+                Err(AppError::Invalid(reason)) => Some(reason),
+                // The whole cause: a dead letter is read by operators, not answered to a client.
+                Err(AppError::Internal(error)) if delivered >= retry.max_deliveries => Some(format!("{error:#}")),
+                Err(error) if delivered >= retry.max_deliveries => Some(error.to_string()),
+                Err(error) => {
+                    let retry_in = retry.delay(delivered);
+                    let retry_in_ms = retry_in.as_millis();
+                    tracing::warn!(durable, id, delivered, retry_in_ms, %error, "event handler failed; it will be delivered again");
+                    let nak = self.message.ack_with(jetstream::AckKind::Nak(Some(retry_in))).await;
+                    return nak.map_err(|error| anyhow::anyhow!("acknowledging {id}: {error}"));
+                }
             }
         };
-        ack.map_err(|error| anyhow::anyhow!("acknowledging {id}: {error}"))?;
+        let ack = match failure {
+            None => self.message.ack().await,
+            Some(reason) => match self.dead_letter(jetstream, &reason).await {
+                Ok(()) => {
+                    tracing::error!(durable, id, delivered, reason, "event moved to the dead-letter stream");
+                    metrics::counter!("events_dead_lettered_total", "subject" => subject, "durable" => durable)
+                        .increment(1);
+                    self.message.ack_with(jetstream::AckKind::Term).await
+                }
+                Err(error) => {
+                    let error = format!("{error:#}");
+                    tracing::error!(
+                        durable,
+                        id,
+                        reason,
+                        error,
+                        "the dead-letter stream is unreachable; the event will be delivered again"
+                    );
+                    self.message.ack_with(jetstream::AckKind::Nak(Some(retry.delay(delivered)))).await
+                }
+            },
+        };
+        ack.map_err(|error| anyhow::anyhow!("acknowledging {id}: {error}"))
     }
-    Ok(())
+
+    /// Publishes the message to the dead-letter stream with its payload and headers (the trace
+    /// context included), plus which consumer gave up, after how many deliveries and why.
+    async fn dead_letter(&self, jetstream: &jetstream::Context, reason: &str) -> anyhow::Result<()> {
+        let durable = self.subscription.durable;
+        let mut headers = self.message.headers.clone().unwrap_or_default();
+        // Per consumer: two consumers giving up on one event are two dead letters.
+        headers.insert("Nats-Msg-Id", format!("{durable}:{}", self.id).as_str());
+        headers.insert("Fleetwright-Event-Id", self.id);
+        headers.insert("Fleetwright-Subject", self.message.subject.as_str());
+        headers.insert("Fleetwright-Durable", durable);
+        headers.insert("Fleetwright-Deliveries", self.delivered.to_string().as_str());
+        let reason: String = reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(500).collect();
+        headers.insert("Fleetwright-Error", reason.as_str());
+        let subject = Stream::dead_letter_subject(self.message.subject.as_str());
+        let ack = jetstream
+            .publish_with_headers(subject.clone(), headers, self.message.payload.clone())
+            .await
+            .map_err(|error| anyhow::anyhow!("publishing {subject}: {error}"))?;
+        ack.await.map_err(|error| anyhow::anyhow!("JetStream did not acknowledge {subject}: {error}"))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -417,7 +725,7 @@ mod tests {
             version: 1,
             name: "init",
             sql: r#"CREATE TABLE "outbox" ("id" TEXT PRIMARY KEY, "subject" TEXT NOT NULL, "payload" TEXT NOT NULL,
-                "position" BIGINT NOT NULL, "published_at" TEXT, "created_at" TEXT NOT NULL, "updated_at" TEXT NOT NULL)"#,
+                "position" BIGINT NOT NULL, "published_at" TEXT, "traceparent" TEXT, "created_at" TEXT NOT NULL, "updated_at" TEXT NOT NULL)"#,
         };
         let db = Database::connect(&config, &[schema]).await.unwrap();
         let mut tx = db.begin().await.unwrap();

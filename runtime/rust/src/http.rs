@@ -106,6 +106,8 @@ where
                 http.request.method = method,
                 http.route = route,
                 http.response.status_code = tracing::field::Empty,
+                trace_id = tracing::field::Empty,
+                span_id = tracing::field::Empty,
             )
         } else {
             tracing::debug_span!("http request", method, route)

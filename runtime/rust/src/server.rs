@@ -233,7 +233,14 @@ impl Reflection<'_> {
 /// One server span per gRPC call, joining the caller's trace (`traceparent` metadata).
 fn grpc_span(request: &axum::http::Request<()>) -> tracing::Span {
     let method = request.uri().path().trim_start_matches('/');
-    let span = tracing::info_span!("grpc request", otel.name = method, otel.kind = "server", rpc.system = "grpc");
+    let span = tracing::info_span!(
+        "grpc request",
+        otel.name = method,
+        otel.kind = "server",
+        rpc.system = "grpc",
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+    );
     crate::telemetry::set_parent(&span, request.headers());
     span
 }

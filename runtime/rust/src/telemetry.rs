@@ -5,7 +5,9 @@
 //! While spans are exported, every server span joins the trace of a W3C `traceparent` header in
 //! the request, and every outgoing gRPC call carries one, so a trace follows a request across
 //! services. A service that exports nothing neither reads nor passes on trace context, which
-//! saves a look-up in OpenTelemetry's global propagator per request.
+//! saves a look-up in OpenTelemetry's global propagator per request. Events carry the trace
+//! context in their `traceparent` header the same way ([`traceparent`], [`join_trace`]). Server
+//! and event spans record their `trace_id` and `span_id`, so every log line inside names them.
 
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -99,7 +101,8 @@ impl Telemetry {
     }
 }
 
-/// Makes `span` a child of the trace context in `headers` (`traceparent`), if there is one.
+/// Makes `span` a child of the trace context in `headers` (`traceparent`), if there is one,
+/// and records its ids in its `trace_id` and `span_id` fields (see [`join_trace`]).
 pub fn set_parent(span: &tracing::Span, headers: &axum::http::HeaderMap) {
     #[cfg(feature = "otel")]
     if exporting() {
@@ -107,6 +110,7 @@ pub fn set_parent(span: &tracing::Span, headers: &axum::http::HeaderMap) {
         let parent =
             opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&HeaderExtractor(headers)));
         let _ = span.set_parent(parent);
+        record_ids(span);
     }
     #[cfg(not(feature = "otel"))]
     let _ = (span, headers);
@@ -124,6 +128,59 @@ pub fn inject_context(metadata: &mut tonic::metadata::MetadataMap) {
     }
     #[cfg(not(feature = "otel"))]
     let _ = metadata;
+}
+
+/// The W3C trace context (`traceparent`) of `span`, when it is part of a trace: what an event
+/// published inside it carries, so the trace continues in the consumer. Unlike requests, events
+/// carry it whether or not spans are exported here (another service may export them).
+#[must_use]
+pub fn traceparent(span: &tracing::Span) -> Option<String> {
+    #[cfg(feature = "otel")]
+    {
+        use opentelemetry::propagation::TextMapPropagator as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let mut carrier = std::collections::HashMap::new();
+        opentelemetry_sdk::propagation::TraceContextPropagator::new().inject_context(&span.context(), &mut carrier);
+        carrier.remove("traceparent")
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = span;
+        None
+    }
+}
+
+/// Makes `span` a child of the trace context `traceparent` (an event's), if there is one, and
+/// records the trace and span ids in its `trace_id` and `span_id` fields, so every log line
+/// inside it names them.
+pub fn join_trace(span: &tracing::Span, traceparent: Option<&str>) {
+    #[cfg(feature = "otel")]
+    {
+        use opentelemetry::propagation::TextMapPropagator as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        if let Some(traceparent) = traceparent {
+            let carrier = std::collections::HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+            let parent = opentelemetry_sdk::propagation::TraceContextPropagator::new().extract(&carrier);
+            let _ = span.set_parent(parent);
+        }
+        record_ids(span);
+    }
+    #[cfg(not(feature = "otel"))]
+    let _ = (span, traceparent);
+}
+
+/// Records the trace and span ids of `span` in its `trace_id` and `span_id` fields (a span
+/// without them ignores this), so the JSON log lines inside it name them.
+#[cfg(feature = "otel")]
+fn record_ids(span: &tracing::Span) {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let context = span.context();
+    let ids = context.span().span_context().clone();
+    if ids.is_valid() {
+        span.record("trace_id", tracing::field::display(ids.trace_id()));
+        span.record("span_id", tracing::field::display(ids.span_id()));
+    }
 }
 
 #[cfg(feature = "otel")]

@@ -1,0 +1,188 @@
+//! What the event tests share: a nats-server with JetStream started per test (from
+//! `NATS_SERVER`, else `nats-server` on PATH), a database on the PostgreSQL server at
+//! `FLEETWRIGHT_TEST_POSTGRES` (`scripts/postgres.sh start` prints it) or in memory, the event
+//! tables, and a handler that records what it handled. Without a server a test is skipped,
+//! except under CI (`CI` set), where a missing server fails it.
+#![allow(dead_code)] // each test binary uses part of it
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use fleetwright_runtime::AppError;
+use fleetwright_runtime::config::Database as DatabaseConfig;
+use fleetwright_runtime::db::{Database, Migration, Tx};
+use fleetwright_runtime::events::{self, Event, Handler, Stream};
+
+pub const STREAM: Stream = Stream { name: "TEST", subjects: "test.>" };
+
+/// The event tables as fleetwright's migrations write them, plus what the test handler writes.
+pub const SCHEMA: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: r#"CREATE TABLE "outbox" (
+    "id" TEXT PRIMARY KEY NOT NULL,
+    "subject" TEXT NOT NULL,
+    "payload" TEXT NOT NULL,
+    "position" BIGINT NOT NULL,
+    "published_at" TEXT,
+    "traceparent" TEXT,
+    "created_at" TEXT NOT NULL,
+    "updated_at" TEXT NOT NULL
+);
+CREATE TABLE "inbox" (
+    "id" TEXT PRIMARY KEY NOT NULL,
+    "subject" TEXT NOT NULL,
+    "created_at" TEXT NOT NULL,
+    "updated_at" TEXT NOT NULL
+);
+CREATE INDEX "outbox_unpublished" ON "outbox" ("position", "id") WHERE "published_at" IS NULL;
+CREATE TABLE "handled" ("note" TEXT NOT NULL, "trace_id" TEXT);
+"#,
+}];
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Ping {
+    #[prost(string, tag = "1")]
+    pub note: String,
+}
+
+impl Event for Ping {
+    const SUBJECT: &'static str = "test.orders.ping";
+}
+
+/// Records each ping it handles (with the trace it ran in); fails every time on `poison`.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    pub poison_attempts: Arc<AtomicUsize>,
+}
+
+impl Handler for Recorder {
+    async fn handle(&self, tx: &mut Tx, subject: &str, payload: &[u8]) -> Result<bool, AppError> {
+        if subject != Ping::SUBJECT {
+            return Ok(false);
+        }
+        let ping: Ping = events::decode(payload)?;
+        if ping.note == "poison" {
+            self.poison_attempts.fetch_add(1, Ordering::SeqCst);
+            return Err(AppError::internal(anyhow::anyhow!("this event always fails")));
+        }
+        sqlx::query(r#"INSERT INTO "handled" ("note", "trace_id") VALUES ($1, $2)"#)
+            .bind(ping.note)
+            .bind(current_trace_id())
+            .execute(tx.conn())
+            .await?;
+        Ok(true)
+    }
+}
+
+pub fn current_trace_id() -> Option<String> {
+    #[cfg(feature = "otel")]
+    {
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let context = tracing::Span::current().context();
+        let ids = context.span().span_context().clone();
+        ids.is_valid().then(|| ids.trace_id().to_string())
+    }
+    #[cfg(not(feature = "otel"))]
+    None
+}
+
+pub fn required(what: &str) {
+    assert!(std::env::var_os("CI").is_none(), "{what} is required under CI");
+    eprintln!("skipped: {what} is not available");
+}
+
+/// A nats-server with JetStream on a free port, stopped and its store removed on drop.
+pub struct Nats {
+    child: Child,
+    pub url: String,
+    dir: PathBuf,
+}
+
+impl Nats {
+    pub fn start() -> Option<Self> {
+        let binary = std::env::var("NATS_SERVER").unwrap_or_else(|_| "nats-server".to_owned());
+        if Command::new(&binary).arg("--version").output().is_err() {
+            required("nats-server (scripts/tools.sh)");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("fleetwright-runtime-nats-{}-{port}", std::process::id()));
+        let child = Command::new(&binary)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let nats = Self { child, url: format!("nats://127.0.0.1:{port}"), dir };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(nats)
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A fresh database on the test PostgreSQL server, if there is one.
+pub fn postgres(name: &str) -> Option<DatabaseConfig> {
+    let Ok(server) = std::env::var("FLEETWRIGHT_TEST_POSTGRES") else {
+        required("PostgreSQL (FLEETWRIGHT_TEST_POSTGRES, from scripts/postgres.sh start)");
+        return None;
+    };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let url = format!("{}/{name}_{}_{nanos}", server.trim_end_matches('/'), std::process::id());
+    Some(DatabaseConfig { url, max_connections: 4 })
+}
+
+pub fn sqlite() -> DatabaseConfig {
+    DatabaseConfig { url: "sqlite::memory:".into(), max_connections: 1 }
+}
+
+pub async fn publish(database: &Database, notes: &[String]) {
+    let mut tx = database.begin().await.unwrap();
+    for note in notes {
+        tx.publish(&Ping { note: note.clone() }).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// Waits up to `limit` for `done`, checking every 50 ms.
+pub async fn eventually<F: Future<Output = bool>>(limit: Duration, mut done: impl FnMut() -> F) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+pub async fn handled(database: &Database) -> Vec<(String, Option<String>)> {
+    sqlx::query_as(r#"SELECT "note", "trace_id" FROM "handled" ORDER BY "note""#)
+        .fetch_all(&database.pool)
+        .await
+        .unwrap()
+}
+
+pub async fn stream_messages(jetstream: &jetstream::Context, name: &str) -> u64 {
+    match jetstream.get_stream(name).await {
+        Ok(mut stream) => stream.info().await.map_or(0, |info| info.state.messages),
+        Err(_) => 0,
+    }
+}
