@@ -67,10 +67,55 @@ impl Hooks for Logic {
 mod tests {
     use fleetwright_runtime::events::{Handled, handle, unpublished};
 
+    use crate::AppError;
     use crate::grpc::peers;
 
     /// Named by the generated code, so the test holds whatever the project is called.
     const SUBJECT: &str = crate::events::SUBSCRIPTIONS[0].subject;
+
+    /// Replicas of payments handling OrderPlaced events for the same order at once (a burst of
+    /// different events, so the inbox cannot tell them apart): on PostgreSQL they really run
+    /// side by side and all pass the "already charged?" check. The unique `order_id` refuses
+    /// every insert but one; each refused event rolls back and, delivered again, finds the
+    /// payment. One payment, one PaymentCompleted.
+    #[tokio::test]
+    async fn a_burst_of_events_for_one_order_charges_it_once() {
+        let app = crate::start(crate::Config::for_tests()).await.expect("starts").app.clone();
+        let order_id = uuid::Uuid::now_v7().to_string();
+        let placed = peers::orders::OrderPlaced {
+            order_id: order_id.clone(),
+            customer_id: uuid::Uuid::now_v7().to_string(),
+            total_cents: 900,
+        };
+        let payload = prost::Message::encode_to_vec(&placed);
+        let mut handlers = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (app, payload, id) = (app.clone(), payload.clone(), uuid::Uuid::now_v7().to_string());
+            handlers.spawn(async move {
+                let outcome = handle(&app.db, &app, SUBJECT, &id, &payload).await;
+                (id, outcome)
+            });
+        }
+        let mut refused = Vec::new();
+        while let Some(joined) = handlers.join_next().await {
+            let (id, outcome) = joined.expect("the handler ran");
+            match outcome {
+                Ok(handled) => assert_eq!(handled, Handled::Processed),
+                Err(error) => {
+                    assert!(matches!(error, AppError::Conflict(_)), "{error}");
+                    refused.push(id);
+                }
+            }
+        }
+        for id in refused {
+            assert_eq!(handle(&app.db, &app, SUBJECT, &id, &payload).await.expect("redelivered"), Handled::Processed);
+        }
+        let payments = app.list_payments(1000, None).await.expect("payments").items;
+        let charged = payments.iter().filter(|p| p.order_id.to_string() == order_id).count();
+        assert_eq!(charged, 1, "{payments:?}");
+        let completed: Vec<crate::grpc::pb::PaymentCompleted> = unpublished(&app.db).await.expect("reads the outbox");
+        assert_eq!(completed.iter().filter(|event| event.order_id == order_id).count(), 1, "one PaymentCompleted");
+    }
 
     #[tokio::test]
     async fn each_order_is_charged_once_and_reported_once() {
