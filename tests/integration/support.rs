@@ -235,6 +235,9 @@ pub fn shell_command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Comm
         }
     }
     command.env("CARGO_TARGET_DIR", generated_target_dir());
+    // Each generated workspace is built once: incremental state would only fill the shared
+    // target directory (over 10 GB in a full run) and slow the first build.
+    command.env("CARGO_INCREMENTAL", "0");
     command
 }
 
