@@ -533,6 +533,22 @@ pub fn reconcile(
             let spec = |table: &str, column: &str| spec_of(service, table, column);
             let known = history.applied.iter().find(|m| m.version == version);
             match known {
+                // Two branches that each added a migration, merged: both files are here, and the
+                // lock (as the merge resolved it) names one of them.
+                Some(m) if m.file_name() != *file_name && files.iter().any(|(_, other, _)| *other == m.file_name()) => {
+                    found.push(Inconsistency {
+                        path: path.clone(),
+                        message: format!(
+                            "two migrations of `{service}` are numbered {version}: `{}` (in {lock_file}) and this one, as when two branches each added one",
+                            m.file_name()
+                        ),
+                        help: format!(
+                            "if this one was never applied to a database you keep, delete it and run `fleetwright generate`: fleet.toml still has its change, which is written again as the next migration; if it was applied, keep it instead and take fleet.lock from its branch, then do the same with `{}`",
+                            m.file_name()
+                        ),
+                        kind: InconsistencyKind::Blocking,
+                    });
+                }
                 Some(m) if m.file_name() != *file_name => found.push(Inconsistency {
                     path: path.clone(),
                     message: format!(

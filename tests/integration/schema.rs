@@ -272,3 +272,48 @@ fn a_schema_change_that_needs_a_decision_writes_nothing() {
         .assert_stderr_contains("--> fleet.toml:13:1");
     assert_eq!(scratch.tree(), manifest_written, "a refused generate wrote something");
 }
+
+/// Two branches each add a field, so each writes its own migration 2; merged, fleet.lock (as the
+/// merge resolved it) names one of them. `check` stops and says which file to delete; doing
+/// that, `generate` writes the other branch's change again as migration 3.
+#[test]
+fn migrations_added_on_two_branches_are_caught_and_renumbered() {
+    let with = |field: &str| {
+        BEFORE.replace(
+            "note = \"text?\"\n",
+            &format!("note = \"text?\"\n{field} = \"text?\"\n"),
+        )
+    };
+    // Branch a and branch b, from the same generated base (generation is deterministic).
+    let a = Scratch::generated(BEFORE);
+    a.write("fleet.toml", &with("nickname"));
+    a.run(&["generate"]).assert_code(0);
+    let a_file = "services/members/migrations/0002_add_members_nickname.sql";
+    let a_migration = a.read(a_file);
+    let scratch = Scratch::generated(BEFORE);
+    scratch.write("fleet.toml", &with("pronouns"));
+    scratch.run(&["generate"]).assert_code(0);
+    assert!(scratch.exists("services/members/migrations/0002_add_members_pronouns.sql"));
+    // The merge: both fields, both files, b's lock.
+    scratch.write(
+        "fleet.toml",
+        &BEFORE.replace(
+            "note = \"text?\"\n",
+            "note = \"text?\"\nnickname = \"text?\"\npronouns = \"text?\"\n",
+        ),
+    );
+    scratch.write(a_file, &a_migration);
+
+    scratch
+        .run(&["check"])
+        .assert_code(1)
+        .assert_stderr_contains(
+            "two migrations of `members` are numbered 2: `0002_add_members_pronouns.sql` (in fleet.lock) and this one",
+        )
+        .assert_stderr_contains("delete it and run `fleetwright generate`");
+    std::fs::remove_file(scratch.join(a_file)).unwrap();
+    scratch.run(&["generate"]).assert_code(0);
+    let third = scratch.read("services/members/migrations/0003_add_members_nickname.sql");
+    assert!(third.contains("ADD COLUMN \"nickname\" TEXT;"), "{third}");
+    scratch.run(&["check"]).assert_code(0);
+}
