@@ -270,6 +270,8 @@ struct RustService<'a> {
     subscribes: bool,
     /// It has test doubles of the services it calls ([`has_fakes`]).
     has_fakes: bool,
+    /// Some entity field is `unique`: its tests need samples that differ.
+    has_unique_fields: bool,
     /// Features of the runtime crate it needs.
     runtime_features: Vec<&'static str>,
     /// Every enum type its entities and events use, each once.
@@ -335,6 +337,7 @@ impl<'a> RustService<'a> {
             publishes,
             subscribes,
             has_fakes,
+            has_unique_fields: service.entities.iter().flat_map(|e| &e.fields).any(|f| f.unique),
             runtime_features,
             enums,
             model_imports,
