@@ -394,6 +394,11 @@ pub(crate) struct FieldTable {
     #[serde(default)]
     #[schemars(with = "Option<String>", regex(pattern = SNAKE_NAME))]
     pub renamed_from: Option<Spanned<String>>,
+    /// Owned by the server: never accepted from clients (REST refuses it with 422, gRPC
+    /// ignores it), kept on update, set by the `default` on create and by hooks. A required one
+    /// needs a `default`.
+    #[serde(default)]
+    pub read_only: bool,
     /// No two rows may hold the same value: a unique index, and a request that would store a
     /// second one is refused (409, naming the index). Not for lists.
     #[serde(default)]

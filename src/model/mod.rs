@@ -265,6 +265,8 @@ pub struct Field {
     pub renamed_from: Option<String>,
     /// No two rows may hold the same value (a unique index).
     pub unique: bool,
+    /// Owned by the server: the Rust expression new records start with, when `read_only`.
+    pub read_only: Option<String>,
     /// Removed enum values and the value stored rows holding them take, in manifest order.
     pub replaced_values: Vec<(String, String)>,
     /// Where the manifest names the field and writes its type, for schema diagnostics.

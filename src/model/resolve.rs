@@ -301,6 +301,14 @@ fn entity_fields(
                 }
                 field.renamed_from = table.renamed_from.as_ref().map(|old| old.get_ref().clone());
                 field.unique = table.unique;
+                if table.read_only {
+                    let default = table.default.as_ref().map(toml::Spanned::get_ref);
+                    let start = field
+                        .ty
+                        .rust_default(default, field.map.enum_name.as_deref())
+                        .map_err(|e| bug(&e))?;
+                    field.read_only = Some(start);
+                }
                 field.replaced_values = table
                     .replaced_values
                     .iter()
@@ -347,6 +355,7 @@ fn field(owner: &str, name: &toml::Spanned<String>, ty: &toml::Spanned<String>) 
         default_sql: None,
         renamed_from: None,
         unique: false,
+        read_only: None,
         replaced_values: Vec::new(),
         name_span: spans.0,
         type_span: spans.1,

@@ -372,6 +372,71 @@ impl TypeExpr {
     }
 }
 
+impl TypeExpr {
+    /// The Rust expression of a server-owned (`read_only`) field's starting value: the manifest's
+    /// `default` (already checked by [`TypeExpr::sql_literal`]), else empty for an optional field
+    /// or a list. `enum_name` is the field's Rust enum.
+    ///
+    /// # Errors
+    /// What to write instead, for a required field without a default, or a date or timestamp
+    /// default (no literal form without more of `time`'s features).
+    pub(crate) fn rust_default(&self, value: Option<&toml::Value>, enum_name: Option<&str>) -> Result<String, String> {
+        use heck::ToPascalCase;
+        use toml::Value;
+        let Some(value) = value else {
+            return if self.list {
+                Ok("Vec::new()".to_owned())
+            } else if self.optional {
+                Ok("None".to_owned())
+            } else {
+                Err("a read-only required field needs a `default`, the value new records start with (a hook may change it)".to_owned())
+            };
+        };
+        if self.list {
+            return Ok("Vec::new()".to_owned());
+        }
+        let one = match (&self.base, value) {
+            (BaseType::Enum { .. }, Value::String(text)) => {
+                format!("{}::{}", enum_name.unwrap_or_default(), text.to_pascal_case())
+            }
+            (BaseType::Ref { .. } | BaseType::Scalar { scalar: Scalar::Uuid }, Value::String(text)) => {
+                format!("uuid::uuid!({:?})", text.to_lowercase())
+            }
+            (
+                BaseType::Scalar {
+                    scalar: Scalar::String | Scalar::Text,
+                },
+                Value::String(text),
+            ) => format!("String::from({text:?})"),
+            (BaseType::Scalar { scalar: Scalar::Bool }, Value::Boolean(flag)) => flag.to_string(),
+            (
+                BaseType::Scalar {
+                    scalar: Scalar::Int32 | Scalar::Int64,
+                },
+                Value::Integer(n),
+            ) => n.to_string(),
+            (
+                BaseType::Scalar {
+                    scalar: Scalar::Float64,
+                },
+                Value::Integer(n),
+            ) => format!("{n}.0"),
+            (
+                BaseType::Scalar {
+                    scalar: Scalar::Float64,
+                },
+                Value::Float(x),
+            ) => format!("{x:?}"),
+            _ => {
+                return Err(
+                    "a read-only date or timestamp cannot take a `default` yet: make it optional (`?`) and set it in a hook".to_owned(),
+                );
+            }
+        };
+        Ok(if self.optional { format!("Some({one})") } else { one })
+    }
+}
+
 /// `8-4-4-4-12` hex digits.
 fn uuid_text(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();

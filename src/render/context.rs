@@ -263,6 +263,7 @@ pub(crate) fn has_fakes(workspace: &Workspace, service: &Service) -> bool {
 /// What a Rust service crate's templates branch on beyond what every template sees on
 /// `service`, decided once here.
 #[derive(Serialize)]
+#[allow(clippy::struct_excessive_bools)] // independent facts the templates branch on
 struct RustService<'a> {
     /// It writes events to its outbox (and runs the relay).
     publishes: bool,

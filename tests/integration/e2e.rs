@@ -153,7 +153,7 @@ impl Order {
 }
 
 fn order_body(user: &Value, status: &str) -> Value {
-    json!({"customer_id": user["id"], "status": status, "total_cents": 0, "note": null,
+    json!({"customer_id": user["id"], "status": status, "note": null,
            "placed_at": "2026-01-01T00:00:00Z"})
 }
 

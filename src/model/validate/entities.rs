@@ -153,6 +153,24 @@ fn field_settings(
             );
         }
     }
+    // A default that does not fit the type is reported above.
+    let default_fits = table
+        .default
+        .as_ref()
+        .is_none_or(|d| parsed.sql_literal(d.get_ref()).is_ok());
+    if table.read_only
+        && default_fits
+        && let Err(expected) = parsed.rust_default(table.default.as_ref().map(Spanned::get_ref), Some(""))
+    {
+        out.push(
+            Diagnostic::error(
+                Code::E028,
+                format!("read-only field `{}` has no starting value", field.get_ref()),
+            )
+            .at(table.ty.span(), "read_only = true")
+            .help(expected),
+        );
+    }
     if table.unique && parsed.list {
         out.push(
             Diagnostic::error(Code::E028, format!("list field `{}` cannot be unique", field.get_ref()))
