@@ -134,26 +134,16 @@ enum Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let service = 0..SERVICES.len();
     prop_oneof![
-        3 => (service.clone(), 0..DATABASES.len()).prop_map(|(s, d)| Op::SetService(s, d)),
-        2 => service.clone().prop_map(Op::RemoveService),
-        3 => (service.clone(), 0..ENTITIES.len(), 0..FIELDS.len(), 0..TYPES.len())
-            .prop_map(|(s, e, f, t)| Op::SetField(s, e, f, t)),
-        1 => (service.clone(), 0..ENTITIES.len(), 0..FIELDS.len()).prop_map(|(s, e, f)| Op::RemoveField(s, e, f)),
-        1 => (service.clone(), 0..ENTITIES.len()).prop_map(|(s, e)| Op::RemoveEntity(s, e)),
-        1 => (service.clone(), 0..EVENTS.len()).prop_map(|(s, e)| Op::ToggleEvent(s, e)),
-        1 => (service.clone(), service.clone()).prop_map(|(a, b)| Op::ToggleCall(a, b)),
+        // Every step a user makes to the manifest and the lock ([`buildable_op`]) ...
+        18 => buildable_op(),
+        // ... and what they do to the files by hand.
         2 => any::<Index>().prop_map(Op::EditManaged),
-        1 => service.clone().prop_map(Op::EditScaffold),
+        1 => (0..SERVICES.len()).prop_map(Op::EditScaffold),
         2 => any::<Index>().prop_map(Op::EditRegion),
         1 => any::<Index>().prop_map(Op::Delete),
-        1 => Just(Op::Downgrade),
-        4 => any::<bool>().prop_map(|force| Op::Generate { force }),
         2 => Just(Op::Check),
-        1 => Just(Op::DeleteLock),
         1 => (any::<Index>(), any::<bool>()).prop_map(|(i, proto)| Op::BreakAgreement(i, proto)),
-        1 => Just(Op::Recover),
     ]
 }
 
@@ -899,9 +889,9 @@ proptest! {
     }
 }
 
-/// The steps of [`op`] that leave a workspace a user could build: every change to the manifest
-/// and the lock, removals and additions, upgrades and recoveries; not the hand edits above,
-/// which write lines that are not Rust.
+/// The steps that leave a workspace a user could build: every change to the manifest and the
+/// lock, removals and additions, upgrades and recoveries; not the hand edits of [`op`], which
+/// write lines that are not Rust.
 fn buildable_op() -> impl Strategy<Value = Op> {
     let service = 0..SERVICES.len();
     prop_oneof![
