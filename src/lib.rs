@@ -167,11 +167,26 @@ fn reconcile_with_disk(
     if previous.is_none() && !found.is_empty() && !options.recover && !options.force {
         return Err(Error::LockMissing(root.join("fleet.lock")));
     }
+    let operation_messages: std::collections::BTreeSet<String> = workspace
+        .services
+        .iter()
+        .flat_map(|s| {
+            s.operations.iter().flat_map(move |op| {
+                std::iter::once(&op.input)
+                    .chain(&op.output)
+                    .map(move |m| format!("{}.{}", s.proto_package, m.proto))
+            })
+        })
+        .collect();
+    let numbered = |key: &str| operation_messages.contains(key);
     let on_disk = model::recover::OnDisk {
         protos: found
             .protos
             .iter()
-            .map(|(path, text)| (path.clone(), model::recover::parse_proto(text)))
+            .map(|(path, text)| {
+                let numbers = model::recover::parse_proto(text).keep_operation_messages(&numbered);
+                (path.clone(), numbers)
+            })
             .collect(),
         migrations: found.migrations,
     };

@@ -62,6 +62,7 @@ codes! {
     E027 => "events without a database",
     E028 => "field setting that does not fit",
     E029 => "schema change that needs a decision",
+    E030 => "operation setting that does not fit",
     W002 => "listed twice",
     W003 => "entity without fields",
 }

@@ -257,6 +257,101 @@ pub(crate) struct ServiceSpec {
     #[serde(default)]
     #[schemars(schema_with = "types_schema")]
     pub events: IndexMap<Spanned<String>, IndexMap<Spanned<String>, Spanned<String>>>,
+    /// Use cases beyond create, read, update and delete (`place_order`, `quote_fare`), keyed by
+    /// `snake_case` name: each is a gRPC rpc and a REST endpoint, written by you in `logic.rs`.
+    #[serde(default)]
+    #[schemars(schema_with = "operations_schema")]
+    pub operations: IndexMap<Spanned<String>, OperationSpec>,
+}
+
+/// `[services.<name>.operations.<name>]`: one operation.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct OperationSpec {
+    /// What it does, in one line.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The fields a caller sends, with the field types of entities (`{ id = "uuid" }`).
+    #[serde(default)]
+    #[schemars(schema_with = "fields_schema")]
+    pub input: IndexMap<Spanned<String>, Spanned<String>>,
+    /// What it answers: an entity of this service by name (`"Order"`), or fields
+    /// (`{ total_cents = "int64" }`). Nothing (HTTP 204) when absent.
+    #[serde(default)]
+    #[schemars(with = "Option<OutputSchema>")]
+    pub output: Option<Spanned<OutputSpec>>,
+    /// It only reads: served as `GET` (input from the path and query string), retried by
+    /// clients and the gateway, and it may not publish events. Default false.
+    #[serde(default)]
+    pub read_only: bool,
+    /// HTTP method: `GET`, `POST`, `PUT`, `PATCH` or `DELETE`. Default `GET` when read-only,
+    /// else `POST`.
+    #[serde(default)]
+    #[schemars(with = "Option<HttpMethod>")]
+    pub method: Option<Spanned<String>>,
+    /// REST path; `{field}` segments are input fields read from the path
+    /// (`/api/orders/{id}/place`). Default: the service's route, then the name in kebab case
+    /// (`/api/orders/place-order`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>", regex(pattern = r"^/"))]
+    pub path: Option<Spanned<String>>,
+    /// Events of this service it publishes (each also in the service's `publishes`).
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub publishes: Vec<Spanned<String>>,
+}
+
+/// HTTP methods an operation can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub(crate) enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+/// An operation's `output`, as written.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub(crate) enum OutputSpec {
+    /// An entity of the service, by name.
+    Entity(String),
+    /// Fields, like an input.
+    Fields(IndexMap<Spanned<String>, Spanned<String>>),
+}
+
+/// An operation's output: an entity of the service by name, or a table of field names to
+/// field types. (The JSON Schema of `OutputSpec`.)
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // only its schema is used
+enum OutputSchema {
+    Entity(#[schemars(regex(pattern = PASCAL_NAME))] String),
+    Fields(#[schemars(schema_with = "fields_schema")] BTreeMap<String, String>),
+}
+
+impl<'de> Deserialize<'de> for OutputSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = OutputSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an entity name or a table of fields")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<OutputSpec, E> {
+                Ok(OutputSpec::Entity(value.to_owned()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<OutputSpec, A::Error> {
+                IndexMap::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(OutputSpec::Fields)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// Implementation languages.
@@ -346,6 +441,24 @@ fn entities_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schem
             { "type": "string", "pattern": FIELD_TYPE },
         ],
     }))
+}
+
+/// `operations`: `snake_case` names (keys the user chooses), each mapping to an operation.
+fn operations_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "propertyNames": { "pattern": SNAKE_NAME, "maxLength": 60 },
+        "additionalProperties": generator.subschema_for::<OperationSpec>(),
+    })
+}
+
+/// An operation's fields: `snake_case` names mapping to field types.
+fn fields_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "propertyNames": { "pattern": SNAKE_NAME, "maxLength": 60 },
+        "additionalProperties": { "type": "string", "pattern": FIELD_TYPE },
+    })
 }
 
 /// `events`: `PascalCase` names (keys the user chooses), each mapping `snake_case` field

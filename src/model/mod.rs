@@ -134,6 +134,8 @@ pub struct Service {
     pub messaging: bool,
     pub entities: Vec<Entity>,
     pub events: Vec<Event>,
+    /// Operations beyond CRUD, in manifest order.
+    pub operations: Vec<Operation>,
     /// Every migration of the service's database, oldest first (filled by `stabilize`).
     pub migrations: Vec<MigrationFile>,
     /// Proto package, e.g. `shop.orders.v1`.
@@ -274,6 +276,53 @@ pub struct Field {
     pub name_span: std::ops::Range<usize>,
     #[serde(skip)]
     pub type_span: std::ops::Range<usize>,
+}
+
+/// A use case beyond CRUD (`place_order`): one gRPC rpc and one REST endpoint, whose handler
+/// the user writes (a hook with a default that answers "not implemented").
+#[derive(Debug, Clone, Serialize)]
+pub struct Operation {
+    /// As written: `place_order`; the hook and the Rust method.
+    pub name: String,
+    /// `PlaceOrder`: the rpc, and the stem of its messages and Rust types.
+    pub pascal: String,
+    pub description: String,
+    /// What the caller sends: the `<Pascal>Request` message and the `<Pascal>Input` struct.
+    pub input: Message,
+    /// What it answers, when it answers fields of its own: `<Pascal>Response` and `<Pascal>Output`.
+    pub output: Option<Message>,
+    /// The entity it answers (`Order`), when it answers one.
+    pub output_entity: Option<EntityRef>,
+    pub read_only: bool,
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: String,
+    /// The route, `{field}` segments included: `/api/orders/{id}/place`.
+    pub http_path: String,
+    /// Input fields the path names, in path order.
+    pub path_fields: Vec<String>,
+    /// The rest of the input comes from a JSON body (else from the query string, for `GET`).
+    pub has_body: bool,
+    /// Events of the service it publishes.
+    pub publishes: Vec<String>,
+}
+
+/// The fields of an operation's request or response, numbered like an entity's.
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    /// The proto message: `PlaceOrderRequest`.
+    pub proto: String,
+    /// The Rust struct: `PlaceOrderInput`.
+    pub rust: String,
+    pub fields: Vec<Field>,
+    pub reserved_numbers: Vec<u32>,
+    pub reserved_names: Vec<String>,
+}
+
+/// An entity of the same service, by its names.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntityRef {
+    pub name: String,
+    pub snake: String,
 }
 
 /// One value of an enum field.

@@ -20,6 +20,23 @@ const RECOVER_HELP: &str = "restore fleet.lock from version control; if it is lo
 pub struct ProtoNumbers {
     pub messages: BTreeMap<String, Numbering>,
     pub enums: BTreeMap<String, Numbering>,
+    /// The request and response messages of rpcs: only those of operations carry numbers
+    /// the model keeps (see [`ProtoNumbers::keep_operation_messages`]).
+    pub rpc_messages: BTreeMap<String, Numbering>,
+}
+
+impl ProtoNumbers {
+    /// Moves the rpc messages `numbered` says the model numbers (those of operations) among
+    /// the messages, and forgets the others (CRUD requests, numbered by the templates).
+    #[must_use]
+    pub fn keep_operation_messages(mut self, numbered: &dyn Fn(&str) -> bool) -> Self {
+        for (key, numbering) in std::mem::take(&mut self.rpc_messages) {
+            if numbered(&key) {
+                self.messages.insert(key, numbering);
+            }
+        }
+        self
+    }
 }
 
 /// Reads the field numbers of a proto file fleetwright generated: its entity and event
@@ -106,7 +123,9 @@ pub fn parse_proto(text: &str) -> ProtoNumbers {
             // The UNSPECIFIED value is not a variant.
             numbering.reserved_numbers.remove(&0);
             out.enums.insert(key, numbering);
-        } else if !rpc_types.contains(&name) {
+        } else if rpc_types.contains(&name) {
+            out.rpc_messages.insert(key, numbering);
+        } else {
             out.messages.insert(key, numbering);
         }
     }

@@ -15,9 +15,12 @@ use super::defaults::{
 };
 use super::types;
 use super::validate::Choices;
-use super::{Autoscale, Deploy, Entity, Event, EventRef, Field, Gateway, Project, Resources, Service, Workspace};
+use super::{
+    Autoscale, Deploy, Entity, EntityRef, Event, EventRef, Field, Gateway, Message, Operation, Project, Resources,
+    Service, Workspace,
+};
 use crate::error::Error;
-use crate::manifest::schema::{FieldSpec, Manifest, ServiceSpec};
+use crate::manifest::schema::{FieldSpec, Manifest, OperationSpec, OutputSpec, ServiceSpec};
 
 /// Resolves a validated manifest.
 ///
@@ -277,6 +280,7 @@ fn service(
         subscribes,
         entities,
         events,
+        operations: operations(spec)?,
         migrations: Vec::new(),
         proto_package: format!("{}.{}.v1", project.snake, snake),
         proto_file: format!("{}/{}/v1/{}.proto", project.snake, snake, snake),
@@ -284,6 +288,80 @@ fn service(
         snake,
         name: name.to_owned(),
     })
+}
+
+/// A service's operations, with their methods and paths defaulted (see [`OperationSpec`]).
+fn operations(spec: &ServiceSpec) -> Result<Vec<Operation>, Error> {
+    let base = spec.route.as_ref().map_or("", |r| r.get_ref().as_str());
+    spec.operations
+        .iter()
+        .map(|(name, op)| operation(base, name.get_ref(), op))
+        .collect()
+}
+
+fn operation(base: &str, name: &str, spec: &OperationSpec) -> Result<Operation, Error> {
+    let pascal = name.to_pascal_case();
+    let message = |suffix: &str, rust: &str, fields| {
+        let proto = format!("{pascal}{suffix}");
+        Ok::<_, Error>(Message {
+            fields: fields_of(&proto, fields)?,
+            rust: format!("{pascal}{rust}"),
+            proto,
+            reserved_numbers: Vec::new(),
+            reserved_names: Vec::new(),
+        })
+    };
+    let input = message("Request", "Input", &spec.input)?;
+    let (output, output_entity) = match spec.output.as_ref().map(toml::Spanned::get_ref) {
+        None => (None, None),
+        Some(OutputSpec::Entity(entity)) => (
+            None,
+            Some(EntityRef {
+                snake: entity.to_snake_case(),
+                name: entity.clone(),
+            }),
+        ),
+        Some(OutputSpec::Fields(fields)) => (Some(message("Response", "Output", fields)?), None),
+    };
+    let method = spec.method.as_ref().map_or_else(
+        || if spec.read_only { "GET" } else { "POST" }.to_owned(),
+        |m| m.get_ref().to_uppercase(),
+    );
+    let http_path = spec
+        .path
+        .as_ref()
+        .map_or_else(|| format!("{base}/{}", name.to_kebab_case()), |p| p.get_ref().clone());
+    let path_fields = path_parameters(&http_path);
+    let has_body = method != "GET" && input.fields.iter().any(|f| !path_fields.contains(&f.name));
+    Ok(Operation {
+        name: name.to_owned(),
+        // Templates end the sentence it is put in.
+        description: spec
+            .description
+            .as_deref()
+            .unwrap_or_default()
+            .trim()
+            .trim_end_matches('.')
+            .to_owned(),
+        input,
+        output,
+        output_entity,
+        read_only: spec.read_only,
+        method,
+        http_path,
+        path_fields,
+        has_body,
+        publishes: spec.publishes.iter().map(|e| e.get_ref().clone()).collect(),
+        pascal,
+    })
+}
+
+/// The `{name}` segments of a path, in order.
+pub(crate) fn path_parameters(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// An entity's fields, with what the long form says about migrating them.

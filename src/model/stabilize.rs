@@ -39,13 +39,14 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State, drops: &[DropReque
             next.messages.insert(key, numbering);
         }
         for event in &mut service.events {
-            let names: Vec<&str> = event.fields.iter().map(|f| f.name.as_str()).collect();
-            let key = format!("{package}.{}", event.name);
-            let numbering = renumber(previous.messages.get(&key), &names);
-            apply_fields(&mut event.fields, &numbering, &package, previous, &mut next);
-            event.reserved_numbers = numbering.reserved_numbers.iter().copied().collect();
-            event.reserved_names = numbering.reserved_names.iter().cloned().collect();
-            next.messages.insert(key, numbering);
+            let reserved = number_message(&event.name, &mut event.fields, &package, previous, &mut next);
+            (event.reserved_numbers, event.reserved_names) = reserved;
+        }
+        for operation in &mut service.operations {
+            for message in std::iter::once(&mut operation.input).chain(operation.output.as_mut()) {
+                let reserved = number_message(&message.proto, &mut message.fields, &package, previous, &mut next);
+                (message.reserved_numbers, message.reserved_names) = reserved;
+            }
         }
         if service.database.stores_data() {
             let wanted = wanted_tables(service);
@@ -218,6 +219,27 @@ fn renumber(previous: Option<&Numbering>, names: &[&str]) -> Numbering {
         || Numbering::default().assign(names, 1),
         |numbering| numbering.assign(names, 1),
     )
+}
+
+/// Numbers the fields of message `name` (an event, or an operation's request or response)
+/// and records it in `next`; returns the numbers and names it reserves.
+fn number_message(
+    name: &str,
+    fields: &mut [Field],
+    package: &str,
+    previous: &State,
+    next: &mut State,
+) -> (Vec<u32>, Vec<String>) {
+    let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+    let key = format!("{package}.{name}");
+    let numbering = renumber(previous.messages.get(&key), &names);
+    apply_fields(fields, &numbering, package, previous, next);
+    let reserved = (
+        numbering.reserved_numbers.iter().copied().collect(),
+        numbering.reserved_names.iter().cloned().collect(),
+    );
+    next.messages.insert(key, numbering);
+    reserved
 }
 
 fn apply_fields(fields: &mut [Field], numbering: &Numbering, package: &str, previous: &State, next: &mut State) {

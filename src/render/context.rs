@@ -74,8 +74,10 @@ struct ServiceView<'a> {
     uses_postgres: bool,
     /// Its database is SQLite: one file on one volume, so a single pod in Kubernetes.
     uses_sqlite: bool,
-    /// It has entities, so a gRPC API (and a `service` in its proto).
+    /// It has entities (CRUD endpoints and a store).
     has_entities: bool,
+    /// It has entities or operations, so rpcs in its proto and a REST API of its own.
+    has_api: bool,
     /// Its gRPC API is reachable through the gateway: it has a route and entities.
     exposes_grpc: bool,
     /// Its Kubernetes network policy allows ingress: it has a route (the gateway calls it) or
@@ -102,13 +104,21 @@ impl<'a> ServiceView<'a> {
     fn new(service: &'a Service, uses_nats: bool) -> Self {
         let uses_postgres = service.database == Database::Postgres;
         let uses_sqlite = service.database == Database::Sqlite;
-        let event_fields = || service.events.iter().flat_map(|e| &e.fields);
+        let event_fields = || {
+            service
+                .events
+                .iter()
+                .flat_map(|e| &e.fields)
+                .chain(service.operations.iter().flat_map(operation_fields))
+        };
         let postgres_egress_rule = service.calls.len();
         let has_entities = !service.entities.is_empty();
+        let has_api = has_entities || !service.operations.is_empty();
         Self {
+            has_api,
             has_database: service.database.stores_data(),
             has_entities,
-            exposes_grpc: service.route.is_some() && has_entities,
+            exposes_grpc: service.route.is_some() && has_api,
             has_ingress: service.route.is_some() || !service.called_by.is_empty(),
             uses_postgres,
             uses_sqlite,
@@ -135,6 +145,15 @@ impl<'a> ServiceView<'a> {
             service,
         }
     }
+}
+
+/// The fields of an operation's input and output messages.
+fn operation_fields(operation: &crate::model::Operation) -> impl Iterator<Item = &Field> {
+    operation
+        .input
+        .fields
+        .iter()
+        .chain(operation.output.iter().flat_map(|m| &m.fields))
 }
 
 /// The whole workspace, plus facts about its services that workspace-wide templates branch
@@ -243,7 +262,7 @@ pub fn for_service(base: &Value, workspace: &Workspace, service: &Service) -> Va
     }
 }
 
-/// The services `service` calls that have a gRPC API (entities): it gets a client of each
+/// The services `service` calls that have a gRPC API (entities or operations): it gets a client of each
 /// (`src/clients.rs`) and, for its tests, a double (`src/testing.rs`). Templates see them as
 /// `grpc_peers`.
 fn grpc_peers<'a>(workspace: &'a Workspace, service: &'a Service) -> impl Iterator<Item = &'a Service> {
@@ -251,7 +270,7 @@ fn grpc_peers<'a>(workspace: &'a Workspace, service: &'a Service) -> impl Iterat
         .calls
         .iter()
         .filter_map(|name| workspace.service(name))
-        .filter(|callee| !callee.entities.is_empty())
+        .filter(|callee| !callee.entities.is_empty() || !callee.operations.is_empty())
 }
 
 /// Some service it calls has a gRPC API, so it gets a test double of that service
@@ -279,8 +298,8 @@ struct RustService<'a> {
     enums: Vec<EnumType<'a>>,
     /// `Order, OrderInput, ...`: what `use crate::model::{...}` imports, sorted as rustfmt sorts.
     model_imports: Vec<String>,
-    /// The protobuf shapes its entities' fields take, each once (which conversions to import).
-    wires: std::collections::BTreeSet<crate::model::types::WireShape>,
+    /// `Text as _, Wire, ...`: what `grpc.rs` imports from the runtime's codec.
+    grpc_codec: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -303,11 +322,16 @@ impl<'a> RustService<'a> {
         if service.messaging {
             runtime_features.push("events");
         }
+        let operation_messages = service
+            .operations
+            .iter()
+            .flat_map(|op| std::iter::once(&op.input).chain(&op.output));
         let holders = service
             .entities
             .iter()
             .map(|e| (e.name.as_str(), &e.fields))
-            .chain(service.events.iter().map(|e| (e.name.as_str(), &e.fields)));
+            .chain(service.events.iter().map(|e| (e.name.as_str(), &e.fields)))
+            .chain(operation_messages.map(|m| (m.proto.as_str(), &m.fields)));
         let mut enums: Vec<EnumType<'a>> = Vec::new();
         for (holder, fields) in holders {
             for field in fields {
@@ -322,12 +346,6 @@ impl<'a> RustService<'a> {
                 }
             }
         }
-        let wires = service
-            .entities
-            .iter()
-            .flat_map(|e| &e.fields)
-            .map(|f| f.map.wire)
-            .collect();
         let mut model_imports: Vec<String> = service
             .entities
             .iter()
@@ -342,9 +360,42 @@ impl<'a> RustService<'a> {
             runtime_features,
             enums,
             model_imports,
-            wires,
+            grpc_codec: grpc_codec(service),
         }
     }
+}
+
+/// What `grpc.rs` imports from `fleetwright_runtime::codec`, in rustfmt's order: the
+/// conversions its entities need both ways, its operations' inputs from protobuf and their
+/// outputs to it.
+fn grpc_codec(service: &Service) -> Vec<String> {
+    use crate::model::types::WireShape;
+    let mut names = std::collections::BTreeSet::new();
+    let from = |wire| match wire {
+        WireShape::One => "Wire",
+        WireShape::Some => "from_some_pb",
+        WireShape::Option => "from_option_pb",
+        WireShape::List => "from_list_pb",
+    };
+    let to = |wire| match wire {
+        WireShape::One => "Wire",
+        WireShape::Some => "some_pb",
+        WireShape::Option => "option_pb",
+        WireShape::List => "list_pb",
+    };
+    if !service.entities.is_empty() {
+        names.extend(["Text as _", "Wire", "some_pb"]);
+        for field in service.entities.iter().flat_map(|e| &e.fields) {
+            names.extend([from(field.map.wire), to(field.map.wire)]);
+        }
+    }
+    for operation in &service.operations {
+        names.extend(operation.input.fields.iter().map(|f| from(f.map.wire)));
+        names.extend(operation.output.iter().flat_map(|m| &m.fields).map(|f| to(f.map.wire)));
+    }
+    let mut names: Vec<String> = names.into_iter().map(str::to_owned).collect();
+    names.sort_by(|a, b| super::rust_layout::rustfmt_order(a, b));
+    names
 }
 
 /// How the gateway reaches the services: the gateway config is rendered once per flavour.

@@ -15,9 +15,9 @@ pub(crate) fn register(env: &mut Environment<'_>) {
     env.add_filter("rust_str", string_filter(|s| format!("{s:?}")));
     env.add_filter("comment", string_filter(one_line));
     env.add_filter("md", string_filter(markdown_cell));
-    // A service whose proto holds messages (entities or events): protoc writes code for it.
+    // A service whose proto holds messages (entities, events or operations): protoc writes code for it.
     env.add_test("has_messages", |service: &Value| {
-        ["entities", "events"]
+        ["entities", "events", "operations"]
             .iter()
             .any(|key| service.get_attr(key).ok().and_then(|v| v.len()).unwrap_or(0) > 0)
     });

@@ -98,13 +98,22 @@ fn generated_minimal_and_everything_workspaces_pass_their_own_pipelines() {
 #[test]
 #[ignore = "builds a generated workspace (minutes); run by .ci/run"]
 fn services_without_entities_and_their_caller_pass_their_own_pipelines() {
-    // A pure compute service (no database), one with a database but nothing stored yet, and a
-    // service calling both: their protos hold an API with no rpcs, which buf accepts ...
+    // A pure compute service (no database) with only an operation, one with a database but
+    // nothing stored yet (its proto holds an API with no rpcs), and a service calling both,
+    // which buf accepts ...
     let scratch = Scratch::generated(NO_ENTITIES);
-    for service in ["pricing", "ledger"] {
-        let proto = scratch.read(&format!("proto/calc/{service}/v1/{service}.proto"));
-        assert!(proto.contains("Service {}"), "{proto}");
-    }
+    let ledger = scratch.read("proto/calc/ledger/v1/ledger.proto");
+    assert!(ledger.contains("Service {}"), "{ledger}");
+    let pricing = scratch.read("proto/calc/pricing/v1/pricing.proto");
+    assert!(
+        pricing.contains("rpc QuotePrice(QuotePriceRequest) returns (QuotePriceResponse);"),
+        "{pricing}"
+    );
+    let clients = scratch.read("services/shop/src/clients.rs");
+    assert!(
+        clients.contains("pub async fn quote_price("),
+        "the caller's typed client:\n{clients}"
+    );
     if let Some(buf) = required_under_ci(buf(), "`buf` (scripts/tools.sh)") {
         let (code, out) = run_buf(&buf, &scratch.join("proto"), &["lint"]);
         assert_eq!(code, 0, "buf lint:\n{out}");
@@ -119,7 +128,8 @@ fn services_without_entities_and_their_caller_pass_their_own_pipelines() {
     let binaries = PathBuf::from(crate::support::generated_target_dir()).join("debug");
     for (service, expected) in [
         ("shop", "calc.shop.v1.ShopService/CreateBasket"),
-        ("pricing", "grpc.health.v1.Health/Check"),
+        ("pricing", "calc.pricing.v1.PricingService/QuotePrice"),
+        ("ledger", "grpc.health.v1.Health/Check"),
     ] {
         let running = Running::start(&binaries.join(service));
         let url = format!("http://{}", running.grpc);
@@ -140,6 +150,43 @@ fn services_without_entities_and_their_caller_pass_their_own_pipelines() {
             .collect();
         assert!(others.is_empty(), "the services it calls are not its API: {others:?}");
     }
+
+    // An operation nobody has written yet answers "not implemented", naming itself and the
+    // file to write it in, over REST and gRPC alike.
+    let pricing = Running::start(&binaries.join("pricing"));
+    let article = "0191d5c4-8a2e-7f3b-9c1d-2e4f6a8b0c1d";
+    let url = format!("http://{}/quote-price?article_id={article}&quantity=2", pricing.http);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut reply = agent.get(&url).call().expect("pricing answers");
+    let body = reply.body_mut().read_to_string().unwrap_or_default();
+    assert_eq!(reply.status().as_u16(), 501, "{body}");
+    for named in ["quote_price", "services/pricing/src/logic.rs"] {
+        assert!(body.contains(named), "the answer names {named}: {body}");
+    }
+    let mut refused = agent
+        .get(format!("http://{}/quote-price?article_id=x&quantity=2", pricing.http))
+        .call()
+        .expect("answers");
+    assert_eq!(
+        refused.status().as_u16(),
+        422,
+        "{}",
+        refused.body_mut().read_to_string().unwrap_or_default()
+    );
+    let method = format!("http://{}/calc.pricing.v1.PricingService/QuotePrice", pricing.grpc);
+    let data = format!(r#"{{"article_id": "{article}", "quantity": 2}}"#);
+    let args = [
+        "curl",
+        "--protocol",
+        "grpc",
+        "--http2-prior-knowledge",
+        "-d",
+        &data,
+        &method,
+    ];
+    let (code, out) = run_tool(&buf, &args, scratch.path());
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("unimplemented") && out.contains("quote_price"), "{out}");
 }
 
 fn capitalized(name: &str) -> String {
@@ -154,6 +201,7 @@ fn capitalized(name: &str) -> String {
 /// killed when dropped.
 struct Running {
     child: std::process::Child,
+    http: std::net::SocketAddr,
     grpc: std::net::SocketAddr,
 }
 
@@ -173,7 +221,7 @@ impl Running {
             .env("RUST_LOG", "warn")
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
-        let running = Self { child, grpc };
+        let running = Self { child, http, grpc };
         let started = std::time::Instant::now();
         while std::net::TcpStream::connect(grpc).is_err() {
             assert!(

@@ -234,6 +234,20 @@ fn schema_is_json_with_every_table() {
     for key in ["project", "gateway", "messaging", "deploy", "ci", "services"] {
         assert!(schema["properties"][key].is_object(), "{key} missing");
     }
+    let operation = &schema["definitions"]["OperationSpec"]["properties"];
+    for key in [
+        "description",
+        "input",
+        "output",
+        "read_only",
+        "method",
+        "path",
+        "publishes",
+    ] {
+        assert!(operation[key].is_object(), "operations.{key} missing");
+    }
+    let methods = &schema["definitions"]["HttpMethod"]["enum"];
+    assert_eq!(methods, &serde_json::json!(["GET", "POST", "PUT", "PATCH", "DELETE"]));
 }
 
 #[test]

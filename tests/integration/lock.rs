@@ -372,8 +372,8 @@ fn a_re_added_service_passes_its_generated_tests() {
 fn the_ecommerce_lock_with_a_removed_enum_value_is_rebuilt_from_the_workspace() {
     let scratch = Scratch::generated(crate::support::ECOMMERCE);
     let without_draft = crate::support::ECOMMERCE.replace(
-        "\"enum(draft, pending, paid, cancelled)\"",
-        "{ type = \"enum(pending, paid, cancelled, refunded)\", replaced_values = { draft = \"pending\" } }",
+        "type = \"enum(draft, pending, paid, cancelled)\", read_only = true, default = \"draft\"",
+        "type = \"enum(pending, paid, cancelled, refunded)\", replaced_values = { draft = \"pending\" }, read_only = true, default = \"pending\"",
     );
     scratch.write("fleet.toml", &without_draft);
     scratch.run(&["generate"]).assert_code(0);

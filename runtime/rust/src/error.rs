@@ -37,6 +37,10 @@ pub enum AppError {
     /// The request body is larger than the service accepts (HTTP 413 / gRPC `INVALID_ARGUMENT`).
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// An operation the manifest declares and nobody has written yet (HTTP 501 / gRPC
+    /// `UNIMPLEMENTED`); the message names the operation and the file to write it in.
+    #[error("{0}")]
+    NotImplemented(String),
     /// Anything else; details are logged, not returned (HTTP 500 / gRPC `INTERNAL`).
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -45,6 +49,14 @@ pub enum AppError {
 impl AppError {
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
         Self::Internal(error.into())
+    }
+
+    /// The answer of an operation whose handler is not written yet: `operation` is its name in
+    /// `fleet.toml`, `file` where to write it.
+    pub fn not_implemented(operation: &str, file: &str) -> Self {
+        Self::NotImplemented(format!(
+            "operation `{operation}` is not implemented yet: implement `{operation}` of `Hooks` in {file}"
+        ))
     }
 
     /// The stable, machine-readable name of the error's kind.
@@ -58,6 +70,7 @@ impl AppError {
             Self::Unavailable(_) => "unavailable",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::NotImplemented(_) => "not_implemented",
             Self::Internal(_) => "internal",
         }
     }
@@ -72,6 +85,7 @@ impl AppError {
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -205,6 +219,7 @@ impl From<AppError> for tonic::Status {
             AppError::UnsupportedMediaType(message) | AppError::PayloadTooLarge(message) => {
                 Self::invalid_argument(message)
             }
+            AppError::NotImplemented(message) => Self::unimplemented(message),
             AppError::Internal(_) => Self::internal("internal error"),
         }
     }
@@ -225,6 +240,7 @@ mod tests {
             (AppError::Unavailable("down".into()), 503, tonic::Code::Unavailable),
             (AppError::UnsupportedMediaType("not JSON".into()), 415, tonic::Code::InvalidArgument),
             (AppError::PayloadTooLarge("too big".into()), 413, tonic::Code::InvalidArgument),
+            (AppError::not_implemented("place_order", "src/logic.rs"), 501, tonic::Code::Unimplemented),
             (AppError::internal(anyhow::anyhow!("secret detail")), 500, tonic::Code::Internal),
         ];
         for (error, http, grpc) in cases {

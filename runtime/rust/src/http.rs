@@ -324,6 +324,93 @@ fn merge(target: &mut serde_json::Value, patch: serde_json::Value) {
     }
 }
 
+/// How an operation reads a value written in its path or query string: as the text itself
+/// (text, ids, timestamps, enum values), or as the JSON the text spells (numbers, booleans).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lexical {
+    Text,
+    Json,
+}
+
+/// Where an operation's input comes from: the path's parameters and the query string (each
+/// field read as its [`Lexical`] says), and the JSON body's object, if the operation takes one.
+#[derive(Debug, Default)]
+pub struct OperationRequest {
+    pub path: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub body: Option<serde_json::Value>,
+}
+
+impl OperationRequest {
+    /// A request with nothing in it yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With the path's parameters.
+    #[must_use]
+    pub fn path(mut self, path: Vec<(String, String)>) -> Self {
+        self.path = path;
+        self
+    }
+
+    /// With the query string's parameters.
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`] for a query string that is not `name=value` pairs.
+    pub fn query(mut self, query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> Result<Self, AppError> {
+        let Query(query) = query.map_err(|rejection| AppError::Invalid(rejection.body_text()))?;
+        self.query = query;
+        Ok(self)
+    }
+
+    /// With the JSON body.
+    ///
+    /// # Errors
+    /// As [`body`]: 415, 413 or 422 when it is no JSON the operation can read.
+    pub fn body(mut self, payload: Result<Json<serde_json::Value>, JsonRejection>) -> Result<Self, AppError> {
+        self.body = Some(body(payload)?);
+        Ok(self)
+    }
+
+    /// The operation's input, read from the path, the query string and the body together.
+    /// `fields` says how each field is spelled in a path or query string.
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`] when the body is no JSON object, when the body sets a field the
+    /// path sets, and when the whole is no valid input (a missing or unknown field, a value
+    /// of the wrong type).
+    pub fn input<T: serde::de::DeserializeOwned>(self, fields: &[(&str, Lexical)]) -> Result<T, AppError> {
+        let mut object = match self.body {
+            None => serde_json::Map::new(),
+            Some(serde_json::Value::Object(object)) => object,
+            Some(_) => return Err(AppError::Invalid("the body must be a JSON object".to_owned())),
+        };
+        for (name, raw) in &self.path {
+            if object.contains_key(name) {
+                return Err(AppError::Invalid(format!("`{name}` is set by the path; leave it out of the body")));
+            }
+            object.insert(name.clone(), spelled(fields, name, raw));
+        }
+        for (name, raw) in &self.query {
+            if object.insert(name.clone(), spelled(fields, name, raw)).is_some() {
+                return Err(AppError::Invalid(format!("`{name}` is given twice")));
+            }
+        }
+        serde_json::from_value(serde_json::Value::Object(object)).map_err(|error| AppError::Invalid(error.to_string()))
+    }
+}
+
+/// The JSON value `raw` stands for in field `name`: a number or boolean when the field is one
+/// and `raw` spells one, else the text (which the field then refuses with a clear message).
+fn spelled(fields: &[(&str, Lexical)], name: &str, raw: &str) -> serde_json::Value {
+    let lexical = fields.iter().find(|(field, _)| *field == name).map_or(Lexical::Text, |(_, lexical)| *lexical);
+    match lexical {
+        Lexical::Json => serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.to_owned())),
+        Lexical::Text => serde_json::Value::String(raw.to_owned()),
+    }
+}
+
 /// The version an `If-Match` header names (`"3"`, as the `ETag` gave it); `None` without one
 /// or for `*`.
 ///
@@ -473,10 +560,10 @@ mod tests {
 }
 
 #[cfg(test)]
-mod if_match_tests {
+mod plain_tests {
     use axum::http::{HeaderMap, HeaderValue, header};
 
-    use super::if_match;
+    use super::{Lexical, OperationRequest, if_match};
 
     fn headers(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -524,5 +611,57 @@ mod if_match_tests {
         for foreign in ["W/\"3\"", "3", "\"x\"", "\"0\""] {
             assert_eq!(if_match(&headers(foreign), false).unwrap_err().status().as_u16(), 412, "{foreign}");
         }
+    }
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Quote {
+        id: uuid::Uuid,
+        seats: i32,
+        express: bool,
+        #[serde(default)]
+        note: Option<String>,
+    }
+
+    const QUOTE: &[(&str, Lexical)] =
+        &[("id", Lexical::Text), ("seats", Lexical::Json), ("express", Lexical::Json), ("note", Lexical::Text)];
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn an_operation_reads_its_input_from_path_query_and_body_by_type() {
+        let id = "0191d5c4-8a2e-7f3b-9c1d-2e4f6a8b0c1d";
+        let request = OperationRequest {
+            path: pairs(&[("id", id)]),
+            query: pairs(&[("seats", "3"), ("note", "42")]),
+            body: Some(serde_json::json!({ "express": true })),
+        };
+        let quote: Quote = request.input(QUOTE).unwrap();
+        assert_eq!(quote, Quote { id: id.parse().unwrap(), seats: 3, express: true, note: Some("42".into()) });
+
+        let refused = |request: OperationRequest| request.input::<Quote>(QUOTE).unwrap_err();
+        let typed = refused(OperationRequest {
+            path: pairs(&[("id", id)]),
+            query: pairs(&[("seats", "three"), ("express", "true")]),
+            body: None,
+        });
+        assert_eq!(typed.status().as_u16(), 422);
+        assert!(typed.to_string().contains("three"), "{typed}");
+        let twice = OperationRequest {
+            path: pairs(&[("id", id)]),
+            body: Some(serde_json::json!({ "id": id, "seats": 1, "express": false })),
+            ..Default::default()
+        };
+        assert!(refused(twice).to_string().contains("set by the path"));
+        let unknown = OperationRequest {
+            path: pairs(&[("id", id)]),
+            query: pairs(&[("seats", "1"), ("express", "false"), ("colour", "red")]),
+            body: None,
+        };
+        assert!(refused(unknown).to_string().contains("colour"));
+        let array = OperationRequest { body: Some(serde_json::json!([1])), ..Default::default() };
+        assert!(refused(array).to_string().contains("JSON object"));
     }
 }

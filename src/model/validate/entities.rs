@@ -216,7 +216,7 @@ fn field_settings(
     }
 }
 
-fn field_name(field: &Spanned<String>, entity: bool, out: &mut Diagnostics) {
+pub(super) fn field_name(field: &Spanned<String>, entity: bool, out: &mut Diagnostics) {
     let text = field.get_ref();
     if !names::is_field_name(text) {
         out.push(
@@ -238,7 +238,7 @@ fn field_name(field: &Spanned<String>, entity: bool, out: &mut Diagnostics) {
     }
 }
 
-fn field_type(ty: &Spanned<String>, entities: &[&str], out: &mut Diagnostics) {
+pub(super) fn field_type(ty: &Spanned<String>, entities: &[&str], out: &mut Diagnostics) {
     // Point inside the quotes when the string is written plainly (`"uuid"`); with escapes or
     // another quoting style offsets in the value do not map to the text, so mark it whole.
     let span = ty.span();

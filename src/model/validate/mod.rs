@@ -7,6 +7,7 @@
 mod calls;
 mod entities;
 mod events;
+mod operations;
 mod ports;
 mod project;
 mod resources;
@@ -69,6 +70,7 @@ pub(crate) fn validate(manifest: &Manifest) -> Validated {
             .services
             .push(services::service_settings(name, service, &mut out));
         entities::types_of_service(service, &mut out);
+        operations::operations(service, &mut out);
     }
     calls::calls(manifest, &mut out);
     events::events(manifest, choices.broker, &mut out);

@@ -10,17 +10,9 @@ pub(super) fn routes(manifest: &Manifest, out: &mut Diagnostics) {
     for (name, service) in &manifest.services {
         let Some(route) = &service.route else { continue };
         let text = route.get_ref();
-        let segments_ok = text.strip_prefix('/').is_some_and(|rest| {
-            !rest.is_empty()
-                && rest.split('/').all(|seg| {
-                    !seg.is_empty()
-                        && seg != "."
-                        && seg != ".."
-                        && seg.bytes().all(|b| {
-                            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.'
-                        })
-                })
-        });
+        let segments_ok = text
+            .strip_prefix('/')
+            .is_some_and(|rest| !rest.is_empty() && rest.split('/').all(plain_segment));
         if !segments_ok {
             out.push(
                 Diagnostic::error(Code::E018, format!("invalid route `{text}`"))
@@ -48,6 +40,17 @@ pub(super) fn routes(manifest: &Manifest, out: &mut Diagnostics) {
         }
         valid.push((name.get_ref().as_str(), route));
     }
+}
+
+/// A path segment a route may hold: lowercase ASCII letters, digits, `-`, `_` and `.`, not
+/// empty, `.` or `..`.
+pub(super) fn plain_segment(segment: &str) -> bool {
+    !segment.is_empty()
+        && segment != "."
+        && segment != ".."
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.')
 }
 
 fn is_segment_prefix(prefix: &str, path: &str) -> bool {

@@ -4,9 +4,10 @@
 //! An order is a `draft` while lines are added. Each line is priced by the catalogue: the
 //! generated `products` client reads the product (the client's unit price is ignored), and when
 //! products is down the request fails fast with 503. The total is the server's: the sum of the
-//! lines. Replacing a draft with `"status": "pending"` places it: in the same transaction an
-//! `OrderPlaced` event goes to the outbox, and payments answers with `PaymentCompleted`, which
-//! marks the order `paid`.
+//! lines. The operation `place_order` (`POST /api/orders/{id}/place`) places a draft: in the
+//! same transaction an `OrderPlaced` event goes to the outbox, and payments answers with
+//! `PaymentCompleted`, which marks the order `paid`. `cancel_order` cancels a draft or a pending
+//! order. The state is the server's (`read_only` in fleet.toml): no replace can change it.
 
 use fleetwright_runtime::codec::{Enumeration as _, Text as _, now};
 use uuid::Uuid;
@@ -14,7 +15,7 @@ use uuid::Uuid;
 use crate::app::App;
 use crate::grpc::{pb, peers};
 use crate::hooks::Hooks;
-use crate::model::{Order, OrderInput, OrderLine, OrderLineInput, OrderStatus};
+use crate::model::{CancelOrderInput, Order, OrderInput, OrderLine, OrderLineInput, OrderStatus, PlaceOrderInput};
 use crate::{AppError, Tx, store};
 
 /// No state of its own: the clients live in `App`.
@@ -43,48 +44,51 @@ impl Hooks for Logic {
         }
     }
 
-    /// Clients cannot overwrite the computed total or the customer; only a draft is placed
-    /// (`pending`, once it has lines), and only payments makes an order `paid`.
-    async fn before_update_order(&self, app: &App, current: &Order, input: &mut OrderInput) -> Result<(), AppError> {
-        input.total_cents = current.total_cents;
+    /// The customer of an order never changes (the state, total and time placed are the
+    /// server's, kept by the generated code).
+    async fn before_update_order(&self, _app: &App, current: &Order, input: &mut OrderInput) -> Result<(), AppError> {
         input.customer_id = current.customer_id;
-        input.placed_at = current.placed_at;
-        match (current.status, input.status) {
-            (from, to) if from == to => Ok(()),
-            (OrderStatus::Draft, OrderStatus::Pending) => {
-                if count_lines(app, current.id).await? == 0 {
-                    return Err(AppError::Conflict("an order without lines cannot be placed".to_owned()));
-                }
-                input.placed_at = now();
-                Ok(())
-            }
-            (OrderStatus::Draft | OrderStatus::Pending, OrderStatus::Cancelled) => Ok(()),
-            (_, OrderStatus::Paid) => {
-                Err(AppError::Conflict("an order becomes paid when its payment completes".to_owned()))
-            }
-            (from, to) => {
-                Err(AppError::Conflict(format!("an order cannot go from {} to {}", from.as_str(), to.as_str())))
-            }
-        }
+        Ok(())
     }
 
-    /// Placing an order publishes `OrderPlaced`, in the transaction that places it.
-    async fn after_update_order(
-        &self,
-        _app: &App,
-        tx: &mut Tx,
-        previous: &Order,
-        updated: &Order,
-    ) -> Result<(), AppError> {
-        if previous.status == OrderStatus::Draft && updated.status == OrderStatus::Pending {
-            tx.publish(&pb::OrderPlaced {
-                order_id: updated.id.to_string(),
-                customer_id: updated.customer_id.to_string(),
-                total_cents: updated.total_cents,
-            })
-            .await?;
+    /// A draft that has lines becomes pending, and `OrderPlaced` goes to the outbox in the same
+    /// transaction. Of two concurrent placings one wins; the other is refused and publishes
+    /// nothing.
+    async fn place_order(&self, _app: &App, tx: &mut Tx, input: PlaceOrderInput) -> Result<Order, AppError> {
+        let order = store::get_order(tx.conn(), input.id).await?;
+        if order.status != OrderStatus::Draft {
+            let state = order.status.as_str();
+            return Err(AppError::Conflict(format!("order {} is {state}: only a draft is placed", order.id)));
         }
-        Ok(())
+        if count_lines(tx, order.id).await? == 0 {
+            return Err(AppError::Conflict("an order without lines cannot be placed".to_owned()));
+        }
+        let mut placed = order.input();
+        placed.status = OrderStatus::Pending;
+        placed.placed_at = Some(now());
+        let placed = write_over(tx, &order, placed).await?;
+        tx.publish(&pb::OrderPlaced {
+            order_id: placed.id.to_string(),
+            customer_id: placed.customer_id.to_string(),
+            total_cents: placed.total_cents,
+        })
+        .await?;
+        Ok(placed)
+    }
+
+    /// A draft or pending order is cancelled (a payment that completes later changes nothing);
+    /// cancelling again answers the cancelled order; a paid one is refused.
+    async fn cancel_order(&self, _app: &App, tx: &mut Tx, input: CancelOrderInput) -> Result<Order, AppError> {
+        let order = store::get_order(tx.conn(), input.id).await?;
+        match order.status {
+            OrderStatus::Cancelled => Ok(order),
+            OrderStatus::Paid => Err(AppError::Conflict(format!("order {} is paid: refund it instead", order.id))),
+            OrderStatus::Draft | OrderStatus::Pending => {
+                let mut cancelled = order.input();
+                cancelled.status = OrderStatus::Cancelled;
+                write_over(tx, &order, cancelled).await
+            }
+        }
     }
 
     /// Only drafts and cancelled orders go away.
@@ -200,11 +204,19 @@ async fn require_draft(app: &App, order_id: Uuid) -> Result<(), AppError> {
     }
 }
 
-async fn count_lines(app: &App, order_id: Uuid) -> Result<i64, AppError> {
+async fn count_lines(tx: &mut Tx, order_id: Uuid) -> Result<i64, AppError> {
     Ok(sqlx::query_scalar(r#"SELECT COUNT(*) FROM "order_lines" WHERE "order_id" = $1"#)
         .bind(order_id.to_string())
-        .fetch_one(&app.db.pool)
+        .fetch_one(tx.conn())
         .await?)
+}
+
+/// Writes `input` over `order` if it is still the version read, else refuses: another request
+/// changed it meanwhile.
+async fn write_over(tx: &mut Tx, order: &Order, input: OrderInput) -> Result<Order, AppError> {
+    store::update_order_at(tx.conn(), order, input)
+        .await?
+        .ok_or_else(|| AppError::Conflict(format!("order {} changed meanwhile: read it again, then retry", order.id)))
 }
 
 /// Sets an order's total to the sum of its lines, inside the transaction that changed them.
@@ -231,7 +243,7 @@ mod tests {
     use tonic::Status;
 
     use crate::grpc::{pb, peers};
-    use crate::model::{OrderInput, OrderLineInput, OrderStatus};
+    use crate::model::{CancelOrderInput, OrderInput, OrderLineInput, OrderStatus, PlaceOrderInput};
     use crate::testing::{FakeProducts, FakeUsers};
     use crate::{AppError, Config};
 
@@ -280,7 +292,7 @@ mod tests {
             status: OrderStatus::Paid,
             total_cents: 999_999,
             note: None,
-            placed_at: time::OffsetDateTime::UNIX_EPOCH,
+            placed_at: Some(time::OffsetDateTime::UNIX_EPOCH),
         }
     }
 
@@ -289,6 +301,7 @@ mod tests {
         let (app, product) = start().await;
         let order = app.create_order(draft(uuid::Uuid::now_v7())).await.expect("order");
         assert_eq!((order.status, order.total_cents), (OrderStatus::Draft, 0), "status and total are the server's");
+        assert_eq!(order.placed_at, None, "not placed yet");
 
         let line = OrderLineInput { order_id: order.id, product_id: product, quantity: 2, unit_price_cents: 1 };
         let line = app.create_order_line(line).await.expect("line");
@@ -300,15 +313,17 @@ mod tests {
         assert!(matches!(app.create_order_line(none).await, Err(AppError::Invalid(_))));
         assert_eq!(app.get_order(order.id).await.expect("order").total_cents, 2 * PRICE);
 
-        let mut place = order.input();
-        place.status = OrderStatus::Pending;
-        let placed = app.update_order(order.id, place.clone()).await.expect("placed");
+        let placed = app.place_order(PlaceOrderInput { id: order.id }).await.expect("placed");
         assert_eq!((placed.status, placed.total_cents), (OrderStatus::Pending, 2 * PRICE));
-        // Placing again changes nothing and publishes nothing more; paying by hand is refused.
-        app.update_order(order.id, place).await.expect("same status");
+        assert!(placed.placed_at.is_some());
+        // Placing again is refused and publishes nothing more; a replace cannot pay it.
+        let again = app.place_order(PlaceOrderInput { id: order.id }).await;
+        assert!(matches!(again, Err(AppError::Conflict(_))), "{again:?}");
         let mut pay = placed.input();
         pay.status = OrderStatus::Paid;
-        assert!(matches!(app.update_order(order.id, pay).await, Err(AppError::Conflict(_))));
+        pay.note = Some("paid, honestly".to_owned());
+        let replaced = app.update_order(order.id, pay).await.expect("the note changes");
+        assert_eq!(replaced.status, OrderStatus::Pending, "the state is the server's");
         let extra = OrderLineInput { order_id: order.id, product_id: product, quantity: 1, unit_price_cents: 1 };
         assert!(
             matches!(app.create_order_line(extra).await, Err(AppError::Conflict(_))),
@@ -324,10 +339,30 @@ mod tests {
     async fn an_empty_order_cannot_be_placed_and_a_refused_placing_publishes_nothing() {
         let (app, _) = start().await;
         let order = app.create_order(draft(uuid::Uuid::now_v7())).await.expect("order");
-        let mut place = order.input();
-        place.status = OrderStatus::Pending;
-        assert!(matches!(app.update_order(order.id, place).await, Err(AppError::Conflict(_))));
+        let refused = app.place_order(PlaceOrderInput { id: order.id }).await;
+        assert!(matches!(refused, Err(AppError::Conflict(_))), "{refused:?}");
         assert!(placed_events_of(&app, order.id).await.is_empty());
+        let missing = app.place_order(PlaceOrderInput { id: uuid::Uuid::now_v7() }).await;
+        assert!(matches!(missing, Err(AppError::NotFound(_))), "{missing:?}");
+    }
+
+    #[tokio::test]
+    async fn drafts_and_pending_orders_are_cancelled_and_paid_ones_are_not() {
+        let (app, product) = start().await;
+        let order = app.create_order(draft(uuid::Uuid::now_v7())).await.expect("order");
+        let cancelled = app.cancel_order(CancelOrderInput { id: order.id }).await.expect("cancelled");
+        assert_eq!(cancelled.status, OrderStatus::Cancelled);
+        let again = app.cancel_order(CancelOrderInput { id: order.id }).await.expect("still cancelled");
+        assert_eq!(again.version, cancelled.version, "cancelling twice changes nothing");
+        let refused = app.place_order(PlaceOrderInput { id: order.id }).await;
+        assert!(matches!(refused, Err(AppError::Conflict(_))), "a cancelled order is not placed: {refused:?}");
+
+        let order = app.create_order(draft(uuid::Uuid::now_v7())).await.expect("order");
+        let line = OrderLineInput { order_id: order.id, product_id: product, quantity: 1, unit_price_cents: 0 };
+        app.create_order_line(line).await.expect("line");
+        app.place_order(PlaceOrderInput { id: order.id }).await.expect("placed");
+        let cancelled = app.cancel_order(CancelOrderInput { id: order.id }).await.expect("cancelled");
+        assert_eq!(cancelled.status, OrderStatus::Cancelled, "a pending order is cancelled");
     }
 
     #[tokio::test]
@@ -342,9 +377,7 @@ mod tests {
         })
         .await
         .expect("line");
-        let mut place = order.input();
-        place.status = OrderStatus::Pending;
-        app.update_order(order.id, place).await.expect("placed");
+        app.place_order(PlaceOrderInput { id: order.id }).await.expect("placed");
 
         let event = peers::payments::PaymentCompleted {
             order_id: order.id.to_string(),
