@@ -269,6 +269,9 @@ pub struct Field {
     pub unique: bool,
     /// Owned by the server: the Rust expression new records start with, when `read_only`.
     pub read_only: Option<String>,
+    /// A client may leave it out: the Rust expression of its `default`, which it then takes
+    /// (required, single-valued fields a client sets, whose default has a Rust form).
+    pub api_default: Option<String>,
     /// Removed enum values and the value stored rows holding them take, in manifest order.
     pub replaced_values: Vec<(String, String)>,
     /// Where the manifest names the field and writes its type, for schema diagnostics.

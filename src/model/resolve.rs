@@ -379,6 +379,16 @@ fn entity_fields(
                 }
                 field.renamed_from = table.renamed_from.as_ref().map(|old| old.get_ref().clone());
                 field.unique = table.unique;
+                if let Some(default) = table.default.as_ref().filter(|_| !table.read_only)
+                    && !field.ty.list
+                    && !field.ty.optional
+                {
+                    // Dates and timestamps have no Rust form of a default yet: still required.
+                    field.api_default = field
+                        .ty
+                        .rust_default(Some(default.get_ref()), field.map.enum_name.as_deref())
+                        .ok();
+                }
                 if table.read_only {
                     let default = table.default.as_ref().map(toml::Spanned::get_ref);
                     let start = field
@@ -434,6 +444,7 @@ fn field(owner: &str, name: &toml::Spanned<String>, ty: &toml::Spanned<String>) 
         renamed_from: None,
         unique: false,
         read_only: None,
+        api_default: None,
         replaced_values: Vec::new(),
         name_span: spans.0,
         type_span: spans.1,

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per concern. Slow tests that build generated
 //! code are `#[ignore]`d for the fast loop; `.ci/run` runs them with `--include-ignored`.
 
+mod broker;
 mod build;
 mod cli;
 mod diagnostics;

@@ -168,12 +168,15 @@ pub async fn start<H: Handler>(
         tracing::info!("NATS_URL is not set: events are off; published events wait in the outbox");
         return Ok(Vec::new());
     };
+    // Replies (publish acknowledgements, pulled messages) come to this service's own inbox
+    // prefix, the only subjects the broker lets it subscribe to.
     let client = async_nats::ConnectOptions::new()
         .name(service)
+        .custom_inbox_prefix(inbox_prefix(service))
         .retry_on_initial_connect()
         .connect(url)
         .await
-        .with_context(|| format!("NATS_URL={url:?}"))?;
+        .with_context(|| format!("NATS_URL={:?}", without_password(url)))?;
     let jetstream = jetstream::new(client);
     let mut tasks = Vec::new();
     if publishes {
@@ -184,6 +187,24 @@ pub async fn start<H: Handler>(
         tasks.push(tokio::spawn(consumer));
     }
     Ok(tasks)
+}
+
+/// `url` with the password of its user, if it names one, left out (for messages and logs).
+fn without_password(url: &str) -> String {
+    match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?))) {
+        Some((scheme, (user, host))) => {
+            let user = user.split_once(':').map_or(user, |(name, _)| name);
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The subjects replies to `service` come on: `_INBOX_<service>.…`. The broker's permissions
+/// (`deploy/nats/nats.conf`) let each service subscribe to its own prefix only, so no service
+/// reads what another one pulls.
+pub fn inbox_prefix(service: &str) -> String {
+    format!("_INBOX_{service}")
 }
 
 /// Outbox order: microseconds since the epoch, strictly increasing within the process, so
@@ -692,6 +713,14 @@ impl Delivery<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nats_url_is_shown_without_its_password() {
+        assert_eq!(without_password("nats://orders:s3cret@nats:4222"), "nats://orders:***@nats:4222");
+        assert_eq!(without_password("nats://orders@nats:4222"), "nats://orders:***@nats:4222");
+        assert_eq!(without_password("nats://nats:4222"), "nats://nats:4222");
+        assert_eq!(inbox_prefix("order-items"), "_INBOX_order-items");
+    }
 
     #[test]
     fn payloads_survive_the_hex_column() {

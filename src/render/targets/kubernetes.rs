@@ -37,6 +37,8 @@ pub(crate) const TARGETS: &[Target] = &[
     // Overlays.
     row("k8s/overlays/dev/kustomization.yaml.jinja",    "deploy/k8s/overlays/dev/kustomization.yaml",             Managed, ONCE, K8S),
     row("k8s/overlays/dev/backing-services.yaml.jinja", "deploy/k8s/overlays/dev/backing-services.yaml",          Managed, ONCE, K8S),
+    // The in-cluster NATS's users (a copy: kustomize reads files only below the overlay).
+    row("nats/nats.conf.jinja",                         "deploy/k8s/overlays/dev/nats.conf",                      Managed, ONCE, When::KubernetesAndNats),
     row("k8s/overlays/prod/kustomization.yaml.jinja",   "deploy/k8s/overlays/prod/kustomization.yaml",            Managed, ONCE, K8S),
     // Deploys an overlay with every image pinned by digest, and prunes removed services.
     row("k8s/release.sh.jinja",                         "deploy/k8s/release.sh",                                  Managed, ONCE, K8S),

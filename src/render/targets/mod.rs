@@ -55,6 +55,10 @@ pub(crate) enum When {
     GitLab,
     /// GitHub Actions deploying to Kubernetes.
     GitHubAndKubernetes,
+    /// The broker is NATS.
+    Nats,
+    /// The broker is NATS and `kubernetes` is a deploy target (its dev overlay runs NATS).
+    KubernetesAndNats,
 }
 
 impl When {
@@ -70,6 +74,8 @@ impl When {
             When::GitHub => workspace.ci.contains(&CiProvider::GitHub),
             When::GitLab => workspace.ci.contains(&CiProvider::GitLab),
             When::GitHubAndKubernetes => When::GitHub.holds(workspace, service) && workspace.deploy.kubernetes,
+            When::Nats => workspace.broker == crate::model::Broker::Nats,
+            When::KubernetesAndNats => When::Nats.holds(workspace, service) && workspace.deploy.kubernetes,
         }
     }
 }
@@ -125,6 +131,8 @@ const CORE: &[Target] = &[
     // The same gateway on a developer machine (upstreams on 127.0.0.1), and the runner that starts it all.
     Target { flavour: Some(GatewayFlavour::Local), ..row("gateway/envoy.yaml.jinja", "gateway/envoy.local.yaml", Managed, Once, When::Always) },
     row("workspace/dev.sh.jinja",               "dev.sh",                              Managed,  Once, When::Always),
+    // The NATS server's users and their permissions, one per service.
+    row("nats/nats.conf.jinja",                 "deploy/nats/nats.conf",               Managed,  Once, When::Nats),
     // docker compose.
     row("compose/compose.yaml.jinja",           "deploy/compose/compose.yaml",         Managed,  Once, When::Compose),
     row("compose/prometheus.yml.jinja",         "deploy/compose/prometheus.yml",       Managed,  Once, When::Compose),

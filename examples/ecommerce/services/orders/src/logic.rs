@@ -34,6 +34,7 @@ impl Hooks for Logic {
     async fn before_create_order(&self, app: &App, input: &mut OrderInput) -> Result<(), AppError> {
         input.status = OrderStatus::Draft;
         input.total_cents = 0;
+        input.placed_at = None;
         let request = peers::users::GetUserRequest { id: input.customer_id.to_string() };
         match app.clients.users.get_user(request).await {
             Ok(_) => Ok(()),
