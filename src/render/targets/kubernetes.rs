@@ -36,6 +36,8 @@ pub(crate) const TARGETS: &[Target] = &[
     row("k8s/service/networkpolicy.yaml.jinja",         "deploy/k8s/base/{service}/networkpolicy.yaml",           Managed, EACH, K8S),
     // Overlays.
     row("k8s/overlays/dev/kustomization.yaml.jinja",    "deploy/k8s/overlays/dev/kustomization.yaml",             Managed, ONCE, K8S),
+    // Under [auth], the dev overlay's gateway trusts the development key instead of jwks_uri.
+    Target { flavour: Some(GatewayFlavour::KubernetesDev), ..row("gateway/envoy.yaml.jinja", "deploy/k8s/overlays/dev/envoy.yaml", Managed, ONCE, When::KubernetesWithAuth) },
     row("k8s/overlays/dev/backing-services.yaml.jinja", "deploy/k8s/overlays/dev/backing-services.yaml",          Managed, ONCE, K8S),
     row("k8s/overlays/prod/kustomization.yaml.jinja",   "deploy/k8s/overlays/prod/kustomization.yaml",            Managed, ONCE, K8S),
     // Deploys an overlay with every image pinned by digest, and prunes removed services.
