@@ -27,12 +27,12 @@ fn key() -> SigningKey {
     SigningKey::from_bytes(&SEED)
 }
 
-/// The development key set (JWKS) as one line of JSON: the public key only.
+/// The development key set (JWKS) as indented JSON: the public key only.
 #[must_use]
 pub fn jwks() -> String {
     let x = URL_SAFE_NO_PAD.encode(key().verifying_key().as_bytes());
-    json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": KEY_ID, "x": x }] })
-        .to_string()
+    let set = json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": KEY_ID, "x": x }] });
+    serde_json::to_string_pretty(&set).unwrap_or_else(|_| set.to_string())
 }
 
 /// A compact JWS of `claims` with the standard header, signed with the development key.

@@ -402,7 +402,7 @@ struct GatewayView {
 /// How the gateway verifies tokens.
 #[derive(Serialize)]
 struct JwtView {
-    /// The key set inline (the development key, one line of JSON), when this flavour trusts it.
+    /// The key set inline (the development key's, as JSON), when this flavour trusts it.
     local_jwks: Option<String>,
     /// Otherwise the issuer's key set, fetched through the `jwks` cluster.
     remote: Option<crate::model::JwksUri>,
