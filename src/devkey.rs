@@ -31,7 +31,8 @@ fn key() -> SigningKey {
 #[must_use]
 pub fn jwks() -> String {
     let x = URL_SAFE_NO_PAD.encode(key().verifying_key().as_bytes());
-    let set = json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": KEY_ID, "x": x }] });
+    let set =
+        json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": KEY_ID, "x": x }] });
     serde_json::to_string_pretty(&set).unwrap_or_else(|_| set.to_string())
 }
 

@@ -84,9 +84,9 @@ pub(crate) fn is_claim(name: &str) -> bool {
     })
 }
 
-/// Who may use one route.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", content = "grants", rename_all = "snake_case")]
+/// Who may use one route. Serialised as the manifest writes it (`"role:admin"`, a list as
+/// `"role:admin or scope:x"`), for the README.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Access {
     /// Anyone; a token, if sent, must still be valid.
     Public,
@@ -99,11 +99,38 @@ pub enum Access {
 }
 
 /// One role or scope a policy admits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grant {
     Role(String),
     Scope(String),
+}
+
+impl std::fmt::Display for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Public => f.write_str("public"),
+            Self::Authenticated => f.write_str("authenticated"),
+            Self::Internal => f.write_str("internal"),
+            Self::AnyOf(grants) => {
+                for (i, grant) in grants.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" or ")?;
+                    }
+                    match grant {
+                        Grant::Role(name) => write!(f, "role:{name}")?,
+                        Grant::Scope(name) => write!(f, "scope:{name}")?,
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Serialize for Access {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// Why a policy does not parse: the message and the help of its diagnostic.
@@ -213,6 +240,15 @@ mod tests {
         assert!(list(&[]).is_err());
         assert!(list(&["public", "role:admin"]).is_err());
         assert!(one("admin").unwrap_err().help.contains("role:admin"));
+    }
+
+    #[test]
+    fn policies_read_as_written() {
+        assert_eq!(one("public").unwrap().to_string(), "public");
+        assert_eq!(
+            list(&["role:admin", "scope:a.b"]).unwrap().to_string(),
+            "role:admin or scope:a.b"
+        );
     }
 
     #[test]

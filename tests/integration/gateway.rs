@@ -224,6 +224,8 @@ fn identity_and_policies(at: &dyn Fn(&str) -> String, scratch: &Scratch, orders:
     let (status, _) = send("POST", &at("/shop.orders.v1.OrdersService/ListOrders"), &bearer(&alice));
     assert_ne!(status, 200);
     assert_eq!(orders.requests_to("/shop.orders.v1"), 0);
+    let (status, _) = send("GET", &at("/api/payments"), &bearer(&alice));
+    assert_eq!(status, 404, "a path no route matches");
 }
 
 /// Header names, escaped slashes, `..`, body size and the rate limit.
