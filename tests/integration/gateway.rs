@@ -63,6 +63,9 @@ ports = {{ http = {orders}, grpc = {orders_grpc} }}
 default = "authenticated"
 delete = ["role:admin", "scope:orders:purge"]
 
+[services.orders.access.entities.Order]
+update = "internal"
+
 [services.orders.entities.Order]
 note = "string"
 "#,
@@ -219,6 +222,11 @@ fn identity_and_policies(at: &dyn Fn(&str) -> String, scratch: &Scratch, orders:
     let near_miss = dev_token(scratch, &["--sub", "dave", "--scope", "orders:purge-all"]);
     let (status, _) = send("DELETE", &at("/api/orders/1"), &bearer(&near_miss));
     assert_eq!(status, 403, "a scope matches whole");
+    // An entity's own policy over the service's: nobody updates orders through the gateway.
+    let (status, _) = send("PUT", &at("/api/orders/1"), &bearer(&alice));
+    assert_eq!(status, 403, "`internal` closes the action to every caller");
+    let (status, _) = send("PUT", &at("/api/orders/1"), &[]);
+    assert_eq!(status, 403);
 
     // gRPC is not routed: `access` declares no `grpc`.
     let (status, _) = send("POST", &at("/shop.orders.v1.OrdersService/ListOrders"), &bearer(&alice));
