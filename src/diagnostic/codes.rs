@@ -62,9 +62,9 @@ codes! {
     E027 => "events without a database",
     E028 => "field setting that does not fit",
     E029 => "schema change that needs a decision",
-    E030 => "invalid access policy",
-    E031 => "access policy without `[auth]`",
-    E032 => "invalid `[auth]` setting",
+    E031 => "invalid access policy",
+    E032 => "access policy without `[auth]`",
+    E033 => "invalid `[auth]` setting",
     W002 => "listed twice",
     W003 => "entity without fields",
 }

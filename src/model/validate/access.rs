@@ -18,7 +18,7 @@ pub(super) fn access(manifest: &Manifest, out: &mut Diagnostics) {
         if manifest.auth.is_none() {
             out.push(
                 Diagnostic::error(
-                    Code::E031,
+                    Code::E032,
                     format!(
                         "service `{}` has `access` but the manifest has no `[auth]`",
                         name.get_ref()
@@ -30,7 +30,7 @@ pub(super) fn access(manifest: &Manifest, out: &mut Diagnostics) {
         } else if service.route.is_none() {
             out.push(
                 Diagnostic::error(
-                    Code::E030,
+                    Code::E031,
                     format!("service `{}` has `access` but no `route`", name.get_ref()),
                 )
                 .at(access.span(), "the gateway does not reach this service")
@@ -64,7 +64,7 @@ pub(super) fn access(manifest: &Manifest, out: &mut Diagnostics) {
 fn issuer(auth: &AuthSpec, out: &mut Diagnostics) {
     let bad = |value: &Spanned<String>, message: String, why: &str, help: &str, out: &mut Diagnostics| {
         out.push(
-            Diagnostic::error(Code::E032, message)
+            Diagnostic::error(Code::E033, message)
                 .at(value.span(), why.to_owned())
                 .help(help.to_owned()),
         );
@@ -89,7 +89,7 @@ fn issuer(auth: &AuthSpec, out: &mut Diagnostics) {
     }
     if auth.audiences.get_ref().is_empty() {
         out.push(
-            Diagnostic::error(Code::E032, "`audiences` is empty")
+            Diagnostic::error(Code::E033, "`audiences` is empty")
                 .at(auth.audiences.span(), "every token would be refused")
                 .help("name the audience your issuer puts in `aud`, e.g. `audiences = [\"shop-api\"]`"),
         );
@@ -139,7 +139,7 @@ fn policies(access: &AccessSpec, out: &mut Diagnostics) {
 fn check(policy: &Spanned<PolicySpec>, out: &mut Diagnostics) {
     if let Err(error) = Access::parse(policy.get_ref()) {
         out.push(
-            Diagnostic::error(Code::E030, error.message)
+            Diagnostic::error(Code::E031, error.message)
                 .at(policy.span(), "not a policy")
                 .help(error.help),
         );
