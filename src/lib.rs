@@ -10,6 +10,7 @@
 //! strings the stages together. The command line in [`cli`] is one client of it.
 
 pub mod cli;
+pub mod devkey;
 pub mod diagnostic;
 pub(crate) mod error;
 pub mod examples;

@@ -3,6 +3,7 @@
 
 mod add;
 mod check;
+mod dev;
 mod generate;
 mod graph;
 mod init;
@@ -215,6 +216,9 @@ pub(crate) enum Command {
     Templates(templates::TemplatesCommand),
     /// Print the JSON Schema of fleet.toml (for editor completion)
     Schema,
+    /// Development helpers: `dev token` mints a token the development gateways trust
+    #[command(subcommand)]
+    Dev(dev::DevCommand),
     /// Print a shell completion script
     Completions {
         /// The shell to complete for
@@ -258,6 +262,7 @@ pub(crate) fn run(cli: Cli, printer: &Printer) -> Result<Status, Error> {
         Command::Graph(args) => graph::run(&args, global, printer),
         Command::Templates(command) => templates::run(&command, global, printer),
         Command::Schema => schema::run(printer),
+        Command::Dev(command) => dev::run(&command, global, printer),
         Command::Completions { shell } => {
             let mut command = Cli::command();
             let mut buffer = Vec::new();

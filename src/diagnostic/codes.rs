@@ -63,6 +63,9 @@ codes! {
     E028 => "field setting that does not fit",
     E029 => "schema change that needs a decision",
     E030 => "operation setting that does not fit",
+    E031 => "invalid access policy",
+    E032 => "access policy without `[auth]`",
+    E033 => "invalid `[auth]` setting",
     W002 => "listed twice",
     W003 => "entity without fields",
 }

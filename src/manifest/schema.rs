@@ -28,6 +28,12 @@ const FIELD_TYPE: &str = r"^\s*(string|text|bool|int32|int64|float64|uuid|timest
 const SEMVER: &str = r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)([-+].*[^+-])?$";
 /// An image name prefix such as `ghcr.io/acme`: no leading `/`, `.` or `-`, no empty segment.
 const REGISTRY: &str = "^[a-z0-9_:][a-z0-9._:-]*(/[a-z0-9._:-]+)*$";
+/// A JWT claim name, dots reaching into objects.
+const CLAIM: &str = r"^[A-Za-z0-9_:-]+(\.[A-Za-z0-9_:-]+)*$";
+/// One policy value (see `model::Access`).
+const POLICY: &str = r"^(public|authenticated|internal|(role|scope):[A-Za-z0-9._:/-]+)$";
+/// One role or scope of a policy list.
+const GRANT: &str = r"^(role|scope):[A-Za-z0-9._:/-]+$";
 /// Kubernetes CPU quantities: `250m`, `1`, `0.5`.
 const CPU: &str = r"^[0-9]+(\.[0-9]+)?m?$";
 /// Kubernetes memory quantities: `128Mi`, `1.5Gi`, `512M`, `1000`.
@@ -50,6 +56,11 @@ pub(crate) struct Manifest {
     /// The API gateway (Envoy) in front of every service that has a `route`.
     #[serde(default)]
     pub gateway: GatewaySpec,
+    /// Who may call what through the gateway: the token issuer the gateway trusts. Without
+    /// it nothing is checked and every route is open, as before; with it nothing is public
+    /// unless a service's `access` says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthSpec>,
     /// The event broker used for `publishes` / `subscribes`.
     #[serde(default)]
     pub messaging: MessagingSpec,
@@ -122,6 +133,168 @@ pub(crate) struct GatewaySpec {
     /// Origins allowed by CORS, e.g. `["https://shop.example.com"]`. Default: none.
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// Requests per second each route accepts per gateway replica (a token bucket of that
+    /// size, refilled every second); past it the gateway answers 429. Default 1000.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1_000_000))]
+    pub rate_limit: Option<Spanned<i64>>,
+    /// Largest request body the gateway accepts, in bytes; a larger one is answered 413.
+    /// Default 1048576 (1 MiB).
+    #[serde(default)]
+    #[schemars(with = "Option<u32>", range(min = 1024, max = 1_073_741_824))]
+    pub max_request_bytes: Option<Spanned<i64>>,
+    /// How many proxies in front of the gateway append to `X-Forwarded-For` and are trusted
+    /// to: the client address is read that many entries from the right. Default 0 (the
+    /// gateway faces clients directly).
+    #[serde(default)]
+    #[schemars(with = "Option<u32>", range(min = 0, max = 10))]
+    pub trusted_proxy_hops: Option<Spanned<i64>>,
+}
+
+/// `[auth]`: the `OpenID Connect` / OAuth 2.0 issuer whose JSON Web Tokens the gateway verifies.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct AuthSpec {
+    /// The issuer URL, exactly as tokens carry it in `iss`, e.g.
+    /// `https://id.example.com/realms/shop`.
+    #[schemars(with = "String")]
+    pub issuer: Spanned<String>,
+    /// Audiences a token must name one of in `aud`, e.g. `["shop-api"]`.
+    #[schemars(with = "Vec<String>", length(min = 1))]
+    pub audiences: Spanned<Vec<Spanned<String>>>,
+    /// Where the issuer publishes its signing keys (JWKS), e.g.
+    /// `https://id.example.com/realms/shop/protocol/openid-connect/certs`. The production
+    /// gateway fetches and caches them; the development gateways trust the development key
+    /// of `fleetwright dev token` instead.
+    #[schemars(with = "String")]
+    pub jwks_uri: Spanned<String>,
+    /// The claim holding the caller's roles, a list of strings (or one string). A dotted
+    /// name reaches into objects: `realm_access.roles` for Keycloak. Default `roles`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", regex(pattern = CLAIM))]
+    pub roles_claim: Option<Spanned<String>>,
+    /// The claim holding the OAuth 2.0 scopes granted to the token, space separated. Default
+    /// `scope`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", regex(pattern = CLAIM))]
+    pub scopes_claim: Option<Spanned<String>>,
+}
+
+/// `[services.<name>.access]`: who may use the service through the gateway, per action. Each
+/// value is a [`PolicySpec`]. Only with `[auth]`; an action left out takes `default`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct AccessSpec {
+    /// The policy of every action not named here or per entity. Default `"authenticated"`.
+    #[serde(default)]
+    #[schemars(with = "Option<PolicySpec>")]
+    pub default: Option<Spanned<PolicySpec>>,
+    /// Reading records: REST `GET` and `HEAD` (get one, list).
+    #[serde(default)]
+    #[schemars(with = "Option<PolicySpec>")]
+    pub read: Option<Spanned<PolicySpec>>,
+    /// Creating records: REST `POST`.
+    #[serde(default)]
+    #[schemars(with = "Option<PolicySpec>")]
+    pub create: Option<Spanned<PolicySpec>>,
+    /// Changing records: REST `PUT` and `PATCH`.
+    #[serde(default)]
+    #[schemars(with = "Option<PolicySpec>")]
+    pub update: Option<Spanned<PolicySpec>>,
+    /// Deleting records: REST `DELETE`.
+    #[serde(default)]
+    #[schemars(with = "Option<PolicySpec>")]
+    pub delete: Option<Spanned<PolicySpec>>,
+    /// The service's whole gRPC API through the gateway. Left out, the gateway does not
+    /// route gRPC to the service (other services still call it directly).
+    #[serde(default)]
+    #[schemars(with = "Option<PolicySpec>")]
+    pub grpc: Option<Spanned<PolicySpec>>,
+    /// Per entity (`[services.orders.access.entities.OrderLine]`): `read`, `create`, `update`,
+    /// `delete` for that entity's routes, over the service's.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, EntityAccessSpec>")]
+    pub entities: IndexMap<Spanned<String>, EntityAccessSpec>,
+    /// Per operation (`operations = { place_order = "authenticated" }`). An operation left out
+    /// takes `read` when it is read-only, else `default`.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, PolicySpec>")]
+    pub operations: IndexMap<Spanned<String>, Spanned<PolicySpec>>,
+}
+
+/// `[services.<name>.access.entities.<Entity>]`: the actions of one entity.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct EntityAccessSpec {
+    /// Reading records: REST `GET` and `HEAD`.
+    #[serde(default)]
+    #[schemars(with = "Option<PolicySpec>")]
+    pub read: Option<Spanned<PolicySpec>>,
+    /// Creating records: REST `POST`.
+    #[serde(default)]
+    #[schemars(with = "Option<PolicySpec>")]
+    pub create: Option<Spanned<PolicySpec>>,
+    /// Changing records: REST `PUT` and `PATCH`.
+    #[serde(default)]
+    #[schemars(with = "Option<PolicySpec>")]
+    pub update: Option<Spanned<PolicySpec>>,
+    /// Deleting records: REST `DELETE`.
+    #[serde(default)]
+    #[schemars(with = "Option<PolicySpec>")]
+    pub delete: Option<Spanned<PolicySpec>>,
+}
+
+/// Who may do something: `"public"` (anyone, no token needed), `"authenticated"` (any valid
+/// token), `"internal"` (nobody through the gateway), or `"role:<name>"` / `"scope:<name>"`;
+/// a list of roles and scopes admits a caller holding any one of them
+/// (`["role:admin", "scope:catalog:write"]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub(crate) enum PolicySpec {
+    One(String),
+    AnyOf(Vec<String>),
+}
+
+impl JsonSchema for PolicySpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PolicySpec".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`public`, `authenticated`, `internal`, `role:<name>` or `scope:<name>`; or a list of roles and scopes, any of which admits.",
+            "anyOf": [
+                { "type": "string", "pattern": POLICY },
+                { "type": "array", "minItems": 1, "items": { "type": "string", "pattern": GRANT } },
+            ],
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for PolicySpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = PolicySpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a policy (`public`, `authenticated`, `role:admin`, ...) or a list of roles and scopes")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<PolicySpec, E> {
+                Ok(PolicySpec::One(value.to_owned()))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<PolicySpec, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    items.push(item);
+                }
+                Ok(PolicySpec::AnyOf(items))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// `[messaging]`
@@ -220,6 +393,11 @@ pub(crate) struct ServiceSpec {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub route: Option<Spanned<String>>,
+    /// Who may use the service through the gateway, per action (needs `[auth]`). Without it,
+    /// under `[auth]`, every REST action needs a valid token and gRPC is not routed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<AccessSpec>")]
+    pub access: Option<Spanned<AccessSpec>>,
     /// Ports the service listens on. Assigned from the service's position in this file when
     /// absent (HTTP from 8081, gRPC from 50051), skipping ports that are taken.
     #[serde(default)]

@@ -28,6 +28,15 @@ pub(crate) const DEFAULT_MEMORY_LIMIT: &str = "256Mi";
 pub(crate) const DEFAULT_REQUEST_TIMEOUT_MS: u32 = 15_000;
 pub(crate) const DEFAULT_CONNECT_TIMEOUT_MS: u32 = 1_000;
 
+/// The gateway's edge limits when the manifest does not set them.
+pub(crate) const DEFAULT_RATE_LIMIT: u32 = 1_000;
+pub(crate) const DEFAULT_MAX_REQUEST_BYTES: u32 = 1_048_576;
+pub(crate) const DEFAULT_TRUSTED_PROXY_HOPS: u32 = 0;
+
+/// The claims holding roles and scopes when `[auth]` does not name them.
+pub(crate) const DEFAULT_ROLES_CLAIM: &str = "roles";
+pub(crate) const DEFAULT_SCOPES_CLAIM: &str = "scope";
+
 /// The project's version and image registry when the manifest does not set them.
 pub(crate) const DEFAULT_VERSION: &str = "0.1.0";
 pub(crate) const DEFAULT_REGISTRY: &str = "localhost:5000";

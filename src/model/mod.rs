@@ -4,8 +4,10 @@
 //! renders or writes. Templates read only this (through `render::context`), so all decisions
 //! are made here, in Rust, where they can be tested.
 
+pub(crate) mod access;
 pub(crate) mod choices;
 pub(crate) mod defaults;
+pub(crate) mod gateway;
 pub(crate) mod graph;
 pub(crate) mod load;
 pub(crate) mod migrations;
@@ -19,6 +21,7 @@ pub(crate) mod validate;
 
 use serde::Serialize;
 
+pub use access::{Access, Auth, Grant, JwksUri};
 pub(crate) use choices::{Broker, CiProvider, Closed, Database, DeployTarget, Language};
 pub use load::{Loaded, load, load_source};
 pub use migrations::DropRequest;
@@ -34,6 +37,8 @@ pub(crate) use validate::validate;
 pub struct Workspace {
     pub project: Project,
     pub gateway: Gateway,
+    /// The token issuer the gateway trusts, when the manifest has `[auth]`.
+    pub auth: Option<Auth>,
     pub broker: Broker,
     pub deploy: Deploy,
     /// CI providers, in manifest order.
@@ -45,6 +50,16 @@ pub struct Workspace {
 impl Workspace {
     pub(crate) fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name == name)
+    }
+}
+
+impl Service {
+    /// Its gRPC API is reachable through the gateway: it has a route and rpcs (entities or
+    /// operations), and under `[auth]` its `access` declares `grpc`.
+    pub(crate) fn exposes_grpc(&self) -> bool {
+        self.route.is_some()
+            && (!self.entities.is_empty() || !self.operations.is_empty())
+            && self.access.as_ref().is_none_or(|a| a.grpc.is_some())
     }
 }
 
@@ -77,6 +92,12 @@ pub struct Gateway {
     /// The same durations as protobuf `Duration` text (`15s`, `0.500s`), as Envoy wants them.
     pub durations: GatewayDurations,
     pub cors_origins: Vec<String>,
+    /// Requests per second each route accepts per gateway replica.
+    pub rate_limit: u32,
+    /// Largest request body accepted, in bytes.
+    pub max_request_bytes: u32,
+    /// Proxies in front of the gateway trusted to append to `X-Forwarded-For`.
+    pub trusted_proxy_hops: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -116,6 +137,8 @@ pub struct Service {
     pub database: Database,
     /// Gateway route prefix, if exposed.
     pub route: Option<String>,
+    /// Who may use it through the gateway, when the workspace has `[auth]` and it a route.
+    pub access: Option<ServiceAccess>,
     pub http_port: u16,
     pub grpc_port: u16,
     pub replicas: u32,
@@ -144,6 +167,32 @@ pub struct Service {
     pub proto_file: String,
     /// Container image without tag, e.g. `ghcr.io/acme/shop-orders`.
     pub image: String,
+}
+
+/// The policies of a routed service under `[auth]`, every default applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceAccess {
+    /// Paths under the route that are no entity's (and methods no action names).
+    pub default: Access,
+    /// The gRPC API through the gateway; `None`: not routed.
+    pub grpc: Option<Access>,
+    /// Per entity, in the order of `Service::entities`.
+    pub entities: Vec<Actions>,
+    /// Per operation, in the order of `Service::operations`.
+    pub operations: Vec<Access>,
+}
+
+/// The policies of one entity's REST actions.
+#[derive(Debug, Clone, Serialize)]
+pub struct Actions {
+    /// `GET`, `HEAD`
+    pub read: Access,
+    /// `POST`
+    pub create: Access,
+    /// `PUT`, `PATCH`
+    pub update: Access,
+    /// `DELETE`
+    pub delete: Access,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -6,21 +6,24 @@ use std::collections::BTreeSet;
 
 use heck::{ToKebabCase, ToPascalCase, ToShoutySnakeCase, ToSnakeCase};
 
+use super::access::{Access, Auth, JwksUri, claim_path};
 use super::choices::{Broker, Database, DeployTarget, Language};
 use super::defaults::{
     DEFAULT_ADMIN_PORT, DEFAULT_CI_PROVIDERS, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_CPU, DEFAULT_CPU_LIMIT,
-    DEFAULT_CPU_PERCENT, DEFAULT_DEPLOY_TARGETS, DEFAULT_GATEWAY_PORT, DEFAULT_LANGUAGE, DEFAULT_MEMORY,
-    DEFAULT_MEMORY_LIMIT, DEFAULT_REGISTRY, DEFAULT_REPLICAS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_VERSION,
+    DEFAULT_CPU_PERCENT, DEFAULT_DEPLOY_TARGETS, DEFAULT_GATEWAY_PORT, DEFAULT_LANGUAGE, DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_MEMORY, DEFAULT_MEMORY_LIMIT, DEFAULT_RATE_LIMIT, DEFAULT_REGISTRY, DEFAULT_REPLICAS,
+    DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_ROLES_CLAIM, DEFAULT_SCOPES_CLAIM, DEFAULT_TRUSTED_PROXY_HOPS, DEFAULT_VERSION,
     FIRST_GRPC_PORT, FIRST_HTTP_PORT, metrics_port,
 };
 use super::types;
 use super::validate::Choices;
+use super::{Actions, ServiceAccess};
 use super::{
     Autoscale, Deploy, Entity, EntityRef, Event, EventRef, Field, Gateway, Message, Operation, Project, Resources,
     Service, Workspace,
 };
 use crate::error::Error;
-use crate::manifest::schema::{FieldSpec, Manifest, OperationSpec, OutputSpec, ServiceSpec};
+use crate::manifest::schema::{AuthSpec, FieldSpec, Manifest, OperationSpec, OutputSpec, PolicySpec, ServiceSpec};
 
 /// Resolves a validated manifest.
 ///
@@ -45,7 +48,11 @@ pub(crate) fn resolve(manifest: &Manifest, choices: &Choices) -> Result<Workspac
         request_timeout_ms,
         connect_timeout_ms,
         cors_origins: manifest.gateway.cors_origins.clone(),
+        rate_limit: number(manifest.gateway.rate_limit.as_ref(), DEFAULT_RATE_LIMIT)?,
+        max_request_bytes: number(manifest.gateway.max_request_bytes.as_ref(), DEFAULT_MAX_REQUEST_BYTES)?,
+        trusted_proxy_hops: number(manifest.gateway.trusted_proxy_hops.as_ref(), DEFAULT_TRUSTED_PROXY_HOPS)?,
     };
+    let auth = manifest.auth.as_ref().map(auth).transpose()?;
     let uses_events = manifest
         .services
         .values()
@@ -119,7 +126,14 @@ pub(crate) fn resolve(manifest: &Manifest, choices: &Choices) -> Result<Workspac
         let database = service_choices.database.ok_or_else(|| bug("unknown database"))?;
         let language = service_choices.language.unwrap_or(DEFAULT_LANGUAGE);
         let ports = (http_port, grpc_port);
-        services.push(service(&project, name.get_ref(), spec, (language, database), ports)?);
+        let authorised = manifest.auth.is_some();
+        services.push(service(
+            &project,
+            name.get_ref(),
+            spec,
+            (language, database, authorised),
+            ports,
+        )?);
     }
     // Derived, cross-service facts.
     let callers: Vec<(String, String)> = services
@@ -153,6 +167,7 @@ pub(crate) fn resolve(manifest: &Manifest, choices: &Choices) -> Result<Workspac
     Ok(Workspace {
         project,
         gateway,
+        auth,
         broker,
         deploy,
         ci,
@@ -165,7 +180,7 @@ fn service(
     project: &Project,
     name: &str,
     spec: &ServiceSpec,
-    (language, database): (Language, Database),
+    (language, database, authorised): (Language, Database, bool),
     (http_port, grpc_port): (u16, u16),
 ) -> Result<Service, Error> {
     let snake = name.to_snake_case();
@@ -263,6 +278,10 @@ fn service(
         language,
         database,
         route: spec.route.as_ref().map(|r| r.get_ref().clone()),
+        access: match (authorised, &spec.route) {
+            (true, Some(_)) => Some(service_access(spec)?),
+            _ => None,
+        },
         http_port,
         grpc_port,
         replicas: count(spec.replicas.as_ref(), DEFAULT_REPLICAS)?,
@@ -520,6 +539,73 @@ fn dedup_keep_order<T: Ord + Clone>(items: &mut Vec<T>) {
 
 fn bug(what: &str) -> Error {
     Error::Bug(format!("resolving an unvalidated manifest: {what}"))
+}
+
+/// The issuer of `[auth]`, validated.
+fn auth(spec: &AuthSpec) -> Result<Auth, Error> {
+    let claim = |c: &Option<toml::Spanned<String>>, default: &str| {
+        claim_path(c.as_ref().map_or(default, |c| c.get_ref().as_str()))
+    };
+    Ok(Auth {
+        issuer: spec.issuer.get_ref().clone(),
+        audiences: spec.audiences.get_ref().iter().map(|a| a.get_ref().clone()).collect(),
+        jwks: JwksUri::parse(spec.jwks_uri.get_ref()).map_err(|_| bug("invalid jwks_uri"))?,
+        roles_claim: claim(&spec.roles_claim, DEFAULT_ROLES_CLAIM),
+        scopes_claim: claim(&spec.scopes_claim, DEFAULT_SCOPES_CLAIM),
+    })
+}
+
+/// The policies of a routed service under `[auth]`: an entity's action takes the entity's
+/// own policy, else the service's for that action, else the service's `default`, else
+/// `authenticated`; an operation its own, else (read-only) the service's `read`, else the same.
+fn service_access(spec: &ServiceSpec) -> Result<ServiceAccess, Error> {
+    let empty = crate::manifest::schema::AccessSpec::default();
+    let access = spec.access.as_ref().map_or(&empty, |a| a.get_ref());
+    let policy = |p: Option<&toml::Spanned<PolicySpec>>| -> Result<Option<Access>, Error> {
+        p.map(|p| Access::parse(p.get_ref()).map_err(|e| bug(&format!("invalid policy: {}", e.message))))
+            .transpose()
+    };
+    let default = policy(access.default.as_ref())?.unwrap_or(Access::Authenticated);
+    let pick = |own: Option<&toml::Spanned<PolicySpec>>, service: Option<&toml::Spanned<PolicySpec>>| {
+        Ok::<_, Error>(match policy(own)? {
+            Some(p) => p,
+            None => policy(service)?.unwrap_or_else(|| default.clone()),
+        })
+    };
+    let mut entities = Vec::with_capacity(spec.entities.len());
+    for name in spec.entities.keys() {
+        let own = access
+            .entities
+            .iter()
+            .find(|(e, _)| e.get_ref() == name.get_ref())
+            .map(|(_, a)| a);
+        entities.push(Actions {
+            read: pick(own.and_then(|o| o.read.as_ref()), access.read.as_ref())?,
+            create: pick(own.and_then(|o| o.create.as_ref()), access.create.as_ref())?,
+            update: pick(own.and_then(|o| o.update.as_ref()), access.update.as_ref())?,
+            delete: pick(own.and_then(|o| o.delete.as_ref()), access.delete.as_ref())?,
+        });
+    }
+    let mut operations = Vec::with_capacity(spec.operations.len());
+    for (name, operation) in &spec.operations {
+        let own = access
+            .operations
+            .iter()
+            .find(|(o, _)| o.get_ref() == name.get_ref())
+            .map(|(_, p)| p);
+        let service = if operation.read_only {
+            access.read.as_ref()
+        } else {
+            None
+        };
+        operations.push(pick(own, service)?);
+    }
+    Ok(ServiceAccess {
+        grpc: policy(access.grpc.as_ref())?.filter(|p| *p != Access::Internal),
+        default,
+        entities,
+        operations,
+    })
 }
 
 #[cfg(test)]

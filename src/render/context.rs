@@ -15,7 +15,7 @@ use minijinja::{Value, context};
 use serde::Serialize;
 
 use crate::model::types::Scalar;
-use crate::model::{BaseType, Broker, CiProvider, Database, Deploy, Field, Gateway, Project, Service, Workspace};
+use crate::model::{Auth, BaseType, Broker, CiProvider, Database, Deploy, Field, Gateway, Project, Service, Workspace};
 
 #[derive(Serialize)]
 struct Tool {
@@ -33,6 +33,8 @@ const TOOL: Tool = Tool {
 struct Settings<'a> {
     project: &'a Project,
     gateway: &'a Gateway,
+    /// The token issuer, under `[auth]`.
+    auth: Option<&'a Auth>,
     broker: Broker,
     deploy: &'a Deploy,
     ci: &'a [CiProvider],
@@ -52,6 +54,7 @@ fn settings(workspace: &Workspace) -> Settings<'_> {
     Settings {
         project: &workspace.project,
         gateway: &workspace.gateway,
+        auth: workspace.auth.as_ref(),
         broker: workspace.broker,
         deploy: &workspace.deploy,
         ci: &workspace.ci,
@@ -118,7 +121,7 @@ impl<'a> ServiceView<'a> {
             has_api,
             has_database: service.database.stores_data(),
             has_entities,
-            exposes_grpc: service.route.is_some() && has_api,
+            exposes_grpc: service.exposes_grpc(),
             has_ingress: service.route.is_some() || !service.called_by.is_empty(),
             uses_postgres,
             uses_sqlite,
@@ -213,7 +216,7 @@ fn whole(workspace: &Workspace) -> WholeWorkspace<'_> {
         settings,
         uses_postgres,
         has_routes: services.iter().any(|s| s.route.is_some()),
-        has_grpc_routes: services.iter().any(|s| s.route.is_some() && !s.entities.is_empty()),
+        has_grpc_routes: services.iter().any(Service::exposes_grpc),
         grpc_ports: services.iter().map(|s| (s.name.as_str(), s.grpc_port)).collect(),
         fake_example: fake_example(workspace),
     }
@@ -408,6 +411,18 @@ pub(crate) enum GatewayFlavour {
     Local,
     /// In Kubernetes: upstreams by their cluster DNS names.
     Kubernetes,
+    /// The Kubernetes `dev` overlay's replacement of it under `[auth]`: the same, trusting the
+    /// development key instead of the issuer's key set.
+    #[serde(rename = "kubernetes dev")]
+    KubernetesDev,
+}
+
+impl GatewayFlavour {
+    /// Whether its gateway trusts the development key of `fleetwright dev token` rather than
+    /// the issuer's `jwks_uri`: every flavour but the Kubernetes base (which `prod` uses).
+    pub(crate) fn trusts_dev_key(self) -> bool {
+        self != GatewayFlavour::Kubernetes
+    }
 }
 
 /// The gateway configuration of one flavour, as `gateway`.
@@ -429,6 +444,19 @@ struct GatewayView {
     cluster_type: &'static str,
     /// One upstream cluster per routed service and protocol, in manifest order.
     clusters: Vec<Cluster>,
+    /// Every route, in match order, with its policy.
+    routes: Vec<crate::model::gateway::Route>,
+    /// Token checks, under `[auth]`.
+    jwt: Option<JwtView>,
+}
+
+/// How the gateway verifies tokens.
+#[derive(Serialize)]
+struct JwtView {
+    /// The key set inline (the development key's, as JSON), when this flavour trusts it.
+    local_jwks: Option<String>,
+    /// Otherwise the issuer's key set, fetched through the `jwks` cluster.
+    remote: Option<crate::model::JwksUri>,
 }
 
 /// An Envoy upstream cluster: one service's REST or gRPC port.
@@ -446,9 +474,12 @@ struct Cluster {
 impl GatewayView {
     fn new(workspace: &Workspace, flavour: GatewayFlavour) -> Self {
         let is_local = flavour == GatewayFlavour::Local;
+        let is_kubernetes = matches!(flavour, GatewayFlavour::Kubernetes | GatewayFlavour::KubernetesDev);
         let host = |service: &Service| match flavour {
             GatewayFlavour::Local => "127.0.0.1".to_owned(),
-            GatewayFlavour::Kubernetes => format!("{}.{}.svc.cluster.local", service.name, workspace.deploy.namespace),
+            GatewayFlavour::Kubernetes | GatewayFlavour::KubernetesDev => {
+                format!("{}.{}.svc.cluster.local", service.name, workspace.deploy.namespace)
+            }
             GatewayFlavour::Compose => service.name.clone(),
         };
         let mut clusters = Vec::new();
@@ -459,7 +490,7 @@ impl GatewayView {
                 host: host(service),
                 port: service.http_port,
             });
-            if !service.entities.is_empty() {
+            if service.exposes_grpc() {
                 clusters.push(Cluster {
                     name: format!("{}_grpc", service.snake),
                     grpc: true,
@@ -471,12 +502,26 @@ impl GatewayView {
         Self {
             flavour,
             is_local,
-            is_kubernetes: flavour == GatewayFlavour::Kubernetes,
-            traces: flavour != GatewayFlavour::Kubernetes,
+            is_kubernetes,
+            traces: !is_kubernetes,
             listen: if is_local { "127.0.0.1" } else { "0.0.0.0" },
             otlp_host: if is_local { "127.0.0.1" } else { "jaeger" },
             cluster_type: if is_local { "STATIC" } else { "STRICT_DNS" },
             clusters,
+            routes: crate::model::gateway::routes(workspace),
+            jwt: workspace.auth.as_ref().map(|auth| {
+                if flavour.trusts_dev_key() {
+                    JwtView {
+                        local_jwks: Some(crate::devkey::jwks()),
+                        remote: None,
+                    }
+                } else {
+                    JwtView {
+                        local_jwks: None,
+                        remote: Some(auth.jwks.clone()),
+                    }
+                }
+            }),
         }
     }
 }

@@ -231,7 +231,7 @@ fn schema_is_json_with_every_table() {
     let run = Scratch::new().run(&["schema"]);
     run.assert_code(0);
     let schema: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    for key in ["project", "gateway", "messaging", "deploy", "ci", "services"] {
+    for key in ["project", "gateway", "auth", "messaging", "deploy", "ci", "services"] {
         assert!(schema["properties"][key].is_object(), "{key} missing");
     }
     let operation = &schema["definitions"]["OperationSpec"]["properties"];

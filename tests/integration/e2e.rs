@@ -7,6 +7,10 @@
 //! down while an event is published, a synchronous dependency down. Every process the test
 //! starts, it stops (also when an assertion fails), and it checks that they are gone.
 //!
+//! The example has `[auth]`: requests carry tokens from `fleetwright dev token`, which the
+//! gateway `./dev.sh` runs trusts; what they may do without one, or without the role, is
+//! checked first.
+//!
 //! Needs `envoy` and `oteltap` (`FLEETWRIGHT_TOOLS`) and `nats-server`; scripts/tools.sh installs
 //! them. Ports are the example's fixed ones (gateway 8080, services 8081-8084 and 50051-50054,
 //! NATS 4222, OTLP 4318), so it runs alone on them.
@@ -39,7 +43,30 @@ fn ecommerce_system_works_end_to_end_through_the_gateway() {
 
     let spans = Receiver::start(&oteltap);
     let system = System::up(scratch.path(), &envoy, &nats);
-    let http = Http::new();
+    let token = |args: &[&str]| {
+        let mut all = vec!["dev", "token"];
+        all.extend_from_slice(args);
+        let run = scratch.run(&all);
+        run.assert_code(0);
+        run.stdout.trim().to_owned()
+    };
+    let customer = Http::with_token(&token(&["--sub", "ada"]));
+    let anonymous = Http::new();
+    // The rest of the test acts as an admin, who may do everything the example exposes.
+    let http = Http::with_token(&token(&["--sub", "root", "--role", "admin"]));
+
+    // Browsing products is public, managing them needs `admin`; orders need a caller.
+    let (status, _) = anonymous.send("GET", &format!("{GATEWAY}/api/products"), None);
+    assert_eq!(status, 200, "browsing products needs no token");
+    let widget = json!({"sku": "SKU-0", "name": "Gadget", "description": null, "price_cents": 1, "tags": []});
+    let (status, _) = anonymous.send("POST", &format!("{GATEWAY}/api/products"), Some(widget.clone()));
+    assert_eq!(status, 401, "managing products without a token");
+    let (status, _) = customer.send("POST", &format!("{GATEWAY}/api/products"), Some(widget));
+    assert_eq!(status, 403, "managing products without the `admin` role");
+    let (status, _) = anonymous.send("GET", &format!("{GATEWAY}/api/orders"), None);
+    assert_eq!(status, 401, "orders need a caller");
+    let (status, body) = customer.send("GET", &format!("{GATEWAY}/api/orders"), None);
+    assert_eq!(status, 200, "{body}");
 
     // The happy path: a customer, a product, an order, and the two events that make it paid.
     let user = http.create(
@@ -241,6 +268,8 @@ fn attribute(span: &Value, key: &str) -> Option<String> {
 /// A small JSON-over-HTTP client that returns every status as a value.
 struct Http {
     agent: ureq::Agent,
+    /// `Authorization` for every request, if any.
+    authorization: Option<String>,
 }
 
 impl Http {
@@ -250,16 +279,30 @@ impl Http {
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
-        Self { agent }
+        Self {
+            agent,
+            authorization: None,
+        }
+    }
+
+    /// A client that sends `token` as its bearer token.
+    fn with_token(token: &str) -> Self {
+        Self {
+            authorization: Some(format!("Bearer {token}")),
+            ..Self::new()
+        }
     }
 
     /// Sends a request; returns the status and the body as JSON (`Value::Null` when empty).
     fn send(&self, method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
+        let auth = self.authorization.as_deref().unwrap_or_default();
         let result = match (method, body) {
-            ("GET", None) => self.agent.get(url).call(),
-            ("POST", Some(body)) => self.agent.post(url).send_json(body),
-            ("POST", None) => self.agent.post(url).send_empty(),
-            ("PUT", Some(body)) => self.agent.put(url).send_json(body),
+            ("GET", None) if auth.is_empty() => self.agent.get(url).call(),
+            ("GET", None) => self.agent.get(url).header("authorization", auth).call(),
+            ("POST", Some(body)) if auth.is_empty() => self.agent.post(url).send_json(body),
+            ("POST", Some(body)) => self.agent.post(url).header("authorization", auth).send_json(body),
+            ("POST", None) => self.agent.post(url).header("authorization", auth).send_empty(),
+            ("PUT", Some(body)) => self.agent.put(url).header("authorization", auth).send_json(body),
             other => unreachable!("no such request in this test: {other:?}"),
         };
         let mut response = result.unwrap_or_else(|e| panic!("{method} {url}: {e}"));

@@ -209,8 +209,14 @@ fn kubernetes_manifests_build_and_validate() {
 #[ignore = "needs kubernetes-validate and pykustomize from scripts/tools.sh; run by .ci/run"]
 fn gateway_api_routes_and_service_monitors_build() {
     let Some(python) = python() else { return };
+    // Under the example's [auth], only a service whose `access` declares `grpc` has its gRPC
+    // API routed: products, here.
+    let example = ECOMMERCE.replace(
+        "[services.products.access]\n",
+        "[services.products.access]\ngrpc = \"role:admin\"\n",
+    );
     let manifest = format!(
-        "{ECOMMERCE}\n[deploy.kubernetes]\nnamespace = \"shop-live\"\ngateway_api = true\nservice_monitor = true\n"
+        "{example}\n[deploy.kubernetes]\nnamespace = \"shop-live\"\ngateway_api = true\nservice_monitor = true\n"
     );
     let scratch = Scratch::with_manifest(&manifest);
     scratch.run(&["generate"]).assert_code(0);

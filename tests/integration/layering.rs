@@ -14,6 +14,9 @@ const ORDER: &[(&str, u8)] = &[
     ("source", 0),
     ("error", 0),
     ("plan", 0),
+    // The development signing key: a leaf that render (the dev gateways' key set) and the
+    // CLI (`dev token`) use.
+    ("devkey", 0),
     ("manifest", 1),
     ("model", 2),
     ("render", 4),

@@ -9,6 +9,7 @@ mod e2e;
 mod everyday;
 mod filesystem;
 mod formatting;
+mod gateway;
 mod generate;
 mod k8s;
 mod layering;

@@ -4,6 +4,7 @@
 //! reports every problem. The rules live in one file per area; this file runs them all and
 //! holds the checks they share. It reads the manifest and never resolves it.
 
+mod access;
 mod calls;
 mod entities;
 mod events;
@@ -76,6 +77,7 @@ pub(crate) fn validate(manifest: &Manifest) -> Validated {
     events::events(manifest, choices.broker, &mut out);
     ports::ports(manifest, &mut out);
     routes::routes(manifest, &mut out);
+    access::access(manifest, &mut out);
     out.sort();
     Validated {
         diagnostics: out,

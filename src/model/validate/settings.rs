@@ -29,6 +29,15 @@ pub(super) fn settings(manifest: &Manifest, out: &mut Diagnostics) -> Choices {
     {
         in_range(value, 1..=3_600_000, "timeout", out);
     }
+    if let Some(value) = &gateway.rate_limit {
+        in_range(value, 1..=1_000_000, "rate limit", out);
+    }
+    if let Some(value) = &gateway.max_request_bytes {
+        in_range(value, 1024..=1_073_741_824, "request size", out);
+    }
+    if let Some(value) = &gateway.trusted_proxy_hops {
+        in_range(value, 0..=10, "number of proxy hops", out);
+    }
     let broker = manifest
         .messaging
         .broker

@@ -36,6 +36,8 @@ pub(crate) const TARGETS: &[Target] = &[
     row("k8s/service/networkpolicy.yaml.jinja",         "deploy/k8s/base/{service}/networkpolicy.yaml",           Managed, EACH, K8S),
     // Overlays.
     row("k8s/overlays/dev/kustomization.yaml.jinja",    "deploy/k8s/overlays/dev/kustomization.yaml",             Managed, ONCE, K8S),
+    // Under [auth], the dev overlay's gateway trusts the development key instead of jwks_uri.
+    Target { flavour: Some(GatewayFlavour::KubernetesDev), ..row("gateway/envoy.yaml.jinja", "deploy/k8s/overlays/dev/envoy.yaml", Managed, ONCE, When::KubernetesWithAuth) },
     row("k8s/overlays/dev/backing-services.yaml.jinja", "deploy/k8s/overlays/dev/backing-services.yaml",          Managed, ONCE, K8S),
     // The in-cluster NATS's users (a copy: kustomize reads files only below the overlay).
     row("nats/nats.conf.jinja",                         "deploy/k8s/overlays/dev/nats.conf",                      Managed, ONCE, When::KubernetesAndNats),

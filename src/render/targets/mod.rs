@@ -49,6 +49,8 @@ pub(crate) enum When {
     Compose,
     /// `kubernetes` is a deploy target.
     Kubernetes,
+    /// `kubernetes` is a deploy target and the manifest has `[auth]`.
+    KubernetesWithAuth,
     /// `github` is a CI provider.
     GitHub,
     /// `gitlab` is a CI provider.
@@ -71,6 +73,7 @@ impl When {
             When::Messaging => service.is_some_and(|s| s.messaging),
             When::Compose => workspace.deploy.compose,
             When::Kubernetes => workspace.deploy.kubernetes,
+            When::KubernetesWithAuth => workspace.deploy.kubernetes && workspace.auth.is_some(),
             When::GitHub => workspace.ci.contains(&CiProvider::GitHub),
             When::GitLab => workspace.ci.contains(&CiProvider::GitLab),
             When::GitHubAndKubernetes => When::GitHub.holds(workspace, service) && workspace.deploy.kubernetes,
