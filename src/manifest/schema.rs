@@ -453,8 +453,9 @@ pub(crate) struct OperationSpec {
     #[serde(default)]
     #[schemars(schema_with = "fields_schema")]
     pub input: IndexMap<Spanned<String>, Spanned<String>>,
-    /// What it answers: an entity of this service by name (`"Order"`), or fields
-    /// (`{ total_cents = "int64" }`). Nothing (HTTP 204) when absent.
+    /// What it answers: an entity of this service by name (`"Order"`), a page of them
+    /// (`"page(Order)"`, read-only operations), or fields (`{ total_cents = "int64" }`).
+    /// Nothing (HTTP 204) when absent.
     #[serde(default)]
     #[schemars(with = "Option<OutputSchema>")]
     pub output: Option<Spanned<OutputSpec>>,
@@ -494,7 +495,7 @@ pub(crate) enum HttpMethod {
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub(crate) enum OutputSpec {
-    /// An entity of the service, by name.
+    /// An entity of the service, by name, or a page of them (`page(Order)`).
     Entity(String),
     /// Fields, like an input.
     Fields(IndexMap<Spanned<String>, Spanned<String>>),
@@ -506,7 +507,7 @@ pub(crate) enum OutputSpec {
 #[serde(untagged)]
 #[allow(dead_code)] // only its schema is used
 enum OutputSchema {
-    Entity(#[schemars(regex(pattern = PASCAL_NAME))] String),
+    Entity(#[schemars(regex(pattern = r"^([A-Z][A-Za-z0-9]*|page\([A-Z][A-Za-z0-9]*\))$"))] String),
     Fields(#[schemars(schema_with = "fields_schema")] BTreeMap<String, String>),
 }
 

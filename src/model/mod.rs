@@ -343,8 +343,10 @@ pub struct Operation {
     pub input: Message,
     /// What it answers, when it answers fields of its own: `<Pascal>Response` and `<Pascal>Output`.
     pub output: Option<Message>,
-    /// The entity it answers (`Order`), when it answers one.
+    /// The entity it answers (`Order`), when it answers one or a page of them.
     pub output_entity: Option<EntityRef>,
+    /// It answers a page of `output_entity` (its input then has `page_size` and `page_token`).
+    pub output_page: bool,
     pub read_only: bool,
     /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
     pub method: String,

@@ -330,18 +330,32 @@ fn operation(base: &str, name: &str, spec: &OperationSpec) -> Result<Operation, 
             reserved_names: Vec::new(),
         })
     };
-    let input = message("Request", "Input", &spec.input)?;
+    let mut input = message("Request", "Input", &spec.input)?;
     let (output, output_entity) = match spec.output.as_ref().map(toml::Spanned::get_ref) {
         None => (None, None),
-        Some(OutputSpec::Entity(entity)) => (
-            None,
-            Some(EntityRef {
+        Some(OutputSpec::Entity(entity)) => {
+            let entity = page_of(entity).unwrap_or(entity);
+            let entity = EntityRef {
                 snake: entity.to_snake_case(),
-                name: entity.clone(),
-            }),
-        ),
+                name: entity.to_owned(),
+            };
+            (None, Some(entity))
+        }
         Some(OutputSpec::Fields(fields)) => (Some(message("Response", "Output", fields)?), None),
     };
+    let output_page = spec
+        .output
+        .as_ref()
+        .is_some_and(|o| matches!(o.get_ref(), OutputSpec::Entity(e) if page_of(e).is_some()));
+    if output_page {
+        // Keyset paging, as the entity's list: the size asked for and where the last page ended.
+        for (name, ty) in [("page_size", "int32?"), ("page_token", "text?")] {
+            let name = toml::Spanned::new(0..0, name.to_owned());
+            input
+                .fields
+                .push(field(&input.proto, &name, &toml::Spanned::new(0..0, ty.to_owned()))?);
+        }
+    }
     let method = spec.method.as_ref().map_or_else(
         || if spec.read_only { "GET" } else { "POST" }.to_owned(),
         |m| m.get_ref().to_uppercase(),
@@ -365,6 +379,7 @@ fn operation(base: &str, name: &str, spec: &OperationSpec) -> Result<Operation, 
         input,
         output,
         output_entity,
+        output_page,
         read_only: spec.read_only,
         method,
         http_path,
@@ -373,6 +388,11 @@ fn operation(base: &str, name: &str, spec: &OperationSpec) -> Result<Operation, 
         publishes: spec.publishes.iter().map(|e| e.get_ref().clone()).collect(),
         pascal,
     })
+}
+
+/// `Order` of `page(Order)`.
+pub(crate) fn page_of(output: &str) -> Option<&str> {
+    output.strip_prefix("page(")?.strip_suffix(')').map(str::trim)
 }
 
 /// The `{name}` segments of a path, in order.

@@ -168,13 +168,19 @@ pub async fn start<H: Handler>(
         tracing::info!("NATS_URL is not set: events are off; published events wait in the outbox");
         return Ok(Vec::new());
     };
+    // The client does not read a user from the URL itself: it connects as the one named there.
+    let (address, user) = credentials(url);
+    let options = match user {
+        Some((user, password)) => async_nats::ConnectOptions::with_user_and_password(user, password),
+        None => async_nats::ConnectOptions::new(),
+    };
     // Replies (publish acknowledgements, pulled messages) come to this service's own inbox
     // prefix, the only subjects the broker lets it subscribe to.
-    let client = async_nats::ConnectOptions::new()
+    let client = options
         .name(service)
         .custom_inbox_prefix(inbox_prefix(service))
         .retry_on_initial_connect()
-        .connect(url)
+        .connect(address.as_str())
         .await
         .with_context(|| format!("NATS_URL={:?}", without_password(url)))?;
     let jetstream = jetstream::new(client);
@@ -191,13 +197,45 @@ pub async fn start<H: Handler>(
 
 /// `url` with the password of its user, if it names one, left out (for messages and logs).
 fn without_password(url: &str) -> String {
-    match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?))) {
-        Some((scheme, (user, host))) => {
-            let user = user.split_once(':').map_or(user, |(name, _)| name);
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => url.to_owned(),
+    match credentials(url) {
+        (address, Some((user, _))) => address.replacen("://", &format!("://{user}:***@"), 1),
+        (address, None) => address,
     }
+}
+
+/// `nats://user:password@host:4222` taken apart: the address without the user, and the user
+/// and password (percent-decoded), if the URL names them.
+fn credentials(url: &str) -> (String, Option<(String, String)>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None);
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some((userinfo, host)) = rest[..authority_end].rsplit_once('@') else {
+        return (url.to_owned(), None);
+    };
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let address = format!("{scheme}://{host}{}", &rest[authority_end..]);
+    (address, Some((percent_decoded(user), percent_decoded(password))))
+}
+
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = text.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The subjects replies to `service` come on: `_INBOX_<service>.…`. The broker's permissions
@@ -718,6 +756,10 @@ mod tests {
     fn a_nats_url_is_shown_without_its_password() {
         assert_eq!(without_password("nats://orders:s3cret@nats:4222"), "nats://orders:***@nats:4222");
         assert_eq!(without_password("nats://orders@nats:4222"), "nats://orders:***@nats:4222");
+        let (address, user) = credentials("nats://orders:p%40ss%3Aw0rd@nats:4222");
+        assert_eq!(address, "nats://nats:4222");
+        assert_eq!(user, Some(("orders".to_owned(), "p@ss:w0rd".to_owned())));
+        assert_eq!(credentials("nats://127.0.0.1:4222"), ("nats://127.0.0.1:4222".to_owned(), None));
         assert_eq!(without_password("nats://nats:4222"), "nats://nats:4222");
         assert_eq!(inbox_prefix("order-items"), "_INBOX_order-items");
     }

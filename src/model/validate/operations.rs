@@ -9,7 +9,7 @@ use super::entities::{field_name, field_type};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::manifest::schema::{OperationSpec, OutputSpec, ServiceSpec};
 use crate::model::names;
-use crate::model::resolve::{path_parameters, plural};
+use crate::model::resolve::{page_of, path_parameters, plural};
 use crate::model::types;
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -27,9 +27,23 @@ pub(super) fn operations(service: &ServiceSpec, out: &mut Diagnostics) {
     for (name, op) in &service.operations {
         let text = name.get_ref();
         operation_name(name, &generated, service, out);
+        let paged = op
+            .output
+            .as_ref()
+            .is_some_and(|o| matches!(o.get_ref(), OutputSpec::Entity(e) if page_of(e).is_some()));
         for (field, ty) in &op.input {
             field_name(field, false, out);
             field_type(ty, &entities, out);
+            if paged && ["page_size", "page_token"].contains(&field.get_ref().as_str()) {
+                out.push(
+                    Diagnostic::error(
+                        Code::E022,
+                        format!("`{text}` answers a page, which has its own `{}`", field.get_ref()),
+                    )
+                    .at(field.span(), "given with every page")
+                    .help("remove it: `page_size` and `page_token` come with the page"),
+                );
+            }
         }
         output(name, op, &entities, out);
         let method = method(name, op, out);
@@ -101,7 +115,17 @@ fn output(name: &Spanned<String>, op: &OperationSpec, entities: &[&str], out: &m
                 field_type(ty, entities, out);
             }
         }
-        Some((output, OutputSpec::Entity(entity))) if !entities.contains(&entity.as_str()) => {
+        Some((output, OutputSpec::Entity(written))) if page_of(written).is_some() && !op.read_only => {
+            out.push(
+                Diagnostic::error(Code::E030, format!("`{text}` answers a page but is not read-only"))
+                    .at(output.span(), format!("`{written}`"))
+                    .help("a page is a query: add `read_only = true`"),
+            );
+        }
+        Some((output, OutputSpec::Entity(written)))
+            if !entities.contains(&page_of(written).unwrap_or(written.as_str())) =>
+        {
+            let entity = page_of(written).unwrap_or(written);
             let d = Diagnostic::error(
                 Code::E020,
                 format!("the output of `{text}` names no entity of this service"),
