@@ -185,6 +185,8 @@ fn service(
                 reserved_numbers: Vec::new(),
                 reserved_names: Vec::new(),
                 fields: entity_fields(entity, fields)?,
+                filters: Vec::new(),
+                parent_lists: Vec::new(),
                 retired_fills: Vec::new(),
                 table: plural(&snake),
                 plural_pascal: plural(&snake).to_pascal_case(),
@@ -194,6 +196,7 @@ fn service(
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
+    let entities = with_queries(entities);
     let publishes: Vec<String> = spec.publishes.iter().map(|e| e.get_ref().clone()).collect();
     let events = spec
         .events
@@ -286,6 +289,48 @@ fn service(
     })
 }
 
+/// The entities with their filters and the lists under their parents filled in.
+fn with_queries(mut entities: Vec<Entity>) -> Vec<Entity> {
+    let parents: Vec<(String, String, String, String)> = entities
+        .iter()
+        .map(|e| (e.name.clone(), e.snake.clone(), e.http_path.clone(), e.plural_kebab.clone()))
+        .collect();
+    for entity in &mut entities {
+        entity.filters = entity.fields.iter().filter(|f| f.filter).map(|f| f.name.clone()).collect();
+        let refs: Vec<(String, String)> = entity
+            .fields
+            .iter()
+            .filter(|f| f.filter)
+            .filter_map(|f| match &f.ty.base {
+                super::BaseType::Ref { entity } => Some((f.name.clone(), entity.clone())),
+                _ => None,
+            })
+            .collect();
+        for (field, parent) in &refs {
+            let Some((_, parent_snake, parent_path, _)) = parents.iter().find(|(name, ..)| name == parent) else {
+                continue;
+            };
+            let prefix = format!("{}-", parent_snake.to_kebab_case());
+            let mut segment = entity
+                .plural_kebab
+                .strip_prefix(&prefix)
+                .unwrap_or(&entity.plural_kebab)
+                .to_owned();
+            if refs.iter().filter(|(_, p)| p == parent).count() > 1 {
+                segment = format!("{segment}-by-{}", field.to_kebab_case());
+            }
+            entity.parent_lists.push(super::ParentList {
+                field: field.clone(),
+                parent: parent.clone(),
+                parent_snake: parent_snake.clone(),
+                path: format!("{parent_path}/{{id}}/{segment}"),
+                function: format!("list_{}_by_{field}", entity.table),
+            });
+        }
+    }
+    entities
+}
+
 /// An entity's fields, with what the long form says about migrating them.
 fn entity_fields(
     owner: &str,
@@ -295,12 +340,15 @@ fn entity_fields(
         .iter()
         .map(|(name, spec)| {
             let mut field = field(owner, name, &FieldSpec::type_written(spec))?;
+            // A reference lists children under their parent, so it is always filterable.
+            field.filter = matches!(field.ty.base, super::BaseType::Ref { .. }) && !field.ty.list;
             if let Some(table) = spec.get_ref().table() {
                 if let Some(default) = &table.default {
                     field.default_sql = Some(field.ty.sql_literal(default.get_ref()).map_err(|e| bug(&e))?);
                 }
                 field.renamed_from = table.renamed_from.as_ref().map(|old| old.get_ref().clone());
                 field.unique = table.unique;
+                field.filter |= table.filter;
                 if table.read_only {
                     let default = table.default.as_ref().map(toml::Spanned::get_ref);
                     let start = field
@@ -355,6 +403,7 @@ fn field(owner: &str, name: &toml::Spanned<String>, ty: &toml::Spanned<String>) 
         default_sql: None,
         renamed_from: None,
         unique: false,
+        filter: false,
         read_only: None,
         replaced_values: Vec::new(),
         name_span: spans.0,

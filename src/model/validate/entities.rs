@@ -106,6 +106,32 @@ pub(super) fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
 
 /// The long form's settings: a default that fits the type, a previous name that is not a
 /// current one, replaced enum values that are gone and replaced by one that is not.
+/// `filter = true` on a type lists can match by equality: one value of a column that an index
+/// serves (a list is a JSON text), and not one whose equality is unreliable (a float, a
+/// timestamp that clients write in many forms).
+fn filter_fits(field: &Spanned<String>, table: &FieldTable, parsed: &types::TypeExpr, out: &mut Diagnostics) {
+    let unfit = if parsed.list {
+        Some(("a list", "filter by a field of an entity of its own that holds one value per record"))
+    } else {
+        match parsed.base {
+            BaseType::Scalar {
+                scalar: types::Scalar::Float64,
+            } => Some(("a float", "filter by an integer field (cents rather than a float amount)")),
+            BaseType::Scalar {
+                scalar: types::Scalar::Timestamp,
+            } => Some(("a timestamp", "filter by a `date` field, or remove `filter`")),
+            _ => None,
+        }
+    };
+    if let Some((what, help)) = unfit {
+        out.push(
+            Diagnostic::error(Code::E028, format!("lists cannot filter by `{}`", field.get_ref()))
+                .at(table.ty.span(), what)
+                .help(help),
+        );
+    }
+}
+
 fn field_settings(
     field: &Spanned<String>,
     table: &FieldTable,
@@ -177,6 +203,9 @@ fn field_settings(
                 .at(table.ty.span(), "a list")
                 .help("remove `unique`, or make the values an entity of their own with a unique field"),
         );
+    }
+    if table.filter {
+        filter_fits(field, table, &parsed, out);
     }
     if table.replaced_values.is_empty() {
         return;
