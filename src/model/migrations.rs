@@ -1144,12 +1144,20 @@ mod tests {
             where_null: None,
         };
         let none = BTreeSet::new();
-        let v1 = History::default().advance("o", &plain(&table), &none, &[], &[]).unwrap();
+        let v1 = History::default()
+            .advance("o", &plain(&table), &none, &[], &[])
+            .unwrap();
         // A filter added to an existing field: one migration creating its index, once.
         let v2 = v1.advance("o", &plain(&table), &none, &[index("code")], &[]).unwrap();
         assert_eq!(v2.applied[1].name, "index_orders_code_idx");
-        assert_eq!(v2.applied[1].sql(), "CREATE INDEX \"orders_code_idx\" ON \"orders\" (\"code\");\n");
-        assert_eq!(v2.advance("o", &plain(&table), &none, &[index("code")], &[]).unwrap(), v2);
+        assert_eq!(
+            v2.applied[1].sql(),
+            "CREATE INDEX \"orders_code_idx\" ON \"orders\" (\"code\");\n"
+        );
+        assert_eq!(
+            v2.advance("o", &plain(&table), &none, &[index("code")], &[]).unwrap(),
+            v2
+        );
         // Removed: the index goes, and only it.
         let v3 = v2.advance("o", &plain(&table), &none, &[], &[]).unwrap();
         assert_eq!(v3.applied[2].sql(), "DROP INDEX \"orders_code_idx\";\n");

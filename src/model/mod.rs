@@ -241,6 +241,8 @@ pub struct ParentList {
     /// front (`/api/orders/{id}/lines` for `OrderLine` under `Order`); with `-by-<field>` after
     /// it when the child names the same parent in several fields.
     pub path: String,
+    /// The last segment of `path`: `lines`.
+    pub segment: String,
     /// The handler's and use case's name: `list_order_lines_by_order_id`.
     pub function: String,
 }

@@ -859,17 +859,22 @@ enum OrderStatus {
         wanted[0].1[1].unique = false;
         let v7 = v6.advance("o", &wanted, &versioned, &[], &[]).unwrap();
         // Indexes, plain and partial, and a filter's, which goes again when no longer wanted.
-        let mut with_filter = line_indexes().to_vec();
-        with_filter.push(crate::model::migrations::Index {
+        let v8 = v7.advance("o", &wanted, &versioned, &with_filter(), &[]).unwrap();
+        let v9 = v8.advance("o", &wanted, &versioned, &line_indexes(), &[]).unwrap();
+        assert_eq!(v9.applied[8].sql(), "DROP INDEX \"lines_label_idx\";\n");
+        v9
+    }
+
+    /// [`line_indexes`] and a filter's index on `lines.label`.
+    fn with_filter() -> Vec<crate::model::migrations::Index> {
+        let mut indexes = line_indexes().to_vec();
+        indexes.push(crate::model::migrations::Index {
             table: "lines".into(),
             name: crate::model::migrations::filter_index_name("lines", "label"),
             columns: vec!["label".into()],
             where_null: None,
         });
-        let v8 = v7.advance("o", &wanted, &versioned, &with_filter, &[]).unwrap();
-        let v9 = v8.advance("o", &wanted, &versioned, &line_indexes(), &[]).unwrap();
-        assert_eq!(v9.applied[8].sql(), "DROP INDEX \"lines_label_idx\";\n");
-        v9
+        indexes
     }
 
     #[test]

@@ -293,10 +293,22 @@ fn service(
 fn with_queries(mut entities: Vec<Entity>) -> Vec<Entity> {
     let parents: Vec<(String, String, String, String)> = entities
         .iter()
-        .map(|e| (e.name.clone(), e.snake.clone(), e.http_path.clone(), e.plural_kebab.clone()))
+        .map(|e| {
+            (
+                e.name.clone(),
+                e.snake.clone(),
+                e.http_path.clone(),
+                e.plural_kebab.clone(),
+            )
+        })
         .collect();
     for entity in &mut entities {
-        entity.filters = entity.fields.iter().filter(|f| f.filter).map(|f| f.name.clone()).collect();
+        entity.filters = entity
+            .fields
+            .iter()
+            .filter(|f| f.filter)
+            .map(|f| f.name.clone())
+            .collect();
         let refs: Vec<(String, String)> = entity
             .fields
             .iter()
@@ -324,6 +336,7 @@ fn with_queries(mut entities: Vec<Entity>) -> Vec<Entity> {
                 parent: parent.clone(),
                 parent_snake: parent_snake.clone(),
                 path: format!("{parent_path}/{{id}}/{segment}"),
+                segment,
                 function: format!("list_{}_by_{field}", entity.table),
             });
         }
