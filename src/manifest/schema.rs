@@ -695,6 +695,12 @@ pub(crate) struct FieldTable {
     /// second one is refused (409, naming the index). Not for lists.
     #[serde(default)]
     pub unique: bool,
+    /// Lists filter by this field: an index on its column, `?<field>=<value>` on the REST list
+    /// and an optional field of the gRPC list request, matching records that hold exactly that
+    /// value. A `ref(…)` field is filterable without it. Not for lists, `float64` or
+    /// `timestamp`.
+    #[serde(default)]
+    pub filter: bool,
     /// For an enum field: removed values, each with the value stored rows that hold it take
     /// instead (`replaced_values = { on_hold = "pending" }`).
     #[serde(default)]

@@ -102,27 +102,8 @@ pub(crate) fn routes(workspace: &Workspace) -> Vec<Route> {
             routes.extend(open_rest_routes(service, prefix));
             continue;
         };
-        // Operations first: their paths sit under entities' (`/api/orders/{id}/place`).
-        for (operation, policy) in service.operations.iter().zip(&access.operations) {
-            let read = operation.method == "GET";
-            routes.push(Route {
-                comment: Some(format!(
-                    "{} {}: {} {}",
-                    service.name, operation.name, operation.method, operation.http_path
-                )),
-                grpc: false,
-                prefix: String::new(),
-                regex: Some(path_pattern(&operation.http_path)),
-                methods: Some(if read {
-                    "GET|HEAD".to_owned()
-                } else {
-                    operation.method.clone()
-                }),
-                cluster: format!("{}_http", service.snake),
-                retry_on: operation.read_only.then_some(REST_RETRY),
-                access: guard(policy),
-            });
-        }
+        // Operations and child lists first: their paths sit under entities'.
+        routes.extend(templated_routes(service, access, &guard));
         let mut entities: Vec<_> = service.entities.iter().zip(&access.entities).collect();
         // A nested collection (`/api/orders/order-lines`) before the one it sits under.
         entities.sort_by_key(|(entity, _)| std::cmp::Reverse(entity.http_path.len()));
@@ -162,6 +143,53 @@ pub(crate) fn routes(workspace: &Workspace) -> Vec<Route> {
             retry_on: None,
             access: guard(&access.default),
         });
+    }
+    routes
+}
+
+/// The routes of a service's paths with `{field}` segments, each under its own policy: its
+/// operations' (`POST /api/orders/{id}/place`), and its children's lists under their parents
+/// (`GET /api/orders/{id}/lines`, which reads the child).
+fn templated_routes(
+    service: &Service,
+    access: &super::ServiceAccess,
+    guard: &dyn Fn(&Access) -> Option<RouteAccess>,
+) -> Vec<Route> {
+    let route = |comment: String, path: &str, methods: String, retry_on, policy: &Access| Route {
+        comment: Some(comment),
+        grpc: false,
+        prefix: String::new(),
+        regex: Some(path_pattern(path)),
+        methods: Some(methods),
+        cluster: format!("{}_http", service.snake),
+        retry_on,
+        access: guard(policy),
+    };
+    let mut routes = Vec::new();
+    for (operation, policy) in service.operations.iter().zip(&access.operations) {
+        let methods = if operation.method == "GET" {
+            "GET|HEAD".to_owned()
+        } else {
+            operation.method.clone()
+        };
+        let comment = format!(
+            "{} {}: {} {}",
+            service.name, operation.name, operation.method, operation.http_path
+        );
+        let retry_on = operation.read_only.then_some(REST_RETRY);
+        routes.push(route(comment, &operation.http_path, methods, retry_on, policy));
+    }
+    for (entity, actions) in service.entities.iter().zip(&access.entities) {
+        for list in &entity.parent_lists {
+            let comment = format!("{} {}: GET {}", service.name, entity.name, list.path);
+            routes.push(route(
+                comment,
+                &list.path,
+                "GET|HEAD".to_owned(),
+                Some(REST_RETRY),
+                &actions.read,
+            ));
+        }
     }
     routes
 }

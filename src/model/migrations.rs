@@ -64,8 +64,9 @@ pub enum Op {
         column: String,
         index: String,
     },
-    /// A unique index no longer wanted, or on a column being retired (inserts fill a retired
-    /// column with one value for every row).
+    /// An index no longer wanted, by name: a unique one, or one on a column being retired
+    /// (inserts fill a retired column with one value for every row), or a filter's (the name
+    /// stays `drop_unique` in `fleet.lock`, which older locks hold).
     DropUnique {
         index: String,
     },
@@ -353,17 +354,28 @@ pub struct History {
 }
 
 /// The name of the unique index on `table.column`: PostgreSQL's convention
-/// (`payments_order_id_key`), shortened with a hash past PostgreSQL's 63-byte limit, which
-/// would otherwise cut it silently and make it unreachable by name.
+/// (`payments_order_id_key`).
 pub(crate) fn unique_index_name(table: &str, column: &str) -> String {
+    index_name(table, column, "key")
+}
+
+/// The name of the plain index on `table.column` that lists filter with: PostgreSQL's
+/// convention (`order_lines_order_id_idx`).
+pub(crate) fn filter_index_name(table: &str, column: &str) -> String {
+    index_name(table, column, "idx")
+}
+
+/// `<table>_<column>_<suffix>`, shortened with a hash past PostgreSQL's 63-byte limit, which
+/// would otherwise cut it silently and make it unreachable by name.
+fn index_name(table: &str, column: &str, suffix: &str) -> String {
     use sha2::Digest as _;
-    let name = format!("{table}_{column}_key");
+    let name = format!("{table}_{column}_{suffix}");
     if name.len() <= 63 {
         return name;
     }
     let digest = sha2::Sha256::digest(name.as_bytes());
     let hash = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
-    format!("{}_{hash:08x}_key", &name[..50])
+    format!("{}_{hash:08x}_{suffix}", &name[..50])
 }
 
 impl History {
@@ -419,13 +431,21 @@ impl History {
             return Err(Error::Schema(problems));
         }
         let unique = self.follow_unique(wanted, &tables, &retired_tables, &mut ops);
+        // An index no longer wanted on a table in use goes (an index is no data), before any
+        // column it covers is dropped: SQLite refuses to drop an indexed column.
+        let in_use = |table: &String| tables.contains_key(table) && !retired_tables.contains(table);
+        for (table, name) in self.indexes(&ops) {
+            if in_use(&table) && !indexes.iter().any(|index| index.name == name) {
+                ops.push(Op::DropUnique { index: name });
+            }
+        }
         for drop in drops {
             drop_retired(service, drop, &mut tables, &mut retired_tables, &mut ops)?;
         }
         let existing = self.indexes(&ops);
         for index in indexes {
             let table_in_use = tables.contains_key(&index.table) && !retired_tables.contains(&index.table);
-            if table_in_use && !existing.contains(&index.name) {
+            if table_in_use && !existing.iter().any(|(_, name)| *name == index.name) {
                 ops.push(Op::CreateIndex {
                     table: index.table.clone(),
                     name: index.name.clone(),
@@ -525,18 +545,19 @@ impl History {
         unique
     }
 
-    /// The names of the indexes the applied migrations, then `pending`, leave in place (a
-    /// dropped table takes its indexes with it).
-    fn indexes(&self, pending: &[Op]) -> Vec<String> {
+    /// The plain indexes (table, name) the applied migrations, then `pending`, leave in place
+    /// (a dropped table takes its indexes with it).
+    fn indexes(&self, pending: &[Op]) -> Vec<(String, String)> {
         let mut names: Vec<(&str, &str)> = Vec::new();
         for op in self.applied.iter().flat_map(|m| &m.ops).chain(pending) {
             match op {
                 Op::CreateIndex { table, name, .. } => names.push((table, name)),
+                Op::DropUnique { index } => names.retain(|(_, n)| n != index),
                 Op::DropTable { table } => names.retain(|(t, _)| t != table),
                 _ => {}
             }
         }
-        names.into_iter().map(|(_, name)| name.to_owned()).collect()
+        names.into_iter().map(|(t, n)| (t.to_owned(), n.to_owned())).collect()
     }
 
     /// The retired columns of `table` that inserts must fill (they cannot be NULL), with the
@@ -1111,6 +1132,54 @@ mod tests {
             .advance("o", &outbox, &BTreeSet::new(), &unpublished, &[])
             .unwrap();
         assert!(again.applied.last().unwrap().sql().contains("CREATE INDEX"));
+    }
+
+    #[test]
+    fn a_filter_index_follows_the_manifest() {
+        let table = orders(vec![col("total", "int64"), col("code", "string")]);
+        let index = |column: &str| Index {
+            table: "orders".into(),
+            name: filter_index_name("orders", column),
+            columns: vec![column.into()],
+            where_null: None,
+        };
+        let none = BTreeSet::new();
+        let v1 = History::default()
+            .advance("o", &plain(&table), &none, &[], &[])
+            .unwrap();
+        // A filter added to an existing field: one migration creating its index, once.
+        let v2 = v1.advance("o", &plain(&table), &none, &[index("code")], &[]).unwrap();
+        assert_eq!(v2.applied[1].name, "index_orders_code_idx");
+        assert_eq!(
+            v2.applied[1].sql(),
+            "CREATE INDEX \"orders_code_idx\" ON \"orders\" (\"code\");\n"
+        );
+        assert_eq!(
+            v2.advance("o", &plain(&table), &none, &[index("code")], &[]).unwrap(),
+            v2
+        );
+        // Removed: the index goes, and only it.
+        let v3 = v2.advance("o", &plain(&table), &none, &[], &[]).unwrap();
+        assert_eq!(v3.applied[2].sql(), "DROP INDEX \"orders_code_idx\";\n");
+        assert_eq!(v3.advance("o", &plain(&table), &none, &[], &[]).unwrap(), v3);
+        // A filtered field renamed: the old name's index goes, the new one's comes.
+        let v4 = v3.advance("o", &plain(&table), &none, &[index("code")], &[]).unwrap();
+        let mut renamed = plain(&orders(vec![col("total", "int64"), col("sku", "string")]));
+        renamed[0].1[1].renamed_from = Some("code".into());
+        let v5 = v4.advance("o", &renamed, &none, &[index("sku")], &[]).unwrap();
+        assert_eq!(
+            v5.applied[4].sql(),
+            "ALTER TABLE \"orders\" RENAME COLUMN \"code\" TO \"sku\";\nDROP INDEX \"orders_code_idx\";\nCREATE INDEX \"orders_sku_idx\" ON \"orders\" (\"sku\");\n"
+        );
+        // A retired column loses its index before a drop asked for in the same generation.
+        let drop: DropRequest = "o.orders.sku".parse().unwrap();
+        let v6 = v5
+            .advance("o", &plain(&orders(vec![col("total", "int64")])), &none, &[], &[&drop])
+            .unwrap();
+        assert_eq!(
+            v6.applied[5].sql(),
+            "DROP INDEX \"orders_sku_idx\";\nALTER TABLE \"orders\" DROP COLUMN \"sku\";\n"
+        );
     }
 
     #[test]

@@ -268,9 +268,34 @@ pub struct Entity {
     /// (`/api/orders` for `Order`), else `<route>/<plural>` (`/api/orders/order-lines`).
     pub http_path: String,
     pub fields: Vec<Field>,
+    /// Names of the fields lists filter by, in field order.
+    pub filters: Vec<String>,
+    /// The lists of this entity under each entity its `ref(…)` fields name
+    /// (`GET /api/orders/{id}/lines`).
+    pub parent_lists: Vec<ParentList>,
     /// Columns of fields removed from the manifest, kept with their data, that inserts fill
     /// because they cannot be NULL (filled by `stabilize`).
     pub retired_fills: Vec<RetiredFill>,
+}
+
+/// The records of an entity whose `ref(Parent)` field names one parent, listed under that
+/// parent's item path.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParentList {
+    /// The `ref` field: `order_id`.
+    pub field: String,
+    /// The parent entity: `Order`.
+    pub parent: String,
+    /// The parent's snake form, for its `get_…` use case: `order`.
+    pub parent_snake: String,
+    /// The route: the parent's item path, then the child's plural without the parent's name in
+    /// front (`/api/orders/{id}/lines` for `OrderLine` under `Order`); with `-by-<field>` after
+    /// it when the child names the same parent in several fields.
+    pub path: String,
+    /// The last segment of `path`: `lines`.
+    pub segment: String,
+    /// The handler's and use case's name: `list_order_lines_by_order_id`.
+    pub function: String,
 }
 
 /// A retired column an insert fills, and the SQL literal it takes.
@@ -316,6 +341,8 @@ pub struct Field {
     pub renamed_from: Option<String>,
     /// No two rows may hold the same value (a unique index).
     pub unique: bool,
+    /// Lists filter by it (`filter = true`, or a `ref(…)` field): its column has an index.
+    pub filter: bool,
     /// Owned by the server: the Rust expression new records start with, when `read_only`.
     pub read_only: Option<String>,
     /// A client may leave it out: the Rust expression of its `default`, which it then takes

@@ -877,15 +877,30 @@ enum OrderStatus {
         // The unique index goes again.
         wanted[0].1[1].unique = false;
         let v7 = v6.advance("o", &wanted, &versioned, &[], &[]).unwrap();
-        // Indexes, plain and partial.
-        v7.advance("o", &wanted, &versioned, &line_indexes(), &[]).unwrap()
+        // Indexes, plain and partial, and a filter's, which goes again when no longer wanted.
+        let v8 = v7.advance("o", &wanted, &versioned, &with_filter(), &[]).unwrap();
+        let v9 = v8.advance("o", &wanted, &versioned, &line_indexes(), &[]).unwrap();
+        assert_eq!(v9.applied[8].sql(), "DROP INDEX \"lines_label_idx\";\n");
+        v9
+    }
+
+    /// [`line_indexes`] and a filter's index on `lines.label`.
+    fn with_filter() -> Vec<crate::model::migrations::Index> {
+        let mut indexes = line_indexes().to_vec();
+        indexes.push(crate::model::migrations::Index {
+            table: "lines".into(),
+            name: crate::model::migrations::filter_index_name("lines", "label"),
+            columns: vec!["label".into()],
+            where_null: None,
+        });
+        indexes
     }
 
     #[test]
     fn every_migration_fleetwright_writes_reads_back_exactly() {
         let none = |_: &str, _: &str| None;
         let v3 = every_operation();
-        assert_eq!(v3.applied.len(), 8);
+        assert_eq!(v3.applied.len(), 9);
         for migration in &v3.applied {
             let read = parse_migration(&migration.file_name(), &file(migration), &none).unwrap();
             assert_eq!(read.sql(), migration.sql());
@@ -907,7 +922,7 @@ enum OrderStatus {
                 .collect::<Vec<_>>(),
             ["placed_at", "label", "kind"]
         );
-        assert_eq!(replayed.applied.len(), 8);
+        assert_eq!(replayed.applied.len(), 9);
         assert_eq!(replayed.versioned, v3.versioned);
         assert!(replayed.unique.is_empty() && v3.applied[5].sql().contains("CREATE UNIQUE INDEX"));
         // The replayed history knows its indexes: generating again adds none.
@@ -919,7 +934,7 @@ enum OrderStatus {
                 .unwrap()
                 .applied
                 .len(),
-            8
+            9
         );
     }
 

@@ -203,6 +203,8 @@ fn service(
                 reserved_numbers: Vec::new(),
                 reserved_names: Vec::new(),
                 fields: entity_fields(entity, fields)?,
+                filters: Vec::new(),
+                parent_lists: Vec::new(),
                 retired_fills: Vec::new(),
                 table: plural(&snake),
                 plural_pascal: plural(&snake).to_pascal_case(),
@@ -212,6 +214,7 @@ fn service(
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
+    let entities = with_queries(entities);
     let publishes: Vec<String> = spec.publishes.iter().map(|e| e.get_ref().clone()).collect();
     let events = spec
         .events
@@ -403,6 +406,66 @@ pub(crate) fn path_parameters(path: &str) -> Vec<String> {
         .collect()
 }
 
+/// The last segment of a child list under its parent (`lines` for `order-lines` under
+/// `order`), with `-by-<field>` when the child refers to that parent in several fields.
+pub(crate) fn child_segment(child_plural_kebab: &str, parent_snake: &str, field: &str, several: bool) -> String {
+    let prefix = format!("{}-", parent_snake.to_kebab_case());
+    let segment = child_plural_kebab.strip_prefix(&prefix).unwrap_or(child_plural_kebab);
+    if several {
+        format!("{segment}-by-{}", field.to_kebab_case())
+    } else {
+        segment.to_owned()
+    }
+}
+
+/// The entities with their filters and the lists under their parents filled in.
+fn with_queries(mut entities: Vec<Entity>) -> Vec<Entity> {
+    let parents: Vec<(String, String, String, String)> = entities
+        .iter()
+        .map(|e| {
+            (
+                e.name.clone(),
+                e.snake.clone(),
+                e.http_path.clone(),
+                e.plural_kebab.clone(),
+            )
+        })
+        .collect();
+    for entity in &mut entities {
+        entity.filters = entity
+            .fields
+            .iter()
+            .filter(|f| f.filter)
+            .map(|f| f.name.clone())
+            .collect();
+        let refs: Vec<(String, String)> = entity
+            .fields
+            .iter()
+            .filter(|f| f.filter)
+            .filter_map(|f| match &f.ty.base {
+                super::BaseType::Ref { entity } => Some((f.name.clone(), entity.clone())),
+                _ => None,
+            })
+            .collect();
+        for (field, parent) in &refs {
+            let Some((_, parent_snake, parent_path, _)) = parents.iter().find(|(name, ..)| name == parent) else {
+                continue;
+            };
+            let several = refs.iter().filter(|(_, p)| p == parent).count() > 1;
+            let segment = child_segment(&entity.plural_kebab, parent_snake, field, several);
+            entity.parent_lists.push(super::ParentList {
+                field: field.clone(),
+                parent: parent.clone(),
+                parent_snake: parent_snake.clone(),
+                path: format!("{parent_path}/{{id}}/{segment}"),
+                segment,
+                function: format!("list_{}_by_{field}", entity.table),
+            });
+        }
+    }
+    entities
+}
+
 /// An entity's fields, with what the long form says about migrating them.
 fn entity_fields(
     owner: &str,
@@ -412,6 +475,8 @@ fn entity_fields(
         .iter()
         .map(|(name, spec)| {
             let mut field = field(owner, name, &FieldSpec::type_written(spec))?;
+            // A reference lists children under their parent, so it is always filterable.
+            field.filter = matches!(field.ty.base, super::BaseType::Ref { .. }) && !field.ty.list;
             if let Some(table) = spec.get_ref().table() {
                 if let Some(default) = &table.default {
                     field.default_sql = Some(field.ty.sql_literal(default.get_ref()).map_err(|e| bug(&e))?);
@@ -428,6 +493,7 @@ fn entity_fields(
                         .rust_default(Some(default.get_ref()), field.map.enum_name.as_deref())
                         .ok();
                 }
+                field.filter |= table.filter;
                 if table.read_only {
                     let default = table.default.as_ref().map(toml::Spanned::get_ref);
                     let start = field
@@ -482,6 +548,7 @@ fn field(owner: &str, name: &toml::Spanned<String>, ty: &toml::Spanned<String>) 
         default_sql: None,
         renamed_from: None,
         unique: false,
+        filter: false,
         read_only: None,
         api_default: None,
         replaced_values: Vec::new(),

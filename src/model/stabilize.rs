@@ -192,11 +192,23 @@ fn messaging_tables(service: &Service) -> Vec<(String, Vec<Column>)> {
     tables
 }
 
-/// The indexes a service's database must have besides its tables' keys: the relay's, on the
-/// outbox rows not yet published (a partial index, so it stays as small as the backlog while
-/// published rows wait to be cleaned up).
+/// The indexes a service's database must have besides its tables' keys and unique fields: one
+/// on each column lists filter by (a unique field's index serves that already), and the
+/// relay's, on the outbox rows not yet published (a partial index, so it stays as small as the
+/// backlog while published rows wait to be cleaned up).
 pub(crate) fn wanted_indexes(service: &Service) -> Vec<Index> {
-    let mut indexes = Vec::new();
+    let mut indexes: Vec<Index> = service
+        .entities
+        .iter()
+        .flat_map(|e| {
+            e.fields.iter().filter(|f| f.filter && !f.unique).map(|f| Index {
+                table: e.table.clone(),
+                name: super::migrations::filter_index_name(&e.table, &f.name),
+                columns: vec![f.name.clone()],
+                where_null: None,
+            })
+        })
+        .collect();
     if service.messaging && !service.publishes.is_empty() {
         indexes.push(Index {
             table: OUTBOX_TABLE.to_owned(),

@@ -295,6 +295,12 @@ struct RustService<'a> {
     has_fakes: bool,
     /// Some entity field is `unique`: its tests need samples that differ.
     has_unique_fields: bool,
+    /// Some entity has a filter its tests can set (not unique, not read-only): they use
+    /// `testing::query_value`.
+    has_filter_tests: bool,
+    /// Some entity's filter test makes a fresh value with `testing::unique_like` (its first
+    /// settable filter is no reference).
+    filter_tests_unique_like: bool,
     /// Features of the runtime crate it needs.
     runtime_features: Vec<&'static str>,
     /// Every enum type its entities and events use, each once.
@@ -303,6 +309,11 @@ struct RustService<'a> {
     model_imports: Vec<String>,
     /// `Text as _, Wire, ...`: what `grpc.rs` imports from the runtime's codec.
     grpc_codec: Vec<String>,
+    /// `model_imports` and the filter of each entity that has one (`OrderLineFilter`): what
+    /// the list paths (`app.rs`, `store.rs`, `http.rs`) import.
+    list_imports: Vec<String>,
+    /// Some entity filters its lists: the gRPC list requests have optional fields.
+    has_filters: bool,
 }
 
 #[derive(Serialize)]
@@ -354,12 +365,34 @@ impl<'a> RustService<'a> {
             .iter()
             .flat_map(|e| [e.name.clone(), format!("{}Input", e.name)])
             .collect();
+        let mut list_imports = model_imports.clone();
+        list_imports.extend(
+            service
+                .entities
+                .iter()
+                .filter(|e| !e.filters.is_empty())
+                .map(|e| format!("{}Filter", e.name)),
+        );
         model_imports.sort_by(|a, b| super::rust_layout::rustfmt_order(a, b));
+        list_imports.sort_by(|a, b| super::rust_layout::rustfmt_order(a, b));
         Self {
+            list_imports,
+            has_filters: service.entities.iter().any(|e| !e.filters.is_empty()),
             publishes,
             subscribes,
             has_fakes,
             has_unique_fields: service.entities.iter().flat_map(|e| &e.fields).any(|f| f.unique),
+            has_filter_tests: service
+                .entities
+                .iter()
+                .flat_map(|e| &e.fields)
+                .any(|f| f.filter && !f.unique && f.read_only.is_none()),
+            filter_tests_unique_like: service.entities.iter().any(|e| {
+                e.fields
+                    .iter()
+                    .find(|f| f.filter && !f.unique && f.read_only.is_none())
+                    .is_some_and(|f| !matches!(f.ty.base, crate::model::BaseType::Ref { .. }))
+            }),
             runtime_features,
             enums,
             model_imports,
@@ -388,6 +421,10 @@ fn grpc_codec(service: &Service) -> Vec<String> {
     };
     if !service.entities.is_empty() {
         names.extend(["Text as _", "Wire", "some_pb"]);
+        // A list request's filters are optional fields.
+        if service.entities.iter().any(|e| !e.filters.is_empty()) {
+            names.insert("from_option_pb");
+        }
         for field in service.entities.iter().flat_map(|e| &e.fields) {
             names.extend([from(field.map.wire), to(field.map.wire)]);
         }

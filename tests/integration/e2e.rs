@@ -195,6 +195,10 @@ fn place_order(http: &Http, user: &Value, product: &Value, quantity: i32) -> Ord
     let line = http.create("/api/orders/order-lines", line_body(&draft, product, quantity));
     assert_eq!(line["unit_price_cents"], product["price_cents"], "{line}");
     let id = draft["id"].as_str().expect("order id").to_owned();
+    // Its lines, listed under it through the gateway (issue 12: queries).
+    let (status, lines) = http.send("GET", &format!("{GATEWAY}/api/orders/{id}/lines"), None);
+    assert_eq!(status, 200, "{lines}");
+    assert_eq!(lines["items"], json!([line]), "the order's one line");
     // Placing is an operation of orders, not a replace of the whole order.
     let (status, placed) = http.send("POST", &format!("{GATEWAY}/api/orders/{id}/place"), None);
     assert_eq!(status, 200, "placing the order: {placed}");

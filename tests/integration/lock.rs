@@ -9,7 +9,7 @@ const PROTO: &str = "proto/hello/notes/v1/notes.proto";
 const LIB: &str = "services/notes/src/lib.rs";
 
 /// `fleet.lock` without the line naming the fleetwright version that wrote it.
-fn lock_state(scratch: &Scratch) -> String {
+pub(crate) fn lock_state(scratch: &Scratch) -> String {
     scratch
         .read("fleet.lock")
         .lines()

@@ -317,3 +317,96 @@ fn migrations_added_on_two_branches_are_caught_and_renumbered() {
     assert!(third.contains("ADD COLUMN \"nickname\" TEXT;"), "{third}");
     scratch.run(&["check"]).assert_code(0);
 }
+
+/// Issue 12 (queries) and 14 (an index per reference): a `ref(…)` field has an index from the
+/// start; `filter = true` added to a stored field writes one migration creating its index, and
+/// removing it one dropping the index, each applied to real databases holding rows; a lost lock
+/// reads both back exactly.
+#[test]
+fn a_filter_adds_its_index_and_removing_it_drops_the_index() {
+    const VISITS: &str = r#"version = 1
+[project]
+name = "club"
+
+[services.members]
+database = "sqlite"
+
+[services.members.entities.Member]
+email = "string"
+
+[services.members.entities.Visit]
+member_id = "ref(Member)"
+"#;
+    let scratch = Scratch::generated(VISITS);
+    let dir = tempfile::tempdir().unwrap();
+    let databases = databases(dir.path());
+    let first = new_migrations(&scratch.join(MIGRATIONS), 0);
+    assert!(
+        first[0].contains("CREATE INDEX \"visits_member_id_idx\" ON \"visits\" (\"member_id\");"),
+        "{}",
+        first[0]
+    );
+    for db in &databases {
+        db.execute(&first[0]);
+        db.execute(
+            "INSERT INTO members (id, email, created_at, updated_at) VALUES ('m1', 'ann@example.com', 't', 't');",
+        );
+    }
+
+    scratch.write(
+        "fleet.toml",
+        &VISITS.replace("email = \"string\"", "email = { type = \"string\", filter = true }"),
+    );
+    scratch.run(&["generate"]).assert_code(0);
+    let added = new_migrations(&scratch.join(MIGRATIONS), 1);
+    assert_eq!(added.len(), 1, "one migration for the filter");
+    assert!(
+        added[0]
+            .trim_end()
+            .ends_with("\nCREATE INDEX \"members_email_idx\" ON \"members\" (\"email\");"),
+        "{}",
+        added[0]
+    );
+    assert!(scratch.exists("services/members/migrations/0002_index_members_email_idx.sql"));
+    for db in &databases {
+        db.execute(&added[0]);
+    }
+    scratch.run(&["check"]).assert_code(0);
+
+    scratch.write("fleet.toml", VISITS);
+    scratch.run(&["generate"]).assert_code(0);
+    let removed = new_migrations(&scratch.join(MIGRATIONS), 2);
+    assert_eq!(removed.len(), 1, "one migration dropping the index");
+    assert!(
+        removed[0].trim_end().ends_with("\nDROP INDEX \"members_email_idx\";"),
+        "{}",
+        removed[0]
+    );
+    for db in &databases {
+        // Only an index that exists can be dropped: the one the migration before created.
+        db.execute(&removed[0]);
+        assert_eq!(
+            db.execute("SELECT email FROM members"),
+            "ann@example.com",
+            "an index is no data"
+        );
+    }
+    scratch.run(&["check"]).assert_code(0);
+
+    // Recovered without the lock, the migrations read back exactly: nothing to write.
+    let lock = crate::lock::lock_state(&scratch);
+    std::fs::remove_file(scratch.join("fleet.lock")).unwrap();
+    scratch
+        .run(&["generate", "--recover-lock"])
+        .assert_code(0)
+        .assert_stderr_contains("0 created, 0 updated");
+    assert_eq!(
+        crate::lock::lock_state(&scratch),
+        lock,
+        "the rebuilt lock remembers something else"
+    );
+    scratch
+        .run(&["generate"])
+        .assert_code(0)
+        .assert_stderr_contains("0 created, 0 updated");
+}

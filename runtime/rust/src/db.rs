@@ -382,6 +382,24 @@ fn page_limit(page_size: u32) -> u32 {
     if page_size == 0 { DEFAULT_PAGE_SIZE } else { page_size.min(MAX_PAGE_SIZE) }
 }
 
+/// The query of one page of a list: `select` (`SELECT … FROM "table"`) with an equality
+/// condition on each column of `filters` (`"order_id" = $1`), then `"id" > $n` when continuing
+/// `after` a page, in id order, limited by the last placeholder. Only the placeholders vary:
+/// bind each filter's value in the order given, then the id to continue after (if any), then
+/// [`rows_to_fetch`]. Column names come from the generated code, never from a request.
+pub fn list_sql(select: &str, filters: &[&str], after: bool) -> String {
+    use std::fmt::Write as _;
+    let mut sql = select.to_owned();
+    let mut n = 0;
+    let conditions = filters.iter().map(|c| (*c, "=")).chain(after.then_some(("id", ">")));
+    for (column, op) in conditions {
+        n += 1;
+        let _ = write!(sql, " {} \"{column}\" {op} ${n}", if n == 1 { "WHERE" } else { "AND" });
+    }
+    let _ = write!(sql, " ORDER BY \"id\" LIMIT ${}", n + 1);
+    sql
+}
+
 /// The page of `rows` (fetched with [`rows_to_fetch`], in id order) for `page_size`.
 ///
 /// # Errors
@@ -397,6 +415,22 @@ pub fn page<T>(
     let next = if rows.len() > limit { items.last().map(&id) } else { None };
     items.truncate(limit);
     Ok(Page { items, next })
+}
+
+#[cfg(test)]
+mod list_tests {
+    use super::list_sql;
+
+    #[test]
+    fn a_list_query_binds_every_value() {
+        let select = r#"SELECT "id" FROM "lines""#;
+        assert_eq!(list_sql(select, &[], false), r#"SELECT "id" FROM "lines" ORDER BY "id" LIMIT $1"#);
+        assert_eq!(list_sql(select, &[], true), r#"SELECT "id" FROM "lines" WHERE "id" > $1 ORDER BY "id" LIMIT $2"#);
+        assert_eq!(
+            list_sql(select, &["order_id", "sku"], true),
+            r#"SELECT "id" FROM "lines" WHERE "order_id" = $1 AND "sku" = $2 AND "id" > $3 ORDER BY "id" LIMIT $4"#
+        );
+    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tracing::Instrument as _;
 
 use crate::codec::Text as _;
@@ -216,25 +216,106 @@ async fn readyz(State((service, readiness)): State<(&'static str, Readiness)>) -
     }
 }
 
-/// `?page_size=&page_token=` of list endpoints.
-#[derive(Debug, Deserialize)]
+/// The query of a list endpoint: `?page_size=&page_token=`, then equality filters on the fields
+/// the list filters by (`?order_id=…`). Any other parameter, or one given twice, is refused: a
+/// misspelt filter must not answer every record.
+#[derive(Debug)]
 pub struct ListQuery {
-    #[serde(default)]
-    page_size: Option<u32>,
-    #[serde(default)]
-    page_token: Option<String>,
+    /// The page size asked for (0: the default).
+    pub page_size: u32,
+    /// The id to continue after.
+    pub after: Option<uuid::Uuid>,
+    filters: Vec<(String, String)>,
 }
 
 impl ListQuery {
-    /// The page size asked for (0: the default) and the id to continue after.
+    /// Reads a list's query; `filters` names the parameters it takes besides paging.
     ///
     /// # Errors
-    /// [`AppError::Invalid`] for a malformed query or page token.
-    pub fn parse(query: Result<Query<Self>, QueryRejection>) -> Result<(u32, Option<uuid::Uuid>), AppError> {
-        let Query(query) = query.map_err(|rejection| AppError::Invalid(rejection.body_text()))?;
-        let after = query.page_token.filter(|token| !token.is_empty());
-        let after = after.map(|token| uuid::Uuid::from_text(&token, "page_token")).transpose()?;
-        Ok((query.page_size.unwrap_or(0), after))
+    /// [`AppError::Invalid`] for a malformed query or page token, an unknown parameter, or one
+    /// given twice.
+    pub fn parse(
+        query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+        filters: &[&str],
+    ) -> Result<Self, AppError> {
+        let Query(pairs) = query.map_err(|rejection| AppError::Invalid(rejection.body_text()))?;
+        let mut seen: Vec<&str> = Vec::new();
+        let mut list = Self { page_size: 0, after: None, filters: Vec::new() };
+        for (name, value) in &pairs {
+            if seen.contains(&name.as_str()) {
+                return Err(AppError::Invalid(format!("query parameter `{name}` is given twice")));
+            }
+            seen.push(name);
+            match name.as_str() {
+                "page_size" => {
+                    list.page_size = value.parse().map_err(|_| {
+                        AppError::Invalid(format!("`page_size` is not a number from 0 to 4294967295: {value:?}"))
+                    })?;
+                }
+                "page_token" if value.is_empty() => {}
+                "page_token" => list.after = Some(uuid::Uuid::from_text(value, "page_token")?),
+                _ if filters.contains(&name.as_str()) => list.filters.push((name.clone(), value.clone())),
+                _ => {
+                    let known = ["page_size", "page_token"].iter().chain(filters).map(|f| format!("`{f}`"));
+                    return Err(AppError::Invalid(format!(
+                        "unknown query parameter `{name}`: this list takes {}",
+                        known.collect::<Vec<_>>().join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(list)
+    }
+
+    /// The value the query gives the filter on `field`, if any.
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`] naming the field when the value does not fit its type.
+    pub fn filter<T: FilterValue>(&self, field: &str) -> Result<Option<T>, AppError> {
+        self.filters.iter().find(|(name, _)| name == field).map(|(_, value)| T::from_query(value, field)).transpose()
+    }
+}
+
+/// A value a list filters by, as a query parameter gives it.
+pub trait FilterValue: Sized {
+    /// # Errors
+    /// [`AppError::Invalid`] naming `field` when `text` is no value of the type.
+    fn from_query(text: &str, field: &str) -> Result<Self, AppError>;
+}
+
+impl FilterValue for String {
+    fn from_query(text: &str, _: &str) -> Result<Self, AppError> {
+        Ok(text.to_owned())
+    }
+}
+
+impl FilterValue for bool {
+    fn from_query(text: &str, field: &str) -> Result<Self, AppError> {
+        match text {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(AppError::Invalid(format!("`{field}` is not `true` or `false`: {text:?}"))),
+        }
+    }
+}
+
+macro_rules! filter_by_number {
+    ($($ty:ty),*) => {$(
+        impl FilterValue for $ty {
+            fn from_query(text: &str, field: &str) -> Result<Self, AppError> {
+                text.parse().map_err(|_| {
+                    AppError::Invalid(format!("`{field}` is not a whole number from {} to {}: {text:?}", <$ty>::MIN, <$ty>::MAX))
+                })
+            }
+        }
+    )*};
+}
+filter_by_number!(i32, i64);
+
+/// Ids, dates and enums, in their text forms.
+impl<T: crate::codec::Text> FilterValue for T {
+    fn from_query(text: &str, field: &str) -> Result<Self, AppError> {
+        T::from_text(text, field)
     }
 }
 
@@ -245,6 +326,13 @@ pub struct ListBody<T> {
     /// Pass as `page_token` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,
+}
+
+#[cfg(feature = "database")]
+impl<T> From<crate::db::Page<T>> for ListBody<T> {
+    fn from(page: crate::db::Page<T>) -> Self {
+        Self { items: page.items, next_page_token: page.next.map(|id| id.to_string()) }
+    }
 }
 
 /// A JSON body.
@@ -663,5 +751,41 @@ mod plain_tests {
         assert!(refused(unknown).to_string().contains("colour"));
         let array = OperationRequest { body: Some(serde_json::json!([1])), ..Default::default() };
         assert!(refused(array).to_string().contains("JSON object"));
+    }
+}
+
+#[cfg(test)]
+mod list_query_tests {
+    #[test]
+    fn a_list_query_takes_paging_and_its_filters_only() {
+        use axum::extract::Query;
+
+        use super::ListQuery;
+        use crate::error::AppError;
+        let parse = |pairs: &[(&str, &str)], filters: &[&str]| {
+            let pairs = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            ListQuery::parse(Ok(Query(pairs)), filters)
+        };
+        let id = uuid::Uuid::now_v7().to_string();
+        let query =
+            parse(&[("page_size", "2"), ("page_token", &id), ("order_id", &id), ("n", "7")], &["order_id", "n"])
+                .expect("valid");
+        assert_eq!((query.page_size, query.after.map(|a| a.to_string())), (2, Some(id.clone())));
+        assert_eq!(query.filter::<uuid::Uuid>("order_id").expect("a UUID").map(|u| u.to_string()), Some(id));
+        assert_eq!(query.filter::<i32>("n").expect("a number"), Some(7));
+        assert_eq!(query.filter::<bool>("absent").expect("absent"), None);
+        assert!(matches!(query.filter::<bool>("n"), Err(AppError::Invalid(_))), "7 is no bool");
+        for (pairs, why) in [
+            (&[("nope", "1")][..], "unknown parameter"),
+            (&[("order_id", "a"), ("order_id", "b")][..], "given twice"),
+            (&[("page_size", "-1")][..], "negative size"),
+            (&[("page_token", "x")][..], "malformed token"),
+        ] {
+            assert!(matches!(parse(pairs, &["order_id"]), Err(AppError::Invalid(_))), "{why}");
+        }
+        match parse(&[("order_idd", "1")], &["order_id"]) {
+            Err(AppError::Invalid(text)) => assert!(text.contains("`order_id`"), "names what it takes: {text}"),
+            other => panic!("a misspelt filter is refused: {other:?}"),
+        }
     }
 }

@@ -59,6 +59,22 @@ pub fn unique_like(sample: &serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// A JSON value as a query parameter's value: a string's text, any other value's JSON
+/// (`42`, `true`), percent-encoded.
+pub fn query_value(value: &serde_json::Value) -> String {
+    use std::fmt::Write as _;
+    let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
 /// `text` as JSON.
 ///
 /// # Panics

@@ -106,6 +106,48 @@ pub(super) fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
 
 /// The long form's settings: a default that fits the type, a previous name that is not a
 /// current one, replaced enum values that are gone and replaced by one that is not.
+/// The settings that index a column on a type an index serves: `unique` on one value (a list is
+/// a JSON text), `filter = true` on a type lists can match by equality (one value, and not one
+/// whose equality is unreliable: a float, a timestamp that clients write in many forms).
+fn index_fits(field: &Spanned<String>, table: &FieldTable, parsed: &types::TypeExpr, out: &mut Diagnostics) {
+    if table.unique && parsed.list {
+        out.push(
+            Diagnostic::error(Code::E028, format!("list field `{}` cannot be unique", field.get_ref()))
+                .at(table.ty.span(), "a list")
+                .help("remove `unique`, or make the values an entity of their own with a unique field"),
+        );
+    }
+    if !table.filter {
+        return;
+    }
+    let unfit = if parsed.list {
+        Some((
+            "a list",
+            "filter by a field of an entity of its own that holds one value per record",
+        ))
+    } else {
+        match parsed.base {
+            BaseType::Scalar {
+                scalar: types::Scalar::Float64,
+            } => Some((
+                "a float",
+                "filter by an integer field (cents rather than a float amount)",
+            )),
+            BaseType::Scalar {
+                scalar: types::Scalar::Timestamp,
+            } => Some(("a timestamp", "filter by a `date` field, or remove `filter`")),
+            _ => None,
+        }
+    };
+    if let Some((what, help)) = unfit {
+        out.push(
+            Diagnostic::error(Code::E028, format!("lists cannot filter by `{}`", field.get_ref()))
+                .at(table.ty.span(), what)
+                .help(help),
+        );
+    }
+}
+
 fn field_settings(
     field: &Spanned<String>,
     table: &FieldTable,
@@ -171,13 +213,7 @@ fn field_settings(
             .help(expected),
         );
     }
-    if table.unique && parsed.list {
-        out.push(
-            Diagnostic::error(Code::E028, format!("list field `{}` cannot be unique", field.get_ref()))
-                .at(table.ty.span(), "a list")
-                .help("remove `unique`, or make the values an entity of their own with a unique field"),
-        );
-    }
+    index_fits(field, table, &parsed, out);
     if table.replaced_values.is_empty() {
         return;
     }

@@ -7,9 +7,9 @@ use toml::Spanned;
 
 use super::entities::{field_name, field_type};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
-use crate::manifest::schema::{OperationSpec, OutputSpec, ServiceSpec};
+use crate::manifest::schema::{FieldSpec, OperationSpec, OutputSpec, ServiceSpec};
 use crate::model::names;
-use crate::model::resolve::{page_of, path_parameters, plural};
+use crate::model::resolve::{child_segment, page_of, path_parameters, plural};
 use crate::model::types;
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -369,6 +369,22 @@ fn crud_routes(service: &ServiceSpec, base: Option<&String>) -> Vec<Route> {
         let item = format!("{collection}/{{id}}");
         for method in ["GET", "POST"] {
             routes.push((method.to_owned(), collection.clone(), None));
+        }
+        // The lists of its children under each of its records (`/api/orders/{id}/lines`).
+        for (child, fields) in &service.entities {
+            let child_plural = plural(&child.get_ref().to_snake_case()).to_kebab_case();
+            let refs: Vec<&str> = fields
+                .iter()
+                .filter_map(|(field, spec)| {
+                    let ty = types::parse(FieldSpec::type_written(spec).get_ref()).ok()?;
+                    matches!(&ty.base, types::BaseType::Ref { entity: e } if e == entity.get_ref() && !ty.list)
+                        .then_some(field.get_ref().as_str())
+                })
+                .collect();
+            for field in &refs {
+                let segment = child_segment(&child_plural, &entity.get_ref().to_snake_case(), field, refs.len() > 1);
+                routes.push(("GET".to_owned(), format!("{item}/{segment}"), None));
+            }
         }
         for method in ["GET", "PUT", "PATCH", "DELETE"] {
             routes.push((method.to_owned(), item.clone(), None));
