@@ -1018,6 +1018,10 @@ fn paths_for_service(api: &mut Api, workspace: &Workspace, service: &Service) ->
     for entity in &service.entities {
         paths_for_entity(api, &scope, entity)?;
     }
+    // Each new kind of endpoint is one more function here adding its paths through `api.add`
+    // (a second operation on one method and path is a bug it reports): an operation's own path,
+    // an entity's child lists under its parent. List filters are query parameters of the list
+    // operation, in `collection_paths`.
     Ok(())
 }
 
