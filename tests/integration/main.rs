@@ -15,6 +15,7 @@ mod k8s;
 mod layering;
 mod lock;
 mod merge;
+mod openapi;
 mod properties;
 mod regenerate;
 mod scale;

@@ -123,12 +123,19 @@ impl From<sqlx::Error> for AppError {
 pub mod version {
     use super::AppError;
 
+    /// The version a request names when it names none of ours (REST `If-Match: W/"3"`): no record
+    /// is ever at it, so [`check`] refuses the change.
+    pub const NONE_OF_OURS: i64 = 0;
+
     /// Refuses a change asked for `asked` when the record is at `current`.
     ///
     /// # Errors
     /// [`AppError::Stale`] when they differ.
     pub fn check(asked: Option<i64>, current: i64, what: &str) -> Result<(), AppError> {
         match asked {
+            Some(NONE_OF_OURS) => {
+                Err(AppError::Stale(format!("`If-Match` names no version of {what}: send its `ETag` as it was given")))
+            }
             Some(asked) if asked != current => {
                 Err(AppError::Stale(format!("{what} is at version {current}, not {asked}: read it again, then retry")))
             }

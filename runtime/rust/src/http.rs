@@ -22,7 +22,7 @@ use serde::Serialize;
 use tracing::Instrument as _;
 
 use crate::codec::Text as _;
-use crate::error::{AppError, Problem};
+use crate::error::{AppError, Problem, version};
 use crate::server::Readiness;
 
 /// `api` with its layer, plus the probes and `/metrics`. Probes sit outside the layer, so
@@ -352,12 +352,63 @@ pub fn body<T>(payload: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
     })
 }
 
+/// A request body that is a JSON object, read into `T`: what the API's create, replace and
+/// merge patch take. Like axum's `Json`, but anything other than an object is refused (serde
+/// would read an array into a struct field by field), and every refusal is a problem: 415 when
+/// the request does not say it is JSON, 413 when it is too large, 422 otherwise.
+pub struct Object<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for Object<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        if !says_json(request.headers()) {
+            return Err(AppError::UnsupportedMediaType(
+                "Expected request with `Content-Type: application/json`".to_owned(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
+            let text = rejection.body_text();
+            match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(text),
+                _ => AppError::Invalid(text),
+            }
+        })?;
+        if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(AppError::Invalid("the body must be a JSON object".to_owned()));
+        }
+        Json::<T>::from_bytes(&bytes)
+            .map(|Json(value)| Self(value))
+            .map_err(|rejection| AppError::Invalid(rejection.body_text()))
+    }
+}
+
+/// Whether a request's `Content-Type` is JSON: `application/json`, or a `+json` type such as
+/// `application/merge-patch+json` (as axum's `Json` decides).
+fn says_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
 /// An id from a path.
 ///
 /// # Errors
 /// [`AppError::Invalid`] when it is not a UUID.
 pub fn id(raw: &str) -> Result<uuid::Uuid, AppError> {
     uuid::Uuid::from_text(raw, "id")
+}
+
+/// A JSON document the service embeds, served as it is: its OpenAPI document
+/// (`openapi.json` beside its `Cargo.toml`, generated from `fleet.toml`), at `GET /openapi.json`.
+pub fn document(text: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], text).into_response()
 }
 
 /// 201 Created with the new record's `Location` and `ETag`.
@@ -500,11 +551,13 @@ fn spelled(fields: &[(&str, Lexical)], name: &str, raw: &str) -> serde_json::Val
 }
 
 /// The version an `If-Match` header names (`"3"`, as the `ETag` gave it); `None` without one
-/// or for `*`.
+/// or for `*`; [`version::NONE_OF_OURS`] for a value that is no version of ours (a weak or
+/// foreign tag never matches), which the change is refused for (412) once the record is found
+/// and the input read: a request that would fail anyway is told why, not that its precondition
+/// failed (RFC 9110, section 13.2.1).
 ///
 /// # Errors
-/// [`AppError::PreconditionRequired`] without one when `required`; [`AppError::Stale`] for a
-/// value that is no version of ours (a weak or foreign tag never matches).
+/// [`AppError::PreconditionRequired`] without one when `required`.
 pub fn if_match(headers: &HeaderMap, required: bool) -> Result<Option<i64>, AppError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return if required {
@@ -519,14 +572,12 @@ pub fn if_match(headers: &HeaderMap, required: bool) -> Result<Option<i64>, AppE
     if text == "*" {
         return Ok(None);
     }
-    text.strip_prefix('"')
+    let named = text
+        .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
         .and_then(|t| t.parse::<i64>().ok())
-        .filter(|version| *version > 0)
-        .map(Some)
-        .ok_or_else(|| {
-            AppError::Stale(format!("`If-Match: {text}` matches no version: send an `ETag` as it was given"))
-        })
+        .filter(|version| *version > 0);
+    Ok(Some(named.unwrap_or(version::NONE_OF_OURS)))
 }
 
 #[cfg(all(test, feature = "testing"))]
@@ -696,8 +747,11 @@ mod plain_tests {
         assert_eq!(if_match(&headers("*"), true).unwrap(), None);
         assert_eq!(if_match(&HeaderMap::new(), false).unwrap(), None);
         assert_eq!(if_match(&HeaderMap::new(), true).unwrap_err().status().as_u16(), 428);
-        for foreign in ["W/\"3\"", "3", "\"x\"", "\"0\""] {
-            assert_eq!(if_match(&headers(foreign), false).unwrap_err().status().as_u16(), 412, "{foreign}");
+        for foreign in ["W/\"3\"", "3", "\"x\"", "\"0\"", ""] {
+            let version = if_match(&headers(foreign), false).unwrap();
+            assert_eq!(version, Some(crate::error::version::NONE_OF_OURS), "{foreign}");
+            let stale = crate::error::version::check(version, 1, "x").unwrap_err();
+            assert_eq!(stale.status().as_u16(), 412, "{foreign}");
         }
     }
 
