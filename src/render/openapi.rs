@@ -653,7 +653,10 @@ fn patch_schema(entity: &Entity) -> Schema {
         .filter(|f| f.read_only.is_none())
         .map(|f| {
             let schema = field_schema(f);
-            let schema = if input_requires(f) {
+            let schema = if f.api_default.is_some() {
+                // `null` takes the field back to its default.
+                schema.nullable()
+            } else if input_requires(f) {
                 schema
             } else {
                 schema_or_null(schema)

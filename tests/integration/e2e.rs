@@ -84,6 +84,7 @@ fn ecommerce_system_works_end_to_end_through_the_gateway() {
     );
     first.wait_until_paid(&http, Duration::from_mins(1));
     assert_eq!(payments_of(&http, &first.id), 1);
+    cancelling_goes_through_the_operation(&http, &user, &first);
 
     // An internal service is not reachable through the gateway, though it runs.
     let (status, _) = http.send("GET", &format!("{GATEWAY}/payments"), None);
@@ -177,6 +178,23 @@ impl Order {
         }
         panic!("order {} is still `{last}` after {limit:?}", self.id);
     }
+}
+
+/// A paid order cannot be cancelled; a draft can, through the `cancel_order` operation, and a
+/// cancelled order is never placed.
+fn cancelling_goes_through_the_operation(http: &Http, user: &Value, paid: &Order) {
+    let (status, refused) = http.send("POST", &format!("{GATEWAY}/api/orders/{}/cancel", paid.id), None);
+    assert_eq!((status, &refused["code"]), (409, &json!("conflict")), "{refused}");
+    let draft = http.create("/api/orders", order_body(user));
+    let draft_id = draft["id"].as_str().expect("order id");
+    let (status, cancelled) = http.send("POST", &format!("{GATEWAY}/api/orders/{draft_id}/cancel"), None);
+    assert_eq!(
+        (status, &cancelled["status"]),
+        (200, &json!("cancelled")),
+        "{cancelled}"
+    );
+    let (status, placed) = http.send("POST", &format!("{GATEWAY}/api/orders/{draft_id}/place"), None);
+    assert_eq!(status, 409, "a cancelled order is not placed: {placed}");
 }
 
 /// A new order: the client names the customer; the state, total and time placed are the
