@@ -398,6 +398,11 @@ pub(crate) struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<AccessSpec>")]
     pub access: Option<Spanned<AccessSpec>>,
+    /// Requests per second each of this service's gateway routes accepts per gateway replica
+    /// (past it, 429). Default: the gateway's `rate_limit`.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1_000_000))]
+    pub rate_limit: Option<Spanned<i64>>,
     /// Ports the service listens on. Assigned from the service's position in this file when
     /// absent (HTTP from 8081, gRPC from 50051), skipping ports that are taken.
     #[serde(default)]

@@ -25,6 +25,8 @@ pub struct Route {
     /// The methods it takes, as an RE2 alternation (`GET|HEAD`); `None`: any.
     pub methods: Option<String>,
     pub cluster: String,
+    /// Requests per second it accepts per gateway replica (the service's `rate_limit`).
+    pub rate_limit: u32,
     /// Envoy `retry_on` for routes safe to retry.
     pub retry_on: Option<&'static str>,
     /// Who may use it; `None` without `[auth]`.
@@ -92,6 +94,7 @@ pub(crate) fn routes(workspace: &Workspace) -> Vec<Route> {
                     )),
                     methods: None,
                     cluster: format!("{}_grpc", service.snake),
+                    rate_limit: service.rate_limit,
                     retry_on: operation.read_only.then_some(GRPC_RETRY),
                     access: guard(policy),
                 });
@@ -128,6 +131,7 @@ pub(crate) fn routes(workspace: &Workspace) -> Vec<Route> {
                     regex: None,
                     methods: Some(methods.to_owned()),
                     cluster: cluster.clone(),
+                    rate_limit: service.rate_limit,
                     retry_on,
                     access: guard(policy),
                 });
@@ -140,6 +144,7 @@ pub(crate) fn routes(workspace: &Workspace) -> Vec<Route> {
             regex: None,
             methods: None,
             cluster,
+            rate_limit: service.rate_limit,
             retry_on: None,
             access: guard(&access.default),
         });
@@ -162,6 +167,7 @@ fn templated_routes(
         regex: Some(path_pattern(path)),
         methods: Some(methods),
         cluster: format!("{}_http", service.snake),
+        rate_limit: service.rate_limit,
         retry_on,
         access: guard(policy),
     };
@@ -205,6 +211,7 @@ fn grpc_routes(service: &Service, access: Option<&RouteAccess>) -> Vec<Route> {
         regex: None,
         methods: None,
         cluster: cluster.clone(),
+        rate_limit: service.rate_limit,
         retry_on,
         access: access.cloned(),
     };
@@ -236,6 +243,7 @@ fn open_rest_routes(service: &Service, prefix: &str) -> [Route; 2] {
             regex: None,
             methods: Some("GET|HEAD".to_owned()),
             cluster: cluster.clone(),
+            rate_limit: service.rate_limit,
             retry_on: Some(REST_RETRY),
             access: None,
         },
@@ -246,6 +254,7 @@ fn open_rest_routes(service: &Service, prefix: &str) -> [Route; 2] {
             regex: None,
             methods: None,
             cluster,
+            rate_limit: service.rate_limit,
             retry_on: None,
             access: None,
         },

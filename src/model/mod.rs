@@ -137,6 +137,9 @@ pub struct Service {
     pub database: Database,
     /// Gateway route prefix, if exposed.
     pub route: Option<String>,
+    /// Requests per second each of its gateway routes accepts per gateway replica: its own
+    /// `rate_limit`, else the gateway's.
+    pub rate_limit: u32,
     /// Who may use it through the gateway, when the workspace has `[auth]` and it a route.
     pub access: Option<ServiceAccess>,
     pub http_port: u16,

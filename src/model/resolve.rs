@@ -127,13 +127,9 @@ pub(crate) fn resolve(manifest: &Manifest, choices: &Choices) -> Result<Workspac
         let language = service_choices.language.unwrap_or(DEFAULT_LANGUAGE);
         let ports = (http_port, grpc_port);
         let authorised = manifest.auth.is_some();
-        services.push(service(
-            &project,
-            name.get_ref(),
-            spec,
-            (language, database, authorised),
-            ports,
-        )?);
+        let mut service = service(&project, name.get_ref(), spec, (language, database, authorised), ports)?;
+        service.rate_limit = number(spec.rate_limit.as_ref(), gateway.rate_limit)?;
+        services.push(service);
     }
     // Derived, cross-service facts.
     let callers: Vec<(String, String)> = services
@@ -281,6 +277,8 @@ fn service(
         language,
         database,
         route: spec.route.as_ref().map(|r| r.get_ref().clone()),
+        // The gateway's, unless the service sets its own (filled in by `resolve`).
+        rate_limit: 0,
         access: match (authorised, &spec.route) {
             (true, Some(_)) => Some(service_access(spec)?),
             _ => None,

@@ -58,6 +58,8 @@ name = "string"
 route = "/api/orders"
 database = "sqlite"
 ports = {{ http = {orders}, grpc = {orders_grpc} }}
+# Its own rate limit, over the gateway's.
+rate_limit = 100000
 
 [services.orders.access]
 default = "authenticated"
@@ -283,6 +285,22 @@ fn edge_limits(at: &dyn Fn(&str) -> String, scratch: &Scratch) {
         "{passed} passed in {seconds} s: {statuses:?}"
     );
     assert!(statuses.iter().all(|s| [200, 429].contains(s)), "{statuses:?}");
+
+    // orders sets a rate limit of its own, far above the gateway's: the same burst passes.
+    let url = at("/api/orders/7");
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..6)
+            .map(|_| {
+                scope.spawn(|| {
+                    (0..RATE_LIMIT / 2)
+                        .map(|_| send("GET", &url, &bearer(&alice)).0)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+    });
+    assert!(!statuses.contains(&429), "orders' own limit applies: {statuses:?}");
 }
 
 /// The development key is trusted by the development gateways only: the Kubernetes base,

@@ -29,6 +29,9 @@ pub(super) fn service_name(name: &Spanned<String>, out: &mut Diagnostics) {
 
 /// Checks one service's settings and returns its closed-set values.
 pub(super) fn service_settings(name: &Spanned<String>, service: &ServiceSpec, out: &mut Diagnostics) -> ServiceChoices {
+    if let Some(value) = &service.rate_limit {
+        super::in_range(value, 1..=1_000_000, "rate limit", out);
+    }
     let language = service.language.as_ref().and_then(|l| one_of::<Language>(l, out));
     let database = match &service.database {
         Some(db) => one_of::<Database>(db, out),
