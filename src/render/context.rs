@@ -101,10 +101,12 @@ struct ServiceView<'a> {
     proto_imports_timestamp: bool,
     /// The fields of its entities, then of its events, that declare a proto enum, in order.
     proto_enums: Vec<&'a Field>,
+    /// What its NATS user may publish (`deploy/nats/nats.conf`), see [`nats_publishes`].
+    nats_publishes: Vec<String>,
 }
 
 impl<'a> ServiceView<'a> {
-    fn new(service: &'a Service, uses_nats: bool) -> Self {
+    fn new(service: &'a Service, uses_nats: bool, stream: &str) -> Self {
         let uses_postgres = service.database == Database::Postgres;
         let uses_sqlite = service.database == Database::Sqlite;
         let event_fields = || {
@@ -145,9 +147,43 @@ impl<'a> ServiceView<'a> {
                 .chain(event_fields())
                 .filter(|f| f.map.enum_name.is_some())
                 .collect(),
+            nats_publishes: nats_publishes(service, stream),
             service,
         }
     }
+}
+
+/// The subjects a service's NATS user may publish to: its own events, and the JetStream API
+/// calls of its relay (the stream) and of each of its durable consumers (their dead letters,
+/// creation, pulls and acknowledgements), nothing else. Empty for a service without events.
+/// The names follow the runtime's (`fleetwright_runtime::events`): the brokers' tests run them.
+fn nats_publishes(service: &Service, stream: &str) -> Vec<String> {
+    let mut subjects: Vec<String> = service.publishes.iter().map(|e| e.subject.clone()).collect();
+    if !service.publishes.is_empty() || !service.subscribes.is_empty() {
+        subjects.extend([
+            format!("$JS.API.STREAM.INFO.{stream}"),
+            format!("$JS.API.STREAM.CREATE.{stream}"),
+        ]);
+    }
+    if !service.subscribes.is_empty() {
+        subjects.extend([
+            format!("$JS.API.STREAM.INFO.{stream}_DEAD_LETTER"),
+            format!("$JS.API.STREAM.CREATE.{stream}_DEAD_LETTER"),
+        ]);
+    }
+    for event in &service.subscribes {
+        let durable = &event.durable;
+        subjects.extend([
+            format!("dead-letter.{}", event.subject),
+            format!("$JS.API.CONSUMER.INFO.{stream}.{durable}"),
+            format!("$JS.API.CONSUMER.CREATE.{stream}.{durable}"),
+            format!("$JS.API.CONSUMER.CREATE.{stream}.{durable}.>"),
+            format!("$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{durable}"),
+            format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"),
+            format!("$JS.ACK.{stream}.{durable}.>"),
+        ]);
+    }
+    subjects
 }
 
 /// The fields of an operation's input and output messages.
@@ -210,7 +246,7 @@ fn whole(workspace: &Workspace) -> WholeWorkspace<'_> {
     WholeWorkspace {
         services: services
             .iter()
-            .map(|s| ServiceView::new(s, settings.uses_nats))
+            .map(|s| ServiceView::new(s, settings.uses_nats, &workspace.project.stream))
             .collect(),
         has_backing_services: uses_postgres || settings.uses_nats,
         settings,
@@ -256,7 +292,7 @@ pub fn for_service(base: &Value, workspace: &Workspace, service: &Service) -> Va
         }
     }
     context! {
-        service => Serde(ServiceView::new(service, workspace.broker == Broker::Nats)),
+        service => Serde(ServiceView::new(service, workspace.broker == Broker::Nats, &workspace.project.stream)),
         rust => Serde(RustService::new(service, has_fakes(workspace, service))),
         peers => Serde(peers),
         grpc_peers => Serde(grpc_peers(workspace, service).collect::<Vec<_>>()),

@@ -40,6 +40,59 @@ fn validate_workspace(root: &Path) {
     }
     yaml(root);
     pipelines(root);
+    if root.join("deploy/nats/nats.conf").exists() {
+        broker(root);
+    }
+}
+
+/// The NATS server's users, through `nats-server -t` with every password it reads from its
+/// environment set; the Kubernetes dev overlay's copy is the same file; and a broken copy
+/// (a password it cannot find), so the check is known to bite.
+fn broker(root: &Path) {
+    let Some(nats) = tool("nats-server") else {
+        return;
+    };
+    let config = std::fs::read_to_string(root.join("deploy/nats/nats.conf")).unwrap();
+    let passwords: Vec<&str> = config
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("password: $"))
+        .collect();
+    assert!(!passwords.is_empty(), "no user reads a password:\n{config}");
+    let test = |file: &str| {
+        let mut command = std::process::Command::new(&nats);
+        command.args(["-t", "-c", file]).current_dir(root);
+        for variable in &passwords {
+            command.env(variable, "secret");
+        }
+        let output = command.output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
+    };
+    let (ok, out) = test("deploy/nats/nats.conf");
+    assert!(ok, "nats-server rejects deploy/nats/nats.conf:\n{out}");
+    let overlay = root.join("deploy/k8s/overlays/dev/nats.conf");
+    if overlay.exists() {
+        assert_eq!(
+            std::fs::read_to_string(overlay).unwrap(),
+            config,
+            "the dev overlay runs the same users"
+        );
+    }
+    std::fs::write(
+        root.join("deploy/nats/broken.conf"),
+        config.replacen("password: $", "password: $MISSING_", 1),
+    )
+    .unwrap();
+    let (ok, out) = test("deploy/nats/broken.conf");
+    assert!(
+        !ok && out.contains("MISSING_"),
+        "nats-server accepted an unknown variable:\n{out}"
+    );
+    std::fs::remove_file(root.join("deploy/nats/broken.conf")).unwrap();
 }
 
 fn pipelines(root: &Path) {
