@@ -172,11 +172,9 @@ fn reconcile_with_disk(
         .services
         .iter()
         .flat_map(|s| {
-            s.operations.iter().flat_map(move |op| {
-                std::iter::once(&op.input)
-                    .chain(&op.output)
-                    .map(move |m| format!("{}.{}", s.proto_package, m.proto))
-            })
+            s.operations
+                .iter()
+                .flat_map(move |op| op.rpc_messages().map(|m| format!("{}.{m}", s.proto_package)))
         })
         .collect();
     let numbered = |key: &str| operation_messages.contains(key);

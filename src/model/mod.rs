@@ -384,10 +384,59 @@ pub struct Operation {
     pub http_path: String,
     /// Input fields the path names, in path order.
     pub path_fields: Vec<String>,
-    /// The rest of the input comes from a JSON body (else from the query string, for `GET`).
-    pub has_body: bool,
+    /// Where the input fields its path does not name come from.
+    pub rest_of_input: RestOfInput,
+    /// The Rust type its hook answers: `crate::model::Order`,
+    /// `fleetwright_runtime::db::Page<crate::model::Order>`, `crate::model::QuoteOutput` or `()`.
+    pub rust_output: String,
     /// Events of the service it publishes.
     pub publishes: Vec<String>,
+    /// When it answers an entity, a page of them or nothing (not fields of its own, which
+    /// `output` numbers): the numbers of its response message's members (`order`; `items`,
+    /// `next_page_token`), kept in `fleet.lock` like a message's fields (filled by `stabilize`).
+    pub response_numbers: std::collections::BTreeMap<String, u32>,
+    /// Numbers and names that response message reserves: those of members it no longer has.
+    pub response_reserved_numbers: Vec<u32>,
+    pub response_reserved_names: Vec<String>,
+}
+
+/// Where an operation reads the input fields its path does not name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RestOfInput {
+    /// There are none.
+    Nowhere,
+    /// A JSON object body (every method but `GET`).
+    Body,
+    /// The query string (`GET`).
+    Query,
+}
+
+impl Operation {
+    /// Its request message, then its response message when it answers fields of its own: the
+    /// messages whose field numbers `fleet.lock` keeps.
+    pub fn messages(&self) -> impl Iterator<Item = &Message> {
+        std::iter::once(&self.input).chain(&self.output)
+    }
+
+    pub(crate) fn messages_mut(&mut self) -> impl Iterator<Item = &mut Message> {
+        std::iter::once(&mut self.input).chain(self.output.as_mut())
+    }
+
+    /// The proto messages of its rpc, request then response: both numbered in `fleet.lock`.
+    pub fn rpc_messages(&self) -> [String; 2] {
+        [format!("{}Request", self.pascal), format!("{}Response", self.pascal)]
+    }
+
+    /// The members of its response message when it does not answer fields of its own: the
+    /// entity (by its snake name), a page's `items` and `next_page_token`, or none.
+    pub(crate) fn response_members(&self) -> Vec<String> {
+        match (&self.output, &self.output_entity) {
+            (Some(_), _) | (None, None) => Vec::new(),
+            (None, Some(_)) if self.output_page => vec!["items".to_owned(), "next_page_token".to_owned()],
+            (None, Some(entity)) => vec![entity.snake.clone()],
+        }
+    }
 }
 
 /// The fields of an operation's request or response, numbered like an entity's.

@@ -20,7 +20,7 @@ use super::validate::Choices;
 use super::{Actions, ServiceAccess};
 use super::{
     Autoscale, Deploy, Entity, EntityRef, Event, EventRef, Field, Gateway, Message, Operation, Project, Resources,
-    Service, Workspace,
+    RestOfInput, Service, Workspace,
 };
 use crate::error::Error;
 use crate::manifest::schema::{AuthSpec, FieldSpec, Manifest, OperationSpec, OutputSpec, PolicySpec, ServiceSpec};
@@ -188,11 +188,7 @@ fn service(
             let snake = entity.to_snake_case();
             let plural_kebab = plural(&snake).to_kebab_case();
             let base = spec.route.as_ref().map_or("", |r| r.get_ref().as_str());
-            let http_path = if base.rsplit('/').next() == Some(plural_kebab.as_str()) {
-                base.to_owned()
-            } else {
-                format!("{base}/{plural_kebab}")
-            };
+            let http_path = collection_path(base, entity);
             Ok(Entity {
                 http_path,
                 system_numbers: super::SystemNumbers::default(),
@@ -332,22 +328,24 @@ fn operation(base: &str, name: &str, spec: &OperationSpec) -> Result<Operation, 
         })
     };
     let mut input = message("Request", "Input", &spec.input)?;
-    let (output, output_entity) = match spec.output.as_ref().map(toml::Spanned::get_ref) {
-        None => (None, None),
-        Some(OutputSpec::Entity(entity)) => {
-            let entity = page_of(entity).unwrap_or(entity);
+    let (output, output_entity, output_page) = match spec.output.as_ref().map(toml::Spanned::get_ref) {
+        None => (None, None, false),
+        Some(OutputSpec::Entity(written)) => {
+            let entity = page_of(written).unwrap_or(written);
             let entity = EntityRef {
                 snake: entity.to_snake_case(),
                 name: entity.to_owned(),
             };
-            (None, Some(entity))
+            (None, Some(entity), page_of(written).is_some())
         }
-        Some(OutputSpec::Fields(fields)) => (Some(message("Response", "Output", fields)?), None),
+        Some(OutputSpec::Fields(fields)) => (Some(message("Response", "Output", fields)?), None, false),
     };
-    let output_page = spec
-        .output
-        .as_ref()
-        .is_some_and(|o| matches!(o.get_ref(), OutputSpec::Entity(e) if page_of(e).is_some()));
+    let rust_output = match (&output_entity, &output) {
+        (Some(entity), _) if output_page => format!("fleetwright_runtime::db::Page<crate::model::{}>", entity.name),
+        (Some(entity), _) => format!("crate::model::{}", entity.name),
+        (None, Some(fields)) => format!("crate::model::{}", fields.rust),
+        (None, None) => "()".to_owned(),
+    };
     if output_page {
         // Keyset paging, as the entity's list: the size asked for and where the last page ended.
         for (name, ty) in [("page_size", "int32?"), ("page_token", "text?")] {
@@ -357,16 +355,14 @@ fn operation(base: &str, name: &str, spec: &OperationSpec) -> Result<Operation, 
                 .push(field(&input.proto, &name, &toml::Spanned::new(0..0, ty.to_owned()))?);
         }
     }
-    let method = spec.method.as_ref().map_or_else(
-        || if spec.read_only { "GET" } else { "POST" }.to_owned(),
-        |m| m.get_ref().to_uppercase(),
-    );
-    let http_path = spec
-        .path
-        .as_ref()
-        .map_or_else(|| format!("{base}/{}", name.to_kebab_case()), |p| p.get_ref().clone());
+    let method = operation_method(spec.read_only, spec.method.as_ref().map(toml::Spanned::get_ref));
+    let http_path = operation_path(base, name, spec.path.as_ref().map(toml::Spanned::get_ref));
     let path_fields = path_parameters(&http_path);
-    let has_body = method != "GET" && input.fields.iter().any(|f| !path_fields.contains(&f.name));
+    let rest_of_input = match input.fields.iter().any(|f| !path_fields.contains(&f.name)) {
+        false => RestOfInput::Nowhere,
+        true if method == "GET" => RestOfInput::Query,
+        true => RestOfInput::Body,
+    };
     Ok(Operation {
         name: name.to_owned(),
         // Templates end the sentence it is put in.
@@ -385,10 +381,38 @@ fn operation(base: &str, name: &str, spec: &OperationSpec) -> Result<Operation, 
         method,
         http_path,
         path_fields,
-        has_body,
+        rest_of_input,
+        rust_output,
+        response_numbers: std::collections::BTreeMap::new(),
+        response_reserved_numbers: Vec::new(),
+        response_reserved_names: Vec::new(),
         publishes: spec.publishes.iter().map(|e| e.get_ref().clone()).collect(),
         pascal,
     })
+}
+
+/// An entity's REST collection: the service's route when the entity is named after it
+/// (`/api/orders` for `Order`), else `<route>/<plural>` (`/api/orders/order-lines`).
+pub(crate) fn collection_path(base: &str, entity: &str) -> String {
+    let plural_kebab = plural(&entity.to_snake_case()).to_kebab_case();
+    if base.rsplit('/').next() == Some(plural_kebab.as_str()) {
+        base.to_owned()
+    } else {
+        format!("{base}/{plural_kebab}")
+    }
+}
+
+/// An operation's method: as written (uppercase), else `GET` when it is read-only, `POST` when not.
+pub(crate) fn operation_method(read_only: bool, written: Option<&String>) -> String {
+    written.map_or_else(
+        || if read_only { "GET" } else { "POST" }.to_owned(),
+        |m| m.to_uppercase(),
+    )
+}
+
+/// An operation's path: as written, else the service's route then its name in kebab case.
+pub(crate) fn operation_path(base: &str, name: &str, written: Option<&String>) -> String {
+    written.map_or_else(|| format!("{base}/{}", name.to_kebab_case()), Clone::clone)
 }
 
 /// `Order` of `page(Order)`.

@@ -43,10 +43,7 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State, drops: &[DropReque
             (event.reserved_numbers, event.reserved_names) = reserved;
         }
         for operation in &mut service.operations {
-            for message in std::iter::once(&mut operation.input).chain(operation.output.as_mut()) {
-                let reserved = number_message(&message.proto, &mut message.fields, &package, previous, &mut next);
-                (message.reserved_numbers, message.reserved_names) = reserved;
-            }
+            number_operation(operation, &package, previous, &mut next);
         }
         if service.database.stores_data() {
             let wanted = wanted_tables(service);
@@ -231,6 +228,27 @@ fn renumber(previous: Option<&Numbering>, names: &[&str]) -> Numbering {
         || Numbering::default().assign(names, 1),
         |numbering| numbering.assign(names, 1),
     )
+}
+
+/// Numbers an operation's messages: its request, and its response, whether fields of its own
+/// or the members of an entity, a page or an empty answer.
+fn number_operation(operation: &mut super::Operation, package: &str, previous: &State, next: &mut State) {
+    for message in operation.messages_mut() {
+        let reserved = number_message(&message.proto, &mut message.fields, package, previous, next);
+        (message.reserved_numbers, message.reserved_names) = reserved;
+    }
+    // A response that is not fields of its own is numbered all the same, so that an
+    // output changed from fields to an entity (or back) never reuses a number.
+    if operation.output.is_none() {
+        let members = operation.response_members();
+        let names: Vec<&str> = members.iter().map(String::as_str).collect();
+        let key = format!("{package}.{}Response", operation.pascal);
+        let numbering = renumber(previous.messages.get(&key), &names);
+        operation.response_numbers = numbering.numbers.clone();
+        operation.response_reserved_numbers = numbering.reserved_numbers.iter().copied().collect();
+        operation.response_reserved_names = numbering.reserved_names.iter().cloned().collect();
+        next.messages.insert(key, numbering);
+    }
 }
 
 /// Numbers the fields of message `name` (an event, or an operation's request or response)

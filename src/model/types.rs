@@ -203,6 +203,9 @@ pub struct Mapping {
     /// The runtime's serde adapter for fields whose JSON form is their text form
     /// (timestamps and dates), e.g. `text_option`.
     pub serde_with: Option<&'static str>,
+    /// Written in a path or query string, its text is the JSON it spells (numbers, booleans);
+    /// for the other types, the text itself (`fleetwright_runtime::http::Lexical`).
+    pub spelled_as_json: bool,
 }
 
 /// How a field's value crosses protobuf: the runtime has one pair of conversion functions
@@ -318,6 +321,7 @@ impl TypeExpr {
             enum_name,
             wire,
             serde_with,
+            spelled_as_json: matches!(codec, "bool" | "i32" | "i64" | "f64"),
         }
     }
 }

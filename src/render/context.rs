@@ -188,11 +188,7 @@ fn nats_publishes(service: &Service, stream: &str) -> Vec<String> {
 
 /// The fields of an operation's input and output messages.
 fn operation_fields(operation: &crate::model::Operation) -> impl Iterator<Item = &Field> {
-    operation
-        .input
-        .fields
-        .iter()
-        .chain(operation.output.iter().flat_map(|m| &m.fields))
+    operation.messages().flat_map(|m| &m.fields)
 }
 
 /// The whole workspace, plus facts about its services that workspace-wide templates branch
@@ -372,10 +368,7 @@ impl<'a> RustService<'a> {
         if service.messaging {
             runtime_features.push("events");
         }
-        let operation_messages = service
-            .operations
-            .iter()
-            .flat_map(|op| std::iter::once(&op.input).chain(&op.output));
+        let operation_messages = service.operations.iter().flat_map(crate::model::Operation::messages);
         let holders = service
             .entities
             .iter()

@@ -1020,7 +1020,7 @@ fn operation_input(
             body_fields.insert(field.name.clone(), field_schema(field));
         }
     }
-    let request_body = operation.has_body.then(|| {
+    let request_body = (operation.rest_of_input == crate::model::RestOfInput::Body).then(|| {
         let input = qualified(&operation.input.rust);
         let schema = Schema {
             additional_properties: Some(false),
@@ -1114,7 +1114,7 @@ fn paths_for_operation(api: &mut Api, scope: &Scope<'_>, operation: &crate::mode
     if !operation.path_fields.is_empty() {
         refusals.push(BadRequest);
     }
-    if operation.has_body {
+    if operation.rest_of_input == crate::model::RestOfInput::Body {
         refusals.extend([PayloadTooLarge, UnsupportedMediaType]);
     }
     let method = match operation.method.as_str() {

@@ -311,3 +311,49 @@ fn a_killed_generate_leaves_old_or_new_files_and_the_next_run_finishes() {
         );
     }
 }
+
+/// An operation's response keeps its numbers across a change of output, like any message:
+/// fields become an entity, the entity gets a new number and the fields' stay reserved; and a
+/// lost lock reads them back from the proto.
+#[test]
+fn an_operation_output_changed_never_reuses_a_response_number() {
+    const FIELDS: &str = r#"version = 1
+[project]
+name = "shop"
+
+[services.orders]
+database = "sqlite"
+route = "/api/orders"
+
+[services.orders.entities.Order]
+note = "text?"
+
+[services.orders.operations.quote_order]
+read_only = true
+input = { id = "uuid" }
+output = { total_cents = "int64", currency = "string" }
+"#;
+    let scratch = Scratch::generated(FIELDS);
+    let proto = || scratch.read("proto/shop/orders/v1/orders.proto");
+    assert!(
+        proto().contains("int64 total_cents = 1;\n  string currency = 2;"),
+        "{}",
+        proto()
+    );
+    scratch.write(
+        "fleet.toml",
+        &FIELDS.replace(r#"{ total_cents = "int64", currency = "string" }"#, r#""Order""#),
+    );
+    scratch.run(&["generate"]).assert_code(0);
+    let entity = proto();
+    assert!(
+        entity.contains("message QuoteOrderResponse {\n  reserved 1, 2;\n  reserved \"currency\", \"total_cents\";\n  Order order = 3;\n}"),
+        "{entity}"
+    );
+    std::fs::remove_file(scratch.join("fleet.lock")).unwrap();
+    scratch
+        .run(&["generate", "--recover-lock"])
+        .assert_code(0)
+        .assert_stderr_contains(" 0 updated,");
+    assert_eq!(proto(), entity, "the numbers read back from the proto");
+}

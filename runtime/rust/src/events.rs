@@ -204,38 +204,21 @@ fn without_password(url: &str) -> String {
 }
 
 /// `nats://user:password@host:4222` taken apart: the address without the user, and the user
-/// and password (percent-decoded), if the URL names them.
+/// and password (percent-decoded), if the URL names them. A URL that does not parse is left
+/// whole, for the client to refuse with its own message.
 fn credentials(url: &str) -> (String, Option<(String, String)>) {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Ok(mut parsed) = url::Url::parse(url) else {
         return (url.to_owned(), None);
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some((userinfo, host)) = rest[..authority_end].rsplit_once('@') else {
+    if parsed.username().is_empty() {
         return (url.to_owned(), None);
-    };
-    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-    let address = format!("{scheme}://{host}{}", &rest[authority_end..]);
-    (address, Some((percent_decoded(user), percent_decoded(password))))
-}
-
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = text.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    let decoded = |text: &str| percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned();
+    let user = (decoded(parsed.username()), decoded(parsed.password().unwrap_or_default()));
+    // Both fail only for a URL that cannot have a user, which this one has.
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    (parsed.to_string(), Some(user))
 }
 
 /// The subjects replies to `service` come on: `_INBOX_<service>.…`. The broker's permissions

@@ -41,40 +41,23 @@ pub(super) fn access(manifest: &Manifest, out: &mut Diagnostics) {
             );
         }
         policies(access.get_ref(), out);
-        for operation in access.get_ref().operations.keys() {
-            if !service.operations.keys().any(|o| o.get_ref() == operation.get_ref()) {
-                let names = service.operations.keys().map(|o| o.get_ref().as_str());
-                let help = match did_you_mean(operation.get_ref(), names) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => "name an operation of this service (`[services.<name>.operations.<operation>]`)".to_owned(),
-                };
-                out.push(
-                    Diagnostic::error(
-                        Code::E031,
-                        format!("`access` names unknown operation `{}`", operation.get_ref()),
-                    )
-                    .at(operation.span(), format!("not an operation of `{}`", name.get_ref()))
-                    .help(help),
-                );
-            }
-        }
-        for entity in access.get_ref().entities.keys() {
-            if !service.entities.keys().any(|e| e.get_ref() == entity.get_ref()) {
-                let names = service.entities.keys().map(|e| e.get_ref().as_str());
-                let help = match did_you_mean(entity.get_ref(), names) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => "name an entity of this service".to_owned(),
-                };
-                out.push(
-                    Diagnostic::error(
-                        Code::E020,
-                        format!("`access` names unknown entity `{}`", entity.get_ref()),
-                    )
-                    .at(entity.span(), format!("not an entity of `{}`", name.get_ref()))
-                    .help(help),
-                );
-            }
-        }
+        let operations: Vec<&str> = service.operations.keys().map(|o| o.get_ref().as_str()).collect();
+        let entities: Vec<&str> = service.entities.keys().map(|e| e.get_ref().as_str()).collect();
+        let service_name = name.get_ref();
+        let operation = (
+            Code::E031,
+            "operation",
+            "name an operation of this service (`[services.<name>.operations.<operation>]`)",
+        );
+        unknown_names(
+            access.get_ref().operations.keys(),
+            &operations,
+            operation,
+            service_name,
+            out,
+        );
+        let entity = (Code::E020, "entity", "name an entity of this service");
+        unknown_names(access.get_ref().entities.keys(), &entities, entity, service_name, out);
     }
 }
 
@@ -153,6 +136,28 @@ fn policies(access: &AccessSpec, out: &mut Diagnostics) {
     }
     for policy in access.operations.values() {
         check(policy, out);
+    }
+}
+
+/// Each of `named` that is none of `known`: `(code, kind, help when nothing is close)` say how to
+/// report one (`access` naming an entity or operation the service does not have).
+fn unknown_names<'a>(
+    named: impl Iterator<Item = &'a Spanned<String>>,
+    known: &[&str],
+    (code, kind, fallback): (Code, &str, &str),
+    service: &str,
+    out: &mut Diagnostics,
+) {
+    for item in named.filter(|item| !known.contains(&item.get_ref().as_str())) {
+        let help = match did_you_mean(item.get_ref(), known.iter().copied()) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => fallback.to_owned(),
+        };
+        out.push(
+            Diagnostic::error(code, format!("`access` names unknown {kind} `{}`", item.get_ref()))
+                .at(item.span(), format!("not an {kind} of `{service}`"))
+                .help(help),
+        );
     }
 }
 

@@ -9,7 +9,9 @@ use super::entities::{field_name, field_type};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::manifest::schema::{FieldSpec, OperationSpec, OutputSpec, ServiceSpec};
 use crate::model::names;
-use crate::model::resolve::{child_segment, page_of, path_parameters, plural};
+use crate::model::resolve::{
+    child_segment, collection_path, operation_method, operation_path, page_of, path_parameters, plural,
+};
 use crate::model::types;
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -31,9 +33,8 @@ pub(super) fn operations(service: &ServiceSpec, out: &mut Diagnostics) {
             .output
             .as_ref()
             .is_some_and(|o| matches!(o.get_ref(), OutputSpec::Entity(e) if page_of(e).is_some()));
-        for (field, ty) in &op.input {
-            field_name(field, false, out);
-            field_type(ty, &entities, out);
+        typed_fields(&op.input, &entities, out);
+        for field in op.input.keys() {
             if paged && ["page_size", "page_token"].contains(&field.get_ref().as_str()) {
                 out.push(
                     Diagnostic::error(
@@ -105,16 +106,23 @@ pub(super) fn operations(service: &ServiceSpec, out: &mut Diagnostics) {
     }
 }
 
+/// An operation's input or output fields: well named, and of types that exist.
+fn typed_fields(
+    fields: &indexmap::IndexMap<Spanned<String>, Spanned<String>>,
+    entities: &[&str],
+    out: &mut Diagnostics,
+) {
+    for (field, ty) in fields {
+        field_name(field, false, out);
+        field_type(ty, entities, out);
+    }
+}
+
 /// The output names an entity of the service, and its fields are well named and typed.
 fn output(name: &Spanned<String>, op: &OperationSpec, entities: &[&str], out: &mut Diagnostics) {
     let text = name.get_ref();
     match op.output.as_ref().map(|o| (o, o.get_ref())) {
-        Some((_, OutputSpec::Fields(fields))) => {
-            for (field, ty) in fields {
-                field_name(field, false, out);
-                field_type(ty, entities, out);
-            }
-        }
+        Some((_, OutputSpec::Fields(fields))) => typed_fields(fields, entities, out),
         Some((output, OutputSpec::Entity(written))) if page_of(written).is_some() && !op.read_only => {
             out.push(
                 Diagnostic::error(Code::E030, format!("`{text}` answers a page but is not read-only"))
@@ -248,10 +256,10 @@ fn operation_name(name: &Spanned<String>, generated: &[String], service: &Servic
 
 /// The method, uppercase, checked against `read_only`.
 fn method(name: &Spanned<String>, op: &OperationSpec, out: &mut Diagnostics) -> String {
+    let method = operation_method(op.read_only, op.method.as_ref().map(Spanned::get_ref));
     let Some(written) = &op.method else {
-        return if op.read_only { "GET" } else { "POST" }.to_owned();
+        return method;
     };
-    let method = written.get_ref().to_uppercase();
     if !METHODS.contains(&method.as_str()) {
         out.push(
             Diagnostic::error(
@@ -286,11 +294,7 @@ fn method(name: &Spanned<String>, op: &OperationSpec, out: &mut Diagnostics) -> 
 /// The path, when it is well formed and the gateway's route for the service reaches it.
 fn path(name: &Spanned<String>, op: &OperationSpec, base: Option<&String>, out: &mut Diagnostics) -> Option<String> {
     let Some(written) = &op.path else {
-        return Some(format!(
-            "{}/{}",
-            base.map_or("", String::as_str),
-            name.get_ref().to_kebab_case()
-        ));
+        return Some(operation_path(base.map_or("", String::as_str), name.get_ref(), None));
     };
     let text = written.get_ref();
     let well_formed = text.strip_prefix('/').is_some_and(|rest| {
@@ -360,12 +364,7 @@ fn crud_routes(service: &ServiceSpec, base: Option<&String>) -> Vec<Route> {
     let base = base.map_or("", String::as_str);
     let mut routes = Vec::new();
     for entity in service.entities.keys() {
-        let plural_kebab = plural(&entity.get_ref().to_snake_case()).to_kebab_case();
-        let collection = if base.rsplit('/').next() == Some(plural_kebab.as_str()) {
-            base.to_owned()
-        } else {
-            format!("{base}/{plural_kebab}")
-        };
+        let collection = collection_path(base, entity.get_ref());
         let item = format!("{collection}/{{id}}");
         for method in ["GET", "POST"] {
             routes.push((method.to_owned(), collection.clone(), None));
