@@ -105,6 +105,12 @@ where
         rpc.service = service,
         rpc.method = method,
     );
+    // The caller of the request being handled, passed on: the callee authorises them under
+    // its own policy.
+    #[cfg(feature = "auth")]
+    let authorization = crate::auth::Caller::current()
+        .token()
+        .and_then(|token| tonic::metadata::MetadataValue::try_from(format!("Bearer {token}")).ok());
     async move {
         let started = Instant::now();
         let mut backoff = policy.first_backoff;
@@ -114,6 +120,10 @@ where
             let mut request = tonic::Request::new(message.clone());
             request.set_timeout(remaining);
             crate::telemetry::inject_context(request.metadata_mut());
+            #[cfg(feature = "auth")]
+            if let Some(authorization) = &authorization {
+                request.metadata_mut().insert("authorization", authorization.clone());
+            }
             let expired = || tonic::Status::deadline_exceeded(format!("no answer within {} ms", policy.deadline.as_millis()));
             let status = match tokio::time::timeout(remaining, send(request)).await {
                 Ok(Ok(response)) => return Ok(response.into_inner()),

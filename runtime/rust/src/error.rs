@@ -37,6 +37,14 @@ pub enum AppError {
     /// The request body is larger than the service accepts (HTTP 413 / gRPC `INVALID_ARGUMENT`).
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The request proves no identity, or a token that does not verify, and the route needs one
+    /// (HTTP 401 with `WWW-Authenticate: Bearer` / gRPC `UNAUTHENTICATED`).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller's token does not grant what the route needs (HTTP 403 / gRPC
+    /// `PERMISSION_DENIED`).
+    #[error("{0}")]
+    Forbidden(String),
     /// An operation the manifest declares and nobody has written yet (HTTP 501 / gRPC
     /// `UNIMPLEMENTED`); the message names the operation and the file to write it in.
     #[error("{0}")]
@@ -70,6 +78,8 @@ impl AppError {
             Self::Unavailable(_) => "unavailable",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::Forbidden(_) => "permission_denied",
             Self::NotImplemented(_) => "not_implemented",
             Self::Internal(_) => "internal",
         }
@@ -85,6 +95,8 @@ impl AppError {
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -210,7 +222,12 @@ impl IntoResponse for Problem {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log_if_internal();
-        Problem::new(self.status(), self.code(), self.to_string()).into_response()
+        let mut response = Problem::new(self.status(), self.code(), self.to_string()).into_response();
+        if matches!(self, Self::Unauthenticated(_)) {
+            // RFC 6750, section 3: which scheme the route takes.
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 
@@ -226,6 +243,8 @@ impl From<AppError> for tonic::Status {
             AppError::UnsupportedMediaType(message) | AppError::PayloadTooLarge(message) => {
                 Self::invalid_argument(message)
             }
+            AppError::Unauthenticated(message) => Self::unauthenticated(message),
+            AppError::Forbidden(message) => Self::permission_denied(message),
             AppError::NotImplemented(message) => Self::unimplemented(message),
             AppError::Internal(_) => Self::internal("internal error"),
         }

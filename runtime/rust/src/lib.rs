@@ -10,6 +10,8 @@
 //! rewrites it on upgrade: it is managed code, built and tested in fleetwright's own
 //! repository like any library.
 
+#[cfg(feature = "auth")]
+pub mod auth;
 pub mod clients;
 pub mod codec;
 pub mod config;

@@ -13,6 +13,9 @@ pub struct TestService<A> {
     pub http: SocketAddr,
     pub grpc: SocketAddr,
     pub app: A,
+    /// The bearer token every request of [`Self::http`] and friends and every gRPC client made
+    /// with [`Self::credentials`] sends (`[auth]`); `None` sends none.
+    pub token: Option<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -90,7 +93,7 @@ impl<A: Clone + Send + 'static> TestService<A> {
         let server = tokio::spawn(running.serve_until(async {
             let _ = stopped.await;
         }));
-        Self { http, grpc, app, stop: Some(stop), server: Some(server) }
+        Self { http, grpc, app, token: None, stop: Some(stop), server: Some(server) }
     }
 }
 
@@ -129,7 +132,10 @@ impl<A> TestService<A> {
     ) -> Reply {
         let mut stream = TcpStream::connect(self.http).await.expect("connects");
         let body = body.unwrap_or("");
-        let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+        let mut extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+        if let Some(token) = &self.token {
+            extra.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
             body.len()
@@ -154,6 +160,17 @@ impl<A> TestService<A> {
     pub async fn channel(&self) -> tonic::transport::Channel {
         let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", self.grpc)).expect("endpoint");
         endpoint.connect().await.expect("grpc connects")
+    }
+
+    /// What a gRPC client of the service sends with every call: [`Self::token`] as
+    /// `authorization` metadata (`Client::with_interceptor(service.channel().await,
+    /// service.credentials())`).
+    pub fn credentials(&self) -> Credentials {
+        Credentials(
+            self.token
+                .as_ref()
+                .and_then(|token| tonic::metadata::MetadataValue::try_from(format!("Bearer {token}")).ok()),
+        )
     }
 
     /// The gRPC health status of the whole server (`""`).
@@ -299,5 +316,67 @@ mod tests {
         assert!(unset.message().contains("`FakeThings::on_delete_thing`"), "{unset}");
         let empty: Result<Vec<u8>, _> = nothing(());
         assert_eq!(empty.expect("nothing never fails"), Vec::<u8>::new());
+    }
+}
+
+/// The `authorization` metadata of a test's gRPC calls; see [`TestService::credentials`].
+#[derive(Clone)]
+pub struct Credentials(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for Credentials {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// Tokens for a service's own tests, signed with a test key that [`crate::auth::Verifier::for_tests`]
+/// trusts (and nothing else does).
+#[cfg(feature = "auth")]
+pub mod tokens {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    use crate::auth::Issuer;
+
+    /// A token of `issuer` for `subject` holding `roles` (in the roles claim) and `scopes`, valid
+    /// for an hour.
+    ///
+    /// # Panics
+    /// Never with the built-in test key.
+    pub fn token(issuer: &Issuer, subject: &str, roles: &[&str], scopes: &[&str]) -> String {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        claims(issuer, serde_json::json!({ "sub": subject, "iat": now, "nbf": now, "exp": now + 3600 }), roles, scopes)
+    }
+
+    /// A token that expired an hour ago: the service must refuse it.
+    ///
+    /// # Panics
+    /// Never with the built-in test key.
+    pub fn expired(issuer: &Issuer, subject: &str) -> String {
+        let past = time::OffsetDateTime::now_utc().unix_timestamp() - 7200;
+        claims(issuer, serde_json::json!({ "sub": subject, "iat": past, "nbf": past, "exp": past + 3600 }), &[], &[])
+    }
+
+    fn claims(issuer: &Issuer, mut claims: serde_json::Value, roles: &[&str], scopes: &[&str]) -> String {
+        claims["iss"] = issuer.issuer.into();
+        claims["aud"] = issuer.audiences.first().copied().unwrap_or_default().into();
+        let mut at = &mut claims;
+        for (i, part) in issuer.roles_claim.iter().enumerate() {
+            let last = i + 1 == issuer.roles_claim.len();
+            at = at
+                .as_object_mut()
+                .expect("an object")
+                .entry(*part)
+                .or_insert_with(|| if last { serde_json::json!(roles) } else { serde_json::json!({}) });
+        }
+        if let Some(name) = issuer.scopes_claim.last() {
+            claims[*name] = scopes.join(" ").into();
+        }
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(crate::auth::TEST_KEY_ID.to_owned());
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&crate::auth::test_key_der()))
+            .expect("the test key signs")
     }
 }
