@@ -180,6 +180,9 @@ fn messaging_tables(service: &Service) -> Vec<(String, Vec<Column>)> {
                 column("published_at", "timestamp?"),
                 // The W3C trace context of the code that published the event.
                 column("traceparent", "string?"),
+                // Who caused the event: the token subject of the request that published it,
+                // or of the event whose handler did.
+                column("caused_by", "string?"),
             ],
         ));
     }

@@ -186,7 +186,8 @@ impl Tx {
     /// Publishes `event` when this transaction commits, and never if it rolls back: the event
     /// is written to the outbox table here, and the relay sends it to the broker after the
     /// commit (retrying while the broker is down). Returns the event's id, which the broker
-    /// uses to drop a duplicate publish. The event carries the current span's trace context.
+    /// uses to drop a duplicate publish. The event carries the current span's trace context, and
+    /// who caused it (see [`crate::events::caused_by`]).
     ///
     /// # Errors
     /// When the outbox row cannot be written.
@@ -194,14 +195,15 @@ impl Tx {
     pub async fn publish<E: crate::events::Event>(&mut self, event: &E) -> Result<uuid::Uuid, AppError> {
         let id = uuid::Uuid::now_v7();
         let now = crate::codec::now().to_text();
-        let insert = r#"INSERT INTO "outbox" ("id", "subject", "payload", "position", "traceparent", "created_at", "updated_at")
-            VALUES ($1, $2, $3, $4, $5, $6, $7)"#;
+        let insert = r#"INSERT INTO "outbox" ("id", "subject", "payload", "position", "traceparent", "caused_by", "created_at", "updated_at")
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"#;
         sqlx::query(insert)
             .bind(id.to_string())
             .bind(E::SUBJECT)
             .bind(crate::events::to_hex(&prost::Message::encode_to_vec(event)))
             .bind(crate::events::next_position())
             .bind(crate::telemetry::traceparent(&tracing::Span::current()))
+            .bind(crate::events::cause())
             .bind(now.clone())
             .bind(now)
             .execute(&mut *self.inner)
@@ -366,6 +368,13 @@ impl<T: Enumeration> ListItem for T {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<uuid::Uuid>,
+}
+
+impl<T> Page<T> {
+    /// No items and no next page.
+    pub fn empty() -> Self {
+        Self { items: Vec::new(), next: None }
+    }
 }
 
 /// Page sizes clients may ask for; 0 or absent means the default.

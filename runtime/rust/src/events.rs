@@ -381,16 +381,17 @@ struct Pending {
     subject: String,
     payload: Vec<u8>,
     traceparent: Option<String>,
+    caused_by: Option<String>,
 }
 
 /// The oldest unpublished rows, up to [`BATCH`]; `FOR UPDATE SKIP LOCKED` on PostgreSQL, where
 /// other replicas' relays read the same table.
 fn claim_sql(postgres: bool) -> &'static str {
     if postgres {
-        r#"SELECT "id", "subject", "payload", "traceparent" FROM "outbox" WHERE "published_at" IS NULL
+        r#"SELECT "id", "subject", "payload", "traceparent", "caused_by" FROM "outbox" WHERE "published_at" IS NULL
         ORDER BY "position", "id" LIMIT $1 FOR UPDATE SKIP LOCKED"#
     } else {
-        r#"SELECT "id", "subject", "payload", "traceparent" FROM "outbox" WHERE "published_at" IS NULL
+        r#"SELECT "id", "subject", "payload", "traceparent", "caused_by" FROM "outbox" WHERE "published_at" IS NULL
         ORDER BY "position", "id" LIMIT $1"#
     }
 }
@@ -413,7 +414,13 @@ async fn publish_pending(database: &Database, jetstream: &jetstream::Context) ->
         let id: String = row.try_get("id")?;
         let payload = from_hex(&row.try_get::<String, _>("payload")?)
             .with_context(|| format!("outbox row {id} holds no hex payload"))?;
-        batch.push(Pending { subject: row.try_get("subject")?, payload, traceparent: row.try_get("traceparent")?, id });
+        batch.push(Pending {
+            subject: row.try_get("subject")?,
+            payload,
+            traceparent: row.try_get("traceparent")?,
+            caused_by: row.try_get("caused_by")?,
+            id,
+        });
     }
     let (published, failure) = publish_batch(jetstream, batch).await;
     if !published.is_empty() {
@@ -465,6 +472,9 @@ async fn publish_batch(
         headers.insert("Nats-Msg-Id", event.id.as_str());
         if let Some(traceparent) = crate::telemetry::traceparent(&span).or(event.traceparent) {
             headers.insert("traceparent", traceparent.as_str());
+        }
+        if let Some(caused_by) = &event.caused_by {
+            headers.insert(CAUSED_BY_HEADER, caused_by.as_str());
         }
         let publish = jetstream.publish_with_headers(event.subject.clone(), headers, event.payload.into());
         match publish.instrument(span).await {
@@ -521,6 +531,37 @@ pub async fn handle<H: Handler>(
     }
     tx.commit().await?;
     Ok(Handled::Processed)
+}
+
+/// The message header naming who caused an event: the subject of the token whose request
+/// published it, or of whoever caused the event whose handler published it.
+pub const CAUSED_BY_HEADER: &str = "Fleet-Caused-By";
+
+tokio::task_local! {
+    static CAUSED_BY: Option<String>;
+}
+
+/// Who caused the event being handled (its `Fleet-Caused-By` header): the token subject of the
+/// request that published it, passed on from event to event. `None` outside a handler, or for
+/// an event the service published on its own behalf. It is what the publisher recorded, not a
+/// proof: authorise on it only as far as you trust the publishing service.
+pub fn caused_by() -> Option<String> {
+    CAUSED_BY.try_with(Clone::clone).ok().flatten()
+}
+
+/// Runs `future` as the handling of an event `caused_by` someone (tests of event handlers).
+pub async fn as_caused_by<F: std::future::Future>(caused_by: Option<String>, future: F) -> F::Output {
+    CAUSED_BY.scope(caused_by, future).await
+}
+
+/// Who causes an event published now: the request's caller, else whoever caused the event
+/// being handled.
+pub(crate) fn cause() -> Option<String> {
+    #[cfg(feature = "auth")]
+    if let Some(subject) = crate::auth::Caller::current().subject() {
+        return Some(subject.to_owned());
+    }
+    caused_by()
 }
 
 /// Records an event id in the inbox; false when it was there already.
@@ -632,7 +673,8 @@ async fn consume_until_error<H: Handler>(
         );
         crate::telemetry::join_trace(&span, header("traceparent").as_deref());
         let delivery = Delivery { subscription, message: &message, id: &id, delivered };
-        delivery.settle(database, handler, jetstream).instrument(span).await?;
+        let settled = delivery.settle(database, handler, jetstream).instrument(span);
+        CAUSED_BY.scope(header(CAUSED_BY_HEADER), settled).await?;
     }
 }
 
@@ -779,7 +821,7 @@ mod tests {
             version: 1,
             name: "init",
             sql: r#"CREATE TABLE "outbox" ("id" TEXT PRIMARY KEY, "subject" TEXT NOT NULL, "payload" TEXT NOT NULL,
-                "position" BIGINT NOT NULL, "published_at" TEXT, "traceparent" TEXT, "created_at" TEXT NOT NULL, "updated_at" TEXT NOT NULL)"#,
+                "position" BIGINT NOT NULL, "published_at" TEXT, "traceparent" TEXT, "caused_by" TEXT, "created_at" TEXT NOT NULL, "updated_at" TEXT NOT NULL)"#,
         };
         let db = Database::connect(&config, &[schema]).await.unwrap();
         let mut tx = db.begin().await.unwrap();

@@ -30,6 +30,7 @@ pub const SCHEMA: &[Migration] = &[Migration {
     "position" BIGINT NOT NULL,
     "published_at" TEXT,
     "traceparent" TEXT,
+    "caused_by" TEXT,
     "created_at" TEXT NOT NULL,
     "updated_at" TEXT NOT NULL
 );
@@ -40,7 +41,7 @@ CREATE TABLE "inbox" (
     "updated_at" TEXT NOT NULL
 );
 CREATE INDEX "outbox_unpublished" ON "outbox" ("position", "id") WHERE "published_at" IS NULL;
-CREATE TABLE "handled" ("note" TEXT NOT NULL, "trace_id" TEXT);
+CREATE TABLE "handled" ("note" TEXT NOT NULL, "trace_id" TEXT, "caused_by" TEXT);
 "#,
 }];
 
@@ -54,7 +55,8 @@ impl Event for Ping {
     const SUBJECT: &'static str = "test.orders.ping";
 }
 
-/// Records each ping it handles (with the trace it ran in); fails every time on `poison`.
+/// Records each ping it handles (with the trace it ran in and who caused it); fails every time
+/// on `poison`.
 #[derive(Clone, Default)]
 pub struct Recorder {
     pub poison_attempts: Arc<AtomicUsize>,
@@ -70,9 +72,10 @@ impl Handler for Recorder {
             self.poison_attempts.fetch_add(1, Ordering::SeqCst);
             return Err(AppError::internal(anyhow::anyhow!("this event always fails")));
         }
-        sqlx::query(r#"INSERT INTO "handled" ("note", "trace_id") VALUES ($1, $2)"#)
+        sqlx::query(r#"INSERT INTO "handled" ("note", "trace_id", "caused_by") VALUES ($1, $2, $3)"#)
             .bind(ping.note)
             .bind(current_trace_id())
+            .bind(events::caused_by())
             .execute(tx.conn())
             .await?;
         Ok(true)
@@ -175,6 +178,14 @@ pub async fn eventually<F: Future<Output = bool>>(limit: Duration, mut done: imp
 
 pub async fn handled(database: &Database) -> Vec<(String, Option<String>)> {
     sqlx::query_as(r#"SELECT "note", "trace_id" FROM "handled" ORDER BY "note""#)
+        .fetch_all(&database.pool)
+        .await
+        .unwrap()
+}
+
+/// Who caused each handled ping, by note.
+pub async fn causes(database: &Database) -> Vec<(String, Option<String>)> {
+    sqlx::query_as(r#"SELECT "note", "caused_by" FROM "handled" ORDER BY "note""#)
         .fetch_all(&database.pool)
         .await
         .unwrap()
