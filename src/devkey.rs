@@ -36,6 +36,13 @@ pub fn jwks() -> String {
     serde_json::to_string_pretty(&set).unwrap_or_else(|_| set.to_string())
 }
 
+/// The development key set on one line (for an environment variable).
+#[must_use]
+pub fn jwks_line() -> String {
+    let set: Value = serde_json::from_str(&jwks()).unwrap_or_default();
+    set.to_string()
+}
+
 /// A compact JWS of `claims` with the standard header, signed with the development key.
 #[must_use]
 pub fn sign(claims: &Value) -> String {

@@ -222,10 +222,23 @@ pub(crate) struct AccessSpec {
     pub operations: IndexMap<Spanned<String>, Spanned<PolicySpec>>,
 }
 
-/// `[services.<name>.access.entities.<Entity>]`: the actions of one entity.
+/// `[services.<name>.access.entities.<Entity>]`: the actions of one entity, and who owns
+/// each record.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub(crate) struct EntityAccessSpec {
+    /// The field naming each record's owner, a `uuid` or `string` field (`owner =
+    /// "customer_id"`): a caller gets, lists, changes and deletes only the records whose field
+    /// holds their token's `sub`, and creates records only for themselves. The service's
+    /// store enforces it for every request; code handling events acts for the service.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub owner: Option<Spanned<String>>,
+    /// Roles or scopes whose callers act on every record whatever its owner (`any_owner =
+    /// "role:admin"`). Needs `owner`.
+    #[serde(default)]
+    #[schemars(with = "Option<PolicySpec>")]
+    pub any_owner: Option<Spanned<PolicySpec>>,
     /// Reading records: REST `GET` and `HEAD`.
     #[serde(default)]
     #[schemars(with = "Option<PolicySpec>")]

@@ -127,6 +127,15 @@ impl std::fmt::Display for Access {
     }
 }
 
+impl Serialize for Grant {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Role(name) => serializer.collect_str(&format_args!("role:{name}")),
+            Self::Scope(name) => serializer.collect_str(&format_args!("scope:{name}")),
+        }
+    }
+}
+
 impl Serialize for Access {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)

@@ -196,6 +196,16 @@ pub struct Actions {
     pub update: Access,
     /// `DELETE`
     pub delete: Access,
+    /// Who owns each record, when a caller may reach only their own.
+    pub owner: Option<Owner>,
+}
+
+/// An entity's owner rule (`owner = "customer_id"`): a caller reaches only the records whose
+/// `field` holds their token's subject, unless their token grants one of `any_owner`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Owner {
+    pub field: String,
+    pub any_owner: Vec<access::Grant>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -17,7 +17,7 @@ use super::defaults::{
 };
 use super::types;
 use super::validate::Choices;
-use super::{Actions, ServiceAccess};
+use super::{Actions, Owner, ServiceAccess};
 use super::{
     Autoscale, Deploy, Entity, EntityRef, Event, EventRef, Field, Gateway, Message, Operation, Project, Resources,
     RestOfInput, Service, Workspace,
@@ -693,6 +693,16 @@ fn service_access(spec: &ServiceSpec) -> Result<ServiceAccess, Error> {
             create: pick(own.and_then(|o| o.create.as_ref()), access.create.as_ref())?,
             update: pick(own.and_then(|o| o.update.as_ref()), access.update.as_ref())?,
             delete: pick(own.and_then(|o| o.delete.as_ref()), access.delete.as_ref())?,
+            owner: match own.and_then(|o| o.owner.as_ref()) {
+                Some(field) => Some(Owner {
+                    field: field.get_ref().clone(),
+                    any_owner: match policy(own.and_then(|o| o.any_owner.as_ref()))? {
+                        Some(Access::AnyOf(grants)) => grants,
+                        _ => Vec::new(),
+                    },
+                }),
+                None => None,
+            },
         });
     }
     let mut operations = Vec::with_capacity(spec.operations.len());

@@ -14,6 +14,7 @@ use minijinja::value::Serde;
 use minijinja::{Value, context};
 use serde::Serialize;
 
+use crate::model::access::{Access, Grant};
 use crate::model::types::Scalar;
 use crate::model::{Auth, BaseType, Broker, CiProvider, Database, Deploy, Field, Gateway, Project, Service, Workspace};
 
@@ -38,6 +39,9 @@ struct Settings<'a> {
     broker: Broker,
     deploy: &'a Deploy,
     ci: &'a [CiProvider],
+    /// Under `[auth]`: the development key set on one line, which services run by `dev.sh` and
+    /// compose trust (`AUTH_JWKS`), as their gateways do.
+    dev_jwks: Option<String>,
     /// NATS carries events: every service gets `NATS_URL`, and compose, Kubernetes (dev) and
     /// `dev.sh` run a NATS server.
     uses_nats: bool,
@@ -55,6 +59,7 @@ fn settings(workspace: &Workspace) -> Settings<'_> {
         project: &workspace.project,
         gateway: &workspace.gateway,
         auth: workspace.auth.as_ref(),
+        dev_jwks: workspace.auth.as_ref().map(|_| crate::devkey::jwks_line()),
         broker: workspace.broker,
         deploy: &workspace.deploy,
         ci: &workspace.ci,
@@ -289,7 +294,7 @@ pub fn for_service(base: &Value, workspace: &Workspace, service: &Service) -> Va
     }
     context! {
         service => Serde(ServiceView::new(service, workspace.broker == Broker::Nats, &workspace.project.stream)),
-        rust => Serde(RustService::new(service, has_fakes(workspace, service))),
+        rust => Serde(RustService::new(service, has_fakes(workspace, service), workspace.auth.is_some())),
         peers => Serde(peers),
         grpc_peers => Serde(grpc_peers(workspace, service).collect::<Vec<_>>()),
         proto_peers => Serde(proto_peers),
@@ -346,6 +351,175 @@ struct RustService<'a> {
     list_imports: Vec<String>,
     /// Some entity filters its lists: the gRPC list requests have optional fields.
     has_filters: bool,
+    /// Under `[auth]`, the policy of each of its REST routes and gRPC methods, which the
+    /// service checks itself ([`AccessTables`]).
+    access: Option<AccessTables>,
+    /// Per entity, in order: its owner rule, which its store enforces.
+    owners: Vec<Option<OwnerView>>,
+    /// Some owner rule exempts roles or scopes (the store uses `Grant`).
+    owners_grant: bool,
+}
+
+/// An entity's owner rule as its store applies it.
+#[derive(Serialize)]
+struct OwnerView {
+    /// The owner field: `customer_id`.
+    field: String,
+    /// What is exempt, as a Rust slice of `auth::Grant`: `&[Grant::Role("admin")]`.
+    any_owner: String,
+    /// How the field's value reads as a subject: `.to_string()` after a UUID, nothing after a
+    /// string.
+    as_subject: &'static str,
+    /// What is exempt, in words for the docs (``role `admin` ``); empty when nothing is.
+    exempt: String,
+}
+
+/// The policy of every REST route and gRPC method of a service under `[auth]`, as Rust
+/// expressions of the runtime's `auth::Policy`: the same policies the gateway checks, so a
+/// request that reaches the service without passing the gateway meets them too. A service the
+/// gateway does not route takes `Internal` everywhere (any caller with a valid token: another
+/// service passing its caller on).
+#[derive(Serialize)]
+struct AccessTables {
+    /// `(method, route template, policy)`.
+    rest: Vec<(&'static str, String, String)>,
+    /// `(path, policy)`: `/shop.orders.v1.OrdersService/GetOrder`.
+    grpc: Vec<(String, String)>,
+    /// Every role, then every scope, any of its policies or owner rules names: what its own
+    /// tests' token holds.
+    roles: Vec<String>,
+    scopes: Vec<String>,
+    /// Some policy names a role or a scope (the tables use `Grant`).
+    grants: bool,
+    /// A REST route that needs a token, and one that needs a role or scope, with a UUID for
+    /// each `{field}`: what its own tests call without them.
+    protected: Option<(&'static str, String)>,
+    role_guarded: Option<(&'static str, String)>,
+}
+
+impl AccessTables {
+    fn new(service: &Service) -> Self {
+        let internal = crate::model::Actions {
+            read: Access::Internal,
+            create: Access::Internal,
+            update: Access::Internal,
+            delete: Access::Internal,
+            owner: None,
+        };
+        let actions = |i: usize| service.access.as_ref().map_or(&internal, |a| &a.entities[i]);
+        let operation = |i: usize| service.access.as_ref().map_or(&Access::Internal, |a| &a.operations[i]);
+        let api = format!("/{}.{}Service", service.proto_package, service.pascal);
+        let mut rest = vec![("GET", "/openapi.json".to_owned(), policy_expression(&Access::Public))];
+        let mut grpc = Vec::new();
+        let (mut roles, mut scopes) = (Vec::new(), Vec::new());
+        let mut note = |access: &Access| {
+            if let Access::AnyOf(grants) = access {
+                for grant in grants {
+                    let (list, name) = match grant {
+                        Grant::Role(role) => (&mut roles, role),
+                        Grant::Scope(scope) => (&mut scopes, scope),
+                    };
+                    if !list.contains(name) {
+                        list.push(name.clone());
+                    }
+                }
+            }
+        };
+        for (i, entity) in service.entities.iter().enumerate() {
+            let actions = actions(i);
+            for access in [&actions.read, &actions.create, &actions.update, &actions.delete] {
+                note(access);
+            }
+            if let Some(owner) = &actions.owner {
+                note(&Access::AnyOf(owner.any_owner.clone()));
+            }
+            let (read, create) = (policy_expression(&actions.read), policy_expression(&actions.create));
+            let (update, delete) = (policy_expression(&actions.update), policy_expression(&actions.delete));
+            let item = format!("{}/{{id}}", entity.http_path);
+            rest.extend([
+                ("GET", entity.http_path.clone(), read.clone()),
+                ("POST", entity.http_path.clone(), create.clone()),
+                ("GET", item.clone(), read.clone()),
+                ("PUT", item.clone(), update.clone()),
+                ("PATCH", item.clone(), update.clone()),
+                ("DELETE", item, delete.clone()),
+            ]);
+            rest.extend(
+                entity
+                    .parent_lists
+                    .iter()
+                    .map(|list| ("GET", list.path.clone(), read.clone())),
+            );
+            grpc.extend([
+                (format!("{api}/Create{}", entity.name), create),
+                (format!("{api}/Get{}", entity.name), read.clone()),
+                (format!("{api}/List{}", entity.plural_pascal), read),
+                (format!("{api}/Update{}", entity.name), update),
+                (format!("{api}/Delete{}", entity.name), delete),
+            ]);
+        }
+        for (i, op) in service.operations.iter().enumerate() {
+            note(operation(i));
+            let policy = policy_expression(operation(i));
+            let method = match op.method.as_str() {
+                "GET" => "GET",
+                "PUT" => "PUT",
+                "PATCH" => "PATCH",
+                "DELETE" => "DELETE",
+                _ => "POST",
+            };
+            rest.push((method, op.http_path.clone(), policy.clone()));
+            grpc.push((format!("{api}/{}", op.pascal), policy));
+        }
+        let grants = rest.iter().any(|rule| rule.2.contains("Grant::"));
+        let example = |rule: &(&'static str, String, String)| {
+            let path: Vec<String> = (rule.1.split('/'))
+                .map(|segment| {
+                    if segment.starts_with('{') {
+                        "0190a6c4-0000-7000-8000-000000000001".to_owned()
+                    } else {
+                        segment.to_owned()
+                    }
+                })
+                .collect();
+            (rule.0, path.join("/"))
+        };
+        let protected = rest.iter().find(|rule| rule.2 != "Policy::Public").map(example);
+        let role_guarded = rest
+            .iter()
+            .find(|rule| rule.2.starts_with("Policy::AnyOf"))
+            .map(example);
+        Self {
+            rest,
+            grpc,
+            roles,
+            scopes,
+            grants,
+            protected,
+            role_guarded,
+        }
+    }
+}
+
+/// A policy as a Rust expression of `fleetwright_runtime::auth::Policy`.
+fn policy_expression(access: &Access) -> String {
+    match access {
+        Access::Public => "Policy::Public".to_owned(),
+        Access::Authenticated => "Policy::Authenticated".to_owned(),
+        Access::Internal => "Policy::Internal".to_owned(),
+        Access::AnyOf(grants) => {
+            let grants: Vec<String> = grants.iter().map(grant_expression).collect();
+            format!("Policy::AnyOf(&[{}])", grants.join(", "))
+        }
+    }
+}
+
+/// A grant as a Rust expression of `fleetwright_runtime::auth::Grant`.
+fn grant_expression(grant: &Grant) -> String {
+    match grant {
+        Grant::Role(role) => format!("Grant::Role({role:?})"),
+        Grant::Scope(scope) => format!("Grant::Scope({scope:?})"),
+    }
 }
 
 #[derive(Serialize)]
@@ -357,7 +531,7 @@ struct EnumType<'a> {
 }
 
 impl<'a> RustService<'a> {
-    fn new(service: &'a Service, has_fakes: bool) -> Self {
+    fn new(service: &'a Service, has_fakes: bool, authorised: bool) -> Self {
         let has_database = service.database.stores_data();
         let publishes = service.messaging && !service.publishes.is_empty();
         let subscribes = service.messaging && !service.subscribes.is_empty();
@@ -367,6 +541,31 @@ impl<'a> RustService<'a> {
         }
         if service.messaging {
             runtime_features.push("events");
+        }
+        let has_api = !service.entities.is_empty() || !service.operations.is_empty();
+        let access = (authorised && has_api).then(|| AccessTables::new(service));
+        let owners: Vec<Option<OwnerView>> = (service.entities.iter().enumerate())
+            .map(|(i, entity)| {
+                let owner = service.access.as_ref()?.entities[i].owner.as_ref()?;
+                let field = entity.fields.iter().find(|f| f.name == owner.field)?;
+                let uuid = matches!(field.ty.base, BaseType::Scalar { scalar: Scalar::Uuid });
+                let grants: Vec<String> = owner.any_owner.iter().map(grant_expression).collect();
+                let exempt: Vec<String> = (owner.any_owner.iter())
+                    .map(|grant| match grant {
+                        Grant::Role(role) => format!("role `{role}`"),
+                        Grant::Scope(scope) => format!("scope `{scope}`"),
+                    })
+                    .collect();
+                Some(OwnerView {
+                    field: owner.field.clone(),
+                    any_owner: format!("&[{}]", grants.join(", ")),
+                    as_subject: if uuid { ".to_string()" } else { "" },
+                    exempt: exempt.join(" or "),
+                })
+            })
+            .collect();
+        if access.is_some() {
+            runtime_features.push("auth");
         }
         let operation_messages = service.operations.iter().flat_map(crate::model::Operation::messages);
         let holders = service
@@ -426,6 +625,9 @@ impl<'a> RustService<'a> {
             enums,
             model_imports,
             grpc_codec: grpc_codec(service),
+            access,
+            owners_grant: owners.iter().flatten().any(|owner| owner.any_owner != "&[]"),
+            owners,
         }
     }
 }

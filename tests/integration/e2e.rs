@@ -77,6 +77,7 @@ fn ecommerce_system_works_end_to_end_through_the_gateway() {
         "/api/products",
         json!({"sku": "SKU-1", "name": "Widget", "description": null, "price_cents": 1250, "tags": []}),
     );
+    customers_reach_only_their_own_orders(&token, &http, &product);
     let first = place_order(&http, &user, &product, 2);
     assert_eq!(
         first.total_cents, 2500,
@@ -91,6 +92,7 @@ fn ecommerce_system_works_end_to_end_through_the_gateway() {
     assert_eq!(status, 404, "payments has no route, so the gateway must not reach it");
     let (status, _) = http.send("GET", &format!("{PAYMENTS_DIRECT}/payments"), None);
     assert_eq!(status, 200);
+    services_prove_their_callers_themselves(&anonymous, &customer);
 
     // payments is down: the order is still accepted, and is paid once payments is back,
     // with exactly one payment.
@@ -195,6 +197,62 @@ fn cancelling_goes_through_the_operation(http: &Http, user: &Value, paid: &Order
     );
     let (status, placed) = http.send("POST", &format!("{GATEWAY}/api/orders/{draft_id}/place"), None);
     assert_eq!(status, 409, "a cancelled order is not placed: {placed}");
+}
+
+/// Issue 13: a service reached without the gateway proves its caller all the same: it verifies
+/// the token itself, so a request without one is refused there too, and a valid one works.
+fn services_prove_their_callers_themselves(anonymous: &Http, customer: &Http) {
+    let (status, _) = anonymous.send("GET", &format!("{PAYMENTS_DIRECT}/payments"), None);
+    assert_eq!(status, 401, "payments called directly without a token");
+    let (status, _) = anonymous.send("GET", "http://127.0.0.1:8083/api/orders", None);
+    assert_eq!(status, 401, "orders called directly without a token");
+    let (status, body) = customer.send("GET", "http://127.0.0.1:8083/api/orders", None);
+    assert_eq!(status, 200, "the same token works directly: {body}");
+}
+
+/// Issue 13: an order belongs to its customer (`owner = "customer_id"`). A customer orders for
+/// themself (no admin needed: orders passes their token to products, whose catalogue is
+/// public), reads the order and its lines, and cannot order for someone else; another customer
+/// finds neither the order nor its lines (404) and lists none of them; an admin reaches both.
+fn customers_reach_only_their_own_orders(token: &dyn Fn(&[&str]) -> String, admin: &Http, product: &Value) {
+    let ada_id = "0190a6c4-0000-7000-8000-00000000ada0";
+    let ada = Http::with_token(&token(&["--sub", ada_id]));
+    let eve = Http::with_token(&token(&["--sub", "0190a6c4-0000-7000-8000-000000000e7e"]));
+    let order = ada.create("/api/orders", json!({"customer_id": ada_id, "note": null}));
+    let line = ada.create("/api/orders/order-lines", line_body(&order, product, 1));
+    let (order_url, line_url) = (
+        format!("{GATEWAY}/api/orders/{}", order["id"].as_str().expect("order id")),
+        format!(
+            "{GATEWAY}/api/orders/order-lines/{}",
+            line["id"].as_str().expect("line id")
+        ),
+    );
+    let (status, body) = ada.send("GET", &format!("{order_url}/lines"), None);
+    assert_eq!(
+        (status, &body["items"]),
+        (200, &json!([line])),
+        "ada reads her order's lines"
+    );
+    let someone_else = json!({"customer_id": "0190a6c4-0000-7000-8000-000000000e7e", "note": null});
+    let (status, body) = ada.send("POST", &format!("{GATEWAY}/api/orders"), Some(someone_else));
+    assert_eq!(status, 403, "ada orders for eve: {body}");
+
+    for url in [&order_url, &line_url, &format!("{order_url}/lines")] {
+        let (status, body) = eve.send("GET", url, None);
+        assert_eq!(status, 404, "eve reads {url}: {body}");
+        let (status, body) = admin.send("GET", url, None);
+        assert_eq!(status, 200, "an admin reads {url}: {body}");
+    }
+    let (status, body) = eve.send("GET", &format!("{GATEWAY}/api/orders"), None);
+    assert_eq!(
+        (status, &body["items"]),
+        (200, &json!([])),
+        "eve lists none of ada's orders"
+    );
+    let (status, body) = eve.send("GET", &format!("{GATEWAY}/api/orders/order-lines"), None);
+    assert_eq!(status, 422, "eve lists lines without naming one of her orders: {body}");
+    let (status, body) = eve.send("POST", &format!("{order_url}/place"), None);
+    assert_eq!(status, 404, "eve places ada's order: {body}");
 }
 
 /// A new order: the client names the customer; the state, total and time placed are the

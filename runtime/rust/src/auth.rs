@@ -129,6 +129,7 @@ impl Caller {
                 Err(AppError::Unauthenticated("this needs a bearer token (`Authorization: Bearer …`)".to_owned()))
             }
             Policy::Authenticated | Policy::Internal => Ok(()),
+            Policy::AnyOf([]) => Err(AppError::Forbidden("no policy opens this route to anyone".to_owned())),
             Policy::AnyOf(grants) if self.holds_any(grants) => Ok(()),
             Policy::AnyOf(grants) => Err(AppError::Forbidden(format!(
                 "the token grants none of {}",
@@ -164,6 +165,20 @@ impl Ownership {
             None => Self::Any,
             Some(caller) if caller.holds_any(any_owner) => Self::Any,
             Some(caller) => caller.subject().map_or(Self::Nothing, |subject| Self::Subject(subject.to_owned())),
+        }
+    }
+
+    /// The owner a list is narrowed to, given the one its filter `asked` for: `Some(asked)`
+    /// unchanged when every record is visible; `Some(Some(subject))` when only the caller's
+    /// are (and it asked for none or the same); `None` when none is visible.
+    pub fn narrow<T: std::str::FromStr + PartialEq>(&self, asked: Option<T>) -> Option<Option<T>> {
+        match self {
+            Self::Any => Some(asked),
+            Self::Subject(subject) => {
+                let own = subject.parse::<T>().ok()?;
+                asked.is_none_or(|asked| asked == own).then_some(Some(own))
+            }
+            Self::Nothing => None,
         }
     }
 
@@ -422,20 +437,22 @@ impl Authenticate {
         Self { verifier, access }
     }
 
-    /// The policy of a request, or `None` for a gRPC path outside the table. A REST route
-    /// outside the table gets a policy nobody meets.
+    /// The policy of a request: `None` (nothing to check) for a gRPC path outside the table or
+    /// a method its REST route does not serve; a policy nobody meets for a REST route outside
+    /// the table.
     fn policy<B>(&self, request: &Request<B>) -> Option<Policy> {
         const NOBODY: Policy = Policy::AnyOf(&[]);
         match self.access {
             Access::Rest(table) => {
                 let method = if request.method() == Method::HEAD { &Method::GET } else { request.method() };
                 let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
-                Some(
-                    table
-                        .iter()
-                        .find(|(m, path, _)| m == method && Some(*path) == route)
-                        .map_or(NOBODY, |(_, _, policy)| *policy),
-                )
+                let mut served = table.iter().filter(|(_, path, _)| Some(*path) == route).peekable();
+                // A route the table does not name is closed; a method the route does not serve
+                // goes on to the router, which answers 405.
+                if served.peek().is_none() {
+                    return Some(NOBODY);
+                }
+                served.find(|(m, _, _)| m == method).map(|(_, _, policy)| *policy)
             }
             Access::Grpc(table) => {
                 let path = request.uri().path();
@@ -589,6 +606,12 @@ mod tests {
         let admin = verifier().verify(&tokens::token(&ISSUER, "alice", &["admin"], &[])).unwrap();
         assert_eq!(admin.scope(async { Ownership::current(ADMIN) }).await, Ownership::Any);
         assert_eq!(Caller::anonymous().scope(async { Ownership::current(ADMIN) }).await, Ownership::Nothing);
+        assert_eq!(seen.narrow::<String>(None), Some(Some("bob".to_owned())), "a list shows bob his own");
+        assert_eq!(seen.narrow(Some("bob".to_owned())), Some(Some("bob".to_owned())));
+        assert_eq!(seen.narrow(Some("alice".to_owned())), None, "asking for alice's shows nothing");
+        assert_eq!(seen.narrow::<uuid::Uuid>(None), None, "a subject that is not a UUID owns no UUID-keyed record");
+        assert_eq!(Ownership::Any.narrow(Some(7)), Some(Some(7)));
+        assert_eq!(Ownership::Nothing.narrow::<u8>(None), None);
     }
 
     #[tokio::test]
@@ -625,6 +648,7 @@ mod tests {
         assert_eq!(call(Method::HEAD, "/mine", bob()).await.0, 200, "HEAD goes as GET");
         assert_eq!(call(Method::DELETE, "/mine", bob()).await.0, 403);
         assert_eq!(call(Method::GET, "/unlisted", bob()).await.0, 403, "a route without a policy is closed");
+        assert_eq!(call(Method::PUT, "/mine", bob()).await.0, 405, "a method the route does not serve");
         let expired = Some(tokens::expired(&ISSUER, "bob"));
         assert_eq!(call(Method::GET, "/open", expired).await.0, 401);
         let forged = Some("not.a.token".to_owned());

@@ -62,6 +62,13 @@ impl From<CallError> for AppError {
             Code::FailedPrecondition | Code::AlreadyExists | Code::Aborted => {
                 AppError::Conflict(format!("{} refused the request: {message}", error.service))
             }
+            // The caller's token travels with the call: the callee's policy refused that caller.
+            Code::PermissionDenied => {
+                AppError::Forbidden(format!("{} does not let this caller do that: {message}", error.service))
+            }
+            Code::Unauthenticated => {
+                AppError::Unauthenticated(format!("{} needs a caller with a valid token: {message}", error.service))
+            }
             _ => AppError::internal(error),
         }
     }
@@ -278,6 +285,11 @@ mod tests {
         assert!(matches!(refused(Code::NotFound), AppError::NotFound(_)));
         assert!(matches!(refused(Code::InvalidArgument), AppError::Invalid(_)));
         assert!(matches!(refused(Code::FailedPrecondition), AppError::Conflict(_)));
+        assert!(
+            matches!(refused(Code::PermissionDenied), AppError::Forbidden(_)),
+            "the callee's policy refused the caller"
+        );
+        assert!(matches!(refused(Code::Unauthenticated), AppError::Unauthenticated(_)));
         assert!(matches!(refused(Code::DataLoss), AppError::Internal(_)));
     }
 }

@@ -58,6 +58,95 @@ pub(super) fn access(manifest: &Manifest, out: &mut Diagnostics) {
         );
         let entity = (Code::E020, "entity", "name an entity of this service");
         unknown_names(access.get_ref().entities.keys(), &entities, entity, service_name, out);
+        for (entity, rules) in &access.get_ref().entities {
+            let declared = service
+                .entities
+                .iter()
+                .find(|(name, _)| name.get_ref() == entity.get_ref());
+            if let Some((_, fields)) = declared {
+                owner(entity.get_ref(), rules, fields, out);
+            }
+        }
+    }
+}
+
+/// An owner rule names a `uuid` or `string` field of the entity that holds one value; those
+/// its `any_owner` admits are roles and scopes.
+fn owner(
+    entity: &str,
+    rules: &crate::manifest::schema::EntityAccessSpec,
+    fields: &indexmap::IndexMap<Spanned<String>, Spanned<crate::manifest::schema::FieldSpec>>,
+    out: &mut Diagnostics,
+) {
+    use crate::manifest::schema::FieldSpec;
+    use crate::model::types::{BaseType, Scalar};
+    if let (Some(any_owner), None) = (&rules.any_owner, &rules.owner) {
+        out.push(
+            Diagnostic::error(Code::E031, format!("`any_owner` of `{entity}` without an `owner`"))
+                .at(any_owner.span(), "exempts callers from a rule that is not there")
+                .help(
+                    "name the field that holds each record's owner (`owner = \"customer_id\"`), or remove `any_owner`",
+                ),
+        );
+    }
+    if let Some(any_owner) = &rules.any_owner {
+        match Access::parse(any_owner.get_ref()) {
+            Ok(Access::AnyOf(_)) => {}
+            Ok(other) => out.push(
+                Diagnostic::error(Code::E031, format!("`any_owner` cannot be `{other}`"))
+                    .at(any_owner.span(), "not a role or scope")
+                    .help("name the roles or scopes that act on every record (`any_owner = \"role:admin\"`)"),
+            ),
+            Err(_) => check(any_owner, out),
+        }
+    }
+    let Some(field) = &rules.owner else { return };
+    let Some((_, spec)) = fields.iter().find(|(name, _)| name.get_ref() == field.get_ref()) else {
+        let names = fields.keys().map(|name| name.get_ref().as_str());
+        let help = match did_you_mean(field.get_ref(), names) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => format!("name a `uuid` or `string` field of `{entity}` that holds its owner's subject"),
+        };
+        out.push(
+            Diagnostic::error(Code::E031, format!("`owner` names unknown field `{}`", field.get_ref()))
+                .at(field.span(), format!("not a field of `{entity}`"))
+                .help(help),
+        );
+        return;
+    };
+    let fits = crate::model::types::parse(FieldSpec::type_written(spec).get_ref()).is_ok_and(|ty| {
+        !ty.list
+            && !ty.optional
+            && matches!(
+                ty.base,
+                BaseType::Scalar {
+                    scalar: Scalar::Uuid | Scalar::String
+                }
+            )
+    });
+    if fits && !spec.get_ref().table().is_some_and(|table| table.filter) {
+        out.push(
+            Diagnostic::error(Code::E031, format!("owner field `{}` is not a filter", field.get_ref()))
+                .at(
+                    field.span(),
+                    "lists are narrowed to the caller's records through this filter",
+                )
+                .help(format!(
+                    "write the field as `{} = {{ type = \"{}\", filter = true }}`",
+                    field.get_ref(),
+                    FieldSpec::type_written(spec).get_ref()
+                )),
+        );
+    }
+    if !fits {
+        out.push(
+            Diagnostic::error(
+                Code::E031,
+                format!("owner field `{}` is not a `uuid` or `string`", field.get_ref()),
+            )
+            .at(field.span(), "cannot hold a token's subject")
+            .help("make the owner field a required `uuid` or `string` (tokens name their subject in `sub`)"),
+        );
     }
 }
 
