@@ -61,7 +61,7 @@ impl Database {
         }
     }
 
-    fn postgres(url: &str) -> Self {
+    pub(crate) fn postgres(url: &str) -> Self {
         let client = [
             "psql",
             "-X",
