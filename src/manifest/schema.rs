@@ -444,10 +444,11 @@ pub(crate) struct ServiceSpec {
     pub subscribes: Vec<Spanned<String>>,
     /// Entities this service owns and stores, keyed by `PascalCase` name. Each maps field
     /// names to types (see the manifest reference), or to a table with the type and how
-    /// stored rows reach it (`{ type = "int32", default = 0 }`).
+    /// stored rows reach it (`{ type = "int32", default = 0 }`); `renamed_from` names the
+    /// entity's previous name.
     #[serde(default)]
     #[schemars(schema_with = "entities_schema")]
-    pub entities: IndexMap<Spanned<String>, IndexMap<Spanned<String>, Spanned<FieldSpec>>>,
+    pub entities: IndexMap<Spanned<String>, EntitySpec>,
     /// Event payloads this service defines, keyed by `PascalCase` name, with the same field
     /// types as entities.
     #[serde(default)]
@@ -629,15 +630,84 @@ fn services_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schem
 }
 
 /// `entities`: `PascalCase` names (keys the user chooses), each mapping `snake_case` field
-/// names to a field type or a [`FieldTable`]. The table comes first: the manifest checker
-/// reads a table against the first branch that is not `null`.
+/// names to a field type or a [`FieldTable`], besides the entity's own settings (see
+/// [`EntitySpec`]). The table comes first: the manifest checker reads a table against
+/// the first branch that is not `null`.
 fn entities_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    types_by_name(&serde_json::json!({
+    let field = serde_json::json!({
         "anyOf": [
             generator.subschema_for::<FieldTable>(),
             { "type": "string", "pattern": FIELD_TYPE },
         ],
-    }))
+    });
+    schemars::json_schema!({
+        "type": "object",
+        "propertyNames": { "pattern": PASCAL_NAME, "maxLength": 60 },
+        "additionalProperties": {
+            "type": "object",
+            "properties": {
+                "renamed_from": {
+                    "description": "The entity's previous name: its table is renamed (`ALTER TABLE … RENAME TO …`), keeping its rows, instead of a new table being created and the old one retired.",
+                    "type": "string",
+                    "pattern": PASCAL_NAME,
+                },
+            },
+            "propertyNames": { "pattern": SNAKE_NAME, "maxLength": 60 },
+            "additionalProperties": field,
+        },
+    })
+}
+
+/// `[services.<name>.entities.<Entity>]`: the entity's fields, in the order written, and its
+/// settings, whose keys (`renamed_from`) no field may take.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EntitySpec {
+    /// The entity's previous name: its table is renamed, keeping its rows, instead of a new
+    /// table being created and the old one retired.
+    pub renamed_from: Option<Spanned<String>>,
+    pub fields: IndexMap<Spanned<String>, Spanned<FieldSpec>>,
+}
+
+impl Serialize for EntitySpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(Some(self.fields.len() + usize::from(self.renamed_from.is_some())))?;
+        if let Some(old) = &self.renamed_from {
+            map.serialize_entry("renamed_from", old)?;
+        }
+        for (name, field) in &self.fields {
+            map.serialize_entry(name, field)?;
+        }
+        map.end()
+    }
+}
+
+/// The settings are read by key; every other key is a field.
+impl<'de> Deserialize<'de> for EntitySpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = EntitySpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table of fields")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<EntitySpec, A::Error> {
+                let mut entity = EntitySpec::default();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    if key.get_ref() == "renamed_from" {
+                        entity.renamed_from = Some(map.next_value()?);
+                    } else {
+                        let field = map.next_value()?;
+                        entity.fields.insert(key, field);
+                    }
+                }
+                Ok(entity)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 /// `operations`: `snake_case` names (keys the user chooses), each mapping to an operation.

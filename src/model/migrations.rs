@@ -83,6 +83,12 @@ pub enum Op {
         from: String,
         to: String,
     },
+    /// An entity renamed (`renamed_from` on the entity): its table, with its rows, columns and
+    /// `version`s; the indexes named after the old table are made again under the new name.
+    RenameTable {
+        from: String,
+        to: String,
+    },
     /// Stored rows holding a removed enum value take another one; `list` for an enum list
     /// (a JSON array in one column).
     ReplaceValue {
@@ -185,6 +191,9 @@ fn op_sql(op: &Op) -> String {
         }
         Op::RenameColumn { table, from, to } => {
             let _ = write!(out, "ALTER TABLE \"{table}\" RENAME COLUMN \"{from}\" TO \"{to}\";");
+        }
+        Op::RenameTable { from, to } => {
+            let _ = write!(out, "ALTER TABLE \"{from}\" RENAME TO \"{to}\";");
         }
         Op::ReplaceValue {
             table,
@@ -289,6 +298,19 @@ impl Wanted {
             type_span: 0..0,
         }
     }
+}
+
+/// An entity's table the manifest declares renamed (`renamed_from` on the entity).
+#[derive(Debug, Clone)]
+pub(crate) struct TableRename {
+    /// `customers` → `clients`.
+    pub from: String,
+    pub to: String,
+    /// The entity (`Client`) and its previous name (`Customer`), for messages.
+    pub entity: String,
+    pub old_entity: String,
+    /// Where the manifest writes the previous name.
+    pub span: Range<usize>,
 }
 
 /// An explicit request to drop a retired table or column: `orders.order_notes` or
@@ -501,6 +523,109 @@ impl History {
         Ok(next)
     }
 
+    /// [`History::advance`], first renaming the tables `renames` declares, all in one
+    /// migration: the table keeps its rows, columns (retired ones too) and versions, and the
+    /// indexes named after the old table are made again under the new name, so that every
+    /// index is named after its table on PostgreSQL and SQLite alike and later migrations find
+    /// it by that name. A rename already made (the table has the new name) does nothing.
+    ///
+    /// # Errors
+    /// As [`History::advance`]; [`Error::Schema`] for a rename from a table the history does not
+    /// have, or onto one it has.
+    pub(crate) fn advance_renaming(
+        &self,
+        service: &str,
+        renames: &[TableRename],
+        wanted: &[(String, Vec<Wanted>)],
+        versioned: &BTreeSet<String>,
+        indexes: &[Index],
+        drops: &[&DropRequest],
+    ) -> Result<History, Error> {
+        let mut base = self.clone();
+        let mut ops = Vec::new();
+        let mut problems = Diagnostics::default();
+        for rename in renames.iter().filter(|r| r.from != r.to) {
+            base.rename_table(service, rename, &mut ops, &mut problems);
+        }
+        if problems.has_errors() {
+            return Err(Error::Schema(problems));
+        }
+        if ops.is_empty() {
+            return self.advance(service, wanted, versioned, indexes, drops);
+        }
+        // The renames as a migration of their own first, so that `advance` sees the indexes
+        // under their tables' new names; then one migration with everything.
+        let version = self.applied.last().map_or(1, |m| m.version + 1);
+        base.applied.push(Migration {
+            version,
+            name: String::new(),
+            ops,
+        });
+        let mut next = base.advance(service, wanted, versioned, indexes, drops)?;
+        if next.applied.len() > base.applied.len()
+            && let Some(rest) = next.applied.pop()
+            && let Some(migration) = next.applied.last_mut()
+        {
+            migration.ops.extend(rest.ops);
+        }
+        if let Some(migration) = next.applied.last_mut() {
+            migration.name = rename_migration_name(&migration.ops);
+        }
+        Ok(next)
+    }
+
+    /// Moves what the history knows of `rename.from` to `rename.to`, pushing the operations.
+    fn rename_table(&mut self, service: &str, rename: &TableRename, ops: &mut Vec<Op>, problems: &mut Diagnostics) {
+        let TableRename { from, to, .. } = rename;
+        let problem = |message: String, help: String| {
+            Diagnostic::error(Code::E029, message)
+                .at(rename.span.clone(), "declared a rename")
+                .help(help)
+        };
+        match (self.tables.contains_key(from), self.tables.contains_key(to)) {
+            // Renamed by an earlier generation: `renamed_from` may stay in the manifest.
+            (false, true) => {}
+            (false, false) => problems.push(problem(
+                format!(
+                    "`{}` is renamed from `{}`, but `{service}` has no table `{from}`",
+                    rename.entity, rename.old_entity
+                ),
+                "remove `renamed_from` to create a new table, or write the name the entity had before (see the tables in fleet.lock)".to_owned(),
+            )),
+            (true, true) => problems.push(problem(
+                format!("`{}` is renamed from `{}`, but table `{to}` is already there", rename.entity, rename.old_entity),
+                if self.retired_tables.contains(to) {
+                    format!("`{to}` is retired with the rows of an entity removed earlier: drop it first (`fleetwright generate --drop {service}.{to}`), or give the entity another name")
+                } else {
+                    format!("remove `renamed_from`: `{from}` stays retired with its rows")
+                },
+            )),
+            (true, false) => {
+                if let Some(columns) = self.tables.remove(from) {
+                    self.tables.insert(to.clone(), columns);
+                }
+                self.retired_tables.retain(|t| t != from);
+                if self.versioned.remove(from) {
+                    self.versioned.insert(to.clone());
+                }
+                ops.push(Op::RenameTable {
+                    from: from.clone(),
+                    to: to.clone(),
+                });
+                // Unique indexes are named after their table: `advance` makes the ones still
+                // wanted again under the new name (plain indexes follow the table through
+                // `indexes`, and go the same way).
+                let prefix = format!("{from}.");
+                let moved: Vec<String> = self.unique.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
+                for key in moved {
+                    if let Some(index) = self.unique.remove(&key) {
+                        ops.push(Op::DropUnique { index });
+                    }
+                }
+            }
+        }
+    }
+
     /// The unique indexes after this generation, pushing the operations that get there: one
     /// for each column the manifest marks `unique`, none on a retired column; a retired
     /// table keeps its indexes (nothing writes to it).
@@ -554,6 +679,13 @@ impl History {
                 Op::CreateIndex { table, name, .. } => names.push((table, name)),
                 Op::DropUnique { index } => names.retain(|(_, n)| n != index),
                 Op::DropTable { table } => names.retain(|(t, _)| t != table),
+                Op::RenameTable { from, to } => {
+                    for (t, _) in &mut names {
+                        if t == from {
+                            *t = to;
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -729,6 +861,31 @@ fn replace_removed_values(table: &str, old: &Column, want: &Wanted, ops: &mut Ve
     }
 }
 
+/// The name of a migration that renames a table: after the rename when that is all it does
+/// (with the columns renamed and the indexes made again on that table), else a general one.
+fn rename_migration_name(ops: &[Op]) -> String {
+    let renamed: Vec<(&String, &String)> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::RenameTable { from, to } => Some((from, to)),
+            _ => None,
+        })
+        .collect();
+    let [(from, to)] = renamed.as_slice() else {
+        return "update_schema".to_owned();
+    };
+    let on_it = ops.iter().all(|op| match op {
+        Op::RenameTable { .. } | Op::DropUnique { .. } => true,
+        Op::RenameColumn { table, .. } | Op::AddUnique { table, .. } | Op::CreateIndex { table, .. } => table == *to,
+        _ => false,
+    });
+    if on_it {
+        format!("rename_{from}_to_{to}")
+    } else {
+        "update_schema".to_owned()
+    }
+}
+
 /// Drops one retired table or column, as asked.
 fn drop_retired(
     service: &str,
@@ -826,11 +983,38 @@ impl History {
                     | Op::DropUnique { .. }
                     | Op::AddColumn { .. }
                     | Op::RenameColumn { .. }
+                    | Op::RenameTable { .. }
                     | Op::ReplaceValue { .. }
                     | Op::CreateIndex { .. } => continue,
                 };
                 out.push(format!(
                     "migration {} drops {what} when it is applied",
+                    migration.file_name()
+                ));
+            }
+        }
+        out
+    }
+}
+
+impl History {
+    /// What the migrations after version `since` rename, one sentence per table or column,
+    /// saying that the data stays and what a release still running the old build meets.
+    pub(crate) fn renames_after(&self, since: u32) -> Vec<String> {
+        let mut out = Vec::new();
+        for migration in self.applied.iter().filter(|m| m.version > since) {
+            for op in &migration.ops {
+                let what = match op {
+                    Op::RenameTable { from, to } => format!(
+                        "renames table `{from}` to `{to}`, keeping its rows, columns and versions (its indexes are made again under the new name)"
+                    ),
+                    Op::RenameColumn { table, from, to } => {
+                        format!("renames column `{table}.{from}` to `{to}`, keeping its data")
+                    }
+                    _ => continue,
+                };
+                out.push(format!(
+                    "migration {} {what}; a release still running the old build fails on the old name until the rollout replaces it",
                     migration.file_name()
                 ));
             }
@@ -1019,6 +1203,143 @@ mod tests {
             ),
             ["E029"]
         );
+    }
+
+    fn customers_to_clients() -> TableRename {
+        TableRename {
+            from: "customers".into(),
+            to: "clients".into(),
+            entity: "Client".into(),
+            old_entity: "Customer".into(),
+            span: 0..0,
+        }
+    }
+
+    /// `customers` (or `clients`): `email` unique, `tier` filtered, `level` (or `rank`), every
+    /// table versioned.
+    type Customers = (Vec<(String, Vec<Wanted>)>, BTreeSet<String>, Vec<Index>);
+
+    fn customers(table: &str, level: &str) -> Customers {
+        let mut wanted = plain(&[(
+            table.into(),
+            vec![col("email", "string"), col("tier", "string"), col(level, "int32")],
+        )]);
+        wanted[0].1[0].unique = true;
+        if level != "level" {
+            wanted[0].1[2].renamed_from = Some("level".into());
+        }
+        let index = Index {
+            table: table.into(),
+            name: filter_index_name(table, "tier"),
+            columns: vec!["tier".into()],
+            where_null: None,
+        };
+        (wanted, [table.to_owned()].into(), vec![index])
+    }
+
+    #[test]
+    fn a_declared_table_rename_keeps_the_table_and_names_its_indexes_after_it() {
+        let (wanted, versioned, indexes) = customers("customers", "level");
+        let v1 = History::default()
+            .advance("o", &wanted, &versioned, &indexes, &[])
+            .unwrap();
+        // Renamed, with a column renamed in the same step: one migration, nothing dropped
+        // but the indexes named after the old table, made again under the new name.
+        let (wanted, versioned, indexes) = customers("clients", "rank");
+        let rename = [customers_to_clients()];
+        let v2 = v1
+            .advance_renaming("o", &rename, &wanted, &versioned, &indexes, &[])
+            .unwrap();
+        assert_eq!(v2.applied.len(), 2);
+        assert_eq!(v2.applied[1].file_name(), "0002_rename_customers_to_clients.sql");
+        assert_eq!(
+            v2.applied[1].sql(),
+            "ALTER TABLE \"customers\" RENAME TO \"clients\";\n\
+             DROP INDEX \"customers_email_key\";\n\
+             ALTER TABLE \"clients\" RENAME COLUMN \"level\" TO \"rank\";\n\
+             CREATE UNIQUE INDEX \"clients_email_key\" ON \"clients\" (\"email\");\n\
+             DROP INDEX \"customers_tier_idx\";\n\
+             CREATE INDEX \"clients_tier_idx\" ON \"clients\" (\"tier\");\n"
+        );
+        // The lock's state of the table moved with it: columns, version, unique index.
+        assert_eq!(v2.tables.keys().collect::<Vec<_>>(), ["clients"]);
+        assert_eq!(v2.tables["clients"][2], col("rank", "int32"));
+        assert_eq!(v2.versioned, BTreeSet::from(["clients".to_owned()]));
+        assert_eq!(
+            v2.unique,
+            BTreeMap::from([("clients.email".to_owned(), "clients_email_key".to_owned())])
+        );
+        assert!(v2.retired("o").is_empty());
+        assert!(v2.renames_after(1)[0].contains("renames table `customers` to `clients`"));
+        // Read back from the files (a lost lock), the migrations lead to the same state.
+        let none = |_: &str, _: &str| None;
+        let read = v2
+            .applied
+            .iter()
+            .map(|m| crate::model::recover::parse_migration(&m.file_name(), &m.sql(), &none).unwrap())
+            .collect();
+        let replayed = crate::model::recover::replay(History::default(), read);
+        assert_eq!(replayed.applied, v2.applied);
+        assert_eq!(
+            (&replayed.tables, &replayed.versioned, &replayed.unique),
+            (&v2.tables, &v2.versioned, &v2.unique)
+        );
+        // Generating again with `renamed_from` still written changes nothing.
+        assert_eq!(
+            v2.advance_renaming("o", &rename, &wanted, &versioned, &indexes, &[])
+                .unwrap(),
+            v2
+        );
+        // A later change finds the indexes under the new name.
+        let (mut plainer, versioned, _) = customers("clients", "rank");
+        plainer[0].1[0].unique = false;
+        let v3 = v2.advance("o", &plainer, &versioned, &[], &[]).unwrap();
+        assert_eq!(
+            v3.applied[2].sql(),
+            "DROP INDEX \"clients_email_key\";\nDROP INDEX \"clients_tier_idx\";\n"
+        );
+        // Retired columns travel too, still retired.
+        let (mut fewer, versioned, indexes) = customers("clients", "rank");
+        fewer[0].1.truncate(2);
+        let retiring = v1
+            .advance_renaming("o", &rename, &fewer, &versioned, &indexes, &[])
+            .unwrap();
+        assert!(retiring.tables["clients"][2].retired);
+        assert_eq!(
+            retiring.retired_fills("clients"),
+            [("level".to_owned(), "0".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_table_rename_from_nothing_or_onto_a_table_is_refused() {
+        let (wanted, versioned, indexes) = customers("customers", "level");
+        let v1 = History::default()
+            .advance("o", &wanted, &versioned, &indexes, &[])
+            .unwrap();
+        let (wanted, versioned, indexes) = customers("clients", "level");
+        let from_nothing = TableRename {
+            from: "people".into(),
+            ..customers_to_clients()
+        };
+        let error = v1
+            .advance_renaming("o", &[from_nothing], &wanted, &versioned, &indexes, &[])
+            .unwrap_err();
+        assert_eq!(codes(&error), ["E029"]);
+        assert!(error.to_string().contains("`o` has no table `people`"), "{error}");
+        // `clients` retired (its entity removed), then `Customer` renamed onto it.
+        let retired = History::default()
+            .advance_plain("o", &[("clients".into(), vec![col("email", "string")])])
+            .unwrap()
+            .advance_plain("o", &[("customers".into(), vec![col("email", "string")])])
+            .unwrap();
+        let error = retired
+            .advance_renaming("o", &[customers_to_clients()], &wanted, &versioned, &indexes, &[])
+            .unwrap_err();
+        assert_eq!(codes(&error), ["E029"]);
+        let Error::Schema(found) = &error else { unreachable!() };
+        let help = found.items[0].help.as_deref().unwrap_or_default();
+        assert!(help.contains("--drop o.clients"), "{help}");
     }
 
     #[test]

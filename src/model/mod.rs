@@ -281,6 +281,8 @@ pub struct Entity {
     /// (`/api/orders` for `Order`), else `<route>/<plural>` (`/api/orders/order-lines`).
     pub http_path: String,
     pub fields: Vec<Field>,
+    /// The entity's previous name, when the manifest declares a rename of its table.
+    pub renamed_from: Option<EntityRename>,
     /// Names of the fields lists filter by, in field order.
     pub filters: Vec<String>,
     /// The lists of this entity under each entity its `ref(…)` fields name
@@ -289,6 +291,16 @@ pub struct Entity {
     /// Columns of fields removed from the manifest, kept with their data, that inserts fill
     /// because they cannot be NULL (filled by `stabilize`).
     pub retired_fills: Vec<RetiredFill>,
+}
+
+/// An entity's previous name and the table it had (`renamed_from = "Customer"`: `customers`).
+#[derive(Debug, Clone, Serialize)]
+pub struct EntityRename {
+    pub name: String,
+    pub table: String,
+    /// Where the manifest writes the old name, for schema diagnostics.
+    #[serde(skip)]
+    pub span: std::ops::Range<usize>,
 }
 
 /// The records of an entity whose `ref(Parent)` field names one parent, listed under that

@@ -207,43 +207,7 @@ pub fn parse_migration(
                 versioned,
             });
         } else if let Some(rest) = line.strip_prefix("ALTER TABLE ") {
-            let (table, change) = rest.split_once(' ').ok_or("an ALTER TABLE names no change")?;
-            let table = unquote(table)?;
-            let change = change.strip_suffix(';').ok_or("an ALTER TABLE does not end with `;`")?;
-            if change.starts_with("ADD COLUMN \"version\" ") {
-                // `version` is no field name: it is always the concurrency column.
-                ops.push(Op::AddVersion { table });
-            } else if let Some(column) = change.strip_prefix("ADD COLUMN ") {
-                let (name, sql) = column.split_once(' ').ok_or("an added column has no type")?;
-                let name = unquote(name)?;
-                // The type's own default (older histories), else the manifest's.
-                let (spec, default) = match spec_for(&table, &name, sql, true, spec_of) {
-                    Ok(spec) => (spec, None),
-                    Err(why) => {
-                        let (sql, literal) = sql.rsplit_once(" DEFAULT ").ok_or(why)?;
-                        (spec_for(&table, &name, sql, false, spec_of)?, Some(literal.to_owned()))
-                    }
-                };
-                ops.push(Op::AddColumn {
-                    table,
-                    column: Column::new(name, spec),
-                    default,
-                });
-            } else if let Some(names) = change.strip_prefix("RENAME COLUMN ") {
-                let (from, to) = names.split_once(" TO ").ok_or("a RENAME COLUMN names no new name")?;
-                ops.push(Op::RenameColumn {
-                    table,
-                    from: unquote(from)?,
-                    to: unquote(to)?,
-                });
-            } else if let Some(column) = change.strip_prefix("DROP COLUMN ") {
-                ops.push(Op::DropColumn {
-                    table,
-                    column: unquote(column)?,
-                });
-            } else {
-                return Err(format!("`{line}` is not a change fleetwright makes"));
-            }
+            ops.push(altered_table(line, rest, spec_of)?);
         } else if let Some(rest) = line
             .strip_prefix("CREATE UNIQUE INDEX ")
             .and_then(|r| r.strip_suffix(");"))
@@ -272,6 +236,52 @@ pub fn parse_migration(
         Ok(migration)
     } else {
         Err("its SQL differs from what fleetwright writes (was it edited?)".to_owned())
+    }
+}
+
+/// The change an `ALTER TABLE` statement (`line`; `rest` after `ALTER TABLE `) makes.
+fn altered_table(line: &str, rest: &str, spec_of: &dyn Fn(&str, &str) -> Option<String>) -> Result<Op, String> {
+    let (table, change) = rest.split_once(' ').ok_or("an ALTER TABLE names no change")?;
+    let table = unquote(table)?;
+    let change = change.strip_suffix(';').ok_or("an ALTER TABLE does not end with `;`")?;
+    if change.starts_with("ADD COLUMN \"version\" ") {
+        // `version` is no field name: it is always the concurrency column.
+        Ok(Op::AddVersion { table })
+    } else if let Some(column) = change.strip_prefix("ADD COLUMN ") {
+        let (name, sql) = column.split_once(' ').ok_or("an added column has no type")?;
+        let name = unquote(name)?;
+        // The type's own default (older histories), else the manifest's.
+        let (spec, default) = match spec_for(&table, &name, sql, true, spec_of) {
+            Ok(spec) => (spec, None),
+            Err(why) => {
+                let (sql, literal) = sql.rsplit_once(" DEFAULT ").ok_or(why)?;
+                (spec_for(&table, &name, sql, false, spec_of)?, Some(literal.to_owned()))
+            }
+        };
+        Ok(Op::AddColumn {
+            table,
+            column: Column::new(name, spec),
+            default,
+        })
+    } else if let Some(to) = change.strip_prefix("RENAME TO ") {
+        Ok(Op::RenameTable {
+            from: table,
+            to: unquote(to)?,
+        })
+    } else if let Some(names) = change.strip_prefix("RENAME COLUMN ") {
+        let (from, to) = names.split_once(" TO ").ok_or("a RENAME COLUMN names no new name")?;
+        Ok(Op::RenameColumn {
+            table,
+            from: unquote(from)?,
+            to: unquote(to)?,
+        })
+    } else if let Some(column) = change.strip_prefix("DROP COLUMN ") {
+        Ok(Op::DropColumn {
+            table,
+            column: unquote(column)?,
+        })
+    } else {
+        Err(format!("`{line}` is not a change fleetwright makes"))
     }
 }
 
@@ -428,6 +438,22 @@ pub fn replay(mut start: History, migrations: Vec<Migration>) -> History {
                         column.name.clone_from(to);
                     }
                 }
+                Op::RenameTable { from, to } => {
+                    if let Some(columns) = start.tables.remove(from) {
+                        start.tables.insert(to.clone(), columns);
+                    }
+                    if start.versioned.remove(from) {
+                        start.versioned.insert(to.clone());
+                    }
+                    let prefix = format!("{from}.");
+                    start.unique = std::mem::take(&mut start.unique)
+                        .into_iter()
+                        .map(|(key, index)| match key.strip_prefix(&prefix) {
+                            Some(column) => (format!("{to}.{column}"), index),
+                            None => (key, index),
+                        })
+                        .collect();
+                }
                 Op::ReplaceValue { .. } | Op::CreateIndex { .. } => {}
                 Op::DropColumn { table, column } => {
                     if let Some(columns) = start.tables.get_mut(table) {
@@ -451,7 +477,14 @@ pub fn replay(mut start: History, migrations: Vec<Migration>) -> History {
 /// The manifest's type of a column of a service's table, if the manifest still has it.
 #[must_use]
 pub fn manifest_type(workspace: &super::Workspace, service: &str, table: &str, column: &str) -> Option<String> {
-    super::stabilize::wanted_tables(workspace.service(service)?)
+    let service = workspace.service(service)?;
+    // A table the manifest renamed is read under its entity's name now.
+    let table = service
+        .entities
+        .iter()
+        .find(|e| e.renamed_from.as_ref().is_some_and(|r| r.table == table))
+        .map_or(table, |e| e.table.as_str());
+    super::stabilize::wanted_tables(service)
         .into_iter()
         .find(|(t, _)| t == table)?
         .1
@@ -465,18 +498,36 @@ pub fn manifest_type(workspace: &super::Workspace, service: &str, table: &str, c
 /// drops data without saying so.
 #[must_use]
 pub fn dropped_data(previous: &State, next: &State) -> Vec<String> {
-    next.migrations
-        .iter()
-        .flat_map(|(service, history)| {
-            let since = previous
-                .migrations
-                .get(service)
-                .and_then(|h| h.applied.last())
-                .map_or(0, |m| m.version);
-            history.drops_after(since).into_iter().map(move |drop| {
-                format!("`{service}`: {drop}; review it, and back up that data, before it is deployed")
-            })
-        })
+    new_migrations(previous, next, super::migrations::History::drops_after)
+        .map(|(service, drop)| format!("`{service}`: {drop}; review it, and back up that data, before it is deployed"))
+        .collect()
+}
+
+/// What `said(history, since)` says of the migrations each service's history in `next` has
+/// beyond the one in `previous`, with the service's name.
+fn new_migrations<'a>(
+    previous: &'a State,
+    next: &'a State,
+    said: fn(&super::migrations::History, u32) -> Vec<String>,
+) -> impl Iterator<Item = (&'a String, String)> {
+    next.migrations.iter().flat_map(move |(service, history)| {
+        let since = previous
+            .migrations
+            .get(service)
+            .and_then(|h| h.applied.last())
+            .map_or(0, |m| m.version);
+        said(history, since)
+            .into_iter()
+            .map(move |sentence| (service, sentence))
+    })
+}
+
+/// What the migrations that `next` adds to `previous` rename, one sentence each, so that a
+/// rename is never a surprise at deploy time.
+#[must_use]
+pub fn renamed_data(previous: &State, next: &State) -> Vec<String> {
+    new_migrations(previous, next, super::migrations::History::renames_after)
+        .map(|(service, rename)| format!("`{service}`: {rename}"))
         .collect()
 }
 

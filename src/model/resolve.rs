@@ -183,7 +183,7 @@ fn service(
     let entities = spec
         .entities
         .iter()
-        .map(|(entity, fields)| {
+        .map(|(entity, entity_spec)| {
             let entity = entity.get_ref();
             let snake = entity.to_snake_case();
             let plural_kebab = plural(&snake).to_kebab_case();
@@ -194,7 +194,12 @@ fn service(
                 system_numbers: super::SystemNumbers::default(),
                 reserved_numbers: Vec::new(),
                 reserved_names: Vec::new(),
-                fields: entity_fields(entity, fields)?,
+                fields: entity_fields(entity, &entity_spec.fields)?,
+                renamed_from: entity_spec.renamed_from.as_ref().map(|old| super::EntityRename {
+                    table: plural(&old.get_ref().to_snake_case()),
+                    name: old.get_ref().clone(),
+                    span: old.span(),
+                }),
                 filters: Vec::new(),
                 parent_lists: Vec::new(),
                 retired_fills: Vec::new(),

@@ -3,7 +3,7 @@
 //! `fleet.lock`; output: the workspace with numbers and migrations filled in, and the state to
 //! record next. Deterministic: the same manifest and state always give the same result.
 
-use super::migrations::{Column, DropRequest, Index, Wanted};
+use super::migrations::{Column, DropRequest, Index, TableRename, Wanted};
 use super::state::{Numbering, State};
 use super::{Field, MigrationFile, Service, SystemNumbers, Workspace};
 use crate::error::Error;
@@ -26,14 +26,25 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State, drops: &[DropReque
             names.extend(entity.fields.iter().map(|f| f.name.as_str()));
             names.extend(["created_at", "updated_at", "version"]);
             let key = format!("{package}.{}", entity.name);
-            let numbering = renumber(previous.messages.get(&key), &names);
+            // A renamed entity's message keeps the numbers of its old name (the wire carries
+            // numbers, not message names), unless the new name has numbers of its own.
+            let old = entity.renamed_from.as_ref().map(|r| format!("{package}.{}", r.name));
+            let known = previous
+                .messages
+                .get(&key)
+                .or_else(|| old.and_then(|old| previous.messages.get(&old)));
+            let numbering = renumber(known, &names);
             entity.system_numbers = SystemNumbers {
                 id: numbering.numbers["id"],
                 created_at: numbering.numbers["created_at"],
                 updated_at: numbering.numbers["updated_at"],
                 version: numbering.numbers["version"],
             };
-            apply_fields(&mut entity.fields, &numbering, &package, previous, &mut next);
+            let renamed = entity
+                .renamed_from
+                .as_ref()
+                .map(|r| (entity.name.as_str(), r.name.as_str()));
+            apply_fields(&mut entity.fields, &numbering, &package, renamed, previous, &mut next);
             entity.reserved_numbers = numbering.reserved_numbers.iter().copied().collect();
             entity.reserved_names = numbering.reserved_names.iter().cloned().collect();
             next.messages.insert(key, numbering);
@@ -53,8 +64,9 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State, drops: &[DropReque
                 .get(&service.name)
                 .cloned()
                 .unwrap_or_default()
-                .advance(
+                .advance_renaming(
                     &service.name,
+                    &table_renames(service),
                     &wanted,
                     &versioned_tables(service),
                     &wanted_indexes(service),
@@ -154,6 +166,24 @@ pub(crate) fn wanted_tables(service: &Service) -> Vec<(String, Vec<Wanted>)> {
                 .into_iter()
                 .map(|(table, columns)| (table, columns.into_iter().map(Wanted::plain).collect())),
         )
+        .collect()
+}
+
+/// The tables the manifest declares renamed, from their entities' `renamed_from`.
+fn table_renames(service: &Service) -> Vec<TableRename> {
+    service
+        .entities
+        .iter()
+        .filter_map(|e| {
+            let old = e.renamed_from.as_ref()?;
+            Some(TableRename {
+                from: old.table.clone(),
+                to: e.table.clone(),
+                entity: e.name.clone(),
+                old_entity: old.name.clone(),
+                span: old.span.clone(),
+            })
+        })
         .collect()
 }
 
@@ -266,7 +296,7 @@ fn number_message(
     let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
     let key = format!("{package}.{name}");
     let numbering = renumber(previous.messages.get(&key), &names);
-    apply_fields(fields, &numbering, package, previous, next);
+    apply_fields(fields, &numbering, package, None, previous, next);
     let reserved = (
         numbering.reserved_numbers.iter().copied().collect(),
         numbering.reserved_names.iter().cloned().collect(),
@@ -275,13 +305,26 @@ fn number_message(
     reserved
 }
 
-fn apply_fields(fields: &mut [Field], numbering: &Numbering, package: &str, previous: &State, next: &mut State) {
+/// Numbers `fields` and their enums; `renamed` is (owner, previous owner) of a renamed entity,
+/// whose enums keep the numbers they had under the previous owner's name.
+fn apply_fields(
+    fields: &mut [Field],
+    numbering: &Numbering,
+    package: &str,
+    renamed: Option<(&str, &str)>,
+    previous: &State,
+    next: &mut State,
+) {
     for field in fields {
         field.number = numbering.numbers[&field.name];
         if let Some(enum_name) = &field.map.enum_name {
             let key = format!("{package}.{enum_name}");
+            let old = renamed.and_then(|(owner, old_owner)| {
+                let rest = enum_name.strip_prefix(owner)?;
+                previous.enums.get(&format!("{package}.{old_owner}{rest}"))
+            });
             let names: Vec<&str> = field.enum_values.iter().map(|v| v.name.as_str()).collect();
-            let values = renumber(previous.enums.get(&key), &names);
+            let values = renumber(previous.enums.get(&key).or(old), &names);
             for value in &mut field.enum_values {
                 value.number = values.numbers[&value.name];
             }

@@ -259,16 +259,21 @@ fn capitalized(name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A generated service's binary running on free loopback ports with an in-memory database;
-/// killed when dropped.
-struct Running {
+/// A generated service's binary running on free loopback ports, with an in-memory database
+/// unless told another; killed when dropped.
+pub(crate) struct Running {
     child: std::process::Child,
-    http: std::net::SocketAddr,
+    pub(crate) http: std::net::SocketAddr,
     grpc: std::net::SocketAddr,
 }
 
 impl Running {
     fn start(binary: &Path) -> Self {
+        Self::with_database(binary, "sqlite::memory:")
+    }
+
+    /// Started against the database at `url`, which it migrates as any start does.
+    pub(crate) fn with_database(binary: &Path, url: &str) -> Self {
         let free = || {
             std::net::TcpListener::bind("127.0.0.1:0")
                 .unwrap()
@@ -279,13 +284,16 @@ impl Running {
         let child = std::process::Command::new(binary)
             .env("HTTP_ADDR", http.to_string())
             .env("GRPC_ADDR", grpc.to_string())
-            .env("DATABASE_URL", "sqlite::memory:")
+            .env("DATABASE_URL", url)
             .env("RUST_LOG", "warn")
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
-        let running = Self { child, http, grpc };
+        let mut running = Self { child, http, grpc };
         let started = std::time::Instant::now();
         while std::net::TcpStream::connect(grpc).is_err() || std::net::TcpStream::connect(http).is_err() {
+            if let Ok(Some(status)) = running.child.try_wait() {
+                panic!("{} exited before it listened: {status}", binary.display());
+            }
             assert!(
                 started.elapsed() < std::time::Duration::from_secs(30),
                 "{} never listened",

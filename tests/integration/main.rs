@@ -15,6 +15,7 @@ mod k8s;
 mod layering;
 mod lock;
 mod merge;
+mod old_build;
 mod openapi;
 mod properties;
 mod regenerate;

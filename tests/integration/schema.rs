@@ -61,7 +61,7 @@ impl Database {
         }
     }
 
-    fn postgres(url: &str) -> Self {
+    pub(crate) fn postgres(url: &str) -> Self {
         let client = [
             "psql",
             "-X",
@@ -156,7 +156,10 @@ fn databases(dir: &Path) -> Vec<Database> {
         server,
         "a PostgreSQL server in FLEETWRIGHT_TEST_POSTGRES (scripts/ci.sh)",
     ) {
-        let name = format!("schema_{}", std::process::id());
+        // One database per test: the tests of this binary run side by side.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("schema_{}_{next}", std::process::id());
         let create = format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name};");
         Database::postgres(&server).execute(&create);
         databases.push(Database::postgres(&format!("{server}/{name}")));
@@ -409,4 +412,182 @@ member_id = "ref(Member)"
         .run(&["generate"])
         .assert_code(0)
         .assert_stderr_contains("0 created, 0 updated");
+}
+
+/// `Member` as it is stored before the rename: a unique `email`, a filtered `tier`.
+const MEMBERS: &str = r#"version = 1
+[project]
+name = "club"
+
+[services.members]
+database = "sqlite"
+
+[services.members.entities.Member]
+email = { type = "string", unique = true }
+display_name = "string"
+tier = { type = "enum(basic, gold)", filter = true }
+"#;
+
+/// `Member` renamed `Patron`, `display_name` renamed `full_name` in the same step.
+const PEOPLE: &str = r#"version = 1
+[project]
+name = "club"
+
+[services.members]
+database = "sqlite"
+
+[services.members.entities.Patron]
+renamed_from = "Member"
+email = { type = "string", unique = true }
+full_name = { type = "string", renamed_from = "display_name" }
+tier = { type = "enum(basic, gold)", filter = true }
+"#;
+
+/// The indexes of `table` the migrations made (not the primary key's), by name.
+fn indexes(db: &Database, table: &str) -> String {
+    let sql = if db.client[0] == "psql" {
+        format!(
+            "SELECT indexname FROM pg_indexes WHERE tablename = '{table}' AND indexname NOT LIKE '%pkey' ORDER BY 1;"
+        )
+    } else {
+        format!(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '{table}' AND name NOT LIKE 'sqlite_autoindex%' ORDER BY 1;"
+        )
+    };
+    db.execute(&sql).replace('\n', ",")
+}
+
+/// Issue 14: an entity renamed with `renamed_from` keeps its table's rows (a field renamed in
+/// the same step keeps its column's), on real SQLite and PostgreSQL; its indexes carry the new
+/// table's name, so a later migration finds them; generating again writes nothing, and a lost
+/// lock reads the rename back.
+#[test]
+fn an_entity_rename_keeps_its_rows_on_sqlite_and_postgresql() {
+    let scratch = Scratch::generated(MEMBERS);
+    let dir = tempfile::tempdir().unwrap();
+    let databases = databases(dir.path());
+    let first = new_migrations(&scratch.join(MIGRATIONS), 0);
+    for db in &databases {
+        db.execute(&first[0]);
+        db.execute(
+            "INSERT INTO members (id, email, display_name, tier, created_at, updated_at, version) \
+             VALUES ('m1', 'ann@example.com', 'Ann', 'gold', 't', 't', 3);",
+        );
+    }
+
+    scratch.write("fleet.toml", PEOPLE);
+    scratch
+        .run(&["generate", "--dry-run"])
+        .assert_code(0)
+        .assert_stderr_contains("renames table `members` to `patrons`, keeping its rows");
+    scratch
+        .run(&["generate"])
+        .assert_code(0)
+        .assert_stderr_contains(
+            "`members`: migration 0002_rename_members_to_patrons.sql renames table `members` to `patrons`, keeping its rows, columns and versions",
+        )
+        .assert_stderr_contains("renames column `patrons.display_name` to `full_name`, keeping its data")
+        .assert_stderr_contains("a release still running the old build fails on the old name");
+    let second = new_migrations(&scratch.join(MIGRATIONS), 1);
+    assert_eq!(second.len(), 1, "one migration for the whole rename");
+    assert!(
+        !second[0].contains("DROP TABLE") && !second[0].contains("CREATE TABLE"),
+        "{}",
+        second[0]
+    );
+    assert!(
+        second[0].contains("ALTER TABLE \"members\" RENAME TO \"patrons\";"),
+        "{}",
+        second[0]
+    );
+    let lock = scratch.read("fleet.lock");
+    assert!(!lock.contains("retired"), "nothing is retired by a rename\n{lock}");
+    assert!(
+        scratch
+            .read("services/members/src/store.rs")
+            .contains("INSERT INTO \"patrons\"")
+    );
+    // The message keeps its numbers under its new name (the renamed field's old one reserved,
+    // as for any field rename), and its enum its values'.
+    let proto = scratch.read("proto/club/members/v1/members.proto");
+    for line in [
+        "string email = 2;",
+        "reserved \"display_name\";",
+        "PatronTier tier = 4;",
+        "PATRON_TIER_GOLD = 2;",
+    ] {
+        assert!(proto.contains(line), "{line}\n{proto}");
+    }
+    for db in &databases {
+        db.execute(&second[0]);
+        assert_eq!(
+            db.execute("SELECT id, email, full_name, tier, version FROM patrons"),
+            "m1|ann@example.com|Ann|gold|3",
+            "the rows, the renamed column and the versions are kept"
+        );
+        assert!(db.fails("SELECT id FROM members"), "the old name is gone");
+        assert_eq!(indexes(db, "patrons"), "patrons_email_key,patrons_tier_idx");
+        assert!(
+            db.fails(
+                "INSERT INTO patrons (id, email, full_name, tier, created_at, updated_at) \
+                 VALUES ('m2', 'ann@example.com', 'Another Ann', 'basic', 't', 't');"
+            ),
+            "the unique index holds under its new name"
+        );
+    }
+
+    stable_after_the_rename(&scratch);
+    // A later change finds the indexes under the new name: dropping them works on both.
+    scratch.write(
+        "fleet.toml",
+        &PEOPLE
+            .replace("{ type = \"string\", unique = true }", "\"string\"")
+            .replace(
+                "{ type = \"enum(basic, gold)\", filter = true }",
+                "\"enum(basic, gold)\"",
+            ),
+    );
+    scratch.run(&["generate"]).assert_code(0);
+    let third = new_migrations(&scratch.join(MIGRATIONS), 2);
+    assert_eq!(
+        third[0]
+            .lines()
+            .filter(|l| l.starts_with("DROP INDEX"))
+            .collect::<Vec<_>>(),
+        ["DROP INDEX \"patrons_email_key\";", "DROP INDEX \"patrons_tier_idx\";"]
+    );
+    for db in &databases {
+        db.execute(&third[0]);
+        assert_eq!(indexes(db, "patrons"), "");
+        assert_eq!(db.execute("SELECT full_name FROM patrons"), "Ann");
+    }
+    scratch.run(&["check"]).assert_code(0);
+}
+
+/// After a rename, generating again (with `renamed_from` still written) writes nothing, and a
+/// lost lock is rebuilt from the files, rename included, to the same history.
+fn stable_after_the_rename(scratch: &Scratch) {
+    let lock = scratch.read("fleet.lock");
+    scratch
+        .run(&["generate"])
+        .assert_code(0)
+        .assert_stderr_contains("0 created, 0 updated");
+    assert_eq!(scratch.read("fleet.lock"), lock, "the lock after the rename is stable");
+    scratch.run(&["check"]).assert_code(0);
+
+    // A lost lock is rebuilt from the files, rename included: nothing to write.
+    let history = |lock: &str| {
+        let sections: Vec<&str> = lock
+            .split("\n[")
+            .filter(|s| s.starts_with("state.migrations"))
+            .collect();
+        assert!(!sections.is_empty(), "{lock}");
+        sections.join("\n[")
+    };
+    std::fs::remove_file(scratch.join("fleet.lock")).unwrap();
+    scratch
+        .run(&["generate", "--recover-lock"])
+        .assert_code(0)
+        .assert_stderr_contains("0 created, 0 updated");
+    assert_eq!(history(&scratch.read("fleet.lock")), history(&lock));
 }

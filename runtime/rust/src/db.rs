@@ -114,8 +114,11 @@ impl Database {
     }
 }
 
+/// The migrator of this build's migrations. A database may hold newer ones, applied by a newer
+/// build during a rollout (or before a rollback): they only expand the schema, so this build
+/// starts and serves as before instead of refusing them.
 fn migrator(migrations: &[Migration]) -> Migrator {
-    Migrator::with_migrations(
+    let mut migrator = Migrator::with_migrations(
         migrations
             .iter()
             .map(|m| {
@@ -123,7 +126,9 @@ fn migrator(migrations: &[Migration]) -> Migrator {
                 sqlx::migrate::Migration::new(m.version, Cow::Borrowed(m.name), MigrationType::Simple, sql, false)
             })
             .collect(),
-    )
+    );
+    migrator.set_ignore_missing(true);
+    migrator
 }
 
 fn is_in_memory(url: &str) -> bool {

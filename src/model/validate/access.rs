@@ -64,7 +64,7 @@ pub(super) fn access(manifest: &Manifest, out: &mut Diagnostics) {
                 .iter()
                 .find(|(name, _)| name.get_ref() == entity.get_ref());
             if let Some((_, fields)) = declared {
-                owner(entity.get_ref(), rules, fields, out);
+                owner(entity.get_ref(), rules, &fields.fields, out);
             }
         }
     }

@@ -23,8 +23,9 @@ pub(super) fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
     let mut type_names: HashMap<String, Range<usize>> = HashMap::new();
     let mut tables: HashMap<String, Range<usize>> = HashMap::new();
     let entity_names: Vec<&str> = service.entities.keys().map(|k| k.get_ref().as_str()).collect();
-    let entities = service.entities.iter().map(|(name, fields)| {
-        let typed = fields
+    let entities = service.entities.iter().map(|(name, entity)| {
+        let typed = entity
+            .fields
             .iter()
             .map(|(field, spec)| (field, FieldSpec::type_written(spec)))
             .collect();
@@ -95,11 +96,66 @@ pub(super) fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
             }
         }
     }
-    for fields in service.entities.values() {
-        for (field, spec) in fields {
+    for entity in service.entities.values() {
+        for (field, spec) in &entity.fields {
             if let Some(table) = spec.get_ref().table() {
-                field_settings(field, table, fields, out);
+                field_settings(field, table, &entity.fields, out);
             }
+        }
+    }
+    entity_renames(service, out);
+}
+
+/// Each entity's `renamed_from`: a `PascalCase` name, not its own, not an entity (or a table)
+/// the service still has, and not claimed by another entity too. Whether the database has
+/// that table is the migration's to check, against `fleet.lock`.
+fn entity_renames(service: &ServiceSpec, out: &mut Diagnostics) {
+    let table_of = |name: &str| crate::model::resolve::plural(&name.to_snake_case());
+    let mut claimed: HashMap<&str, Range<usize>> = HashMap::new();
+    for (name, entity) in &service.entities {
+        let Some(old) = &entity.renamed_from else {
+            continue;
+        };
+        let text = old.get_ref();
+        if text == name.get_ref() {
+            out.push(
+                Diagnostic::error(Code::E034, format!("entity `{text}` is renamed from itself"))
+                    .at(old.span(), "its current name")
+                    .help("remove `renamed_from`, or write the name the entity had before"),
+            );
+            continue;
+        }
+        if !names::is_type_name(text) {
+            out.push(
+                Diagnostic::error(Code::E021, format!("invalid entity name `{text}`"))
+                    .at(old.span(), "not PascalCase ASCII")
+                    .help("write the entity's previous name exactly as it was, like `Customer`"),
+            );
+            continue;
+        }
+        let current = service
+            .entities
+            .keys()
+            .find(|other| *other != name && table_of(other.get_ref()) == table_of(text));
+        if let Some(current) = current {
+            out.push(
+                Diagnostic::error(
+                    Code::E034,
+                    format!("`{}` is renamed from an entity that still exists", name.get_ref()),
+                )
+                .at(old.span(), format!("table `{}`", table_of(text)))
+                .also(current.span(), "still here")
+                .help("remove the old entity, or `renamed_from` if both are meant to stay"),
+            );
+        } else if let Some(first) = claimed.get(text.as_str()) {
+            out.push(
+                Diagnostic::error(Code::E034, format!("two entities are renamed from `{text}`"))
+                    .at(old.span(), "second rename")
+                    .also(first.clone(), "first rename")
+                    .help("one table can become one entity: keep `renamed_from` on one of them"),
+            );
+        } else {
+            claimed.insert(text.as_str(), old.span());
         }
     }
 }
