@@ -18,6 +18,7 @@ mod merge;
 mod openapi;
 mod properties;
 mod regenerate;
+mod rollout;
 mod scale;
 mod schema;
 mod support;
