@@ -71,7 +71,11 @@ fn the_app_role_reads_and_writes_rows_but_cannot_change_the_schema() {
         return;
     };
     let server = server.trim_end_matches('/');
-    let service = format!("ledger{}", std::process::id());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let service = format!("ledger{}n{nanos}", std::process::id());
     let scratch = Scratch::generated(&manifest(&service));
     let roles = scratch.join(&format!("deploy/postgres/{service}.sql"));
     let script = std::fs::read_to_string(&roles).unwrap();
