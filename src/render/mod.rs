@@ -148,8 +148,8 @@ fn render_job(templates: &Templates, job: &targets::Job) -> Result<(RelPath, Pla
 }
 
 /// Marks who owns a file, in the comment syntax of its format. Formats without comments
-/// (JSON) are recorded only in `fleet.lock`, and so are SQL migrations, whose template
-/// explains their own rule (never edited once applied).
+/// (JSON) are recorded only in `fleet.lock`, and so are SQL migrations (scaffold files whose
+/// template explains their own rule: never edited once applied); managed SQL gets `--`.
 /// `source` is the template (or runtime file) it came from, so a reader knows where to look.
 fn with_header(path: &str, owner: Owner, source: &str, contents: String) -> String {
     let text = match owner {
@@ -167,6 +167,7 @@ fn with_header(path: &str, owner: Owner, source: &str, contents: String) -> Stri
         ("Dockerfile" | ".gitignore" | ".dockerignore" | "justfile" | ".gitlab-ci.yml", _)
         | (_, "toml" | "yaml" | "yml" | "sh" | "conf" | "env") => format!("# {text}\n"),
         (_, "md") => format!("<!-- {text} -->\n"),
+        (_, "sql") if owner == Owner::Managed => format!("-- {text}\n"),
         _ => return contents,
     };
     match contents.strip_prefix("#!") {

@@ -90,12 +90,72 @@ fn generated_minimal_and_everything_workspaces_pass_their_own_pipelines() {
     let minimal = scratch.sub("minimal");
     run_the_generated_pipelines(&minimal);
     schemathesis_finds_nothing(&minimal, "notes");
+    migrations_run_once_then_are_verified("notes");
 
     // Every feature of the manifest at once, with long names that make lines wrap.
     let scratch = Scratch::with_manifest(include_str!("../fixtures/everything/fleet.toml"));
     scratch.run(&["generate"]).assert_code(0);
     run_the_generated_pipelines(&scratch);
     schemathesis_finds_nothing(&scratch, "warehouse-inventory");
+}
+
+/// Issue 14: the built `service` lists its commands; with `DATABASE_MIGRATIONS=verify` it will
+/// not start on a database its migrations are missing from, naming them; `migrate` applies
+/// them once and exits; then it starts.
+fn migrations_run_once_then_are_verified(service: &str) {
+    let binary = PathBuf::from(crate::support::generated_target_dir())
+        .join("debug")
+        .join(service);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("db.sqlite").display());
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(&binary)
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("DATABASE_MIGRATIONS", "verify")
+            .env("HTTP_ADDR", "127.0.0.1:0")
+            .env("GRPC_ADDR", "127.0.0.1:0")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+        (output.status.code(), text)
+    };
+    let (code, help) = run(&["help"]);
+    assert_eq!(code, Some(0), "{help}");
+    assert!(
+        help.contains("migrate       apply the pending database migrations"),
+        "{help}"
+    );
+    let (code, out) = run(&["migrtae"]);
+    assert_eq!(
+        (code, out.contains("unknown command `migrtae`")),
+        (Some(2), true),
+        "{out}"
+    );
+    let (code, out) = run(&[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("the database lacks migrations [1]"), "{out}");
+    let (code, out) = run(&["migrate"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("applied migrations"), "{out}");
+    let (code, out) = run(&["migrate"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("nothing to apply"), "{out}");
+    // Verified, it starts: it listens until stopped.
+    let mut child = std::process::Command::new(&binary)
+        .env("DATABASE_URL", &url)
+        .env("DATABASE_MIGRATIONS", "verify")
+        .env("HTTP_ADDR", "127.0.0.1:0")
+        .env("GRPC_ADDR", "127.0.0.1:0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let running = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(running, "{service} stopped although its migrations were applied");
 }
 
 /// The checks schemathesis runs: every response is one the document allows (status, content

@@ -473,7 +473,7 @@ const FAKE_KUBECTL: &str = "#!/bin/sh\necho \"$*\" >> \"$KUBECTL_LOG\"\n\
 
 /// Runs the generated `deploy/k8s/release.sh` of `root` with the fake kubectl; returns its
 /// exit code, its stderr and what it asked kubectl.
-fn release(root: &Path, args: &[&str], running: &str) -> (i32, String, String) {
+pub(crate) fn release(root: &Path, args: &[&str], running: &str) -> (i32, String, String) {
     let bin = root.join("fake-bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::write(bin.join("kubectl"), FAKE_KUBECTL).unwrap();

@@ -19,6 +19,7 @@ mod old_build;
 mod openapi;
 mod properties;
 mod regenerate;
+mod rollout;
 mod scale;
 mod schema;
 mod support;

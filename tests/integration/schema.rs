@@ -96,7 +96,7 @@ impl Database {
 }
 
 /// Runs a database client with `sql` on its standard input; its output, or why it failed.
-fn run(command: &mut Command, sql: &str) -> Result<String, String> {
+pub(crate) fn run(command: &mut Command, sql: &str) -> Result<String, String> {
     use std::io::Write as _;
     use std::process::Stdio;
     let mut child = command

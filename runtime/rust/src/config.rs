@@ -53,6 +53,46 @@ pub struct Database {
     pub url: String,
     /// `DATABASE_MAX_CONNECTIONS`: pool size. Default 8.
     pub max_connections: u32,
+    /// `DATABASE_MIGRATIONS` (`apply` or `verify`) and `DATABASE_MIGRATIONS_WAIT_SECS`: what
+    /// the service does with its migrations when it starts. Default `apply`.
+    pub migrations: Migrations,
+}
+
+/// What a service does with its migrations when it starts. `<service> migrate` applies them
+/// whatever this says.
+#[cfg(feature = "database")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migrations {
+    /// `DATABASE_MIGRATIONS=apply`: applies the pending ones; with none pending it changes
+    /// nothing, so a role without DDL rights starts against an up-to-date database. The
+    /// default, for development, tests and a single SQLite pod.
+    Apply,
+    /// `DATABASE_MIGRATIONS=verify`: applies nothing, and starts only once every migration of
+    /// this build is applied (by `<service> migrate`, a Kubernetes Job or a compose one-shot),
+    /// checking again every second for up to `wait` (`DATABASE_MIGRATIONS_WAIT_SECS`, default
+    /// 0) before it stops, naming what is missing. Migrations a newer build applied are fine:
+    /// they only add, so this build keeps working during a rollout and after a rollback.
+    Verify { wait: Duration },
+}
+
+#[cfg(feature = "database")]
+impl Migrations {
+    /// # Errors
+    /// When a variable is set but does not parse.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let wait = Duration::from_secs(var("DATABASE_MIGRATIONS_WAIT_SECS", "0")?);
+        Self::parse(optional("DATABASE_MIGRATIONS").as_deref(), wait)
+    }
+
+    fn parse(value: Option<&str>, wait: Duration) -> anyhow::Result<Self> {
+        match value {
+            None | Some("apply") => Ok(Self::Apply),
+            Some("verify") => Ok(Self::Verify { wait }),
+            Some(other) => {
+                anyhow::bail!("environment variable DATABASE_MIGRATIONS={other:?} is invalid: `apply` or `verify`")
+            }
+        }
+    }
 }
 
 #[cfg(feature = "database")]
@@ -65,6 +105,7 @@ impl Database {
         Ok(Self {
             url: var("DATABASE_URL", &format!("sqlite://{name}.db?mode=rwc"))?,
             max_connections: var("DATABASE_MAX_CONNECTIONS", "8")?,
+            migrations: Migrations::from_env()?,
         })
     }
 
@@ -75,7 +116,7 @@ impl Database {
             |_| "sqlite::memory:".to_owned(),
             |server| format!("{}/{name}_test", server.trim_end_matches('/')),
         );
-        Self { url, max_connections: 4 }
+        Self { url, max_connections: 4, migrations: Migrations::Apply }
     }
 }
 
@@ -108,5 +149,19 @@ mod tests {
         let error = var::<u16>("FLEETWRIGHT_RUNTIME_TEST_UNSET", "eighty").unwrap_err();
         assert_eq!(error.to_string(), "environment variable FLEETWRIGHT_RUNTIME_TEST_UNSET=\"eighty\" is invalid");
         assert_eq!(optional("FLEETWRIGHT_RUNTIME_TEST_UNSET"), None);
+    }
+
+    #[cfg(feature = "database")]
+    #[test]
+    fn migrations_are_applied_unless_verify_is_asked_for() {
+        let wait = Duration::from_secs(3);
+        assert_eq!(Migrations::parse(None, wait).unwrap(), Migrations::Apply);
+        assert_eq!(Migrations::parse(Some("apply"), wait).unwrap(), Migrations::Apply);
+        assert_eq!(Migrations::parse(Some("verify"), wait).unwrap(), Migrations::Verify { wait });
+        let error = Migrations::parse(Some("skip"), wait).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "environment variable DATABASE_MIGRATIONS=\"skip\" is invalid: `apply` or `verify`"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! A service's database: a connection pool through sqlx's `Any` driver, so the same binary runs
 //! on SQLite (the default) or PostgreSQL (`DATABASE_URL=postgres://…`); the migrations written
-//! from `fleet.toml`, applied at startup; transactions ([`Tx`]) that carry the events a change
+//! from `fleet.toml`, applied at startup or by `<service> migrate` and then only verified at
+//! startup ([`crate::config::Migrations`]); transactions ([`Tx`]) that carry the events a change
 //! publishes into the outbox; and how each field type is stored ([`Column`]).
 
 use std::borrow::Cow;
@@ -39,11 +40,40 @@ pub struct Database {
 }
 
 impl Database {
-    /// Connects and applies `migrations` in order.
+    /// Connects, then deals with `migrations` as `config.migrations` says: applies the pending
+    /// ones, or only verifies that none is pending.
     ///
     /// # Errors
-    /// When the database cannot be reached or a migration fails.
+    /// When the database cannot be reached, a migration fails, or (verifying) the database
+    /// lacks a migration of this build.
     pub async fn connect(config: &crate::config::Database, migrations: &[Migration]) -> anyhow::Result<Self> {
+        use crate::config::Migrations;
+        let database = Self::open(config, config.migrations == Migrations::Apply).await?;
+        match config.migrations {
+            Migrations::Apply => {
+                database.apply(migrations).await?;
+            }
+            Migrations::Verify { wait } => database.verify(migrations, wait).await?,
+        }
+        Ok(database)
+    }
+
+    /// What `<service> migrate` does: connects, applies the pending migrations and returns the
+    /// versions it applied (none when the database was up to date). Run it with a role that
+    /// may change the schema; the service itself then needs none.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or a migration fails (nothing of that migration
+    /// is kept).
+    pub async fn migrate(config: &crate::config::Database, migrations: &[Migration]) -> anyhow::Result<Vec<i64>> {
+        let database = Self::open(config, true).await?;
+        let applied = database.apply(migrations).await;
+        database.pool.close().await;
+        applied
+    }
+
+    /// The pool, without touching the schema. `create` creates a missing PostgreSQL database.
+    async fn open(config: &crate::config::Database, create: bool) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let url = config.url.as_str();
         let (url, anchor, max_connections) = if is_in_memory(url) {
@@ -54,7 +84,7 @@ impl Database {
             let anchor = sqlx::AnyConnection::connect(&url).await.context("opening the in-memory database")?;
             (url, Some(Arc::new(Mutex::new(anchor))), 1)
         } else {
-            if url.starts_with("postgres") {
+            if create && url.starts_with("postgres") {
                 create_database_if_missing(url).await?;
             }
             (url.to_owned(), None, config.max_connections)
@@ -85,10 +115,63 @@ impl Database {
             .connect_with(options)
             .await
             .context("connecting to the database")?;
-        migrator(migrations).run(&pool).await.context("applying migrations")?;
         Ok(Self { pool, outbox: Arc::new(Notify::new()), _anchor: anchor })
     }
 
+    /// Applies the pending migrations; returns their versions. With none pending it changes
+    /// nothing at all (not even the history table), so a role without DDL rights gets here.
+    async fn apply(&self, migrations: &[Migration]) -> anyhow::Result<Vec<i64>> {
+        let pending = self.schema().await?.pending(migrations)?;
+        if pending.is_empty() {
+            return Ok(pending);
+        }
+        migrator(migrations).run(&self.pool).await.with_context(|| {
+            format!("applying migrations {pending:?} (the role in DATABASE_URL must be allowed to change the schema)")
+        })?;
+        Ok(pending)
+    }
+
+    /// Succeeds once every migration of `migrations` is applied, checking every second for up
+    /// to `wait`; applies nothing.
+    async fn verify(&self, migrations: &[Migration], wait: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let pending = self.schema().await?.pending(migrations)?;
+            if pending.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let latest = migrations.last().map_or(0, |m| m.version);
+                anyhow::bail!(
+                    "the database lacks migrations {pending:?} of this build (which needs version {latest}); \
+                     DATABASE_MIGRATIONS=verify applies none: run this binary with `migrate` (the \
+                     release's migration Job or one-shot does) with a role that may change the schema"
+                );
+            }
+            tracing::info!(?pending, "waiting for the migrations of this build to be applied");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// The migration history as the database holds it, read without changing anything.
+    async fn schema(&self) -> anyhow::Result<Schema> {
+        use sqlx::migrate::Migrate as _;
+        let mut conn = self.pool.acquire().await.context("connecting to the database")?;
+        let exists = if conn.backend_name() == "PostgreSQL" {
+            "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE tablename = '_sqlx_migrations' \
+             AND schemaname = ANY(current_schemas(false))"
+        } else {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+        };
+        let tables: i64 = sqlx::query_scalar(exists).fetch_one(&mut *conn).await.context("reading the schema")?;
+        if tables == 0 {
+            return Ok(Schema::default());
+        }
+        let read = "reading the migration history (_sqlx_migrations)";
+        let dirty = conn.dirty_version(HISTORY).await.context(read)?;
+        let applied = conn.list_applied_migrations(HISTORY).await.context(read)?;
+        Ok(Schema { dirty, applied: applied.into_iter().map(|m| (m.version, m.checksum.into_owned())).collect() })
+    }
     /// Whether the database answers.
     ///
     /// # Errors
@@ -111,6 +194,44 @@ impl Database {
     /// When the database is unavailable.
     pub async fn begin(&self) -> Result<Tx, AppError> {
         Ok(Tx { inner: self.pool.begin().await?, published: false, outbox: self.outbox.clone() })
+    }
+}
+
+/// The table where sqlx records the applied migrations.
+const HISTORY: &str = "_sqlx_migrations";
+
+/// The migrations a database holds: each version with the checksum of its SQL, and the version
+/// of one that failed part way (only where DDL is not transactional).
+#[derive(Debug, Default)]
+struct Schema {
+    applied: std::collections::BTreeMap<i64, Vec<u8>>,
+    dirty: Option<i64>,
+}
+
+impl Schema {
+    /// The versions of `migrations` not yet applied, oldest first.
+    ///
+    /// # Errors
+    /// When a migration was applied with other SQL than this build's, or failed part way.
+    fn pending(&self, migrations: &[Migration]) -> anyhow::Result<Vec<i64>> {
+        if let Some(version) = self.dirty {
+            anyhow::bail!(
+                "migration {version} failed part way: repair the schema by hand and remove its row from _sqlx_migrations"
+            );
+        }
+        let mut pending = Vec::new();
+        for migration in migrator(migrations).iter() {
+            match self.applied.get(&migration.version) {
+                Some(checksum) if *checksum != *migration.checksum => anyhow::bail!(
+                    "migration {} was applied with other SQL than this build's (`{}`): migrations are never edited once applied",
+                    migration.version,
+                    migration.description
+                ),
+                Some(_) => {}
+                None => pending.push(migration.version),
+            }
+        }
+        Ok(pending)
     }
 }
 
@@ -462,7 +583,11 @@ mod tests {
     }
 
     fn memory() -> crate::config::Database {
-        crate::config::Database { url: "sqlite::memory:".into(), max_connections: 4 }
+        crate::config::Database {
+            url: "sqlite::memory:".into(),
+            max_connections: 4,
+            migrations: crate::config::Migrations::Apply,
+        }
     }
 
     const TABLE: Migration = Migration {
@@ -512,6 +637,109 @@ mod tests {
         assert!(db.ping().await.is_ok());
         db.pool.close().await;
         assert!(db.ping().await.is_err(), "readiness sees a closed pool");
+    }
+
+    /// A SQLite file of its own, removed when dropped, as `DATABASE_MIGRATIONS` says.
+    struct File(std::path::PathBuf);
+
+    impl File {
+        fn new() -> Self {
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let name =
+                format!("fleetwright-migrations-{}-{}.db", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+            Self(std::env::temp_dir().join(name))
+        }
+
+        fn config(&self, migrations: crate::config::Migrations) -> crate::config::Database {
+            crate::config::Database {
+                url: format!("sqlite://{}?mode=rwc", self.0.display()),
+                max_connections: 2,
+                migrations,
+            }
+        }
+    }
+
+    impl Drop for File {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+            }
+        }
+    }
+
+    const SECOND: Migration =
+        Migration { version: 2, name: "add_note", sql: r#"ALTER TABLE "things" ADD COLUMN "note" TEXT"# };
+
+    const VERIFY: crate::config::Migrations = crate::config::Migrations::Verify { wait: Duration::ZERO };
+
+    #[tokio::test]
+    async fn verify_applies_nothing_and_refuses_a_database_behind_the_build() {
+        let file = File::new();
+        let error = Database::connect(&file.config(VERIFY), &[TABLE]).await.err().expect("an empty database");
+        assert!(error.to_string().contains("the database lacks migrations [1] of this build"), "{error:#}");
+        assert!(error.to_string().contains("run this binary with `migrate`"), "{error:#}");
+
+        // `migrate` applies what is pending, once.
+        assert_eq!(Database::migrate(&file.config(VERIFY), &[TABLE]).await.unwrap(), [1]);
+        assert_eq!(Database::migrate(&file.config(VERIFY), &[TABLE]).await.unwrap(), Vec::<i64>::new());
+        let db = Database::connect(&file.config(VERIFY), &[TABLE]).await.unwrap();
+        assert!(db.ping().await.is_ok());
+
+        // A newer build's migration is pending: verify refuses it and leaves the schema alone.
+        let error = Database::connect(&file.config(VERIFY), &[TABLE, SECOND]).await.err().expect("behind");
+        assert!(error.to_string().contains("lacks migrations [2]"), "{error:#}");
+        assert!(sqlx::query("SELECT note FROM things").fetch_all(&db.pool).await.is_err());
+        assert_eq!(Database::migrate(&file.config(VERIFY), &[TABLE, SECOND]).await.unwrap(), [2]);
+
+        // The old build keeps starting against the newer schema, in either mode.
+        Database::connect(&file.config(VERIFY), &[TABLE]).await.unwrap();
+        Database::connect(&file.config(crate::config::Migrations::Apply), &[TABLE]).await.unwrap();
+        assert_eq!(
+            Database::migrate(&file.config(VERIFY), &[TABLE]).await.unwrap(),
+            Vec::<i64>::new(),
+            "a rollback's migrate"
+        );
+    }
+
+    #[tokio::test]
+    async fn verify_waits_for_the_migrations_and_catches_an_edited_one() {
+        let file = File::new();
+        let waiting = {
+            let config = file.config(crate::config::Migrations::Verify { wait: Duration::from_secs(20) });
+            tokio::spawn(async move { Database::connect(&config, &[TABLE]).await.map(|_| ()) })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "verify waits while the migrations are missing");
+        Database::migrate(&file.config(VERIFY), &[TABLE]).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), waiting).await.unwrap().unwrap().unwrap();
+
+        let edited = Migration { sql: r#"CREATE TABLE "things" ("id" TEXT PRIMARY KEY)"#, ..TABLE };
+        for migrations in [VERIFY, crate::config::Migrations::Apply] {
+            let error = Database::connect(&file.config(migrations), &[edited]).await.err().expect("edited");
+            assert!(
+                error.to_string().contains("migration 1 was applied with other SQL than this build's"),
+                "{error:#}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn apply_at_startup_migrates_and_then_changes_nothing() {
+        let file = File::new();
+        let db = Database::connect(&file.config(crate::config::Migrations::Apply), &[TABLE, SECOND]).await.unwrap();
+        sqlx::query("SELECT note FROM things").fetch_all(&db.pool).await.unwrap();
+        let history: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&db.pool).await.unwrap();
+        assert_eq!(history, 2);
+        // Up to date: nothing is written, so a read-only connection starts.
+        let read_only = crate::config::Database {
+            url: format!("sqlite://{}?mode=ro", file.0.display()),
+            ..file.config(crate::config::Migrations::Apply)
+        };
+        Database::connect(&read_only, &[TABLE, SECOND]).await.unwrap();
+        let third = Migration { version: 3, name: "more", sql: r#"CREATE TABLE "more" ("id" TEXT)"# };
+        let error = Database::connect(&read_only, &[TABLE, SECOND, third]).await.err().expect("read only");
+        assert!(error.to_string().contains("applying migrations [3]"), "{error:#}");
     }
 
     #[test]

@@ -816,7 +816,11 @@ mod tests {
 
     #[tokio::test]
     async fn only_committed_events_wait_in_the_outbox() {
-        let config = crate::config::Database { url: "sqlite::memory:".into(), max_connections: 1 };
+        let config = crate::config::Database {
+            url: "sqlite::memory:".into(),
+            max_connections: 1,
+            migrations: crate::config::Migrations::Apply,
+        };
         let schema = crate::db::Migration {
             version: 1,
             name: "init",
@@ -854,7 +858,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_redelivered_event_takes_effect_once() {
-        let config = crate::config::Database { url: "sqlite::memory:".into(), max_connections: 1 };
+        let config = crate::config::Database {
+            url: "sqlite::memory:".into(),
+            max_connections: 1,
+            migrations: crate::config::Migrations::Apply,
+        };
         let schema = crate::db::Migration {
             version: 1,
             name: "init",

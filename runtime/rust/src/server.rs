@@ -246,8 +246,9 @@ fn grpc_span(request: &axum::http::Request<()>) -> tracing::Span {
 }
 
 /// A service's `main`: `<service> healthcheck` checks the running container's readiness on
-/// `http_port`; otherwise logs (and traces when configured) are set up, the service started by
-/// `start` serves until SIGTERM or Ctrl-C, and spans not yet exported are flushed.
+/// `http_port`, `<service> help` says what the binary does; otherwise logs (and traces when
+/// configured) are set up, the service started by `start` serves until SIGTERM or Ctrl-C, and
+/// spans not yet exported are flushed. An unknown argument stops it with exit status 2.
 ///
 /// # Errors
 /// When the service cannot start or a server fails.
@@ -256,15 +257,125 @@ pub async fn main<A>(
     http_port: u16,
     start: impl Future<Output = anyhow::Result<Running<A>>>,
 ) -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
-        return healthcheck(http_port).await;
+    run(name, http_port, None, start).await
+}
+
+/// [`main`] for a service with a database, which also runs `<service> migrate`: apply the
+/// pending `migrations` to `database` and exit, once per release, with a role allowed to
+/// change the schema (the service itself may then run with `DATABASE_MIGRATIONS=verify`).
+///
+/// # Errors
+/// When the service cannot start, a server fails, or a migration fails.
+#[cfg(feature = "database")]
+pub async fn main_with_database<A>(
+    name: &'static str,
+    http_port: u16,
+    database: &config::Database,
+    migrations: &[crate::db::Migration],
+    start: impl Future<Output = anyhow::Result<Running<A>>>,
+) -> anyhow::Result<()> {
+    let migrate = async move {
+        let applied = crate::db::Database::migrate(database, migrations).await?;
+        let latest = migrations.last().map_or(0, |m| m.version);
+        if applied.is_empty() {
+            tracing::info!(version = latest, "{name}: the database is up to date; nothing to apply");
+        } else {
+            tracing::info!(version = latest, ?applied, "{name}: applied migrations");
+        }
+        anyhow::Ok(())
+    };
+    run(name, http_port, Some(Box::pin(migrate)), start).await
+}
+
+/// What the binary was asked to do: its first argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    Serve,
+    Migrate,
+    Healthcheck,
+    Help,
+}
+
+impl Command {
+    /// # Errors
+    /// An argument it does not know, or more than one.
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
+        let command = match args.next().as_deref() {
+            None => Self::Serve,
+            Some("migrate") => Self::Migrate,
+            Some("healthcheck") => Self::Healthcheck,
+            Some("help" | "--help" | "-h") => Self::Help,
+            Some(other) => return Err(format!("unknown command `{other}`")),
+        };
+        match args.next() {
+            Some(extra) => Err(format!("unexpected argument `{extra}`")),
+            None => Ok(command),
+        }
     }
-    let telemetry = crate::telemetry::init(name);
-    let running = start.await?;
-    tracing::info!(http = %running.http_addr, grpc = %running.grpc_addr, "{name} listening");
-    let result = running.serve_until(shutdown_signal()).await;
-    telemetry.shutdown().await;
-    result
+}
+
+/// The text of `<service> help`.
+fn usage(name: &str, has_database: bool) -> String {
+    let migrate = if has_database {
+        "\n  migrate       apply the pending database migrations to DATABASE_URL, then exit; run it\n\
+         \x20               once per release with a role that may change the schema (the\n\
+         \x20               Kubernetes Job `<service>-migrate`, the compose one-shot)"
+    } else {
+        ""
+    };
+    let settings = if has_database {
+        "\n\nDATABASE_MIGRATIONS=apply (the default) applies pending migrations at startup;\n\
+         DATABASE_MIGRATIONS=verify applies none and starts only once `migrate` has applied\n\
+         every migration of this build (waiting up to DATABASE_MIGRATIONS_WAIT_SECS)."
+    } else {
+        ""
+    };
+    format!(
+        "{name}: serves its REST and gRPC APIs until SIGTERM or Ctrl-C. Settings are environment\n\
+         variables (src/config.rs).\n\n\
+         usage: {name} [COMMAND]\n\n\
+         commands:\n  \
+         (none)        serve{migrate}\n  \
+         healthcheck   exit 0 when the service on this host answers /readyz (the container\n\
+         \x20               health check)\n  \
+         help          print this help{settings}\n"
+    )
+}
+
+type Migrate<'a> = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + 'a>>;
+
+async fn run<A>(
+    name: &'static str,
+    http_port: u16,
+    migrate: Option<Migrate<'_>>,
+    start: impl Future<Output = anyhow::Result<Running<A>>>,
+) -> anyhow::Result<()> {
+    let command = Command::parse(std::env::args().skip(1)).unwrap_or_else(|error| {
+        eprintln!("{name}: {error}\n\n{}", usage(name, migrate.is_some()));
+        std::process::exit(2);
+    });
+    match (command, migrate) {
+        (Command::Help, migrate) => {
+            print!("{}", usage(name, migrate.is_some()));
+            Ok(())
+        }
+        (Command::Healthcheck, _) => healthcheck(http_port).await,
+        (Command::Migrate, None) => anyhow::bail!("`{name}` has no database, so no migrations to apply"),
+        (Command::Migrate, Some(migrate)) => {
+            let telemetry = crate::telemetry::init(name);
+            let result = migrate.await;
+            telemetry.shutdown().await;
+            result
+        }
+        (Command::Serve, _) => {
+            let telemetry = crate::telemetry::init(name);
+            let running = start.await?;
+            tracing::info!(http = %running.http_addr, grpc = %running.grpc_addr, "{name} listening");
+            let result = running.serve_until(shutdown_signal()).await;
+            telemetry.shutdown().await;
+            result
+        }
+    }
 }
 
 /// Succeeds when the service on this host answers `GET /readyz` with 200.
@@ -306,6 +417,32 @@ pub async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutdown requested; draining in-flight requests");
+}
+
+#[cfg(test)]
+mod command_tests {
+    use super::{Command, usage};
+
+    fn parse(args: &[&str]) -> Result<Command, String> {
+        Command::parse(args.iter().map(|a| (*a).to_owned()))
+    }
+
+    #[test]
+    fn the_first_argument_names_the_command() {
+        assert_eq!(parse(&[]), Ok(Command::Serve));
+        assert_eq!(parse(&["migrate"]), Ok(Command::Migrate));
+        assert_eq!(parse(&["healthcheck"]), Ok(Command::Healthcheck));
+        assert_eq!(parse(&["--help"]), Ok(Command::Help));
+        assert_eq!(parse(&["migrtae"]), Err("unknown command `migrtae`".to_owned()));
+        assert_eq!(parse(&["migrate", "now"]), Err("unexpected argument `now`".to_owned()));
+    }
+
+    #[test]
+    fn help_offers_migrate_only_with_a_database() {
+        assert!(usage("orders", true).contains("\n  migrate       apply the pending database migrations"));
+        assert!(usage("orders", true).contains("DATABASE_MIGRATIONS=verify"));
+        assert!(!usage("gateway-less", false).contains("migrate"));
+    }
 }
 
 #[cfg(all(test, feature = "testing"))]

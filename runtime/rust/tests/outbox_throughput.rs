@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use fleetwright_runtime::AppError;
-use fleetwright_runtime::config::Database as DatabaseConfig;
+use fleetwright_runtime::config::{Database as DatabaseConfig, Migrations};
 use fleetwright_runtime::db::{Database, Tx};
 use fleetwright_runtime::events::{self, Event, Handler, Stream};
 use support::SCHEMA;
@@ -51,7 +51,8 @@ fn setting(name: &str, default: Option<&str>) -> anyhow::Result<String> {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a benchmark: scripts/bench-outbox.sh runs it"]
 async fn outbox_throughput() -> anyhow::Result<()> {
-    let config = DatabaseConfig { url: setting("DATABASE_URL", None)?, max_connections: 8 };
+    let config =
+        DatabaseConfig { url: setting("DATABASE_URL", None)?, max_connections: 8, migrations: Migrations::Apply };
     let nats = setting("NATS_URL", None)?;
     let relays: usize = setting("BENCH_RELAYS", Some("1"))?.parse().context("BENCH_RELAYS")?;
     let count: usize = setting("BENCH_EVENTS", Some("20000"))?.parse().context("BENCH_EVENTS")?;

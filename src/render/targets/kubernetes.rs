@@ -34,6 +34,8 @@ pub(crate) const TARGETS: &[Target] = &[
     row("k8s/service/serviceaccount.yaml.jinja",        "deploy/k8s/base/{service}/serviceaccount.yaml",          Managed, EACH, K8S),
     row("k8s/service/scaling.yaml.jinja",               "deploy/k8s/base/{service}/scaling.yaml",                 Managed, EACH, K8S),
     row("k8s/service/networkpolicy.yaml.jinja",         "deploy/k8s/base/{service}/networkpolicy.yaml",           Managed, EACH, K8S),
+    // A PostgreSQL service's migrations: a Job per release, with a role allowed to change the schema.
+    row("k8s/service/migration.yaml.jinja",             "deploy/k8s/base/{service}/migration.yaml",               Managed, EACH, When::KubernetesAndPostgres),
     // Overlays.
     row("k8s/overlays/dev/kustomization.yaml.jinja",    "deploy/k8s/overlays/dev/kustomization.yaml",             Managed, ONCE, K8S),
     // Under [auth], the dev overlay's gateway trusts the development key instead of jwks_uri.

@@ -51,6 +51,10 @@ pub(crate) enum When {
     Kubernetes,
     /// `kubernetes` is a deploy target and the manifest has `[auth]`.
     KubernetesWithAuth,
+    /// Services that store their data in PostgreSQL.
+    Postgres,
+    /// `kubernetes` is a deploy target and the service stores its data in PostgreSQL.
+    KubernetesAndPostgres,
     /// `github` is a CI provider.
     GitHub,
     /// `gitlab` is a CI provider.
@@ -74,6 +78,8 @@ impl When {
             When::Compose => workspace.deploy.compose,
             When::Kubernetes => workspace.deploy.kubernetes,
             When::KubernetesWithAuth => workspace.deploy.kubernetes && workspace.auth.is_some(),
+            When::Postgres => service.is_some_and(|s| s.database == crate::model::Database::Postgres),
+            When::KubernetesAndPostgres => workspace.deploy.kubernetes && When::Postgres.holds(workspace, service),
             When::GitHub => workspace.ci.contains(&CiProvider::GitHub),
             When::GitLab => workspace.ci.contains(&CiProvider::GitLab),
             When::GitHubAndKubernetes => When::GitHub.holds(workspace, service) && workspace.deploy.kubernetes,
@@ -136,6 +142,8 @@ const CORE: &[Target] = &[
     row("workspace/dev.sh.jinja",               "dev.sh",                              Managed,  Once, When::Always),
     // The NATS server's users and their permissions, one per service.
     row("nats/nats.conf.jinja",                 "deploy/nats/nats.conf",               Managed,  Once, When::Nats),
+    // A PostgreSQL service's database and roles: one to migrate, one without DDL rights to serve.
+    row("postgres/roles.sql.jinja",             "deploy/postgres/{service}.sql",       Managed,  Each, When::Postgres),
     // docker compose.
     row("compose/compose.yaml.jinja",           "deploy/compose/compose.yaml",         Managed,  Once, When::Compose),
     row("compose/prometheus.yml.jinja",         "deploy/compose/prometheus.yml",       Managed,  Once, When::Compose),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use fleetwright_runtime::AppError;
-use fleetwright_runtime::config::Database as DatabaseConfig;
+use fleetwright_runtime::config::{Database as DatabaseConfig, Migrations};
 use fleetwright_runtime::db::{Database, Migration, Tx};
 use fleetwright_runtime::events::{self, Event, Handler, Stream};
 
@@ -149,11 +149,11 @@ pub fn postgres(name: &str) -> Option<DatabaseConfig> {
     };
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let url = format!("{}/{name}_{}_{nanos}", server.trim_end_matches('/'), std::process::id());
-    Some(DatabaseConfig { url, max_connections: 4 })
+    Some(DatabaseConfig { url, max_connections: 4, migrations: Migrations::Apply })
 }
 
 pub fn sqlite() -> DatabaseConfig {
-    DatabaseConfig { url: "sqlite::memory:".into(), max_connections: 1 }
+    DatabaseConfig { url: "sqlite::memory:".into(), max_connections: 1, migrations: Migrations::Apply }
 }
 
 pub async fn publish(database: &Database, notes: &[String]) {
