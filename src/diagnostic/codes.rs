@@ -66,6 +66,7 @@ codes! {
     E031 => "invalid access policy",
     E032 => "access policy without `[auth]`",
     E033 => "invalid `[auth]` setting",
+    E034 => "invalid key or index",
     W002 => "listed twice",
     W003 => "entity without fields",
 }

@@ -431,10 +431,11 @@ pub(crate) struct ServiceSpec {
     pub subscribes: Vec<Spanned<String>>,
     /// Entities this service owns and stores, keyed by `PascalCase` name. Each maps field
     /// names to types (see the manifest reference), or to a table with the type and how
-    /// stored rows reach it (`{ type = "int32", default = 0 }`).
+    /// stored rows reach it (`{ type = "int32", default = 0 }`); `unique` and `indexes` list
+    /// keys and indexes over several fields.
     #[serde(default)]
     #[schemars(schema_with = "entities_schema")]
-    pub entities: IndexMap<Spanned<String>, IndexMap<Spanned<String>, Spanned<FieldSpec>>>,
+    pub entities: IndexMap<Spanned<String>, EntitySpec>,
     /// Event payloads this service defines, keyed by `PascalCase` name, with the same field
     /// types as entities.
     #[serde(default)]
@@ -616,15 +617,36 @@ fn services_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schem
 }
 
 /// `entities`: `PascalCase` names (keys the user chooses), each mapping `snake_case` field
-/// names to a field type or a [`FieldTable`]. The table comes first: the manifest checker
-/// reads a table against the first branch that is not `null`.
+/// names to a field type or a [`FieldTable`], besides `unique` and `indexes`. The table comes
+/// first: the manifest checker reads a table against the first branch that is not `null`.
 fn entities_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    types_by_name(&serde_json::json!({
+    let mut schema = types_by_name(&serde_json::json!({
         "anyOf": [
             generator.subschema_for::<FieldTable>(),
             { "type": "string", "pattern": FIELD_TYPE },
         ],
-    }))
+    }));
+    let key_lists = |what: &str| {
+        serde_json::json!({
+            "description": what,
+            "type": "array",
+            "items": {
+                "type": "array",
+                "minItems": 1,
+                "items": { "type": "string", "pattern": SNAKE_NAME },
+            },
+        })
+    };
+    if let Some(entity) = schema.get_mut("additionalProperties").and_then(|e| e.as_object_mut()) {
+        entity.insert(
+            "properties".to_owned(),
+            serde_json::json!({
+                "unique": key_lists(UNIQUE_DOC),
+                "indexes": key_lists(INDEXES_DOC),
+            }),
+        );
+    }
+    schema
 }
 
 /// `operations`: `snake_case` names (keys the user chooses), each mapping to an operation.
@@ -662,6 +684,72 @@ fn types_by_name(field: &serde_json::Value) -> schemars::Schema {
             "additionalProperties": field,
         },
     })
+}
+
+/// What `unique` on an entity says (also the JSON Schema's description).
+const UNIQUE_DOC: &str = "Keys over several fields, each a list of field names (`[[\"order_id\", \"kind\"]]`): no two records may hold the same values in all of them (a unique index; a request that would store a second one is refused with 409, naming it). One field alone takes `unique = true` instead.";
+/// What `indexes` on an entity says.
+const INDEXES_DOC: &str = "Indexes over one or more fields, each a list of field names in index order (`[[\"customer_id\", \"placed_at\"]]`), for the queries you write by hand.";
+
+/// `[services.<name>.entities.<Entity>]`: the fields of one entity, by name, in manifest
+/// order, and its keys and indexes over several fields. `unique` and `indexes` are the
+/// entity's own keys, never field names.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EntitySpec {
+    pub fields: IndexMap<Spanned<String>, Spanned<FieldSpec>>,
+    /// See [`UNIQUE_DOC`]; the span is the whole key list's.
+    pub unique: Vec<Spanned<Vec<Spanned<String>>>>,
+    /// See [`INDEXES_DOC`].
+    pub indexes: Vec<Spanned<Vec<Spanned<String>>>>,
+}
+
+impl Serialize for EntitySpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        for (name, field) in &self.fields {
+            map.serialize_entry(name, field)?;
+        }
+        if !self.unique.is_empty() {
+            map.serialize_entry("unique", &self.unique)?;
+        }
+        if !self.indexes.is_empty() {
+            map.serialize_entry("indexes", &self.indexes)?;
+        }
+        map.end()
+    }
+}
+
+/// Fields by name, except `unique` and `indexes`, which hold lists of field lists; reading
+/// each value as its key says keeps toml's spans inside it.
+impl<'de> Deserialize<'de> for EntitySpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = EntitySpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table of fields")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<EntitySpec, A::Error> {
+                let mut entity = EntitySpec::default();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    match key.get_ref().as_str() {
+                        "unique" => entity.unique = map.next_value()?,
+                        "indexes" => entity.indexes = map.next_value()?,
+                        // TOML itself refuses a key written twice.
+                        _ => {
+                            let field = map.next_value()?;
+                            entity.fields.insert(key, field);
+                        }
+                    }
+                }
+                Ok(entity)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 /// One entity field as written: its type alone (`"int32"`), or a [`FieldTable`].
@@ -747,6 +835,12 @@ impl<'de> Deserialize<'de> for FieldSpec {
 
             fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<FieldSpec, E> {
                 Ok(FieldSpec::Type(value.to_owned()))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<FieldSpec, A::Error> {
+                Err(serde::de::Error::custom(
+                    "a field is a type or a table with `type`, not a list; an entity's lists are `unique` and `indexes`",
+                ))
             }
 
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<FieldSpec, A::Error> {

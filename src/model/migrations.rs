@@ -108,6 +108,9 @@ pub enum Op {
         columns: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         where_null: Option<String>,
+        /// A unique key over `columns` (`unique = [[...]]` on an entity).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        unique: bool,
     },
 }
 
@@ -119,6 +122,8 @@ pub(crate) struct Index {
     pub name: String,
     pub columns: Vec<String>,
     pub where_null: Option<String>,
+    /// No two rows may hold the same values in `columns`.
+    pub unique: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,9 +226,15 @@ fn op_sql(op: &Op) -> String {
             name,
             columns,
             where_null,
+            unique,
         } => {
             let columns: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
-            let _ = write!(out, "CREATE INDEX \"{name}\" ON \"{table}\" ({})", columns.join(", "));
+            let unique = if *unique { "UNIQUE " } else { "" };
+            let _ = write!(
+                out,
+                "CREATE {unique}INDEX \"{name}\" ON \"{table}\" ({})",
+                columns.join(", ")
+            );
             if let Some(column) = where_null {
                 let _ = write!(out, " WHERE \"{column}\" IS NULL");
             }
@@ -365,6 +376,12 @@ pub(crate) fn filter_index_name(table: &str, column: &str) -> String {
     index_name(table, column, "idx")
 }
 
+/// The name of a key (`unique`) or index (`indexes`) an entity declares over `columns`:
+/// `payments_order_id_kind_key`, `orders_customer_id_placed_at_idx`.
+pub(crate) fn key_index_name(table: &str, columns: &[String], unique: bool) -> String {
+    index_name(table, &columns.join("_"), if unique { "key" } else { "idx" })
+}
+
 /// `<table>_<column>_<suffix>`, shortened with a hash past PostgreSQL's 63-byte limit, which
 /// would otherwise cut it silently and make it unreachable by name.
 fn index_name(table: &str, column: &str, suffix: &str) -> String {
@@ -451,6 +468,7 @@ impl History {
                     name: index.name.clone(),
                     columns: index.columns.clone(),
                     where_null: index.where_null.clone(),
+                    unique: index.unique,
                 });
             }
         }
@@ -1094,6 +1112,7 @@ mod tests {
             name: "outbox_unpublished".into(),
             columns: vec!["position".into(), "id".into()],
             where_null: Some("published_at".into()),
+            unique: false,
         }];
         let outbox = plain(&[(
             "outbox".into(),
@@ -1142,6 +1161,7 @@ mod tests {
             name: filter_index_name("orders", column),
             columns: vec![column.into()],
             where_null: None,
+            unique: false,
         };
         let none = BTreeSet::new();
         let v1 = History::default()
@@ -1180,6 +1200,63 @@ mod tests {
             v6.applied[5].sql(),
             "DROP INDEX \"orders_sku_idx\";\nALTER TABLE \"orders\" DROP COLUMN \"sku\";\n"
         );
+    }
+
+    #[test]
+    fn keys_and_indexes_over_several_columns_follow_the_manifest() {
+        let table = orders(vec![col("customer", "uuid"), col("kind", "string"), col("at", "date")]);
+        let key = |columns: &[&str], unique: bool| {
+            let columns: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+            Index {
+                table: "orders".into(),
+                name: key_index_name("orders", &columns, unique),
+                columns,
+                where_null: None,
+                unique,
+            }
+        };
+        let none = BTreeSet::new();
+        let wanted = [key(&["customer", "kind"], true), key(&["customer", "at"], false)];
+        let v1 = History::default()
+            .advance("o", &plain(&table), &none, &wanted, &[])
+            .unwrap();
+        assert!(
+            v1.applied[0].sql().ends_with(
+                "CREATE UNIQUE INDEX \"orders_customer_kind_key\" ON \"orders\" (\"customer\", \"kind\");\n\
+                 CREATE INDEX \"orders_customer_at_idx\" ON \"orders\" (\"customer\", \"at\");\n"
+            ),
+            "{}",
+            v1.applied[0].sql()
+        );
+        assert_eq!(v1.advance("o", &plain(&table), &none, &wanted, &[]).unwrap(), v1);
+        // The key changes: the old index goes, the new one comes, in one migration.
+        let v2 = v1
+            .advance(
+                "o",
+                &plain(&table),
+                &none,
+                &[key(&["customer", "kind", "at"], true)],
+                &[],
+            )
+            .unwrap();
+        assert_eq!(
+            v2.applied[1].sql(),
+            "DROP INDEX \"orders_customer_kind_key\";\nDROP INDEX \"orders_customer_at_idx\";\n\
+             CREATE UNIQUE INDEX \"orders_customer_kind_at_key\" ON \"orders\" (\"customer\", \"kind\", \"at\");\n"
+        );
+        // A field of the key retired (so no longer in it): the key goes before the column would.
+        let v3 = v2
+            .advance(
+                "o",
+                &plain(&orders(vec![col("customer", "uuid"), col("at", "date")])),
+                &none,
+                &[],
+                &[],
+            )
+            .unwrap();
+        assert_eq!(v3.applied[2].sql(), "DROP INDEX \"orders_customer_kind_at_key\";\n");
+        let long = key_index_name("orders", &["c".repeat(40), "d".repeat(40)], true);
+        assert!(long.len() <= 63 && long.ends_with("_key"), "{long}");
     }
 
     #[test]

@@ -279,6 +279,19 @@ pub struct Entity {
     /// Columns of fields removed from the manifest, kept with their data, that inserts fill
     /// because they cannot be NULL (filled by `stabilize`).
     pub retired_fills: Vec<RetiredFill>,
+    /// Its unique keys and indexes over several columns (`unique` and `indexes`), in manifest
+    /// order.
+    pub keys: Vec<Key>,
+}
+
+/// A unique key or an index the manifest declares on an entity.
+#[derive(Debug, Clone, Serialize)]
+pub struct Key {
+    /// The index's name, after PostgreSQL's convention (`payments_order_id_kind_key`,
+    /// `orders_customer_id_placed_at_idx`): what a refused write names.
+    pub name: String,
+    pub columns: Vec<String>,
+    pub unique: bool,
 }
 
 /// The records of an entity whose `ref(Parent)` field names one parent, listed under that

@@ -246,15 +246,9 @@ pub fn parse_migration(
             }
         } else if let Some(rest) = line
             .strip_prefix("CREATE UNIQUE INDEX ")
-            .and_then(|r| r.strip_suffix(");"))
+            .and_then(|r| r.strip_suffix(';'))
         {
-            let (index, rest) = rest.split_once(" ON ").ok_or("a unique index names no table")?;
-            let (table, column) = rest.split_once(" (").ok_or("a unique index names no column")?;
-            ops.push(Op::AddUnique {
-                table: unquote(table)?,
-                column: unquote(column)?,
-                index: unquote(index)?,
-            });
+            ops.push(created_unique_index(rest).ok_or_else(|| format!("`{line}` is not an index fleetwright makes"))?);
         } else if let Some(index) = line.strip_prefix("DROP INDEX ").and_then(|r| r.strip_suffix(';')) {
             ops.push(Op::DropUnique { index: unquote(index)? });
         } else if let Some(rest) = line.strip_prefix("UPDATE ") {
@@ -275,6 +269,35 @@ pub fn parse_migration(
     }
 }
 
+/// The index a `CREATE UNIQUE INDEX` statement (between `CREATE UNIQUE INDEX ` and `;`) makes:
+/// on one column a unique field's, on several an entity's unique key.
+fn created_unique_index(rest: &str) -> Option<Op> {
+    let Some(Op::CreateIndex {
+        table,
+        name,
+        mut columns,
+        where_null: None,
+        ..
+    }) = created_index(rest)
+    else {
+        return None;
+    };
+    Some(match columns.len() {
+        1 => Op::AddUnique {
+            table,
+            column: columns.remove(0),
+            index: name,
+        },
+        _ => Op::CreateIndex {
+            table,
+            name,
+            columns,
+            where_null: None,
+            unique: true,
+        },
+    })
+}
+
 /// The index a `CREATE INDEX` statement (between `CREATE INDEX ` and `;`) makes:
 /// `"name" ON "table" ("a", "b")`, optionally followed by ` WHERE "c" IS NULL`.
 fn created_index(rest: &str) -> Option<Op> {
@@ -290,6 +313,7 @@ fn created_index(rest: &str) -> Option<Op> {
         name: unquote(name).ok()?,
         columns: columns.split(", ").map(unquote).collect::<Result<_, _>>().ok()?,
         where_null,
+        unique: false,
     })
 }
 
@@ -762,20 +786,30 @@ enum OrderStatus {
         )
     }
 
-    /// Indexes, plain and partial (as the outbox relay's), on the `lines` table.
-    fn line_indexes() -> [crate::model::migrations::Index; 2] {
+    /// Indexes, plain, partial (as the outbox relay's) and unique over two columns (an
+    /// entity's key), on the `lines` table.
+    fn line_indexes() -> [crate::model::migrations::Index; 3] {
         [
+            crate::model::migrations::Index {
+                table: "lines".into(),
+                name: "lines_placed_at_label_key".into(),
+                columns: vec!["placed_at".into(), "label".into()],
+                where_null: None,
+                unique: true,
+            },
             crate::model::migrations::Index {
                 table: "lines".into(),
                 name: "lines_unpaid".into(),
                 columns: vec!["placed_at".into(), "id".into()],
                 where_null: Some("label".into()),
+                unique: false,
             },
             crate::model::migrations::Index {
                 table: "lines".into(),
                 name: "lines_kind".into(),
                 columns: vec!["kind".into()],
                 where_null: None,
+                unique: false,
             },
         ]
     }
@@ -892,6 +926,7 @@ enum OrderStatus {
             name: crate::model::migrations::filter_index_name("lines", "label"),
             columns: vec!["label".into()],
             where_null: None,
+            unique: false,
         });
         indexes
     }

@@ -183,7 +183,7 @@ fn service(
     let entities = spec
         .entities
         .iter()
-        .map(|(entity, fields)| {
+        .map(|(entity, entity_spec)| {
             let entity = entity.get_ref();
             let snake = entity.to_snake_case();
             let plural_kebab = plural(&snake).to_kebab_case();
@@ -194,10 +194,11 @@ fn service(
                 system_numbers: super::SystemNumbers::default(),
                 reserved_numbers: Vec::new(),
                 reserved_names: Vec::new(),
-                fields: entity_fields(entity, fields)?,
+                fields: entity_fields(entity, &entity_spec.fields)?,
                 filters: Vec::new(),
                 parent_lists: Vec::new(),
                 retired_fills: Vec::new(),
+                keys: entity_keys(&plural(&snake), entity_spec),
                 table: plural(&snake),
                 plural_pascal: plural(&snake).to_pascal_case(),
                 plural_kebab,
@@ -489,6 +490,25 @@ fn with_queries(mut entities: Vec<Entity>) -> Vec<Entity> {
 }
 
 /// An entity's fields, with what the long form says about migrating them.
+/// The unique keys, then the indexes, an entity declares over its columns.
+fn entity_keys(table: &str, spec: &crate::manifest::schema::EntitySpec) -> Vec<super::Key> {
+    let lists = spec
+        .unique
+        .iter()
+        .map(|list| (true, list))
+        .chain(spec.indexes.iter().map(|list| (false, list)));
+    lists
+        .map(|(unique, list)| {
+            let columns: Vec<String> = list.get_ref().iter().map(|c| c.get_ref().clone()).collect();
+            super::Key {
+                name: super::migrations::key_index_name(table, &columns, unique),
+                columns,
+                unique,
+            }
+        })
+        .collect()
+}
+
 fn entity_fields(
     owner: &str,
     fields: &indexmap::IndexMap<toml::Spanned<String>, toml::Spanned<FieldSpec>>,

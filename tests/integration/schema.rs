@@ -95,6 +95,21 @@ impl Database {
     }
 }
 
+/// A migration file as the service's runtime applies it to `db`: SQLite leaves out the
+/// statements marked PostgreSQL only (foreign keys and checks).
+fn for_database(db: &Database, sql: &str) -> String {
+    if db.client[0] == "sqlite3" {
+        let mut kept = String::new();
+        for line in sql.lines().filter(|line| !line.ends_with("-- PostgreSQL only")) {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+        kept
+    } else {
+        sql.to_owned()
+    }
+}
+
 /// Runs a database client with `sql` on its standard input; its output, or why it failed.
 fn run(command: &mut Command, sql: &str) -> Result<String, String> {
     use std::io::Write as _;
@@ -393,15 +408,20 @@ member_id = "ref(Member)"
     }
     scratch.run(&["check"]).assert_code(0);
 
-    // Recovered without the lock, the migrations read back exactly: nothing to write.
-    let lock = crate::lock::lock_state(&scratch);
+    recovers_the_lock_exactly(&scratch);
+}
+
+/// Without the lock, the migrations read back exactly: the rebuilt lock is the same, and
+/// there is nothing to write.
+fn recovers_the_lock_exactly(scratch: &Scratch) {
+    let lock = crate::lock::lock_state(scratch);
     std::fs::remove_file(scratch.join("fleet.lock")).unwrap();
     scratch
         .run(&["generate", "--recover-lock"])
         .assert_code(0)
         .assert_stderr_contains("0 created, 0 updated");
     assert_eq!(
-        crate::lock::lock_state(&scratch),
+        crate::lock::lock_state(scratch),
         lock,
         "the rebuilt lock remembers something else"
     );
@@ -409,4 +429,85 @@ member_id = "ref(Member)"
         .run(&["generate"])
         .assert_code(0)
         .assert_stderr_contains("0 created, 0 updated");
+}
+
+/// Issue 14, item 2: a unique key and an index over several fields, declared on the entity,
+/// are created by the next migration on databases holding rows; the key then refuses a second
+/// record with the same values in all its fields (and only then), and removing the key drops
+/// its index; a lost lock reads both back exactly.
+#[test]
+fn a_unique_key_over_several_fields_refuses_a_duplicate_and_follows_the_manifest() {
+    const PAYMENTS: &str = r#"version = 1
+[project]
+name = "club"
+
+[services.members]
+database = "sqlite"
+
+[services.members.entities.Payment]
+order_id = "uuid"
+kind = "enum(charge, refund)"
+amount_cents = "int64"
+"#;
+    let keyed = format!("{PAYMENTS}unique = [[\"order_id\", \"kind\"]]\nindexes = [[\"order_id\", \"created_at\"]]\n");
+    let scratch = Scratch::generated(PAYMENTS);
+    let dir = tempfile::tempdir().unwrap();
+    let databases = databases(dir.path());
+    let insert = |id: &str, order: &str, kind: &str| {
+        format!(
+            "INSERT INTO payments (id, order_id, kind, amount_cents, created_at, updated_at) \
+             VALUES ('{id}', '{order}', '{kind}', 100, 't', 't');"
+        )
+    };
+    let first = new_migrations(&scratch.join(MIGRATIONS), 0);
+    for db in &databases {
+        db.execute(&for_database(db, &first[0]));
+        db.execute(&insert("p1", "o1", "charge"));
+        db.execute(&insert("p2", "o1", "refund"));
+    }
+
+    scratch.write("fleet.toml", &keyed);
+    scratch.run(&["generate"]).assert_code(0);
+    let added = new_migrations(&scratch.join(MIGRATIONS), 1);
+    assert_eq!(added.len(), 1, "one migration for the key and the index");
+    assert!(
+        added[0].contains(
+            "CREATE UNIQUE INDEX \"payments_order_id_kind_key\" ON \"payments\" (\"order_id\", \"kind\");\n\
+             CREATE INDEX \"payments_order_id_created_at_idx\" ON \"payments\" (\"order_id\", \"created_at\");"
+        ),
+        "{}",
+        added[0]
+    );
+    for db in &databases {
+        db.execute(&for_database(db, &added[0]));
+        assert!(
+            db.fails(&insert("p3", "o1", "charge")),
+            "a second charge of one order is refused"
+        );
+        db.execute(&insert("p4", "o2", "charge"));
+        assert_eq!(db.execute("SELECT COUNT(*) FROM payments"), "3");
+    }
+    scratch.run(&["check"]).assert_code(0);
+
+    recovers_the_lock_exactly(&scratch);
+
+    // The key removed: its index goes, and the duplicate is stored.
+    scratch.write(
+        "fleet.toml",
+        &format!("{PAYMENTS}indexes = [[\"order_id\", \"created_at\"]]\n"),
+    );
+    scratch.run(&["generate"]).assert_code(0);
+    let removed = new_migrations(&scratch.join(MIGRATIONS), 2);
+    assert_eq!(
+        removed[0]
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with("--"))
+            .collect::<Vec<_>>(),
+        ["DROP INDEX \"payments_order_id_kind_key\";"]
+    );
+    for db in &databases {
+        db.execute(&for_database(db, &removed[0]));
+        db.execute(&insert("p3", "o1", "charge"));
+    }
+    scratch.run(&["check"]).assert_code(0);
 }

@@ -23,8 +23,9 @@ pub(super) fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
     let mut type_names: HashMap<String, Range<usize>> = HashMap::new();
     let mut tables: HashMap<String, Range<usize>> = HashMap::new();
     let entity_names: Vec<&str> = service.entities.keys().map(|k| k.get_ref().as_str()).collect();
-    let entities = service.entities.iter().map(|(name, fields)| {
-        let typed = fields
+    let entities = service.entities.iter().map(|(name, entity)| {
+        let typed = entity
+            .fields
             .iter()
             .map(|(field, spec)| (field, FieldSpec::type_written(spec)))
             .collect();
@@ -95,12 +96,13 @@ pub(super) fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
             }
         }
     }
-    for fields in service.entities.values() {
-        for (field, spec) in fields {
+    for (name, entity) in &service.entities {
+        for (field, spec) in &entity.fields {
             if let Some(table) = spec.get_ref().table() {
-                field_settings(field, table, fields, out);
+                field_settings(field, table, &entity.fields, out);
             }
         }
+        super::keys::keys_of_entity(name, entity, out);
     }
 }
 

@@ -370,9 +370,10 @@ fn crud_routes(service: &ServiceSpec, base: Option<&String>) -> Vec<Route> {
             routes.push((method.to_owned(), collection.clone(), None));
         }
         // The lists of its children under each of its records (`/api/orders/{id}/lines`).
-        for (child, fields) in &service.entities {
+        for (child, child_spec) in &service.entities {
             let child_plural = plural(&child.get_ref().to_snake_case()).to_kebab_case();
-            let refs: Vec<&str> = fields
+            let refs: Vec<&str> = child_spec
+                .fields
                 .iter()
                 .filter_map(|(field, spec)| {
                     let ty = types::parse(FieldSpec::type_written(spec).get_ref()).ok()?;
