@@ -206,6 +206,11 @@ pub fn parse_migration(
                 columns,
                 versioned,
             });
+        } else if let Some(statement) = line.strip_suffix(super::migrations::POSTGRES_ONLY) {
+            ops.push(
+                constraint(statement.trim_end())
+                    .ok_or_else(|| format!("`{line}` is not a constraint fleetwright makes"))?,
+            );
         } else if let Some(rest) = line.strip_prefix("ALTER TABLE ") {
             let (table, change) = rest.split_once(' ').ok_or("an ALTER TABLE names no change")?;
             let table = unquote(table)?;
@@ -214,21 +219,7 @@ pub fn parse_migration(
                 // `version` is no field name: it is always the concurrency column.
                 ops.push(Op::AddVersion { table });
             } else if let Some(column) = change.strip_prefix("ADD COLUMN ") {
-                let (name, sql) = column.split_once(' ').ok_or("an added column has no type")?;
-                let name = unquote(name)?;
-                // The type's own default (older histories), else the manifest's.
-                let (spec, default) = match spec_for(&table, &name, sql, true, spec_of) {
-                    Ok(spec) => (spec, None),
-                    Err(why) => {
-                        let (sql, literal) = sql.rsplit_once(" DEFAULT ").ok_or(why)?;
-                        (spec_for(&table, &name, sql, false, spec_of)?, Some(literal.to_owned()))
-                    }
-                };
-                ops.push(Op::AddColumn {
-                    table,
-                    column: Column::new(name, spec),
-                    default,
-                });
+                ops.push(added_column(table, column, spec_of)?);
             } else if let Some(names) = change.strip_prefix("RENAME COLUMN ") {
                 let (from, to) = names.split_once(" TO ").ok_or("a RENAME COLUMN names no new name")?;
                 ops.push(Op::RenameColumn {
@@ -261,11 +252,79 @@ pub fn parse_migration(
             return Err(format!("`{line}` is not a statement fleetwright writes"));
         }
     }
+    enum_values_from_checks(&mut ops);
     let migration = Migration { version, name, ops };
     if migration.sql().trim_end() == body.trim_end() {
         Ok(migration)
     } else {
         Err("its SQL differs from what fleetwright writes (was it edited?)".to_owned())
+    }
+}
+
+/// The column an `ADD COLUMN` (after `ADD COLUMN `, without `;`) of `table` adds.
+fn added_column(table: String, column: &str, spec_of: &dyn Fn(&str, &str) -> Option<String>) -> Result<Op, String> {
+    let (name, sql) = column.split_once(' ').ok_or("an added column has no type")?;
+    let name = unquote(name)?;
+    // The type's own default (older histories), else the manifest's. The manifest's type comes
+    // first: an enum added with its first value as default and since changed is the
+    // manifest's enum, not one of that value alone.
+    let manifest_with_default = sql.rsplit_once(" DEFAULT ").and_then(|(bare, literal)| {
+        let spec = spec_of(&table, &name)?;
+        let own = super::migrations::column_type(&spec, true) == sql;
+        (!own && super::migrations::column_type(&spec, false) == bare).then(|| (spec, Some(literal.to_owned())))
+    });
+    let (spec, default) = match manifest_with_default {
+        Some(found) => found,
+        None => match spec_for(&table, &name, sql, true, spec_of) {
+            Ok(spec) => (spec, None),
+            Err(why) => {
+                let (sql, literal) = sql.rsplit_once(" DEFAULT ").ok_or(why)?;
+                (spec_for(&table, &name, sql, false, spec_of)?, Some(literal.to_owned()))
+            }
+        },
+    };
+    Ok(Op::AddColumn {
+        table,
+        column: Column::new(name, spec),
+        default,
+    })
+}
+
+/// An enum column's SQL type does not tell its values; the check made with the column, in the
+/// same migration, does: the column's spec takes them, so the history reads back exactly.
+fn enum_values_from_checks(ops: &mut [Op]) {
+    let checks: Vec<(String, String, Vec<String>)> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::AddCheck {
+                table, column, values, ..
+            } => Some((table.clone(), column.clone(), values.clone())),
+            _ => None,
+        })
+        .collect();
+    for (table, column, values) in checks {
+        let spec = ops.iter_mut().find_map(|op| match op {
+            Op::CreateTable { table: t, columns, .. } if *t == table => {
+                columns.iter_mut().find(|c| c.name == column).map(|c| &mut c.spec)
+            }
+            Op::AddColumn {
+                table: t, column: c, ..
+            } if *t == table && c.name == column => Some(&mut c.spec),
+            _ => None,
+        });
+        if let Some(spec) = spec {
+            *spec = with_values(spec, &values);
+        }
+    }
+}
+
+/// An enum column's spec with `values` (optional if it was); any other spec as it is.
+fn with_values(spec: &str, values: &[String]) -> String {
+    match super::types::parse(spec) {
+        Ok(ty) if matches!(ty.base, super::BaseType::Enum { .. }) && !ty.list => {
+            format!("enum({}){}", values.join(", "), if ty.optional { "?" } else { "" })
+        }
+        _ => spec.to_owned(),
     }
 }
 
@@ -314,6 +373,51 @@ fn created_index(rest: &str) -> Option<Op> {
         columns: columns.split(", ").map(unquote).collect::<Result<_, _>>().ok()?,
         where_null,
         unique: false,
+    })
+}
+
+/// The foreign key or check a PostgreSQL-only `ALTER TABLE` statement (without its marker)
+/// adds or drops; the caller's re-rendering proves the reading exact.
+fn constraint(statement: &str) -> Option<Op> {
+    let rest = statement.strip_prefix("ALTER TABLE ")?.strip_suffix(';')?;
+    let (table, change) = rest.split_once(' ')?;
+    let table = unquote(table).ok()?;
+    if let Some(name) = change.strip_prefix("DROP CONSTRAINT ") {
+        return Some(Op::DropConstraint {
+            table,
+            name: unquote(name).ok()?,
+        });
+    }
+    let (name, definition) = change.strip_prefix("ADD CONSTRAINT ")?.split_once(' ')?;
+    let name = unquote(name).ok()?;
+    let (definition, not_valid) = match definition.strip_suffix(" NOT VALID") {
+        Some(definition) => (definition, true),
+        None => (definition, false),
+    };
+    if let Some(rest) = definition.strip_prefix("FOREIGN KEY (") {
+        let (column, rest) = rest.split_once(") REFERENCES ")?;
+        let references = rest.strip_suffix(" (\"id\") ON DELETE RESTRICT")?;
+        return Some(Op::AddForeignKey {
+            table,
+            name,
+            column: unquote(column).ok()?,
+            references: unquote(references).ok()?,
+            not_valid,
+        });
+    }
+    let (column, values) = definition
+        .strip_prefix("CHECK (")?
+        .strip_suffix("))")?
+        .split_once(" IN (")?;
+    Some(Op::AddCheck {
+        table,
+        name,
+        column: unquote(column).ok()?,
+        values: values
+            .split(", ")
+            .map(|v| v.strip_prefix('\'')?.strip_suffix('\'').map(str::to_owned))
+            .collect::<Option<_>>()?,
+        not_valid,
     })
 }
 
@@ -452,7 +556,24 @@ pub fn replay(mut start: History, migrations: Vec<Migration>) -> History {
                         column.name.clone_from(to);
                     }
                 }
-                Op::ReplaceValue { .. } | Op::CreateIndex { .. } => {}
+                // The latest check of an enum column says its values (its SQL type does not).
+                Op::AddCheck {
+                    table, column, values, ..
+                } => {
+                    if let Some(found) = start
+                        .tables
+                        .get_mut(table)
+                        .into_iter()
+                        .flatten()
+                        .find(|c| c.name == *column)
+                    {
+                        found.spec = with_values(&found.spec, values);
+                    }
+                }
+                Op::ReplaceValue { .. }
+                | Op::CreateIndex { .. }
+                | Op::AddForeignKey { .. }
+                | Op::DropConstraint { .. } => {}
                 Op::DropColumn { table, column } => {
                     if let Some(columns) = start.tables.get_mut(table) {
                         columns.retain(|c| c.name != *column);
@@ -895,7 +1016,13 @@ enum OrderStatus {
         wanted[0].1[2].replaced_values = vec![("x".into(), "y".into())];
         // Optimistic concurrency reaches an existing table, and a new one is created with it.
         let versioned: std::collections::BTreeSet<String> = ["lines".to_owned(), "tags".to_owned()].into();
-        wanted.push(("tags".into(), vec![Wanted::plain(col("label", "string"))]));
+        wanted.push((
+            "tags".into(),
+            vec![
+                Wanted::plain(col("label", "string")),
+                Wanted::plain(col("line_id", "ref(Line)")),
+            ],
+        ));
         wanted[0].1[1].unique = true;
         let v6 = v5.advance("o", &wanted, &versioned, &[], &[]).unwrap();
         assert_eq!(
@@ -936,13 +1063,26 @@ enum OrderStatus {
         let none = |_: &str, _: &str| None;
         let v3 = every_operation();
         assert_eq!(v3.applied.len(), 9);
+        assert!(
+            v3.applied[5].sql().contains(
+                "ADD CONSTRAINT \"tags_line_id_fkey\" FOREIGN KEY (\"line_id\") REFERENCES \"lines\" (\"id\") ON DELETE RESTRICT; -- PostgreSQL only"
+            ),
+            "{}",
+            v3.applied[5].sql()
+        );
         for migration in &v3.applied {
             let read = parse_migration(&migration.file_name(), &file(migration), &none).unwrap();
             assert_eq!(read.sql(), migration.sql());
             assert_eq!((read.version, &read.name), (migration.version, &migration.name));
         }
         // The manifest's spec wins when it has the same SQL, so the replayed tables match.
-        let spec = |_: &str, column: &str| (column == "tags").then(|| "string[]".to_owned());
+        // (SQL alone does not tell an enum's values: the manifest's type says them.)
+        let spec = |_: &str, column: &str| match column {
+            "tags" => Some("string[]".to_owned()),
+            "kind" => Some("enum(y)".to_owned()),
+            "label" => Some("string".to_owned()),
+            _ => None,
+        };
         let read: Vec<Migration> = v3
             .applied
             .iter()
@@ -961,16 +1101,23 @@ enum OrderStatus {
         assert_eq!(replayed.versioned, v3.versioned);
         assert!(replayed.unique.is_empty() && v3.applied[5].sql().contains("CREATE UNIQUE INDEX"));
         // The replayed history knows its indexes: generating again adds none.
-        let same = crate::model::migrations::plain(&[("lines".into(), replayed.tables["lines"].clone())]);
-        let versioned: std::collections::BTreeSet<String> = ["lines".to_owned()].into();
-        assert_eq!(
-            replayed
-                .advance("o", &same, &versioned, &line_indexes(), &[])
-                .unwrap()
-                .applied
-                .len(),
-            9
-        );
+        // (The manifest's types, which SQL alone does not tell apart: an enum's values.)
+        let same = crate::model::migrations::plain(&[(
+            "lines".into(),
+            vec![
+                col("placed_at", "timestamp"),
+                col("label", "string"),
+                col("kind", "enum(y)"),
+            ],
+        )]);
+        let mut same = same;
+        same.extend(crate::model::migrations::plain(&[(
+            "tags".into(),
+            vec![col("label", "string"), col("line_id", "ref(Line)")],
+        )]));
+        let versioned: std::collections::BTreeSet<String> = ["lines".to_owned(), "tags".to_owned()].into();
+        let again = replayed.advance("o", &same, &versioned, &line_indexes(), &[]).unwrap();
+        assert_eq!(again.applied.len(), 9, "{:?}", again.applied.last());
     }
 
     #[test]

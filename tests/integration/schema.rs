@@ -171,7 +171,10 @@ fn databases(dir: &Path) -> Vec<Database> {
         server,
         "a PostgreSQL server in FLEETWRIGHT_TEST_POSTGRES (scripts/ci.sh)",
     ) {
-        let name = format!("schema_{}", std::process::id());
+        // One database per test: the tests of this binary run side by side.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("schema_{}_{next}", std::process::id());
         let create = format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name};");
         Database::postgres(&server).execute(&create);
         databases.push(Database::postgres(&format!("{server}/{name}")));
@@ -188,7 +191,7 @@ fn schema_changes_keep_stored_data_on_sqlite_and_postgresql() {
     let first = new_migrations(&scratch.join(MIGRATIONS), 0);
     assert_eq!(first.len(), 1);
     for db in &databases {
-        db.execute(&first[0]);
+        db.execute(&for_database(db, &first[0]));
         db.execute(
             "INSERT INTO members (id, email, display_name, tier, note, created_at, updated_at) \
              VALUES ('m1', 'ann@example.com', 'Ann', 'silver', 'likes tea', 't', 't'); \
@@ -206,7 +209,11 @@ fn schema_changes_keep_stored_data_on_sqlite_and_postgresql() {
         .assert_stderr_contains("table `badges` has no entity in fleet.toml any more");
     let second = new_migrations(&scratch.join(MIGRATIONS), 1);
     assert_eq!(second.len(), 1, "one migration for the whole change");
-    assert!(!second[0].contains("DROP"), "{}", second[0]);
+    assert!(
+        !second[0].contains("DROP COLUMN") && !second[0].contains("DROP TABLE"),
+        "{}",
+        second[0]
+    );
     assert!(
         second[0].contains("RENAME COLUMN \"display_name\" TO \"full_name\""),
         "{}",
@@ -222,7 +229,7 @@ fn schema_changes_keep_stored_data_on_sqlite_and_postgresql() {
         "{insert}"
     );
     for db in &databases {
-        db.execute(&second[0]);
+        db.execute(&for_database(db, &second[0]));
         assert_eq!(
             db.execute("SELECT full_name, tier, points, note, email FROM members"),
             "Ann|gold|7|likes tea|ann@example.com",
@@ -258,7 +265,7 @@ fn schema_changes_keep_stored_data_on_sqlite_and_postgresql() {
     assert_eq!(third.len(), 1);
     assert!(third[0].contains("DROP COLUMN \"note\"") && third[0].contains("DROP TABLE \"badges\""));
     for db in &databases {
-        db.execute(&third[0]);
+        db.execute(&for_database(db, &third[0]));
         assert!(db.fails("SELECT note FROM members"), "the dropped column is gone");
         assert!(db.fails("SELECT label FROM badges"), "the dropped table is gone");
         assert_eq!(
@@ -362,7 +369,7 @@ member_id = "ref(Member)"
         first[0]
     );
     for db in &databases {
-        db.execute(&first[0]);
+        db.execute(&for_database(db, &first[0]));
         db.execute(
             "INSERT INTO members (id, email, created_at, updated_at) VALUES ('m1', 'ann@example.com', 't', 't');",
         );
@@ -384,7 +391,7 @@ member_id = "ref(Member)"
     );
     assert!(scratch.exists("services/members/migrations/0002_index_members_email_idx.sql"));
     for db in &databases {
-        db.execute(&added[0]);
+        db.execute(&for_database(db, &added[0]));
     }
     scratch.run(&["check"]).assert_code(0);
 
@@ -399,7 +406,7 @@ member_id = "ref(Member)"
     );
     for db in &databases {
         // Only an index that exists can be dropped: the one the migration before created.
-        db.execute(&removed[0]);
+        db.execute(&for_database(db, &removed[0]));
         assert_eq!(
             db.execute("SELECT email FROM members"),
             "ann@example.com",
@@ -508,6 +515,100 @@ amount_cents = "int64"
     for db in &databases {
         db.execute(&for_database(db, &removed[0]));
         db.execute(&insert("p3", "o1", "charge"));
+    }
+    scratch.run(&["check"]).assert_code(0);
+}
+
+/// Issue 14, item 2: on PostgreSQL a `ref(…)` field is a foreign key and an enum field has a
+/// check of its values, both following the manifest on a database holding rows: a visit of a
+/// member that does not exist, deleting a member a visit refers to, and a kind outside the enum
+/// are refused; a new enum value is accepted once its migration ran; a retired ref field leaves
+/// no foreign key to refuse a delete; a lost lock reads them all back. SQLite, which cannot add
+/// a constraint to a table it has, applies the same files without them.
+#[test]
+fn references_and_enum_values_are_constraints_on_postgresql() {
+    const VISITS: &str = r#"version = 1
+[project]
+name = "club"
+
+[services.members]
+database = "sqlite"
+
+[services.members.entities.Member]
+email = "string"
+
+[services.members.entities.Visit]
+member_id = "ref(Member)"
+kind = "enum(walk, run)"
+"#;
+    let scratch = Scratch::generated(VISITS);
+    let dir = tempfile::tempdir().unwrap();
+    let databases = databases(dir.path());
+    let postgres = |db: &Database| db.client[0] == "psql";
+    let visit = |id: &str, member: &str, kind: &str| {
+        format!(
+            "INSERT INTO visits (id, member_id, kind, created_at, updated_at) \
+             VALUES ('{id}', '{member}', '{kind}', 't', 't');"
+        )
+    };
+    let first = new_migrations(&scratch.join(MIGRATIONS), 0);
+    assert!(
+        first[0].contains(
+            "ALTER TABLE \"visits\" ADD CONSTRAINT \"visits_member_id_fkey\" FOREIGN KEY (\"member_id\") REFERENCES \"members\" (\"id\") ON DELETE RESTRICT; -- PostgreSQL only\n\
+             ALTER TABLE \"visits\" ADD CONSTRAINT \"visits_kind_check\" CHECK (\"kind\" IN ('walk', 'run')); -- PostgreSQL only"
+        ),
+        "{}",
+        first[0]
+    );
+    for db in &databases {
+        db.execute(&for_database(db, &first[0]));
+        db.execute(
+            "INSERT INTO members (id, email, created_at, updated_at) VALUES ('m1', 'ann@example.com', 't', 't'), \
+             ('m2', 'bob@example.com', 't', 't');",
+        );
+        db.execute(&visit("v1", "m1", "walk"));
+        if postgres(db) {
+            assert!(db.fails(&visit("v2", "nobody", "walk")), "a visit of no member");
+            assert!(
+                db.fails("DELETE FROM members WHERE id = 'm1'"),
+                "a member a visit refers to"
+            );
+            assert!(db.fails(&visit("v2", "m1", "swim")), "a kind outside the enum");
+            db.execute("DELETE FROM members WHERE id = 'm2'");
+        }
+    }
+
+    // A new value: the check is replaced (on PostgreSQL only, the rest has nothing to do).
+    scratch.write(
+        "fleet.toml",
+        &VISITS.replace("enum(walk, run)", "enum(walk, run, swim)"),
+    );
+    scratch.run(&["generate"]).assert_code(0);
+    let swim = new_migrations(&scratch.join(MIGRATIONS), 1);
+    assert!(scratch.exists("services/members/migrations/0002_constraints.sql"));
+    for db in &databases {
+        db.execute(&for_database(db, &swim[0]));
+        db.execute(&visit("v2", "m1", "swim"));
+    }
+    scratch.run(&["check"]).assert_code(0);
+    recovers_the_lock_exactly(&scratch);
+
+    // The ref field removed: its column stays with its data, its foreign key goes.
+    let retired = VISITS
+        .replace("member_id = \"ref(Member)\"\n", "")
+        .replace("enum(walk, run)", "enum(walk, run, swim)");
+    scratch.write("fleet.toml", &retired);
+    scratch.run(&["generate"]).assert_code(0);
+    let dropped = new_migrations(&scratch.join(MIGRATIONS), 2);
+    assert!(
+        dropped[0].contains("ALTER TABLE \"visits\" DROP CONSTRAINT \"visits_member_id_fkey\"; -- PostgreSQL only"),
+        "{}",
+        dropped[0]
+    );
+    for db in &databases {
+        db.execute(&for_database(db, &dropped[0]));
+        db.execute("DELETE FROM members WHERE id = 'm1'");
+        assert_eq!(db.execute("SELECT member_id FROM visits WHERE id = 'v1'"), "m1");
     }
     scratch.run(&["check"]).assert_code(0);
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::{MigrationType, Migrator};
-use sqlx::{AnyPool, Connection as _, Row as _, SqlStr};
+use sqlx::{AnyPool, AssertSqlSafe, Connection as _, Row as _, SqlSafeStr as _, SqlStr};
 use time::{Date, OffsetDateTime};
 use tokio::sync::{Mutex, Notify};
 
@@ -85,7 +85,8 @@ impl Database {
             .connect_with(options)
             .await
             .context("connecting to the database")?;
-        migrator(migrations).run(&pool).await.context("applying migrations")?;
+        let postgres = !url.starts_with("sqlite");
+        migrator(migrations, postgres).run(&pool).await.context("applying migrations")?;
         Ok(Self { pool, outbox: Arc::new(Notify::new()), _anchor: anchor })
     }
 
@@ -114,16 +115,36 @@ impl Database {
     }
 }
 
-fn migrator(migrations: &[Migration]) -> Migrator {
+/// Marks the end of each statement only PostgreSQL runs: foreign keys and checks, which SQLite
+/// cannot add to a table it has (it has no `ALTER TABLE … ADD CONSTRAINT`).
+pub const POSTGRES_ONLY: &str = "-- PostgreSQL only";
+
+/// The migrations as `postgres` or SQLite runs them: a file as written on PostgreSQL, without
+/// the statements marked [`POSTGRES_ONLY`] on SQLite. Each database sees one text per
+/// migration, so the checksum sqlx records for it stays the same from run to run.
+fn migrator(migrations: &[Migration], postgres: bool) -> Migrator {
     Migrator::with_migrations(
         migrations
             .iter()
             .map(|m| {
-                let sql = SqlStr::from_static(m.sql);
+                let sql = for_database(m.sql, postgres);
                 sqlx::migrate::Migration::new(m.version, Cow::Borrowed(m.name), MigrationType::Simple, sql, false)
             })
             .collect(),
     )
+}
+
+/// One migration's SQL for PostgreSQL (`postgres`) or SQLite.
+pub fn for_database(sql: &'static str, postgres: bool) -> SqlStr {
+    if postgres || !sql.contains(POSTGRES_ONLY) {
+        return SqlStr::from_static(sql);
+    }
+    let mut kept = String::with_capacity(sql.len());
+    for line in sql.lines().filter(|line| !line.trim_end().ends_with(POSTGRES_ONLY)) {
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    AssertSqlSafe(kept).into_sql_str()
 }
 
 fn is_in_memory(url: &str) -> bool {
