@@ -282,6 +282,9 @@ pub struct Entity {
     /// Its unique keys and indexes over several columns (`unique` and `indexes`), in manifest
     /// order.
     pub keys: Vec<Key>,
+    /// The fields generated tests give a fresh value in each sample, so that no two samples
+    /// break a unique field or key.
+    pub sample_unique: Vec<String>,
 }
 
 /// A unique key or an index the manifest declares on an entity.

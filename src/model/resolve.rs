@@ -189,16 +189,19 @@ fn service(
             let plural_kebab = plural(&snake).to_kebab_case();
             let base = spec.route.as_ref().map_or("", |r| r.get_ref().as_str());
             let http_path = collection_path(base, entity);
+            let fields = entity_fields(entity, &entity_spec.fields)?;
+            let keys = entity_keys(&plural(&snake), entity_spec);
             Ok(Entity {
                 http_path,
                 system_numbers: super::SystemNumbers::default(),
                 reserved_numbers: Vec::new(),
                 reserved_names: Vec::new(),
-                fields: entity_fields(entity, &entity_spec.fields)?,
+                sample_unique: sample_unique(&fields, &keys),
+                fields,
                 filters: Vec::new(),
                 parent_lists: Vec::new(),
                 retired_fills: Vec::new(),
-                keys: entity_keys(&plural(&snake), entity_spec),
+                keys,
                 table: plural(&snake),
                 plural_pascal: plural(&snake).to_pascal_case(),
                 plural_kebab,
@@ -490,6 +493,36 @@ fn with_queries(mut entities: Vec<Entity>) -> Vec<Entity> {
 }
 
 /// An entity's fields, with what the long form says about migrating them.
+/// The fields a generated test's sample gives values no other sample has, so that samples never
+/// clash: every unique field, and one field of each unique key that has none, the first whose
+/// type takes a fresh value (a text, a UUID that is no reference, an integer). A key of
+/// references alone differs already: each sample refers to records created for it.
+fn sample_unique(fields: &[Field], keys: &[super::Key]) -> Vec<String> {
+    use super::types::Scalar;
+    let mut varied: Vec<String> = fields.iter().filter(|f| f.unique).map(|f| f.name.clone()).collect();
+    for key in keys.iter().filter(|k| k.unique) {
+        if key.columns.iter().any(|c| varied.contains(c)) {
+            continue;
+        }
+        let fresh = key.columns.iter().find(|column| {
+            fields.iter().any(|f| {
+                f.name == **column
+                    && !f.ty.list
+                    && matches!(
+                        f.ty.base,
+                        super::BaseType::Scalar {
+                            scalar: Scalar::String | Scalar::Text | Scalar::Uuid | Scalar::Int32 | Scalar::Int64
+                        }
+                    )
+            })
+        });
+        if let Some(column) = fresh {
+            varied.push(column.clone());
+        }
+    }
+    varied
+}
+
 /// The unique keys, then the indexes, an entity declares over its columns.
 fn entity_keys(table: &str, spec: &crate::manifest::schema::EntitySpec) -> Vec<super::Key> {
     let lists = spec
