@@ -315,6 +315,8 @@ pub struct ParentList {
     pub segment: String,
     /// The handler's and use case's name: `list_order_lines_by_order_id`.
     pub function: String,
+    /// The foreign key of the `ref` field on PostgreSQL: `order_lines_order_id_fkey`.
+    pub foreign_key: String,
 }
 
 /// A retired column an insert fills, and the SQL literal it takes.

@@ -486,6 +486,7 @@ fn with_queries(mut entities: Vec<Entity>) -> Vec<Entity> {
                 path: format!("{parent_path}/{{id}}/{segment}"),
                 segment,
                 function: format!("list_{}_by_{field}", entity.table),
+                foreign_key: super::migrations::foreign_key_name(&entity.table, field),
             });
         }
     }
