@@ -67,6 +67,7 @@ codes! {
     E032 => "access policy without `[auth]`",
     E033 => "invalid `[auth]` setting",
     E034 => "entity setting that does not fit",
+    E035 => "invalid key or index",
     W002 => "listed twice",
     W003 => "entity without fields",
 }

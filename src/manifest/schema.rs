@@ -445,7 +445,7 @@ pub(crate) struct ServiceSpec {
     /// Entities this service owns and stores, keyed by `PascalCase` name. Each maps field
     /// names to types (see the manifest reference), or to a table with the type and how
     /// stored rows reach it (`{ type = "int32", default = 0 }`); `renamed_from` names the
-    /// entity's previous name.
+    /// entity's previous name, `unique` and `indexes` list keys and indexes over several fields.
     #[serde(default)]
     #[schemars(schema_with = "entities_schema")]
     pub entities: IndexMap<Spanned<String>, EntitySpec>,
@@ -640,6 +640,17 @@ fn entities_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schem
             { "type": "string", "pattern": FIELD_TYPE },
         ],
     });
+    let key_lists = |what: &str| {
+        serde_json::json!({
+            "description": what,
+            "type": "array",
+            "items": {
+                "type": "array",
+                "minItems": 1,
+                "items": { "type": "string", "pattern": SNAKE_NAME },
+            },
+        })
+    };
     schemars::json_schema!({
         "type": "object",
         "propertyNames": { "pattern": PASCAL_NAME, "maxLength": 60 },
@@ -651,63 +662,13 @@ fn entities_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schem
                     "type": "string",
                     "pattern": PASCAL_NAME,
                 },
+                "unique": key_lists(UNIQUE_DOC),
+                "indexes": key_lists(INDEXES_DOC),
             },
             "propertyNames": { "pattern": SNAKE_NAME, "maxLength": 60 },
             "additionalProperties": field,
         },
     })
-}
-
-/// `[services.<name>.entities.<Entity>]`: the entity's fields, in the order written, and its
-/// settings, whose keys (`renamed_from`) no field may take.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct EntitySpec {
-    /// The entity's previous name: its table is renamed, keeping its rows, instead of a new
-    /// table being created and the old one retired.
-    pub renamed_from: Option<Spanned<String>>,
-    pub fields: IndexMap<Spanned<String>, Spanned<FieldSpec>>,
-}
-
-impl Serialize for EntitySpec {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap as _;
-        let mut map = serializer.serialize_map(Some(self.fields.len() + usize::from(self.renamed_from.is_some())))?;
-        if let Some(old) = &self.renamed_from {
-            map.serialize_entry("renamed_from", old)?;
-        }
-        for (name, field) in &self.fields {
-            map.serialize_entry(name, field)?;
-        }
-        map.end()
-    }
-}
-
-/// The settings are read by key; every other key is a field.
-impl<'de> Deserialize<'de> for EntitySpec {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = EntitySpec;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a table of fields")
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<EntitySpec, A::Error> {
-                let mut entity = EntitySpec::default();
-                while let Some(key) = map.next_key::<Spanned<String>>()? {
-                    if key.get_ref() == "renamed_from" {
-                        entity.renamed_from = Some(map.next_value()?);
-                    } else {
-                        let field = map.next_value()?;
-                        entity.fields.insert(key, field);
-                    }
-                }
-                Ok(entity)
-            }
-        }
-        deserializer.deserialize_map(Visitor)
-    }
 }
 
 /// `operations`: `snake_case` names (keys the user chooses), each mapping to an operation.
@@ -745,6 +706,79 @@ fn types_by_name(field: &serde_json::Value) -> schemars::Schema {
             "additionalProperties": field,
         },
     })
+}
+
+/// What `unique` on an entity says (also the JSON Schema's description).
+const UNIQUE_DOC: &str = "Keys over several fields, each a list of field names (`[[\"order_id\", \"kind\"]]`): no two records may hold the same values in all of them (a unique index; a request that would store a second one is refused with 409, naming it). One field alone takes `unique = true` instead.";
+/// What `indexes` on an entity says.
+const INDEXES_DOC: &str = "Indexes over one or more fields, each a list of field names in index order (`[[\"customer_id\", \"placed_at\"]]`), for the queries you write by hand.";
+
+/// `[services.<name>.entities.<Entity>]`: the fields of one entity, by name, in manifest
+/// order, and its own settings, whose keys (`renamed_from`, `unique`, `indexes`) no field may
+/// take.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EntitySpec {
+    /// The entity's previous name: its table is renamed, keeping its rows, instead of a new
+    /// table being created and the old one retired.
+    pub renamed_from: Option<Spanned<String>>,
+    pub fields: IndexMap<Spanned<String>, Spanned<FieldSpec>>,
+    /// See [`UNIQUE_DOC`]; the span is the whole key list's.
+    pub unique: Vec<Spanned<Vec<Spanned<String>>>>,
+    /// See [`INDEXES_DOC`].
+    pub indexes: Vec<Spanned<Vec<Spanned<String>>>>,
+}
+
+impl Serialize for EntitySpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(old) = &self.renamed_from {
+            map.serialize_entry("renamed_from", old)?;
+        }
+        for (name, field) in &self.fields {
+            map.serialize_entry(name, field)?;
+        }
+        if !self.unique.is_empty() {
+            map.serialize_entry("unique", &self.unique)?;
+        }
+        if !self.indexes.is_empty() {
+            map.serialize_entry("indexes", &self.indexes)?;
+        }
+        map.end()
+    }
+}
+
+/// The settings are read by key (`unique` and `indexes` hold lists of field lists; reading
+/// each value as its key says keeps toml's spans inside it); every other key is a field.
+impl<'de> Deserialize<'de> for EntitySpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = EntitySpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table of fields")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<EntitySpec, A::Error> {
+                let mut entity = EntitySpec::default();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    match key.get_ref().as_str() {
+                        "renamed_from" => entity.renamed_from = Some(map.next_value()?),
+                        "unique" => entity.unique = map.next_value()?,
+                        "indexes" => entity.indexes = map.next_value()?,
+                        // TOML itself refuses a key written twice.
+                        _ => {
+                            let field = map.next_value()?;
+                            entity.fields.insert(key, field);
+                        }
+                    }
+                }
+                Ok(entity)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 /// One entity field as written: its type alone (`"int32"`), or a [`FieldTable`].
@@ -830,6 +864,12 @@ impl<'de> Deserialize<'de> for FieldSpec {
 
             fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<FieldSpec, E> {
                 Ok(FieldSpec::Type(value.to_owned()))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<FieldSpec, A::Error> {
+                Err(serde::de::Error::custom(
+                    "a field is a type or a table with `type`, not a list; an entity's lists are `unique` and `indexes`",
+                ))
             }
 
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<FieldSpec, A::Error> {

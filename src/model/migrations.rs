@@ -114,8 +114,41 @@ pub enum Op {
         columns: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         where_null: Option<String>,
+        /// A unique key over `columns` (`unique = [[...]]` on an entity).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        unique: bool,
+    },
+    /// PostgreSQL only: `column` refers to a row of `references` (a `ref(…)` field), and a row
+    /// still referred to cannot be deleted. `not_valid` when the table already had rows: they
+    /// are not checked, every write from then on is.
+    AddForeignKey {
+        table: String,
+        name: String,
+        column: String,
+        references: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        not_valid: bool,
+    },
+    /// PostgreSQL only: `column` holds one of `values` (an enum field) or NULL.
+    AddCheck {
+        table: String,
+        name: String,
+        column: String,
+        values: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        not_valid: bool,
+    },
+    /// PostgreSQL only: a foreign key or check no longer wanted, or about to change.
+    DropConstraint {
+        table: String,
+        name: String,
     },
 }
+
+/// What ends each statement only PostgreSQL runs: SQLite has no `ALTER TABLE … ADD
+/// CONSTRAINT`, so the runtime leaves those lines out there (`fleetwright_runtime::db`), and
+/// the file as written is the PostgreSQL migration.
+pub(crate) const POSTGRES_ONLY: &str = "-- PostgreSQL only";
 
 /// An index a service's database must have, created once by the next migration after the
 /// history lacks it (so existing workspaces get it too).
@@ -125,6 +158,8 @@ pub(crate) struct Index {
     pub name: String,
     pub columns: Vec<String>,
     pub where_null: Option<String>,
+    /// No two rows may hold the same values in `columns`.
+    pub unique: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,14 +265,64 @@ fn op_sql(op: &Op) -> String {
             name,
             columns,
             where_null,
+            unique,
         } => {
             let columns: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
-            let _ = write!(out, "CREATE INDEX \"{name}\" ON \"{table}\" ({})", columns.join(", "));
+            let unique = if *unique { "UNIQUE " } else { "" };
+            let _ = write!(
+                out,
+                "CREATE {unique}INDEX \"{name}\" ON \"{table}\" ({})",
+                columns.join(", ")
+            );
             if let Some(column) = where_null {
                 let _ = write!(out, " WHERE \"{column}\" IS NULL");
             }
             out.push(';');
         }
+        Op::AddForeignKey { .. } | Op::AddCheck { .. } | Op::DropConstraint { .. } => out.push_str(&constraint_sql(op)),
+    }
+    out
+}
+
+/// A foreign key's or check's SQL, which only PostgreSQL runs (see [`POSTGRES_ONLY`]).
+fn constraint_sql(op: &Op) -> String {
+    let mut out = String::new();
+    match op {
+        Op::AddForeignKey {
+            table,
+            name,
+            column,
+            references,
+            not_valid,
+        } => {
+            let _ = write!(
+                out,
+                "ALTER TABLE \"{table}\" ADD CONSTRAINT \"{name}\" FOREIGN KEY (\"{column}\") REFERENCES \"{references}\" (\"id\") ON DELETE RESTRICT{}; {POSTGRES_ONLY}",
+                if *not_valid { " NOT VALID" } else { "" }
+            );
+        }
+        Op::AddCheck {
+            table,
+            name,
+            column,
+            values,
+            not_valid,
+        } => {
+            let values: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
+            let _ = write!(
+                out,
+                "ALTER TABLE \"{table}\" ADD CONSTRAINT \"{name}\" CHECK (\"{column}\" IN ({})){}; {POSTGRES_ONLY}",
+                values.join(", "),
+                if *not_valid { " NOT VALID" } else { "" }
+            );
+        }
+        Op::DropConstraint { table, name } => {
+            let _ = write!(
+                out,
+                "ALTER TABLE \"{table}\" DROP CONSTRAINT \"{name}\"; {POSTGRES_ONLY}"
+            );
+        }
+        _ => {}
     }
     out
 }
@@ -387,6 +472,23 @@ pub(crate) fn filter_index_name(table: &str, column: &str) -> String {
     index_name(table, column, "idx")
 }
 
+/// The name of a key (`unique`) or index (`indexes`) an entity declares over `columns`:
+/// `payments_order_id_kind_key`, `orders_customer_id_placed_at_idx`.
+pub(crate) fn key_index_name(table: &str, columns: &[String], unique: bool) -> String {
+    index_name(table, &columns.join("_"), if unique { "key" } else { "idx" })
+}
+
+/// The name of the foreign key of a `ref(…)` column: PostgreSQL's convention
+/// (`order_lines_order_id_fkey`).
+pub(crate) fn foreign_key_name(table: &str, column: &str) -> String {
+    index_name(table, column, "fkey")
+}
+
+/// The name of the check of an enum column: PostgreSQL's convention (`orders_status_check`).
+pub(crate) fn check_name(table: &str, column: &str) -> String {
+    index_name(table, column, "check")
+}
+
 /// `<table>_<column>_<suffix>`, shortened with a hash past PostgreSQL's 63-byte limit, which
 /// would otherwise cut it silently and make it unreachable by name.
 fn index_name(table: &str, column: &str, suffix: &str) -> String {
@@ -424,6 +526,10 @@ impl History {
         let mut problems = Diagnostics::default();
         let mut tables = BTreeMap::new();
         let mut retired_tables: Vec<String> = Vec::new();
+        // Foreign keys and checks (PostgreSQL only): those that go or change go first.
+        let constraints = wanted_constraints(wanted);
+        let existing_constraints = self.constraints();
+        drop_constraints(&existing_constraints, &constraints, &mut ops);
         for (table, columns) in wanted {
             let Some(existing) = self.tables.get(table) else {
                 ops.push(Op::CreateTable {
@@ -473,9 +579,11 @@ impl History {
                     name: index.name.clone(),
                     columns: index.columns.clone(),
                     where_null: index.where_null.clone(),
+                    unique: index.unique,
                 });
             }
         }
+        add_constraints(&existing_constraints, constraints, &mut ops);
         now_versioned.retain(|table| tables.contains_key(table));
         let mut next = History {
             applied: self.applied.clone(),
@@ -491,34 +599,7 @@ impl History {
             return Ok(next);
         }
         let version = self.applied.last().map_or(1, |m| m.version + 1);
-        let name = if version == 1 {
-            "init".to_owned()
-        } else {
-            // A new table's indexes are part of creating it.
-            let created = |t: &String| {
-                ops.iter()
-                    .any(|op| matches!(op, Op::CreateTable { table, .. } if table == t))
-            };
-            let named: Vec<&Op> = ops
-                .iter()
-                .filter(|op| !matches!(op, Op::CreateIndex { table, .. } if created(table)))
-                .collect();
-            match named.as_slice() {
-                [Op::CreateTable { table, .. }] => format!("create_{table}"),
-                [Op::AddColumn { table, column, .. }] => format!("add_{table}_{}", column.name),
-                [Op::RenameColumn { table, to, .. }] => format!("rename_{table}_{to}"),
-                [Op::ReplaceValue { table, column, .. }, ..]
-                    if named.iter().all(|op| matches!(op, Op::ReplaceValue { .. })) =>
-                {
-                    format!("replace_{table}_{column}_values")
-                }
-                [Op::AddUnique { table, column, .. }] => format!("unique_{table}_{column}"),
-                [Op::DropColumn { table, column }] => format!("drop_{table}_{column}"),
-                [Op::DropTable { table }] => format!("drop_{table}"),
-                [Op::CreateIndex { name, .. }] => format!("index_{name}"),
-                _ => "update_schema".to_owned(),
-            }
-        };
+        let name = migration_name(version, &ops);
         next.applied.push(Migration { version, name, ops });
         Ok(next)
     }
@@ -670,6 +751,56 @@ impl History {
         unique
     }
 
+    /// The foreign keys and checks (PostgreSQL only) the applied migrations leave, by name, each
+    /// as the operation that would make it now.
+    fn constraints(&self) -> BTreeMap<String, Op> {
+        let mut found: BTreeMap<String, Op> = BTreeMap::new();
+        for op in self.applied.iter().flat_map(|m| &m.ops) {
+            match op {
+                Op::AddForeignKey { name, .. } | Op::AddCheck { name, .. } => {
+                    found.insert(name.clone(), op.clone());
+                }
+                Op::DropConstraint { name, .. } => {
+                    found.remove(name);
+                }
+                // A dropped table or column takes its constraints with it.
+                Op::DropTable { table } => found.retain(|_, op| constraint_table(op) != table),
+                Op::DropColumn { table, column } => {
+                    found.retain(|_, op| (constraint_table(op), constraint_column(op)) != (table, column));
+                }
+                // A renamed table keeps its constraints, under their old names, and a foreign key
+                // to it follows it.
+                Op::RenameTable { from, to } => {
+                    for op in found.values_mut() {
+                        if let Op::AddForeignKey { table, .. } | Op::AddCheck { table, .. } = op
+                            && table == from
+                        {
+                            table.clone_from(to);
+                        }
+                        if let Op::AddForeignKey { references, .. } = op
+                            && references == from
+                        {
+                            references.clone_from(to);
+                        }
+                    }
+                }
+                // A renamed column keeps its constraints, under their old names.
+                Op::RenameColumn { table, from, to } => {
+                    for op in found.values_mut() {
+                        if let Op::AddForeignKey { table: t, column, .. } | Op::AddCheck { table: t, column, .. } = op
+                            && t == table
+                            && column == from
+                        {
+                            column.clone_from(to);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        found
+    }
+
     /// The plain indexes (table, name) the applied migrations, then `pending`, leave in place
     /// (a dropped table takes its indexes with it).
     fn indexes(&self, pending: &[Op]) -> Vec<(String, String)> {
@@ -723,6 +854,145 @@ impl History {
                 })
             });
         tables.chain(columns).collect()
+    }
+}
+
+/// The foreign keys and checks the manifest's tables want (PostgreSQL only): one foreign key
+/// per `ref(…)` column, to the table of the entity it names; one check per enum column, of its
+/// values. Lists are one JSON text, which neither can see into.
+fn wanted_constraints(wanted: &[(String, Vec<Wanted>)]) -> Vec<Op> {
+    use heck::ToSnakeCase as _;
+    let mut constraints = Vec::new();
+    for (table, columns) in wanted {
+        for want in columns {
+            let Ok(ty) = super::types::parse(&want.column.spec) else {
+                continue;
+            };
+            let column = want.column.name.clone();
+            match ty.base {
+                _ if ty.list => {}
+                super::BaseType::Ref { entity } => constraints.push(Op::AddForeignKey {
+                    table: table.clone(),
+                    name: foreign_key_name(table, &column),
+                    references: super::resolve::plural(&entity.to_snake_case()),
+                    column,
+                    not_valid: false,
+                }),
+                super::BaseType::Enum { variants } => constraints.push(Op::AddCheck {
+                    table: table.clone(),
+                    name: check_name(table, &column),
+                    column,
+                    values: variants,
+                    not_valid: false,
+                }),
+                super::BaseType::Scalar { .. } => {}
+            }
+        }
+    }
+    constraints
+}
+
+/// A migration's name: what its one change does (`add_orders_note`), else `update_schema`.
+fn migration_name(version: u32, ops: &[Op]) -> String {
+    if version == 1 {
+        "init".to_owned()
+    } else {
+        // A new table's indexes are part of creating it.
+        let created = |t: &String| {
+            ops.iter()
+                .any(|op| matches!(op, Op::CreateTable { table, .. } if table == t))
+        };
+        let named: Vec<&Op> = ops
+            .iter()
+            .filter(|op| !matches!(op, Op::CreateIndex { table, .. } if created(table)))
+            .filter(|op| !is_constraint(op))
+            .collect();
+        match named.as_slice() {
+            [] => "constraints".to_owned(),
+            [Op::CreateTable { table, .. }] => format!("create_{table}"),
+            [Op::AddColumn { table, column, .. }] => format!("add_{table}_{}", column.name),
+            [Op::RenameColumn { table, to, .. }] => format!("rename_{table}_{to}"),
+            [Op::ReplaceValue { table, column, .. }, ..]
+                if named.iter().all(|op| matches!(op, Op::ReplaceValue { .. })) =>
+            {
+                format!("replace_{table}_{column}_values")
+            }
+            [Op::AddUnique { table, column, .. }] => format!("unique_{table}_{column}"),
+            [Op::DropColumn { table, column }] => format!("drop_{table}_{column}"),
+            [Op::DropTable { table }] => format!("drop_{table}"),
+            [Op::CreateIndex { name, .. }] => format!("index_{name}"),
+            _ => "update_schema".to_owned(),
+        }
+    }
+}
+
+/// Drops each constraint the applied migrations left that is no longer wanted as it is. A
+/// constraint that goes or changes goes first: before an enum value is replaced by a new one
+/// the old check refuses, a column it covers is dropped, or a table it refers to (a retired
+/// table's foreign keys would refuse deleting the rows they refer to).
+fn drop_constraints(existing: &BTreeMap<String, Op>, wanted: &[Op], ops: &mut Vec<Op>) {
+    for (name, op) in existing {
+        if !wanted.iter().any(|want| same_constraint(want, op)) {
+            ops.push(Op::DropConstraint {
+                table: constraint_table(op).to_owned(),
+                name: name.clone(),
+            });
+        }
+    }
+}
+
+/// Adds each wanted constraint not there yet. A constraint comes last, on the columns and
+/// tables as this migration leaves them; a table that had rows before is not checked again
+/// (`NOT VALID`): every write from then on is.
+fn add_constraints(existing: &BTreeMap<String, Op>, wanted: Vec<Op>, ops: &mut Vec<Op>) {
+    for mut constraint in wanted {
+        if existing.values().any(|op| same_constraint(op, &constraint)) {
+            continue;
+        }
+        let table = constraint_table(&constraint).to_owned();
+        let created = ops
+            .iter()
+            .any(|op| matches!(op, Op::CreateTable { table: t, .. } if *t == table));
+        if let Op::AddForeignKey { not_valid, .. } | Op::AddCheck { not_valid, .. } = &mut constraint {
+            *not_valid = !created;
+        }
+        ops.push(constraint);
+    }
+}
+
+/// A foreign key or check operation.
+fn is_constraint(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::AddForeignKey { .. } | Op::AddCheck { .. } | Op::DropConstraint { .. }
+    )
+}
+
+/// Whether two constraint operations make the same constraint (checked or not).
+fn same_constraint(a: &Op, b: &Op) -> bool {
+    let checked = |op: &Op| {
+        let mut op = op.clone();
+        if let Op::AddForeignKey { not_valid, .. } | Op::AddCheck { not_valid, .. } = &mut op {
+            *not_valid = false;
+        }
+        op
+    };
+    checked(a) == checked(b)
+}
+
+/// The table a constraint operation is on.
+fn constraint_table(op: &Op) -> &str {
+    match op {
+        Op::AddForeignKey { table, .. } | Op::AddCheck { table, .. } | Op::DropConstraint { table, .. } => table,
+        _ => "",
+    }
+}
+
+/// The column a foreign key or check covers.
+fn constraint_column(op: &Op) -> &str {
+    match op {
+        Op::AddForeignKey { column, .. } | Op::AddCheck { column, .. } => column,
+        _ => "",
     }
 }
 
@@ -862,7 +1132,8 @@ fn replace_removed_values(table: &str, old: &Column, want: &Wanted, ops: &mut Ve
 }
 
 /// The name of a migration that renames a table: after the rename when that is all it does
-/// (with the columns renamed and the indexes made again on that table), else a general one.
+/// (with the columns renamed and the indexes and constraints made again on that table), else a
+/// general one.
 fn rename_migration_name(ops: &[Op]) -> String {
     let renamed: Vec<(&String, &String)> = ops
         .iter()
@@ -877,7 +1148,8 @@ fn rename_migration_name(ops: &[Op]) -> String {
     let on_it = ops.iter().all(|op| match op {
         Op::RenameTable { .. } | Op::DropUnique { .. } => true,
         Op::RenameColumn { table, .. } | Op::AddUnique { table, .. } | Op::CreateIndex { table, .. } => table == *to,
-        _ => false,
+        // Its constraints, named after the old table, made again under the new name.
+        op => is_constraint(op),
     });
     if on_it {
         format!("rename_{from}_to_{to}")
@@ -985,7 +1257,10 @@ impl History {
                     | Op::RenameColumn { .. }
                     | Op::RenameTable { .. }
                     | Op::ReplaceValue { .. }
-                    | Op::CreateIndex { .. } => continue,
+                    | Op::CreateIndex { .. }
+                    | Op::AddForeignKey { .. }
+                    | Op::AddCheck { .. }
+                    | Op::DropConstraint { .. } => continue,
                 };
                 out.push(format!(
                     "migration {} drops {what} when it is applied",
@@ -1233,6 +1508,7 @@ mod tests {
             name: filter_index_name(table, "tier"),
             columns: vec!["tier".into()],
             where_null: None,
+            unique: false,
         };
         (wanted, [table.to_owned()].into(), vec![index])
     }
@@ -1365,12 +1641,16 @@ mod tests {
         wanted[0].1[1].replaced_values = vec![("b".into(), "a".into())];
         let v2 = v1.advance("o", &wanted, &BTreeSet::new(), &[], &[]).unwrap();
         assert_eq!(v2.applied[1].name, "replace_orders_status_values");
+        // On PostgreSQL the check goes before the rows change, and comes back with the values
+        // left (a list is one JSON text: no check).
         assert_eq!(
             v2.applied[1].sql(),
-            "UPDATE \"orders\" SET \"status\" = 'draft' WHERE \"status\" = 'held';\n\
-             UPDATE \"orders\" SET \"flags\" = REPLACE(\"flags\", '\"b\"', '\"a\"') WHERE \"flags\" LIKE '%\"b\"%';\n"
+            "ALTER TABLE \"orders\" DROP CONSTRAINT \"orders_status_check\"; -- PostgreSQL only\n\
+             UPDATE \"orders\" SET \"status\" = 'draft' WHERE \"status\" = 'held';\n\
+             UPDATE \"orders\" SET \"flags\" = REPLACE(\"flags\", '\"b\"', '\"a\"') WHERE \"flags\" LIKE '%\"b\"%';\n\
+             ALTER TABLE \"orders\" ADD CONSTRAINT \"orders_status_check\" CHECK (\"status\" IN ('draft', 'paid')) NOT VALID; -- PostgreSQL only\n"
         );
-        // A new value needs nothing.
+        // A new value needs nothing but a new check on PostgreSQL.
         let v3 = v2
             .advance_plain(
                 "o",
@@ -1380,7 +1660,12 @@ mod tests {
                 ]),
             )
             .unwrap();
-        assert_eq!(v3.applied.len(), 2);
+        assert_eq!(v3.applied[2].name, "constraints");
+        assert_eq!(
+            v3.applied[2].sql(),
+            "ALTER TABLE \"orders\" DROP CONSTRAINT \"orders_status_check\"; -- PostgreSQL only\n\
+             ALTER TABLE \"orders\" ADD CONSTRAINT \"orders_status_check\" CHECK (\"status\" IN ('draft', 'paid', 'void')) NOT VALID; -- PostgreSQL only\n"
+        );
         assert_eq!(v3.tables["orders"][0].spec, "enum(draft, paid, void)");
     }
 
@@ -1415,6 +1700,7 @@ mod tests {
             name: "outbox_unpublished".into(),
             columns: vec!["position".into(), "id".into()],
             where_null: Some("published_at".into()),
+            unique: false,
         }];
         let outbox = plain(&[(
             "outbox".into(),
@@ -1463,6 +1749,7 @@ mod tests {
             name: filter_index_name("orders", column),
             columns: vec![column.into()],
             where_null: None,
+            unique: false,
         };
         let none = BTreeSet::new();
         let v1 = History::default()
@@ -1501,6 +1788,157 @@ mod tests {
             v6.applied[5].sql(),
             "DROP INDEX \"orders_sku_idx\";\nALTER TABLE \"orders\" DROP COLUMN \"sku\";\n"
         );
+    }
+
+    #[test]
+    fn keys_and_indexes_over_several_columns_follow_the_manifest() {
+        let table = orders(vec![col("customer", "uuid"), col("kind", "string"), col("at", "date")]);
+        let key = |columns: &[&str], unique: bool| {
+            let columns: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+            Index {
+                table: "orders".into(),
+                name: key_index_name("orders", &columns, unique),
+                columns,
+                where_null: None,
+                unique,
+            }
+        };
+        let none = BTreeSet::new();
+        let wanted = [key(&["customer", "kind"], true), key(&["customer", "at"], false)];
+        let v1 = History::default()
+            .advance("o", &plain(&table), &none, &wanted, &[])
+            .unwrap();
+        assert!(
+            v1.applied[0].sql().ends_with(
+                "CREATE UNIQUE INDEX \"orders_customer_kind_key\" ON \"orders\" (\"customer\", \"kind\");\n\
+                 CREATE INDEX \"orders_customer_at_idx\" ON \"orders\" (\"customer\", \"at\");\n"
+            ),
+            "{}",
+            v1.applied[0].sql()
+        );
+        assert_eq!(v1.advance("o", &plain(&table), &none, &wanted, &[]).unwrap(), v1);
+        // The key changes: the old index goes, the new one comes, in one migration.
+        let v2 = v1
+            .advance(
+                "o",
+                &plain(&table),
+                &none,
+                &[key(&["customer", "kind", "at"], true)],
+                &[],
+            )
+            .unwrap();
+        assert_eq!(
+            v2.applied[1].sql(),
+            "DROP INDEX \"orders_customer_kind_key\";\nDROP INDEX \"orders_customer_at_idx\";\n\
+             CREATE UNIQUE INDEX \"orders_customer_kind_at_key\" ON \"orders\" (\"customer\", \"kind\", \"at\");\n"
+        );
+        // A field of the key retired (so no longer in it): the key goes before the column would.
+        let v3 = v2
+            .advance(
+                "o",
+                &plain(&orders(vec![col("customer", "uuid"), col("at", "date")])),
+                &none,
+                &[],
+                &[],
+            )
+            .unwrap();
+        assert_eq!(v3.applied[2].sql(), "DROP INDEX \"orders_customer_kind_at_key\";\n");
+        let long = key_index_name("orders", &["c".repeat(40), "d".repeat(40)], true);
+        assert!(long.len() <= 63 && long.ends_with("_key"), "{long}");
+    }
+
+    #[test]
+    fn a_ref_is_a_foreign_key_on_postgresql_that_never_outlives_its_field() {
+        let none = BTreeSet::new();
+        let tables = |lines: Vec<Column>| {
+            vec![
+                ("orders".to_owned(), vec![col("total", "int64")]),
+                ("order_lines".to_owned(), lines),
+            ]
+        };
+        let v1 = History::default()
+            .advance_plain(
+                "o",
+                &tables(vec![col("order_id", "ref(Order)"), col("tags", "ref(Order)[]")]),
+            )
+            .unwrap();
+        // Created with its table: checked from the start, after every table exists; a list of
+        // refs is one JSON text, with no foreign key.
+        assert!(
+            v1.applied[0].sql().ends_with(
+                "ALTER TABLE \"order_lines\" ADD CONSTRAINT \"order_lines_order_id_fkey\" FOREIGN KEY (\"order_id\") REFERENCES \"orders\" (\"id\") ON DELETE RESTRICT; -- PostgreSQL only\n"
+            ),
+            "{}",
+            v1.applied[0].sql()
+        );
+        assert_eq!(v1.applied[0].sql().matches("FOREIGN KEY").count(), 1);
+        assert_eq!(
+            v1.advance_plain(
+                "o",
+                &tables(vec![col("order_id", "ref(Order)"), col("tags", "ref(Order)[]")])
+            )
+            .unwrap(),
+            v1
+        );
+        // A ref added to a table that has rows: the rows it had are not checked.
+        let v2 = v1
+            .advance_plain(
+                "o",
+                &tables(vec![
+                    col("order_id", "ref(Order)"),
+                    col("tags", "ref(Order)[]"),
+                    col("parent_id", "ref(Order)?"),
+                ]),
+            )
+            .unwrap();
+        assert!(
+            v2.applied[1]
+                .sql()
+                .contains("REFERENCES \"orders\" (\"id\") ON DELETE RESTRICT NOT VALID; -- PostgreSQL only")
+        );
+        // The field retired: its foreign key goes (inserts fill the kept column with a value that
+        // refers to nothing), and the column stays.
+        let v3 = v2
+            .advance_plain(
+                "o",
+                &tables(vec![col("tags", "ref(Order)[]"), col("parent_id", "ref(Order)?")]),
+            )
+            .unwrap();
+        assert_eq!(
+            v3.applied[2].sql(),
+            "ALTER TABLE \"order_lines\" DROP CONSTRAINT \"order_lines_order_id_fkey\"; -- PostgreSQL only\n"
+        );
+        assert!(
+            v3.tables["order_lines"]
+                .iter()
+                .any(|c| c.name == "order_id" && c.retired)
+        );
+        // The whole entity retired: no foreign key of its table is left to refuse deleting an
+        // order, and dropping both tables then needs nothing more.
+        let v4 = v3
+            .advance(
+                "o",
+                &plain(&[("orders".to_owned(), vec![col("total", "int64")])]),
+                &none,
+                &[],
+                &[],
+            )
+            .unwrap();
+        assert_eq!(
+            v4.applied[3].sql(),
+            "ALTER TABLE \"order_lines\" DROP CONSTRAINT \"order_lines_parent_id_fkey\"; -- PostgreSQL only\n"
+        );
+        let drop: DropRequest = "o.order_lines".parse().unwrap();
+        let v5 = v4
+            .advance(
+                "o",
+                &plain(&[("orders".to_owned(), vec![col("total", "int64")])]),
+                &none,
+                &[],
+                &[&drop],
+            )
+            .unwrap();
+        assert_eq!(v5.applied[4].sql(), "DROP TABLE \"order_lines\";\n");
     }
 
     #[test]

@@ -291,6 +291,22 @@ pub struct Entity {
     /// Columns of fields removed from the manifest, kept with their data, that inserts fill
     /// because they cannot be NULL (filled by `stabilize`).
     pub retired_fills: Vec<RetiredFill>,
+    /// Its unique keys and indexes over several columns (`unique` and `indexes`), in manifest
+    /// order.
+    pub keys: Vec<Key>,
+    /// The fields generated tests give a fresh value in each sample, so that no two samples
+    /// break a unique field or key.
+    pub sample_unique: Vec<String>,
+}
+
+/// A unique key or an index the manifest declares on an entity.
+#[derive(Debug, Clone, Serialize)]
+pub struct Key {
+    /// The index's name, after PostgreSQL's convention (`payments_order_id_kind_key`,
+    /// `orders_customer_id_placed_at_idx`): what a refused write names.
+    pub name: String,
+    pub columns: Vec<String>,
+    pub unique: bool,
 }
 
 /// An entity's previous name and the table it had (`renamed_from = "Customer"`: `customers`).
@@ -321,6 +337,8 @@ pub struct ParentList {
     pub segment: String,
     /// The handler's and use case's name: `list_order_lines_by_order_id`.
     pub function: String,
+    /// The foreign key of the `ref` field on PostgreSQL: `order_lines_order_id_fkey`.
+    pub foreign_key: String,
 }
 
 /// A retired column an insert fills, and the SQL literal it takes.

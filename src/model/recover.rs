@@ -206,19 +206,18 @@ pub fn parse_migration(
                 columns,
                 versioned,
             });
+        } else if let Some(statement) = line.strip_suffix(super::migrations::POSTGRES_ONLY) {
+            ops.push(
+                constraint(statement.trim_end())
+                    .ok_or_else(|| format!("`{line}` is not a constraint fleetwright makes"))?,
+            );
         } else if let Some(rest) = line.strip_prefix("ALTER TABLE ") {
             ops.push(altered_table(line, rest, spec_of)?);
         } else if let Some(rest) = line
             .strip_prefix("CREATE UNIQUE INDEX ")
-            .and_then(|r| r.strip_suffix(");"))
+            .and_then(|r| r.strip_suffix(';'))
         {
-            let (index, rest) = rest.split_once(" ON ").ok_or("a unique index names no table")?;
-            let (table, column) = rest.split_once(" (").ok_or("a unique index names no column")?;
-            ops.push(Op::AddUnique {
-                table: unquote(table)?,
-                column: unquote(column)?,
-                index: unquote(index)?,
-            });
+            ops.push(created_unique_index(rest).ok_or_else(|| format!("`{line}` is not an index fleetwright makes"))?);
         } else if let Some(index) = line.strip_prefix("DROP INDEX ").and_then(|r| r.strip_suffix(';')) {
             ops.push(Op::DropUnique { index: unquote(index)? });
         } else if let Some(rest) = line.strip_prefix("UPDATE ") {
@@ -231,6 +230,7 @@ pub fn parse_migration(
             return Err(format!("`{line}` is not a statement fleetwright writes"));
         }
     }
+    enum_values_from_checks(&mut ops);
     let migration = Migration { version, name, ops };
     if migration.sql().trim_end() == body.trim_end() {
         Ok(migration)
@@ -248,21 +248,7 @@ fn altered_table(line: &str, rest: &str, spec_of: &dyn Fn(&str, &str) -> Option<
         // `version` is no field name: it is always the concurrency column.
         Ok(Op::AddVersion { table })
     } else if let Some(column) = change.strip_prefix("ADD COLUMN ") {
-        let (name, sql) = column.split_once(' ').ok_or("an added column has no type")?;
-        let name = unquote(name)?;
-        // The type's own default (older histories), else the manifest's.
-        let (spec, default) = match spec_for(&table, &name, sql, true, spec_of) {
-            Ok(spec) => (spec, None),
-            Err(why) => {
-                let (sql, literal) = sql.rsplit_once(" DEFAULT ").ok_or(why)?;
-                (spec_for(&table, &name, sql, false, spec_of)?, Some(literal.to_owned()))
-            }
-        };
-        Ok(Op::AddColumn {
-            table,
-            column: Column::new(name, spec),
-            default,
-        })
+        added_column(table, column, spec_of)
     } else if let Some(to) = change.strip_prefix("RENAME TO ") {
         Ok(Op::RenameTable {
             from: table,
@@ -285,6 +271,102 @@ fn altered_table(line: &str, rest: &str, spec_of: &dyn Fn(&str, &str) -> Option<
     }
 }
 
+/// The column an `ADD COLUMN` (after `ADD COLUMN `, without `;`) of `table` adds.
+fn added_column(table: String, column: &str, spec_of: &dyn Fn(&str, &str) -> Option<String>) -> Result<Op, String> {
+    let (name, sql) = column.split_once(' ').ok_or("an added column has no type")?;
+    let name = unquote(name)?;
+    // The type's own default (older histories), else the manifest's. The manifest's type comes
+    // first: an enum added with its first value as default and since changed is the
+    // manifest's enum, not one of that value alone.
+    let manifest_with_default = sql.rsplit_once(" DEFAULT ").and_then(|(bare, literal)| {
+        let spec = spec_of(&table, &name)?;
+        let own = super::migrations::column_type(&spec, true) == sql;
+        (!own && super::migrations::column_type(&spec, false) == bare).then(|| (spec, Some(literal.to_owned())))
+    });
+    let (spec, default) = match manifest_with_default {
+        Some(found) => found,
+        None => match spec_for(&table, &name, sql, true, spec_of) {
+            Ok(spec) => (spec, None),
+            Err(why) => {
+                let (sql, literal) = sql.rsplit_once(" DEFAULT ").ok_or(why)?;
+                (spec_for(&table, &name, sql, false, spec_of)?, Some(literal.to_owned()))
+            }
+        },
+    };
+    Ok(Op::AddColumn {
+        table,
+        column: Column::new(name, spec),
+        default,
+    })
+}
+
+/// An enum column's SQL type does not tell its values; the check made with the column, in the
+/// same migration, does: the column's spec takes them, so the history reads back exactly.
+fn enum_values_from_checks(ops: &mut [Op]) {
+    let checks: Vec<(String, String, Vec<String>)> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::AddCheck {
+                table, column, values, ..
+            } => Some((table.clone(), column.clone(), values.clone())),
+            _ => None,
+        })
+        .collect();
+    for (table, column, values) in checks {
+        let spec = ops.iter_mut().find_map(|op| match op {
+            Op::CreateTable { table: t, columns, .. } if *t == table => {
+                columns.iter_mut().find(|c| c.name == column).map(|c| &mut c.spec)
+            }
+            Op::AddColumn {
+                table: t, column: c, ..
+            } if *t == table && c.name == column => Some(&mut c.spec),
+            _ => None,
+        });
+        if let Some(spec) = spec {
+            *spec = with_values(spec, &values);
+        }
+    }
+}
+
+/// An enum column's spec with `values` (optional if it was); any other spec as it is.
+fn with_values(spec: &str, values: &[String]) -> String {
+    match super::types::parse(spec) {
+        Ok(ty) if matches!(ty.base, super::BaseType::Enum { .. }) && !ty.list => {
+            format!("enum({}){}", values.join(", "), if ty.optional { "?" } else { "" })
+        }
+        _ => spec.to_owned(),
+    }
+}
+
+/// The index a `CREATE UNIQUE INDEX` statement (between `CREATE UNIQUE INDEX ` and `;`) makes:
+/// on one column a unique field's, on several an entity's unique key.
+fn created_unique_index(rest: &str) -> Option<Op> {
+    let Some(Op::CreateIndex {
+        table,
+        name,
+        mut columns,
+        where_null: None,
+        ..
+    }) = created_index(rest)
+    else {
+        return None;
+    };
+    Some(match columns.len() {
+        1 => Op::AddUnique {
+            table,
+            column: columns.remove(0),
+            index: name,
+        },
+        _ => Op::CreateIndex {
+            table,
+            name,
+            columns,
+            where_null: None,
+            unique: true,
+        },
+    })
+}
+
 /// The index a `CREATE INDEX` statement (between `CREATE INDEX ` and `;`) makes:
 /// `"name" ON "table" ("a", "b")`, optionally followed by ` WHERE "c" IS NULL`.
 fn created_index(rest: &str) -> Option<Op> {
@@ -300,6 +382,52 @@ fn created_index(rest: &str) -> Option<Op> {
         name: unquote(name).ok()?,
         columns: columns.split(", ").map(unquote).collect::<Result<_, _>>().ok()?,
         where_null,
+        unique: false,
+    })
+}
+
+/// The foreign key or check a PostgreSQL-only `ALTER TABLE` statement (without its marker)
+/// adds or drops; the caller's re-rendering proves the reading exact.
+fn constraint(statement: &str) -> Option<Op> {
+    let rest = statement.strip_prefix("ALTER TABLE ")?.strip_suffix(';')?;
+    let (table, change) = rest.split_once(' ')?;
+    let table = unquote(table).ok()?;
+    if let Some(name) = change.strip_prefix("DROP CONSTRAINT ") {
+        return Some(Op::DropConstraint {
+            table,
+            name: unquote(name).ok()?,
+        });
+    }
+    let (name, definition) = change.strip_prefix("ADD CONSTRAINT ")?.split_once(' ')?;
+    let name = unquote(name).ok()?;
+    let (definition, not_valid) = match definition.strip_suffix(" NOT VALID") {
+        Some(definition) => (definition, true),
+        None => (definition, false),
+    };
+    if let Some(rest) = definition.strip_prefix("FOREIGN KEY (") {
+        let (column, rest) = rest.split_once(") REFERENCES ")?;
+        let references = rest.strip_suffix(" (\"id\") ON DELETE RESTRICT")?;
+        return Some(Op::AddForeignKey {
+            table,
+            name,
+            column: unquote(column).ok()?,
+            references: unquote(references).ok()?,
+            not_valid,
+        });
+    }
+    let (column, values) = definition
+        .strip_prefix("CHECK (")?
+        .strip_suffix("))")?
+        .split_once(" IN (")?;
+    Some(Op::AddCheck {
+        table,
+        name,
+        column: unquote(column).ok()?,
+        values: values
+            .split(", ")
+            .map(|v| v.strip_prefix('\'')?.strip_suffix('\'').map(str::to_owned))
+            .collect::<Option<_>>()?,
+        not_valid,
     })
 }
 
@@ -454,7 +582,24 @@ pub fn replay(mut start: History, migrations: Vec<Migration>) -> History {
                         })
                         .collect();
                 }
-                Op::ReplaceValue { .. } | Op::CreateIndex { .. } => {}
+                // The latest check of an enum column says its values (its SQL type does not).
+                Op::AddCheck {
+                    table, column, values, ..
+                } => {
+                    if let Some(found) = start
+                        .tables
+                        .get_mut(table)
+                        .into_iter()
+                        .flatten()
+                        .find(|c| c.name == *column)
+                    {
+                        found.spec = with_values(&found.spec, values);
+                    }
+                }
+                Op::ReplaceValue { .. }
+                | Op::CreateIndex { .. }
+                | Op::AddForeignKey { .. }
+                | Op::DropConstraint { .. } => {}
                 Op::DropColumn { table, column } => {
                     if let Some(columns) = start.tables.get_mut(table) {
                         columns.retain(|c| c.name != *column);
@@ -813,20 +958,30 @@ enum OrderStatus {
         )
     }
 
-    /// Indexes, plain and partial (as the outbox relay's), on the `lines` table.
-    fn line_indexes() -> [crate::model::migrations::Index; 2] {
+    /// Indexes, plain, partial (as the outbox relay's) and unique over two columns (an
+    /// entity's key), on the `lines` table.
+    fn line_indexes() -> [crate::model::migrations::Index; 3] {
         [
+            crate::model::migrations::Index {
+                table: "lines".into(),
+                name: "lines_placed_at_label_key".into(),
+                columns: vec!["placed_at".into(), "label".into()],
+                where_null: None,
+                unique: true,
+            },
             crate::model::migrations::Index {
                 table: "lines".into(),
                 name: "lines_unpaid".into(),
                 columns: vec!["placed_at".into(), "id".into()],
                 where_null: Some("label".into()),
+                unique: false,
             },
             crate::model::migrations::Index {
                 table: "lines".into(),
                 name: "lines_kind".into(),
                 columns: vec!["kind".into()],
                 where_null: None,
+                unique: false,
             },
         ]
     }
@@ -912,7 +1067,13 @@ enum OrderStatus {
         wanted[0].1[2].replaced_values = vec![("x".into(), "y".into())];
         // Optimistic concurrency reaches an existing table, and a new one is created with it.
         let versioned: std::collections::BTreeSet<String> = ["lines".to_owned(), "tags".to_owned()].into();
-        wanted.push(("tags".into(), vec![Wanted::plain(col("label", "string"))]));
+        wanted.push((
+            "tags".into(),
+            vec![
+                Wanted::plain(col("label", "string")),
+                Wanted::plain(col("line_id", "ref(Line)")),
+            ],
+        ));
         wanted[0].1[1].unique = true;
         let v6 = v5.advance("o", &wanted, &versioned, &[], &[]).unwrap();
         assert_eq!(
@@ -943,6 +1104,7 @@ enum OrderStatus {
             name: crate::model::migrations::filter_index_name("lines", "label"),
             columns: vec!["label".into()],
             where_null: None,
+            unique: false,
         });
         indexes
     }
@@ -952,13 +1114,26 @@ enum OrderStatus {
         let none = |_: &str, _: &str| None;
         let v3 = every_operation();
         assert_eq!(v3.applied.len(), 9);
+        assert!(
+            v3.applied[5].sql().contains(
+                "ADD CONSTRAINT \"tags_line_id_fkey\" FOREIGN KEY (\"line_id\") REFERENCES \"lines\" (\"id\") ON DELETE RESTRICT; -- PostgreSQL only"
+            ),
+            "{}",
+            v3.applied[5].sql()
+        );
         for migration in &v3.applied {
             let read = parse_migration(&migration.file_name(), &file(migration), &none).unwrap();
             assert_eq!(read.sql(), migration.sql());
             assert_eq!((read.version, &read.name), (migration.version, &migration.name));
         }
         // The manifest's spec wins when it has the same SQL, so the replayed tables match.
-        let spec = |_: &str, column: &str| (column == "tags").then(|| "string[]".to_owned());
+        // (SQL alone does not tell an enum's values: the manifest's type says them.)
+        let spec = |_: &str, column: &str| match column {
+            "tags" => Some("string[]".to_owned()),
+            "kind" => Some("enum(y)".to_owned()),
+            "label" => Some("string".to_owned()),
+            _ => None,
+        };
         let read: Vec<Migration> = v3
             .applied
             .iter()
@@ -977,16 +1152,23 @@ enum OrderStatus {
         assert_eq!(replayed.versioned, v3.versioned);
         assert!(replayed.unique.is_empty() && v3.applied[5].sql().contains("CREATE UNIQUE INDEX"));
         // The replayed history knows its indexes: generating again adds none.
-        let same = crate::model::migrations::plain(&[("lines".into(), replayed.tables["lines"].clone())]);
-        let versioned: std::collections::BTreeSet<String> = ["lines".to_owned()].into();
-        assert_eq!(
-            replayed
-                .advance("o", &same, &versioned, &line_indexes(), &[])
-                .unwrap()
-                .applied
-                .len(),
-            9
-        );
+        // (The manifest's types, which SQL alone does not tell apart: an enum's values.)
+        let same = crate::model::migrations::plain(&[(
+            "lines".into(),
+            vec![
+                col("placed_at", "timestamp"),
+                col("label", "string"),
+                col("kind", "enum(y)"),
+            ],
+        )]);
+        let mut same = same;
+        same.extend(crate::model::migrations::plain(&[(
+            "tags".into(),
+            vec![col("label", "string"), col("line_id", "ref(Line)")],
+        )]));
+        let versioned: std::collections::BTreeSet<String> = ["lines".to_owned(), "tags".to_owned()].into();
+        let again = replayed.advance("o", &same, &versioned, &line_indexes(), &[]).unwrap();
+        assert_eq!(again.applied.len(), 9, "{:?}", again.applied.last());
     }
 
     #[test]

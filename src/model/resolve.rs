@@ -189,12 +189,15 @@ fn service(
             let plural_kebab = plural(&snake).to_kebab_case();
             let base = spec.route.as_ref().map_or("", |r| r.get_ref().as_str());
             let http_path = collection_path(base, entity);
+            let fields = entity_fields(entity, &entity_spec.fields)?;
+            let keys = entity_keys(&plural(&snake), entity_spec);
             Ok(Entity {
                 http_path,
                 system_numbers: super::SystemNumbers::default(),
                 reserved_numbers: Vec::new(),
                 reserved_names: Vec::new(),
-                fields: entity_fields(entity, &entity_spec.fields)?,
+                sample_unique: sample_unique(&fields, &keys),
+                fields,
                 renamed_from: entity_spec.renamed_from.as_ref().map(|old| super::EntityRename {
                     table: plural(&old.get_ref().to_snake_case()),
                     name: old.get_ref().clone(),
@@ -203,6 +206,7 @@ fn service(
                 filters: Vec::new(),
                 parent_lists: Vec::new(),
                 retired_fills: Vec::new(),
+                keys,
                 table: plural(&snake),
                 plural_pascal: plural(&snake).to_pascal_case(),
                 plural_kebab,
@@ -487,6 +491,7 @@ fn with_queries(mut entities: Vec<Entity>) -> Vec<Entity> {
                 path: format!("{parent_path}/{{id}}/{segment}"),
                 segment,
                 function: format!("list_{}_by_{field}", entity.table),
+                foreign_key: super::migrations::foreign_key_name(&entity.table, field),
             });
         }
     }
@@ -494,6 +499,55 @@ fn with_queries(mut entities: Vec<Entity>) -> Vec<Entity> {
 }
 
 /// An entity's fields, with what the long form says about migrating them.
+/// The fields a generated test's sample gives values no other sample has, so that samples never
+/// clash: every unique field, and one field of each unique key that has none, the first whose
+/// type takes a fresh value (a text, a UUID that is no reference, an integer). A key of
+/// references alone differs already: each sample refers to records created for it.
+fn sample_unique(fields: &[Field], keys: &[super::Key]) -> Vec<String> {
+    use super::types::Scalar;
+    let mut varied: Vec<String> = fields.iter().filter(|f| f.unique).map(|f| f.name.clone()).collect();
+    for key in keys.iter().filter(|k| k.unique) {
+        if key.columns.iter().any(|c| varied.contains(c)) {
+            continue;
+        }
+        let fresh = key.columns.iter().find(|column| {
+            fields.iter().any(|f| {
+                f.name == **column
+                    && !f.ty.list
+                    && matches!(
+                        f.ty.base,
+                        super::BaseType::Scalar {
+                            scalar: Scalar::String | Scalar::Text | Scalar::Uuid | Scalar::Int32 | Scalar::Int64
+                        }
+                    )
+            })
+        });
+        if let Some(column) = fresh {
+            varied.push(column.clone());
+        }
+    }
+    varied
+}
+
+/// The unique keys, then the indexes, an entity declares over its columns.
+fn entity_keys(table: &str, spec: &crate::manifest::schema::EntitySpec) -> Vec<super::Key> {
+    let lists = spec
+        .unique
+        .iter()
+        .map(|list| (true, list))
+        .chain(spec.indexes.iter().map(|list| (false, list)));
+    lists
+        .map(|(unique, list)| {
+            let columns: Vec<String> = list.get_ref().iter().map(|c| c.get_ref().clone()).collect();
+            super::Key {
+                name: super::migrations::key_index_name(table, &columns, unique),
+                columns,
+                unique,
+            }
+        })
+        .collect()
+}
+
 fn entity_fields(
     owner: &str,
     fields: &indexmap::IndexMap<toml::Spanned<String>, toml::Spanned<FieldSpec>>,

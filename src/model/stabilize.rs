@@ -223,7 +223,8 @@ fn messaging_tables(service: &Service) -> Vec<(String, Vec<Column>)> {
 }
 
 /// The indexes a service's database must have besides its tables' keys and unique fields: one
-/// on each column lists filter by (a unique field's index serves that already), and the
+/// on each column lists filter by (a unique field's index serves that already), the keys and
+/// indexes entities declare over several columns, and the
 /// relay's, on the outbox rows not yet published (a partial index, so it stays as small as the
 /// backlog while published rows wait to be cleaned up).
 pub(crate) fn wanted_indexes(service: &Service) -> Vec<Index> {
@@ -231,20 +232,33 @@ pub(crate) fn wanted_indexes(service: &Service) -> Vec<Index> {
         .entities
         .iter()
         .flat_map(|e| {
-            e.fields.iter().filter(|f| f.filter && !f.unique).map(|f| Index {
+            let filters = e.fields.iter().filter(|f| f.filter && !f.unique).map(|f| Index {
                 table: e.table.clone(),
                 name: super::migrations::filter_index_name(&e.table, &f.name),
                 columns: vec![f.name.clone()],
                 where_null: None,
-            })
+                unique: false,
+            });
+            let keys = e.keys.iter().map(|key| Index {
+                table: e.table.clone(),
+                name: key.name.clone(),
+                columns: key.columns.clone(),
+                where_null: None,
+                unique: key.unique,
+            });
+            filters.chain(keys)
         })
         .collect();
+    // An index of one filtered field declared again in `indexes` is the same index.
+    let mut names = std::collections::BTreeSet::new();
+    indexes.retain(|index| names.insert(index.name.clone()));
     if service.messaging && !service.publishes.is_empty() {
         indexes.push(Index {
             table: OUTBOX_TABLE.to_owned(),
             name: format!("{OUTBOX_TABLE}_unpublished"),
             columns: vec!["position".to_owned(), "id".to_owned()],
             where_null: Some("published_at".to_owned()),
+            unique: false,
         });
     }
     indexes

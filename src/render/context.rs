@@ -609,7 +609,7 @@ impl<'a> RustService<'a> {
             publishes,
             subscribes,
             has_fakes,
-            has_unique_fields: service.entities.iter().flat_map(|e| &e.fields).any(|f| f.unique),
+            has_unique_fields: service.entities.iter().any(|e| !e.sample_unique.is_empty()),
             has_filter_tests: service
                 .entities
                 .iter()

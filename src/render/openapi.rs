@@ -404,8 +404,9 @@ impl Refusal {
                 409,
                 "Conflict",
                 "The change conflicts with the current state: another record holds a value of a unique \
-                 field, the record was changed or deleted meanwhile (by a request without `If-Match`), \
-                 or the service's rules refuse it.",
+                 field or key, the record was changed or deleted meanwhile (by a request without \
+                 `If-Match`), the service's rules refuse it, or (on PostgreSQL) a record it refers to \
+                 does not exist or other records still refer to it; `detail` names the constraint.",
             ),
             Refusal::PreconditionFailed => (
                 412,

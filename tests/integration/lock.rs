@@ -388,17 +388,14 @@ fn the_ecommerce_lock_with_a_removed_enum_value_is_rebuilt_from_the_workspace() 
         .run(&["generate", "--recover-lock"])
         .assert_code(0)
         .assert_stderr_contains(" 0 updated,");
-    // Protos reserve a removed enum value's number, not its name: the name is what is lost,
-    // and the first migration's record of the column's type (as SQL, the same `TEXT`).
-    let expected = original
-        .replace(
-            "[state.enums.\"shop.orders.v1.OrderStatus\"]\nreserved_numbers = [1]\nreserved_names = [\"draft\"]\n",
-            "[state.enums.\"shop.orders.v1.OrderStatus\"]\nreserved_numbers = [1]\n",
-        )
-        .replace(
-            "type = \"enum(draft, pending, paid, cancelled)\"",
-            "type = \"enum(pending, paid, cancelled, refunded)\"",
-        );
+    // Protos reserve a removed enum value's number, not its name: the name is what is lost.
+    // The first migration's record of the column's type (as SQL, the same `TEXT`) is read
+    // back from the check it made of the values (issue 14, item 2).
+    let expected = original.replace(
+        "[state.enums.\"shop.orders.v1.OrderStatus\"]\nreserved_numbers = [1]\nreserved_names = [\"draft\"]\n",
+        "[state.enums.\"shop.orders.v1.OrderStatus\"]\nreserved_numbers = [1]\n",
+    );
+    assert!(original.contains("type = \"enum(draft, pending, paid, cancelled)\""));
     assert!(expected != original, "the lock no longer records the name");
     assert_eq!(lock_state(&scratch), expected, "the rebuilt lock differs");
     scratch.run(&["check"]).assert_code(0);

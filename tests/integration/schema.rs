@@ -95,6 +95,21 @@ impl Database {
     }
 }
 
+/// A migration file as the service's runtime applies it to `db`: SQLite leaves out the
+/// statements marked PostgreSQL only (foreign keys and checks).
+fn for_database(db: &Database, sql: &str) -> String {
+    if db.client[0] == "sqlite3" {
+        let mut kept = String::new();
+        for line in sql.lines().filter(|line| !line.ends_with("-- PostgreSQL only")) {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+        kept
+    } else {
+        sql.to_owned()
+    }
+}
+
 /// Runs a database client with `sql` on its standard input; its output, or why it failed.
 pub(crate) fn run(command: &mut Command, sql: &str) -> Result<String, String> {
     use std::io::Write as _;
@@ -176,7 +191,7 @@ fn schema_changes_keep_stored_data_on_sqlite_and_postgresql() {
     let first = new_migrations(&scratch.join(MIGRATIONS), 0);
     assert_eq!(first.len(), 1);
     for db in &databases {
-        db.execute(&first[0]);
+        db.execute(&for_database(db, &first[0]));
         db.execute(
             "INSERT INTO members (id, email, display_name, tier, note, created_at, updated_at) \
              VALUES ('m1', 'ann@example.com', 'Ann', 'silver', 'likes tea', 't', 't'); \
@@ -194,7 +209,11 @@ fn schema_changes_keep_stored_data_on_sqlite_and_postgresql() {
         .assert_stderr_contains("table `badges` has no entity in fleet.toml any more");
     let second = new_migrations(&scratch.join(MIGRATIONS), 1);
     assert_eq!(second.len(), 1, "one migration for the whole change");
-    assert!(!second[0].contains("DROP"), "{}", second[0]);
+    assert!(
+        !second[0].contains("DROP COLUMN") && !second[0].contains("DROP TABLE"),
+        "{}",
+        second[0]
+    );
     assert!(
         second[0].contains("RENAME COLUMN \"display_name\" TO \"full_name\""),
         "{}",
@@ -210,7 +229,7 @@ fn schema_changes_keep_stored_data_on_sqlite_and_postgresql() {
         "{insert}"
     );
     for db in &databases {
-        db.execute(&second[0]);
+        db.execute(&for_database(db, &second[0]));
         assert_eq!(
             db.execute("SELECT full_name, tier, points, note, email FROM members"),
             "Ann|gold|7|likes tea|ann@example.com",
@@ -246,7 +265,7 @@ fn schema_changes_keep_stored_data_on_sqlite_and_postgresql() {
     assert_eq!(third.len(), 1);
     assert!(third[0].contains("DROP COLUMN \"note\"") && third[0].contains("DROP TABLE \"badges\""));
     for db in &databases {
-        db.execute(&third[0]);
+        db.execute(&for_database(db, &third[0]));
         assert!(db.fails("SELECT note FROM members"), "the dropped column is gone");
         assert!(db.fails("SELECT label FROM badges"), "the dropped table is gone");
         assert_eq!(
@@ -350,7 +369,7 @@ member_id = "ref(Member)"
         first[0]
     );
     for db in &databases {
-        db.execute(&first[0]);
+        db.execute(&for_database(db, &first[0]));
         db.execute(
             "INSERT INTO members (id, email, created_at, updated_at) VALUES ('m1', 'ann@example.com', 't', 't');",
         );
@@ -372,7 +391,7 @@ member_id = "ref(Member)"
     );
     assert!(scratch.exists("services/members/migrations/0002_index_members_email_idx.sql"));
     for db in &databases {
-        db.execute(&added[0]);
+        db.execute(&for_database(db, &added[0]));
     }
     scratch.run(&["check"]).assert_code(0);
 
@@ -387,7 +406,7 @@ member_id = "ref(Member)"
     );
     for db in &databases {
         // Only an index that exists can be dropped: the one the migration before created.
-        db.execute(&removed[0]);
+        db.execute(&for_database(db, &removed[0]));
         assert_eq!(
             db.execute("SELECT email FROM members"),
             "ann@example.com",
@@ -396,15 +415,20 @@ member_id = "ref(Member)"
     }
     scratch.run(&["check"]).assert_code(0);
 
-    // Recovered without the lock, the migrations read back exactly: nothing to write.
-    let lock = crate::lock::lock_state(&scratch);
+    recovers_the_lock_exactly(&scratch);
+}
+
+/// Without the lock, the migrations read back exactly: the rebuilt lock is the same, and
+/// there is nothing to write.
+fn recovers_the_lock_exactly(scratch: &Scratch) {
+    let lock = crate::lock::lock_state(scratch);
     std::fs::remove_file(scratch.join("fleet.lock")).unwrap();
     scratch
         .run(&["generate", "--recover-lock"])
         .assert_code(0)
         .assert_stderr_contains("0 created, 0 updated");
     assert_eq!(
-        crate::lock::lock_state(&scratch),
+        crate::lock::lock_state(scratch),
         lock,
         "the rebuilt lock remembers something else"
     );
@@ -468,7 +492,7 @@ fn an_entity_rename_keeps_its_rows_on_sqlite_and_postgresql() {
     let databases = databases(dir.path());
     let first = new_migrations(&scratch.join(MIGRATIONS), 0);
     for db in &databases {
-        db.execute(&first[0]);
+        db.execute(&for_database(db, &first[0]));
         db.execute(
             "INSERT INTO members (id, email, display_name, tier, created_at, updated_at, version) \
              VALUES ('m1', 'ann@example.com', 'Ann', 'gold', 't', 't', 3);",
@@ -519,7 +543,7 @@ fn an_entity_rename_keeps_its_rows_on_sqlite_and_postgresql() {
         assert!(proto.contains(line), "{line}\n{proto}");
     }
     for db in &databases {
-        db.execute(&second[0]);
+        db.execute(&for_database(db, &second[0]));
         assert_eq!(
             db.execute("SELECT id, email, full_name, tier, version FROM patrons"),
             "m1|ann@example.com|Ann|gold|3",
@@ -557,7 +581,7 @@ fn an_entity_rename_keeps_its_rows_on_sqlite_and_postgresql() {
         ["DROP INDEX \"patrons_email_key\";", "DROP INDEX \"patrons_tier_idx\";"]
     );
     for db in &databases {
-        db.execute(&third[0]);
+        db.execute(&for_database(db, &third[0]));
         assert_eq!(indexes(db, "patrons"), "");
         assert_eq!(db.execute("SELECT full_name FROM patrons"), "Ann");
     }
@@ -590,4 +614,179 @@ fn stable_after_the_rename(scratch: &Scratch) {
         .assert_code(0)
         .assert_stderr_contains("0 created, 0 updated");
     assert_eq!(history(&scratch.read("fleet.lock")), history(&lock));
+}
+
+/// Issue 14, item 2: a unique key and an index over several fields, declared on the entity,
+/// are created by the next migration on databases holding rows; the key then refuses a second
+/// record with the same values in all its fields (and only then), and removing the key drops
+/// its index; a lost lock reads both back exactly.
+#[test]
+fn a_unique_key_over_several_fields_refuses_a_duplicate_and_follows_the_manifest() {
+    const PAYMENTS: &str = r#"version = 1
+[project]
+name = "club"
+
+[services.members]
+database = "sqlite"
+
+[services.members.entities.Payment]
+order_id = "uuid"
+kind = "enum(charge, refund)"
+amount_cents = "int64"
+"#;
+    let keyed = format!("{PAYMENTS}unique = [[\"order_id\", \"kind\"]]\nindexes = [[\"order_id\", \"created_at\"]]\n");
+    let scratch = Scratch::generated(PAYMENTS);
+    let dir = tempfile::tempdir().unwrap();
+    let databases = databases(dir.path());
+    let insert = |id: &str, order: &str, kind: &str| {
+        format!(
+            "INSERT INTO payments (id, order_id, kind, amount_cents, created_at, updated_at) \
+             VALUES ('{id}', '{order}', '{kind}', 100, 't', 't');"
+        )
+    };
+    let first = new_migrations(&scratch.join(MIGRATIONS), 0);
+    for db in &databases {
+        db.execute(&for_database(db, &first[0]));
+        db.execute(&insert("p1", "o1", "charge"));
+        db.execute(&insert("p2", "o1", "refund"));
+    }
+
+    scratch.write("fleet.toml", &keyed);
+    scratch.run(&["generate"]).assert_code(0);
+    let added = new_migrations(&scratch.join(MIGRATIONS), 1);
+    assert_eq!(added.len(), 1, "one migration for the key and the index");
+    assert!(
+        added[0].contains(
+            "CREATE UNIQUE INDEX \"payments_order_id_kind_key\" ON \"payments\" (\"order_id\", \"kind\");\n\
+             CREATE INDEX \"payments_order_id_created_at_idx\" ON \"payments\" (\"order_id\", \"created_at\");"
+        ),
+        "{}",
+        added[0]
+    );
+    for db in &databases {
+        db.execute(&for_database(db, &added[0]));
+        assert!(
+            db.fails(&insert("p3", "o1", "charge")),
+            "a second charge of one order is refused"
+        );
+        db.execute(&insert("p4", "o2", "charge"));
+        assert_eq!(db.execute("SELECT COUNT(*) FROM payments"), "3");
+    }
+    scratch.run(&["check"]).assert_code(0);
+
+    recovers_the_lock_exactly(&scratch);
+
+    // The key removed: its index goes, and the duplicate is stored.
+    scratch.write(
+        "fleet.toml",
+        &format!("{PAYMENTS}indexes = [[\"order_id\", \"created_at\"]]\n"),
+    );
+    scratch.run(&["generate"]).assert_code(0);
+    let removed = new_migrations(&scratch.join(MIGRATIONS), 2);
+    assert_eq!(
+        removed[0]
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with("--"))
+            .collect::<Vec<_>>(),
+        ["DROP INDEX \"payments_order_id_kind_key\";"]
+    );
+    for db in &databases {
+        db.execute(&for_database(db, &removed[0]));
+        db.execute(&insert("p3", "o1", "charge"));
+    }
+    scratch.run(&["check"]).assert_code(0);
+}
+
+/// Issue 14, item 2: on PostgreSQL a `ref(…)` field is a foreign key and an enum field has a
+/// check of its values, both following the manifest on a database holding rows: a visit of a
+/// member that does not exist, deleting a member a visit refers to, and a kind outside the enum
+/// are refused; a new enum value is accepted once its migration ran; a retired ref field leaves
+/// no foreign key to refuse a delete; a lost lock reads them all back. SQLite, which cannot add
+/// a constraint to a table it has, applies the same files without them.
+#[test]
+fn references_and_enum_values_are_constraints_on_postgresql() {
+    const VISITS: &str = r#"version = 1
+[project]
+name = "club"
+
+[services.members]
+database = "sqlite"
+
+[services.members.entities.Member]
+email = "string"
+
+[services.members.entities.Visit]
+member_id = "ref(Member)"
+kind = "enum(walk, run)"
+"#;
+    let scratch = Scratch::generated(VISITS);
+    let dir = tempfile::tempdir().unwrap();
+    let databases = databases(dir.path());
+    let postgres = |db: &Database| db.client[0] == "psql";
+    let visit = |id: &str, member: &str, kind: &str| {
+        format!(
+            "INSERT INTO visits (id, member_id, kind, created_at, updated_at) \
+             VALUES ('{id}', '{member}', '{kind}', 't', 't');"
+        )
+    };
+    let first = new_migrations(&scratch.join(MIGRATIONS), 0);
+    assert!(
+        first[0].contains(
+            "ALTER TABLE \"visits\" ADD CONSTRAINT \"visits_member_id_fkey\" FOREIGN KEY (\"member_id\") REFERENCES \"members\" (\"id\") ON DELETE RESTRICT; -- PostgreSQL only\n\
+             ALTER TABLE \"visits\" ADD CONSTRAINT \"visits_kind_check\" CHECK (\"kind\" IN ('walk', 'run')); -- PostgreSQL only"
+        ),
+        "{}",
+        first[0]
+    );
+    for db in &databases {
+        db.execute(&for_database(db, &first[0]));
+        db.execute(
+            "INSERT INTO members (id, email, created_at, updated_at) VALUES ('m1', 'ann@example.com', 't', 't'), \
+             ('m2', 'bob@example.com', 't', 't');",
+        );
+        db.execute(&visit("v1", "m1", "walk"));
+        if postgres(db) {
+            assert!(db.fails(&visit("v2", "nobody", "walk")), "a visit of no member");
+            assert!(
+                db.fails("DELETE FROM members WHERE id = 'm1'"),
+                "a member a visit refers to"
+            );
+            assert!(db.fails(&visit("v2", "m1", "swim")), "a kind outside the enum");
+            db.execute("DELETE FROM members WHERE id = 'm2'");
+        }
+    }
+
+    // A new value: the check is replaced (on PostgreSQL only, the rest has nothing to do).
+    scratch.write(
+        "fleet.toml",
+        &VISITS.replace("enum(walk, run)", "enum(walk, run, swim)"),
+    );
+    scratch.run(&["generate"]).assert_code(0);
+    let swim = new_migrations(&scratch.join(MIGRATIONS), 1);
+    assert!(scratch.exists("services/members/migrations/0002_constraints.sql"));
+    for db in &databases {
+        db.execute(&for_database(db, &swim[0]));
+        db.execute(&visit("v2", "m1", "swim"));
+    }
+    scratch.run(&["check"]).assert_code(0);
+    recovers_the_lock_exactly(&scratch);
+
+    // The ref field removed: its column stays with its data, its foreign key goes.
+    let retired = VISITS
+        .replace("member_id = \"ref(Member)\"\n", "")
+        .replace("enum(walk, run)", "enum(walk, run, swim)");
+    scratch.write("fleet.toml", &retired);
+    scratch.run(&["generate"]).assert_code(0);
+    let dropped = new_migrations(&scratch.join(MIGRATIONS), 2);
+    assert!(
+        dropped[0].contains("ALTER TABLE \"visits\" DROP CONSTRAINT \"visits_member_id_fkey\"; -- PostgreSQL only"),
+        "{}",
+        dropped[0]
+    );
+    for db in &databases {
+        db.execute(&for_database(db, &dropped[0]));
+        db.execute("DELETE FROM members WHERE id = 'm1'");
+        assert_eq!(db.execute("SELECT member_id FROM visits WHERE id = 'v1'"), "m1");
+    }
+    scratch.run(&["check"]).assert_code(0);
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::{MigrationType, Migrator};
-use sqlx::{AnyPool, Connection as _, Row as _, SqlStr};
+use sqlx::{AnyPool, AssertSqlSafe, Connection as _, Row as _, SqlSafeStr as _, SqlStr};
 use time::{Date, OffsetDateTime};
 use tokio::sync::{Mutex, Notify};
 
@@ -121,11 +121,11 @@ impl Database {
     /// Applies the pending migrations; returns their versions. With none pending it changes
     /// nothing at all (not even the history table), so a role without DDL rights gets here.
     async fn apply(&self, migrations: &[Migration]) -> anyhow::Result<Vec<i64>> {
-        let pending = self.schema().await?.pending(migrations)?;
+        let pending = self.schema().await?.pending(migrations, self.is_postgres())?;
         if pending.is_empty() {
             return Ok(pending);
         }
-        migrator(migrations).run(&self.pool).await.with_context(|| {
+        migrator(migrations, self.is_postgres()).run(&self.pool).await.with_context(|| {
             format!("applying migrations {pending:?} (the role in DATABASE_URL must be allowed to change the schema)")
         })?;
         Ok(pending)
@@ -136,7 +136,7 @@ impl Database {
     async fn verify(&self, migrations: &[Migration], wait: Duration) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let pending = self.schema().await?.pending(migrations)?;
+            let pending = self.schema().await?.pending(migrations, self.is_postgres())?;
             if pending.is_empty() {
                 return Ok(());
             }
@@ -154,6 +154,11 @@ impl Database {
     }
 
     /// The migration history as the database holds it, read without changing anything.
+    /// Whether the database is PostgreSQL (else SQLite).
+    fn is_postgres(&self) -> bool {
+        self.pool.connect_options().database_url.scheme().starts_with("postgres")
+    }
+
     async fn schema(&self) -> anyhow::Result<Schema> {
         use sqlx::migrate::Migrate as _;
         let mut conn = self.pool.acquire().await.context("connecting to the database")?;
@@ -213,14 +218,14 @@ impl Schema {
     ///
     /// # Errors
     /// When a migration was applied with other SQL than this build's, or failed part way.
-    fn pending(&self, migrations: &[Migration]) -> anyhow::Result<Vec<i64>> {
+    fn pending(&self, migrations: &[Migration], postgres: bool) -> anyhow::Result<Vec<i64>> {
         if let Some(version) = self.dirty {
             anyhow::bail!(
                 "migration {version} failed part way: repair the schema by hand and remove its row from _sqlx_migrations"
             );
         }
         let mut pending = Vec::new();
-        for migration in migrator(migrations).iter() {
+        for migration in migrator(migrations, postgres).iter() {
             match self.applied.get(&migration.version) {
                 Some(checksum) if *checksum != *migration.checksum => anyhow::bail!(
                     "migration {} was applied with other SQL than this build's (`{}`): migrations are never edited once applied",
@@ -235,21 +240,41 @@ impl Schema {
     }
 }
 
-/// The migrator of this build's migrations. A database may hold newer ones, applied by a newer
-/// build during a rollout (or before a rollback): they only expand the schema, so this build
-/// starts and serves as before instead of refusing them.
-fn migrator(migrations: &[Migration]) -> Migrator {
+/// Marks the end of each statement only PostgreSQL runs: foreign keys and checks, which SQLite
+/// cannot add to a table it has (it has no `ALTER TABLE … ADD CONSTRAINT`).
+pub const POSTGRES_ONLY: &str = "-- PostgreSQL only";
+
+/// The migrator of this build's migrations, as `postgres` or SQLite runs them: a file as
+/// written on PostgreSQL, without the statements marked [`POSTGRES_ONLY`] on SQLite. Each
+/// database sees one text per migration, so the checksum sqlx records for it stays the same
+/// from run to run. A database may hold newer migrations, applied by a newer build during a
+/// rollout (or before a rollback): they only expand the schema, so this build starts and
+/// serves as before instead of refusing them.
+fn migrator(migrations: &[Migration], postgres: bool) -> Migrator {
     let mut migrator = Migrator::with_migrations(
         migrations
             .iter()
             .map(|m| {
-                let sql = SqlStr::from_static(m.sql);
+                let sql = for_database(m.sql, postgres);
                 sqlx::migrate::Migration::new(m.version, Cow::Borrowed(m.name), MigrationType::Simple, sql, false)
             })
             .collect(),
     );
     migrator.set_ignore_missing(true);
     migrator
+}
+
+/// One migration's SQL for PostgreSQL (`postgres`) or SQLite.
+pub fn for_database(sql: &'static str, postgres: bool) -> SqlStr {
+    if postgres || !sql.contains(POSTGRES_ONLY) {
+        return SqlStr::from_static(sql);
+    }
+    let mut kept = String::with_capacity(sql.len());
+    for line in sql.lines().filter(|line| !line.trim_end().ends_with(POSTGRES_ONLY)) {
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    AssertSqlSafe(kept).into_sql_str()
 }
 
 fn is_in_memory(url: &str) -> bool {

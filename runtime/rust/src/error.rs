@@ -123,6 +123,20 @@ impl From<sqlx::Error> for AppError {
                 }
                 None => Self::Conflict(format!("another record already has this value ({})", error.message())),
             },
+            // PostgreSQL only: SQLite has neither foreign keys nor checks in fleetwright's schemas.
+            sqlx::Error::Database(error) if error.is_foreign_key_violation() => {
+                let constraint = error.constraint().unwrap_or("unnamed");
+                let why = if error.message().starts_with("update or delete") {
+                    "other records still refer to this one"
+                } else {
+                    "the record it refers to does not exist"
+                };
+                Self::Conflict(format!("{why} (foreign key `{constraint}`)"))
+            }
+            sqlx::Error::Database(error) if error.is_check_violation() => Self::Conflict(format!(
+                "a value is not one the column allows (check `{}`)",
+                error.constraint().unwrap_or("unnamed")
+            )),
             other => Self::internal(other),
         }
     }

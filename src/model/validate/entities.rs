@@ -96,12 +96,13 @@ pub(super) fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
             }
         }
     }
-    for entity in service.entities.values() {
+    for (name, entity) in &service.entities {
         for (field, spec) in &entity.fields {
             if let Some(table) = spec.get_ref().table() {
                 field_settings(field, table, &entity.fields, out);
             }
         }
+        super::keys::keys_of_entity(name, entity, out);
     }
     entity_renames(service, out);
 }

@@ -8,6 +8,7 @@ mod access;
 mod calls;
 mod entities;
 mod events;
+mod keys;
 mod operations;
 mod ports;
 mod project;
