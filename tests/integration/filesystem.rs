@@ -198,7 +198,9 @@ fn a_full_disk_fails_cleanly_wherever_it_runs_out() {
     for free_kib in [0_u64, 16, 64, 160] {
         // The disk holds the workspace and, beside it, a file that takes the space.
         let scratch = Scratch::new().sub("ws");
-        let _disk = Mount::tmpfs(scratch.dir.path(), "2m").expect("mount tmpfs");
+        // Room for two generations of the minimal workspace (about 1.6 MB each, with the copies
+        // `.fleetwright/base` keeps), so only the filler decides where the disk runs out.
+        let _disk = Mount::tmpfs(scratch.dir.path(), "4m").expect("mount tmpfs");
         scratch.write("fleet.toml", MINIMAL);
         scratch.run(&["generate", "-q"]).assert_code(0);
         scratch.write("fleet.toml", &next_manifest());
