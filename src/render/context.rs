@@ -372,6 +372,45 @@ struct OwnerView {
     as_subject: &'static str,
     /// What is exempt, in words for the docs (``role `admin` ``); empty when nothing is.
     exempt: String,
+    /// The roles, then the scopes, of the service's policies that `any_owner` does not exempt:
+    /// what a caller holds in its tests who reaches every route but only their own records.
+    member_roles: Vec<String>,
+    member_scopes: Vec<String>,
+}
+
+impl OwnerView {
+    /// The owner rule of the `i`th entity of `service`, if it has one; `access` gives the roles
+    /// and scopes its tests' callers hold.
+    fn new(service: &Service, i: usize, access: Option<&AccessTables>) -> Option<Self> {
+        let owner = service.access.as_ref()?.entities[i].owner.as_ref()?;
+        let field = service.entities[i].fields.iter().find(|f| f.name == owner.field)?;
+        let uuid = matches!(field.ty.base, BaseType::Scalar { scalar: Scalar::Uuid });
+        let grants: Vec<String> = owner.any_owner.iter().map(grant_expression).collect();
+        let exempt: Vec<String> = (owner.any_owner.iter())
+            .map(|grant| match grant {
+                Grant::Role(role) => format!("role `{role}`"),
+                Grant::Scope(scope) => format!("scope `{scope}`"),
+            })
+            .collect();
+        let (roles, scopes) = access.map(|a| (&a.roles[..], &a.scopes[..])).unwrap_or_default();
+        let held = |grant: Grant| !owner.any_owner.contains(&grant);
+        Some(Self {
+            field: owner.field.clone(),
+            any_owner: format!("&[{}]", grants.join(", ")),
+            as_subject: if uuid { ".to_string()" } else { "" },
+            exempt: exempt.join(" or "),
+            member_roles: roles
+                .iter()
+                .filter(|r| held(Grant::Role((*r).clone())))
+                .cloned()
+                .collect(),
+            member_scopes: scopes
+                .iter()
+                .filter(|s| held(Grant::Scope((*s).clone())))
+                .cloned()
+                .collect(),
+        })
+    }
 }
 
 /// The policy of every REST route and gRPC method of a service under `[auth]`, as Rust
@@ -382,7 +421,7 @@ struct OwnerView {
 #[derive(Serialize)]
 struct AccessTables {
     /// `(method, route template, policy)`.
-    rest: Vec<(&'static str, String, String)>,
+    rest: Vec<(String, String, String)>,
     /// `(path, policy)`: `/shop.orders.v1.OrdersService/GetOrder`.
     grpc: Vec<(String, String)>,
     /// Every role, then every scope, any of its policies or owner rules names: what its own
@@ -393,8 +432,8 @@ struct AccessTables {
     grants: bool,
     /// A REST route that needs a token, and one that needs a role or scope, with a UUID for
     /// each `{field}`: what its own tests call without them.
-    protected: Option<(&'static str, String)>,
-    role_guarded: Option<(&'static str, String)>,
+    protected: Option<(String, String)>,
+    role_guarded: Option<(String, String)>,
 }
 
 impl AccessTables {
@@ -409,95 +448,92 @@ impl AccessTables {
         let actions = |i: usize| service.access.as_ref().map_or(&internal, |a| &a.entities[i]);
         let operation = |i: usize| service.access.as_ref().map_or(&Access::Internal, |a| &a.operations[i]);
         let api = format!("/{}.{}Service", service.proto_package, service.pascal);
-        let mut rest = vec![("GET", "/openapi.json".to_owned(), policy_expression(&Access::Public))];
-        let mut grpc = Vec::new();
-        let (mut roles, mut scopes) = (Vec::new(), Vec::new());
-        let mut note = |access: &Access| {
-            if let Access::AnyOf(grants) = access {
-                for grant in grants {
-                    let (list, name) = match grant {
-                        Grant::Role(role) => (&mut roles, role),
-                        Grant::Scope(scope) => (&mut scopes, scope),
-                    };
-                    if !list.contains(name) {
-                        list.push(name.clone());
-                    }
-                }
-            }
-        };
+        // (method, route template, policy) and (rpc path, policy), as the model has them.
+        let mut rest: Vec<(&str, String, &Access)> = vec![("GET", "/openapi.json".to_owned(), &Access::Public)];
+        let mut grpc: Vec<(String, &Access)> = Vec::new();
+        let mut named: Vec<&Grant> = Vec::new();
         for (i, entity) in service.entities.iter().enumerate() {
             let actions = actions(i);
-            for access in [&actions.read, &actions.create, &actions.update, &actions.delete] {
-                note(access);
-            }
-            if let Some(owner) = &actions.owner {
-                note(&Access::AnyOf(owner.any_owner.clone()));
-            }
-            let (read, create) = (policy_expression(&actions.read), policy_expression(&actions.create));
-            let (update, delete) = (policy_expression(&actions.update), policy_expression(&actions.delete));
             let item = format!("{}/{{id}}", entity.http_path);
             rest.extend([
-                ("GET", entity.http_path.clone(), read.clone()),
-                ("POST", entity.http_path.clone(), create.clone()),
-                ("GET", item.clone(), read.clone()),
-                ("PUT", item.clone(), update.clone()),
-                ("PATCH", item.clone(), update.clone()),
-                ("DELETE", item, delete.clone()),
+                ("GET", entity.http_path.clone(), &actions.read),
+                ("POST", entity.http_path.clone(), &actions.create),
+                ("GET", item.clone(), &actions.read),
+                ("PUT", item.clone(), &actions.update),
+                ("PATCH", item.clone(), &actions.update),
+                ("DELETE", item, &actions.delete),
             ]);
             rest.extend(
                 entity
                     .parent_lists
                     .iter()
-                    .map(|list| ("GET", list.path.clone(), read.clone())),
+                    .map(|list| ("GET", list.path.clone(), &actions.read)),
             );
             grpc.extend([
-                (format!("{api}/Create{}", entity.name), create),
-                (format!("{api}/Get{}", entity.name), read.clone()),
-                (format!("{api}/List{}", entity.plural_pascal), read),
-                (format!("{api}/Update{}", entity.name), update),
-                (format!("{api}/Delete{}", entity.name), delete),
+                (format!("{api}/Create{}", entity.name), &actions.create),
+                (format!("{api}/Get{}", entity.name), &actions.read),
+                (format!("{api}/List{}", entity.plural_pascal), &actions.read),
+                (format!("{api}/Update{}", entity.name), &actions.update),
+                (format!("{api}/Delete{}", entity.name), &actions.delete),
             ]);
+            named.extend(actions.owner.iter().flat_map(|owner| &owner.any_owner));
         }
         for (i, op) in service.operations.iter().enumerate() {
-            note(operation(i));
-            let policy = policy_expression(operation(i));
-            let method = match op.method.as_str() {
-                "GET" => "GET",
-                "PUT" => "PUT",
-                "PATCH" => "PATCH",
-                "DELETE" => "DELETE",
-                _ => "POST",
-            };
-            rest.push((method, op.http_path.clone(), policy.clone()));
-            grpc.push((format!("{api}/{}", op.pascal), policy));
+            rest.push((op.method.as_str(), op.http_path.clone(), operation(i)));
+            grpc.push((format!("{api}/{}", op.pascal), operation(i)));
         }
-        let grants = rest.iter().any(|rule| rule.2.contains("Grant::"));
-        let example = |rule: &(&'static str, String, String)| {
-            let path: Vec<String> = (rule.1.split('/'))
+        named.extend(rest.iter().flat_map(|(_, _, access)| grants_of(access)));
+        let (mut roles, mut scopes) = (Vec::new(), Vec::new());
+        for grant in named {
+            let (list, name) = match grant {
+                Grant::Role(role) => (&mut roles, role),
+                Grant::Scope(scope) => (&mut scopes, scope),
+            };
+            if !list.contains(name) {
+                list.push(name.clone());
+            }
+        }
+        // A route with a `{field}` segment is called with a UUID there.
+        let example = |(method, path, _): &(&str, String, &Access)| {
+            let path: Vec<&str> = (path.split('/'))
                 .map(|segment| {
                     if segment.starts_with('{') {
-                        "0190a6c4-0000-7000-8000-000000000001".to_owned()
+                        "0190a6c4-0000-7000-8000-000000000001"
                     } else {
-                        segment.to_owned()
+                        segment
                     }
                 })
                 .collect();
-            (rule.0, path.join("/"))
+            ((*method).to_owned(), path.join("/"))
         };
-        let protected = rest.iter().find(|rule| rule.2 != "Policy::Public").map(example);
-        let role_guarded = rest
-            .iter()
-            .find(|rule| rule.2.starts_with("Policy::AnyOf"))
-            .map(example);
         Self {
-            rest,
-            grpc,
+            grants: rest.iter().any(|(_, _, access)| !grants_of(access).is_empty()),
+            protected: rest
+                .iter()
+                .find(|(_, _, access)| **access != Access::Public)
+                .map(example),
+            role_guarded: rest
+                .iter()
+                .find(|(_, _, access)| !grants_of(access).is_empty())
+                .map(example),
+            rest: (rest.iter())
+                .map(|(method, path, access)| ((*method).to_owned(), path.clone(), policy_expression(access)))
+                .collect(),
+            grpc: grpc
+                .iter()
+                .map(|(path, access)| (path.clone(), policy_expression(access)))
+                .collect(),
             roles,
             scopes,
-            grants,
-            protected,
-            role_guarded,
         }
+    }
+}
+
+/// The roles and scopes a policy names.
+fn grants_of(access: &Access) -> &[Grant] {
+    match access {
+        Access::AnyOf(grants) => grants,
+        Access::Public | Access::Authenticated | Access::Internal => &[],
     }
 }
 
@@ -544,25 +580,8 @@ impl<'a> RustService<'a> {
         }
         let has_api = !service.entities.is_empty() || !service.operations.is_empty();
         let access = (authorised && has_api).then(|| AccessTables::new(service));
-        let owners: Vec<Option<OwnerView>> = (service.entities.iter().enumerate())
-            .map(|(i, entity)| {
-                let owner = service.access.as_ref()?.entities[i].owner.as_ref()?;
-                let field = entity.fields.iter().find(|f| f.name == owner.field)?;
-                let uuid = matches!(field.ty.base, BaseType::Scalar { scalar: Scalar::Uuid });
-                let grants: Vec<String> = owner.any_owner.iter().map(grant_expression).collect();
-                let exempt: Vec<String> = (owner.any_owner.iter())
-                    .map(|grant| match grant {
-                        Grant::Role(role) => format!("role `{role}`"),
-                        Grant::Scope(scope) => format!("scope `{scope}`"),
-                    })
-                    .collect();
-                Some(OwnerView {
-                    field: owner.field.clone(),
-                    any_owner: format!("&[{}]", grants.join(", ")),
-                    as_subject: if uuid { ".to_string()" } else { "" },
-                    exempt: exempt.join(" or "),
-                })
-            })
+        let owners: Vec<Option<OwnerView>> = (0..service.entities.len())
+            .map(|i| OwnerView::new(service, i, access.as_ref()))
             .collect();
         if access.is_some() {
             runtime_features.push("auth");
