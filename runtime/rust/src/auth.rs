@@ -555,6 +555,10 @@ mod tests {
         assert!(caller.has_role("admin") && !caller.has_role("clerk"));
         assert!(caller.has_scope("orders:read"));
         assert_eq!(caller.claims()["realm_access"]["roles"][0], "admin");
+        // A scopes claim inside an object, as some issuers write it.
+        let nested = Issuer { scopes_claim: &["ext", "scope"], ..ISSUER };
+        let caller = Verifier::for_tests(nested).verify(&tokens::token(&nested, "bob", &[], &["a", "b"])).unwrap();
+        assert!(caller.has_scope("a") && caller.has_scope("b") && !caller.has_scope("a b"));
     }
 
     #[test]

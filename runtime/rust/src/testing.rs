@@ -359,21 +359,22 @@ pub mod tokens {
         claims(issuer, serde_json::json!({ "sub": subject, "iat": past, "nbf": past, "exp": past + 3600 }), &[], &[])
     }
 
+    /// Puts `value` at the claim `path` (`["realm_access", "roles"]`), making the objects on
+    /// the way, where the service's verifier reads it.
+    fn put(claims: &mut serde_json::Value, path: &[&str], value: serde_json::Value) {
+        let Some((last, parents)) = path.split_last() else { return };
+        let mut at = claims;
+        for part in parents {
+            at = at.as_object_mut().expect("an object").entry(*part).or_insert_with(|| serde_json::json!({}));
+        }
+        at[*last] = value;
+    }
+
     fn claims(issuer: &Issuer, mut claims: serde_json::Value, roles: &[&str], scopes: &[&str]) -> String {
         claims["iss"] = issuer.issuer.into();
         claims["aud"] = issuer.audiences.first().copied().unwrap_or_default().into();
-        let mut at = &mut claims;
-        for (i, part) in issuer.roles_claim.iter().enumerate() {
-            let last = i + 1 == issuer.roles_claim.len();
-            at = at
-                .as_object_mut()
-                .expect("an object")
-                .entry(*part)
-                .or_insert_with(|| if last { serde_json::json!(roles) } else { serde_json::json!({}) });
-        }
-        if let Some(name) = issuer.scopes_claim.last() {
-            claims[*name] = scopes.join(" ").into();
-        }
+        put(&mut claims, issuer.roles_claim, serde_json::json!(roles));
+        put(&mut claims, issuer.scopes_claim, scopes.join(" ").into());
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(crate::auth::TEST_KEY_ID.to_owned());
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&crate::auth::test_key_der()))
