@@ -93,21 +93,25 @@ impl Database {
     fn run(&self, sql: &str) -> Result<String, String> {
         run(Command::new(&self.client[0]).args(&self.client[1..]), sql)
     }
+
+    /// Whether this is the PostgreSQL database (the other is SQLite).
+    fn is_postgres(&self) -> bool {
+        self.client[0] == "psql"
+    }
 }
 
 /// A migration file as the service's runtime applies it to `db`: SQLite leaves out the
 /// statements marked PostgreSQL only (foreign keys and checks).
 fn for_database(db: &Database, sql: &str) -> String {
-    if db.client[0] == "sqlite3" {
-        let mut kept = String::new();
-        for line in sql.lines().filter(|line| !line.ends_with("-- PostgreSQL only")) {
-            kept.push_str(line);
-            kept.push('\n');
-        }
-        kept
-    } else {
-        sql.to_owned()
+    if db.is_postgres() {
+        return sql.to_owned();
     }
+    let mut kept = String::new();
+    for line in sql.lines().filter(|line| !line.ends_with("-- PostgreSQL only")) {
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    kept
 }
 
 /// Runs a database client with `sql` on its standard input; its output, or why it failed.
@@ -469,7 +473,7 @@ tier = { type = "enum(basic, gold)", filter = true }
 
 /// The indexes of `table` the migrations made (not the primary key's), by name.
 fn indexes(db: &Database, table: &str) -> String {
-    let sql = if db.client[0] == "psql" {
+    let sql = if db.is_postgres() {
         format!(
             "SELECT indexname FROM pg_indexes WHERE tablename = '{table}' AND indexname NOT LIKE '%pkey' ORDER BY 1;"
         )
@@ -722,7 +726,6 @@ kind = "enum(walk, run)"
     let scratch = Scratch::generated(VISITS);
     let dir = tempfile::tempdir().unwrap();
     let databases = databases(dir.path());
-    let postgres = |db: &Database| db.client[0] == "psql";
     let visit = |id: &str, member: &str, kind: &str| {
         format!(
             "INSERT INTO visits (id, member_id, kind, created_at, updated_at) \
@@ -745,7 +748,7 @@ kind = "enum(walk, run)"
              ('m2', 'bob@example.com', 't', 't');",
         );
         db.execute(&visit("v1", "m1", "walk"));
-        if postgres(db) {
+        if db.is_postgres() {
             assert!(db.fails(&visit("v2", "nobody", "walk")), "a visit of no member");
             assert!(
                 db.fails("DELETE FROM members WHERE id = 'm1'"),
