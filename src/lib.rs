@@ -129,6 +129,7 @@ fn apply_loaded(
     let state = model::stabilize(&mut workspace, &previous_state, drops).map_err(|e| e.with_source(&loaded.source))?;
     let mut warnings = model::recover::dropped_data(&previous_state, &state);
     warnings.extend(model::recover::renamed_data(&previous_state, &state));
+    warnings.extend(model::recover::new_keys(&previous_state, &state));
     warnings.extend(model::recover::retired_data(&previous_state, &state));
     let header = write::Header {
         fingerprint: render::fingerprint(&workspace)?,

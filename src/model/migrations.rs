@@ -1298,6 +1298,45 @@ impl History {
     }
 }
 
+impl History {
+    /// The unique keys the migrations after version `since` add to tables that were there
+    /// before them, one sentence each: rows already holding the same values make the migration
+    /// fail when it is applied, so the sentence says how to find them first.
+    pub(crate) fn keys_after(&self, since: u32) -> Vec<String> {
+        let mut out = Vec::new();
+        for migration in self.applied.iter().filter(|m| m.version > since) {
+            let created =
+                |t: &str| (migration.ops.iter()).any(|op| matches!(op, Op::CreateTable { table, .. } if table == t));
+            for op in &migration.ops {
+                let (table, index, columns) = match op {
+                    Op::AddUnique { table, column, index } => (table, index, std::slice::from_ref(column)),
+                    Op::CreateIndex {
+                        table,
+                        name,
+                        columns,
+                        unique: true,
+                        ..
+                    } => (table, name, &columns[..]),
+                    _ => continue,
+                };
+                if created(table) {
+                    continue;
+                }
+                let columns = columns
+                    .iter()
+                    .map(|c| format!("\"{c}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                out.push(format!(
+                    "migration {} makes `{index}` unique on `{table}`, which may hold rows already: duplicates make it fail when it is applied; find them first with `SELECT {columns}, COUNT(*) FROM \"{table}\" GROUP BY {columns} HAVING COUNT(*) > 1`",
+                    migration.file_name()
+                ));
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1511,6 +1550,49 @@ mod tests {
             unique: false,
         };
         (wanted, [table.to_owned()].into(), vec![index])
+    }
+
+    #[test]
+    fn a_unique_key_on_a_table_that_was_there_is_said_and_one_made_with_its_table_is_not() {
+        let key = |table: &str| Op::CreateIndex {
+            table: table.into(),
+            name: format!("{table}_a_b_key"),
+            columns: vec!["a".into(), "b".into()],
+            where_null: None,
+            unique: true,
+        };
+        let mut history = History::default();
+        let create = |table: &str| Op::CreateTable {
+            table: table.into(),
+            columns: vec![col("a", "string"), col("b", "string")],
+            versioned: true,
+        };
+        // `old` is made with a key; later `new` too, while `old` gets a key over (a, b) again
+        // (as after the key was removed) and one on `a`.
+        let add_unique = Op::AddUnique {
+            table: "old".into(),
+            column: "a".into(),
+            index: "old_a_key".into(),
+        };
+        history.applied.push(Migration {
+            version: 1,
+            name: "init".into(),
+            ops: vec![create("old"), key("old")],
+        });
+        history.applied.push(Migration {
+            version: 2,
+            name: "update_schema".into(),
+            ops: vec![create("new"), key("new"), key("old"), add_unique],
+        });
+        let said = history.keys_after(0);
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert!(
+            said[0].contains("0002_update_schema.sql makes `old_a_b_key` unique on `old`"),
+            "{said:?}"
+        );
+        assert!(said[0].contains(r#"GROUP BY "a", "b" HAVING COUNT(*) > 1"#), "{said:?}");
+        assert!(said[1].contains("makes `old_a_key` unique on `old`"), "{said:?}");
+        assert!(history.keys_after(2).is_empty(), "only migrations after the one asked");
     }
 
     #[test]

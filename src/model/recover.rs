@@ -676,6 +676,15 @@ pub fn renamed_data(previous: &State, next: &State) -> Vec<String> {
         .collect()
 }
 
+/// The unique keys the migrations that `next` adds to `previous` put on tables that may hold
+/// rows, one sentence each, so that duplicates are found before a deploy fails on them.
+#[must_use]
+pub fn new_keys(previous: &State, next: &State) -> Vec<String> {
+    new_migrations(previous, next, super::migrations::History::keys_after)
+        .map(|(service, key)| format!("`{service}`: {key}"))
+        .collect()
+}
+
 /// What `next` retires that `previous` did not, one sentence each, saying that the data
 /// stays and how to drop it once no release reads it.
 #[must_use]

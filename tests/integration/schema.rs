@@ -656,7 +656,18 @@ amount_cents = "int64"
     }
 
     scratch.write("fleet.toml", &keyed);
-    scratch.run(&["generate"]).assert_code(0);
+    // The key goes on a table that holds rows: `generate` says so before a deploy fails on
+    // duplicates, with the query that finds them, which both databases run (and find none).
+    let duplicates =
+        r#"SELECT "order_id", "kind", COUNT(*) FROM "payments" GROUP BY "order_id", "kind" HAVING COUNT(*) > 1"#;
+    scratch
+        .run(&["generate"])
+        .assert_code(0)
+        .assert_stderr_contains("makes `payments_order_id_kind_key` unique on `payments`, which may hold rows already")
+        .assert_stderr_contains(duplicates);
+    for db in &databases {
+        assert_eq!(db.execute(&format!("{duplicates};")), "");
+    }
     let added = new_migrations(&scratch.join(MIGRATIONS), 1);
     assert_eq!(added.len(), 1, "one migration for the key and the index");
     assert!(
