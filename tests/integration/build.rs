@@ -325,6 +325,9 @@ pub(crate) struct Running {
     child: std::process::Child,
     pub(crate) http: std::net::SocketAddr,
     grpc: std::net::SocketAddr,
+    /// What the service writes to stderr, shown when a test fails while it runs.
+    stderr: std::fs::File,
+    binary: PathBuf,
 }
 
 impl Running {
@@ -333,7 +336,24 @@ impl Running {
     }
 
     /// Started against the database at `url`, which it migrates as any start does.
+    ///
+    /// The ports are found free, then let go for the service to take: another process can take
+    /// one in between (tests run in parallel, each connection holds an ephemeral port). A start
+    /// that loses that race is tried again on other ports; any other failure shows what the
+    /// service wrote before it exited.
     pub(crate) fn with_database(binary: &Path, url: &str) -> Self {
+        for _ in 0..3 {
+            match Self::try_start(binary, url) {
+                Ok(running) => return running,
+                Err(log) if log.contains("Address already in use") => {}
+                Err(log) => panic!("{} exited before it listened:\n{log}", binary.display()),
+            }
+        }
+        panic!("{} found its ports taken three times", binary.display());
+    }
+
+    /// The running service, or what it wrote to stderr before it exited.
+    fn try_start(binary: &Path, url: &str) -> Result<Self, String> {
         let free = || {
             std::net::TcpListener::bind("127.0.0.1:0")
                 .unwrap()
@@ -341,18 +361,26 @@ impl Running {
                 .unwrap()
         };
         let (http, grpc) = (free(), free());
+        let stderr = tempfile::tempfile().unwrap();
         let child = std::process::Command::new(binary)
             .env("HTTP_ADDR", http.to_string())
             .env("GRPC_ADDR", grpc.to_string())
             .env("DATABASE_URL", url)
             .env("RUST_LOG", "warn")
+            .stderr(stderr.try_clone().unwrap())
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
-        let mut running = Self { child, http, grpc };
+        let mut running = Self {
+            child,
+            http,
+            grpc,
+            stderr,
+            binary: binary.to_owned(),
+        };
         let started = std::time::Instant::now();
         while std::net::TcpStream::connect(grpc).is_err() || std::net::TcpStream::connect(http).is_err() {
             if let Ok(Some(status)) = running.child.try_wait() {
-                panic!("{} exited before it listened: {status}", binary.display());
+                return Err(format!("{status}\n{}", running.log()));
             }
             assert!(
                 started.elapsed() < std::time::Duration::from_secs(30),
@@ -361,12 +389,26 @@ impl Running {
             );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        running
+        Ok(running)
+    }
+
+    /// What the service wrote to stderr so far.
+    fn log(&mut self) -> String {
+        use std::io::{Read, Seek};
+        let mut log = String::new();
+        if self.stderr.rewind().is_ok() {
+            let _ = self.stderr.read_to_string(&mut log);
+        }
+        log
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.log();
+            eprintln!("{} wrote:\n{log}", self.binary.display());
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
