@@ -653,7 +653,7 @@ fn entities_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schem
     };
     schemars::json_schema!({
         "type": "object",
-        "propertyNames": { "pattern": PASCAL_NAME, "maxLength": 60 },
+        "propertyNames": { "pattern": PASCAL_NAME, "maxLength": 40 },
         "additionalProperties": {
             "type": "object",
             "properties": {
@@ -665,7 +665,7 @@ fn entities_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schem
                 "unique": key_lists(UNIQUE_DOC),
                 "indexes": key_lists(INDEXES_DOC),
             },
-            "propertyNames": { "pattern": SNAKE_NAME, "maxLength": 60 },
+            "propertyNames": { "pattern": SNAKE_NAME, "maxLength": 40 },
             "additionalProperties": field,
         },
     })
@@ -675,7 +675,7 @@ fn entities_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schem
 fn operations_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": "object",
-        "propertyNames": { "pattern": SNAKE_NAME, "maxLength": 60 },
+        "propertyNames": { "pattern": SNAKE_NAME, "maxLength": 40 },
         "additionalProperties": generator.subschema_for::<OperationSpec>(),
     })
 }
@@ -684,7 +684,7 @@ fn operations_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Sch
 fn fields_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": "object",
-        "propertyNames": { "pattern": SNAKE_NAME, "maxLength": 60 },
+        "propertyNames": { "pattern": SNAKE_NAME, "maxLength": 40 },
         "additionalProperties": { "type": "string", "pattern": FIELD_TYPE },
     })
 }
@@ -699,10 +699,10 @@ fn types_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 fn types_by_name(field: &serde_json::Value) -> schemars::Schema {
     schemars::json_schema!({
         "type": "object",
-        "propertyNames": { "pattern": PASCAL_NAME, "maxLength": 60 },
+        "propertyNames": { "pattern": PASCAL_NAME, "maxLength": 40 },
         "additionalProperties": {
             "type": "object",
-            "propertyNames": { "pattern": SNAKE_NAME, "maxLength": 60 },
+            "propertyNames": { "pattern": SNAKE_NAME, "maxLength": 40 },
             "additionalProperties": field,
         },
     })

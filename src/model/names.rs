@@ -5,8 +5,14 @@
 /// Longest service or project name: leaves room for suffixes such as `-postgres` within the
 /// 63-character DNS label limit.
 pub(crate) const MAX_SERVICE_NAME: usize = 40;
-/// Longest entity, event or field name.
-pub(crate) const MAX_ITEM_NAME: usize = 60;
+/// Longest entity, event, operation or field name, or enum variant. The generated Rust built
+/// from such names is checked to be what rustfmt leaves alone up to this length
+/// (`tests/integration/formatting.rs`); past it, lines meet layouts the generator does not lay
+/// out as rustfmt would.
+pub(crate) const MAX_ITEM_NAME: usize = 40;
+/// Longest name a previous version allowed for entities and fields, which `renamed_from` may
+/// still name.
+const MAX_PREVIOUS_ITEM_NAME: usize = 60;
 
 /// Rust keywords (strict, reserved and 2024-edition) and the crates every program can name.
 const RUST: &[&str] = &[
@@ -307,22 +313,35 @@ pub(crate) fn is_service_name(name: &str) -> bool {
             .all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
 }
 
-/// `Order`, `OrderLine`: ASCII `PascalCase`.
+/// `Order`, `OrderLine`: ASCII `PascalCase`, of any length a previous version allowed (see
+/// [`too_long`] for new names).
 pub(crate) fn is_type_name(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= MAX_ITEM_NAME
+        && name.len() <= MAX_PREVIOUS_ITEM_NAME
         && name.starts_with(|c: char| c.is_ascii_uppercase())
         && name.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// `total_cents`: ASCII `snake_case`.
+/// `total_cents`: ASCII `snake_case`, of any length a previous version allowed (see
+/// [`too_long`] for new names).
 pub(crate) fn is_field_name(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= MAX_ITEM_NAME
+        && name.len() <= MAX_PREVIOUS_ITEM_NAME
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
             .split('_')
             .all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+/// An entity, event, operation or field name, or an enum variant, longer than
+/// [`MAX_ITEM_NAME`]: the caret label and the help line.
+pub(crate) fn too_long(name: &str) -> Option<(String, String)> {
+    (name.len() > MAX_ITEM_NAME).then(|| {
+        (
+            format!("{} characters; at most {MAX_ITEM_NAME}", name.len()),
+            "shorten it: generated types, functions and SQL names are built from it".to_owned(),
+        )
+    })
 }
 
 /// Why a service-style name is invalid, as a caret label, and a concrete help line.

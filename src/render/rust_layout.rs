@@ -21,6 +21,7 @@ pub fn register(env: &mut Environment<'_>) {
     env.add_function("rs_assign", assign);
     env.add_function("rs_impl", implementation);
     env.add_function("rs_arm", arm);
+    env.add_function("rs_cond", condition);
     env.add_filter("rs_sort", sorted);
 }
 
@@ -122,9 +123,27 @@ fn list(indent: usize, prefix: &str, kind: &str, items: Vec<String>, suffix: Opt
         let moved = list(indent + INDENT, &prefix[at + 3..], kind, items, Some(suffix))?;
         return Ok(format!("{} =\n{}{moved}", &prefix[..at], pad(indent + INDENT)));
     }
+    // A closure last overflows: the arguments before it and its head stay on the line, its
+    // body takes a block (`f(a, |x| {` / body / `})`).
+    if kind == "call"
+        && let Some((last, before)) = items.split_last()
+        && let Some((params, body)) = closure(last)
+    {
+        let head: String = before.iter().flat_map(|item| [item.as_str(), ", "]).collect();
+        let first = format!("{prefix}({head}{params} {{");
+        // rustfmt wants that line to end short of the limit (measured: 120 columns go vertical).
+        if fits(indent + 1, &first) && !head.contains('\n') {
+            return Ok(format!(
+                "{first}\n{}{body}\n{}}}){suffix}",
+                pad(indent + INDENT),
+                pad(indent)
+            ));
+        }
+    }
     // A single call or struct literal overflows: it breaks itself inside the brackets.
     if let [item] = items.as_slice()
         && matches!(kind, "call" | "array")
+        && (overflows(item) || method_call_overflows(indent, prefix, item))
         && let Some(overflowed) = break_expression(indent, item)
     {
         let whole = format!("{prefix}{open}{overflowed}{close}{suffix}");
@@ -143,7 +162,8 @@ fn list(indent: usize, prefix: &str, kind: &str, items: Vec<String>, suffix: Opt
             } else {
                 format!("{line} {item},")
             };
-            if !line.is_empty() && !fits(indent + INDENT, &next) {
+            // A packed line ends short of the limit (measured: 120 columns move the last item).
+            if !line.is_empty() && !fits(indent + INDENT + 1, &next) {
                 let _ = writeln!(out, "{inner}{line}");
                 line = format!("{item},");
             } else {
@@ -154,6 +174,18 @@ fn list(indent: usize, prefix: &str, kind: &str, items: Vec<String>, suffix: Opt
     } else {
         // Macros get no trailing comma: rustfmt cannot know that they accept one.
         let last_comma = if prefix.ends_with('!') { "" } else { "," };
+        let packed = if matches!(kind, "call" | "array") {
+            pack(indent + INDENT, &items).or_else(|| special_macro(indent + INDENT, prefix, &items))
+        } else {
+            None
+        };
+        if let Some(lines) = packed {
+            for line in lines {
+                let _ = writeln!(out, "{inner}{line}");
+            }
+            let _ = write!(out, "{}{close_broken}{suffix}", pad(indent));
+            return Ok(out);
+        }
         for (i, item) in items.iter().enumerate() {
             // Nothing follows a struct's `..base`.
             let comma = if item.starts_with("..") {
@@ -177,20 +209,34 @@ fn broken_item(indent: usize, item: &str, comma: &str) -> String {
     if fits(indent, &whole) {
         return whole;
     }
-    if let Some(broken) = break_expression(indent, item) {
-        return format!("{broken}{comma}");
-    }
-    // A chain `a(x).b(y)` takes one link per line.
-    match split_top_level_at(item, '.') {
-        Some(links) if links.len() > 1 => {
+    // A chain `a(x).b(y)` takes one link per line, when that takes fewer lines than breaking
+    // the last call's arguments (rustfmt's choice, measured).
+    let chained = split_top_level_at(item, '.')
+        .filter(|links| links.len() > 2 || links.len() == 2 && links[0].chars().count() > INDENT)
+        .map(|links| {
             let inner = pad(indent + INDENT);
+            // A root no wider than the indentation keeps the next link (`self.0`).
             let mut out = links[0].clone();
-            for link in &links[1..] {
+            let mut rest = links[1..].iter();
+            if out.chars().count() <= INDENT
+                && let Some(link) = rest.next()
+            {
+                let _ = write!(out, ".{link}");
+            }
+            for link in rest {
                 let _ = write!(out, "\n{inner}.{link}");
             }
             format!("{out}{comma}")
+        });
+    match (break_expression(indent, item), chained) {
+        (Some(broken), Some(chained))
+            if chained.lines().count() < broken.lines().count() && chained.lines().all(|line| fits(0, line)) =>
+        {
+            chained
         }
-        _ => whole,
+        (Some(broken), _) => format!("{broken}{comma}"),
+        (None, Some(chained)) => chained,
+        (None, None) => whole,
     }
 }
 
@@ -207,10 +253,35 @@ fn break_expression(indent: usize, item: &str) -> Option<String> {
         let _ = write!(out, "{}}}", pad(indent));
         return Some(out);
     }
+    if let Some((sigil, elements)) = split_array(item) {
+        return Some(format!(
+            "{sigil}[\n{}{}]",
+            arguments(indent + INDENT, &elements),
+            pad(indent)
+        ));
+    }
     let (head, args, tail) = split_call(item)?;
-    // A lone argument that is itself a call overflows: `Some(f(` / f's arguments / `))`.
+    // A closure last overflows, as in `list`.
+    if let Some((last, before)) = args.split_last()
+        && let Some((params, body)) = closure(last)
+    {
+        let first = format!(
+            "{head}({}{params} {{",
+            before.iter().flat_map(|arg| [arg.as_str(), ", "]).collect::<String>()
+        );
+        if fits(indent + 1, &first) {
+            return Some(format!(
+                "{first}\n{}{body}\n{}}}){tail}",
+                pad(indent + INDENT),
+                pad(indent)
+            ));
+        }
+    }
+    // A lone argument that is itself a call or an array overflows: `Some(f(` / f's arguments /
+    // `))`; not a method call, whose chain rustfmt (style 2024) then keeps on one line.
     if let [arg] = args.as_slice()
-        && split_call(arg).is_some()
+        && split_struct(arg).is_none()
+        && (overflows(arg) || method_call_overflows(indent, head, arg))
         && let Some(overflowed) = break_expression(indent, arg)
     {
         let whole = format!("{head}({overflowed}){tail}");
@@ -218,12 +289,152 @@ fn break_expression(indent: usize, item: &str) -> Option<String> {
             return Some(whole);
         }
     }
-    let mut out = format!("{head}(\n");
-    for arg in &args {
-        let _ = writeln!(out, "{inner}{arg},");
+    Some(format!(
+        "{head}(\n{}{}){tail}",
+        arguments(indent + INDENT, &args),
+        pad(indent)
+    ))
+}
+
+/// The lines of broken arguments or elements at `indent`, each ending in a comma and a newline:
+/// packed when rustfmt packs them, else one per line, each broken in turn when it does not fit.
+fn arguments(indent: usize, args: &[String]) -> String {
+    let lines = pack(indent, args).unwrap_or_else(|| args.iter().map(|arg| broken_item(indent, arg, ",")).collect());
+    let mut out = String::new();
+    for line in &lines {
+        let _ = writeln!(out, "{}{line}", pad(indent));
     }
-    let _ = write!(out, "{}){tail}", pad(indent));
-    Some(out)
+    out
+}
+
+/// Whether a lone argument overflows its brackets: a struct literal, an array, or a call that
+/// is not a method call. rustfmt (style 2024) overflows a method call only when the argument
+/// cannot take a line of its own (measured).
+fn overflows(arg: &str) -> bool {
+    split_struct(arg).is_some()
+        || split_array(arg).is_some()
+        || split_call(arg)
+            .is_some_and(|(callee, _, _)| split_top_level_at(callee, '.').is_some_and(|parts| parts.len() == 1))
+}
+
+/// Whether a lone method-call argument `arg` of the call `callee(` at `indent` overflows
+/// (`Self(self.0.with(` / arguments / `))`) rather than taking lines of its own (measured with
+/// rustfmt 1.95, style 2024): always behind a callee shorter than the indentation (`Ok(`);
+/// else only when, on lines of its own, its arguments would break and run past 109 columns.
+fn method_call_overflows(indent: usize, callee: &str, arg: &str) -> bool {
+    if split_call(arg).is_none() {
+        return false;
+    }
+    let name = callee.rsplit(['(', ' ']).next().unwrap_or(callee);
+    if name.chars().count() < INDENT {
+        return true;
+    }
+    let own = broken_item(indent + INDENT, arg, ",");
+    let args_broken = own.lines().next().is_some_and(|line| line.ends_with('('));
+    args_broken && !own.lines().all(|line| fits(MAX_WIDTH - 109, line))
+}
+
+/// `|x| body`: the parameters `|x|` and the body of a closure without a block.
+fn closure(item: &str) -> Option<(&str, &str)> {
+    let rest = item.strip_prefix('|')?;
+    let end = rest.find('|')?;
+    let body = rest[end + 1..].trim_start();
+    (!body.is_empty() && !body.starts_with('{')).then(|| (&item[..end + 2], body))
+}
+
+/// `&[a, b]` or `[a, b]`: the sigil and the elements split at top-level commas.
+fn split_array(item: &str) -> Option<(&str, Vec<String>)> {
+    let sigil = if item.starts_with("&[") { "&" } else { "" };
+    let inner = item[sigil.len()..].strip_prefix('[')?.strip_suffix(']')?;
+    let elements = split_top_level(inner)?;
+    // `[a][b]` is not one array; `[]` has nothing to break.
+    if elements.iter().any(String::is_empty) || inner.contains("][") {
+        return None;
+    }
+    Some((sigil, elements))
+}
+
+/// The lines of broken arguments (or array elements) that rustfmt packs, as many per line as
+/// fit, each line ending in a comma: when every one is a simple expression (a literal, a
+/// variable, a field, maybe behind `&`, `&mut `, `*`, `!` or `-`, maybe followed by `?`) of
+/// at most 10 characters (`short_array_element_width_threshold`). None when they take a line each.
+fn pack(indent: usize, items: &[String]) -> Option<Vec<String>> {
+    if items.is_empty() || !items.iter().all(|item| item.chars().count() <= 10 && simple(item)) {
+        return None;
+    }
+    let mut lines: Vec<String> = Vec::new();
+    for item in items {
+        match lines.last_mut() {
+            Some(line) if fits(indent, &format!("{line} {item},")) => {
+                line.push(' ');
+                line.push_str(item);
+                line.push(',');
+            }
+            _ => lines.push(format!("{item},")),
+        }
+    }
+    Some(lines)
+}
+
+/// The lines of a broken `assert!`, `assert_eq!`, `write!`, … whose arguments before the
+/// message are simple: those on the first line, the message on the next, what it formats on
+/// the last, without a trailing comma (rustfmt's special macros). None for other calls.
+fn special_macro(indent: usize, prefix: &str, items: &[String]) -> Option<Vec<String>> {
+    const MACROS: [(&str, usize); 8] = [
+        ("assert!", 1),
+        ("debug_assert!", 1),
+        ("write!", 1),
+        ("writeln!", 1),
+        ("assert_eq!", 2),
+        ("assert_ne!", 2),
+        ("debug_assert_eq!", 2),
+        ("debug_assert_ne!", 2),
+    ];
+    let name = prefix.rsplit([' ', '(']).next().unwrap_or(prefix);
+    let before = MACROS.iter().find(|(macro_name, _)| *macro_name == name)?.1;
+    if items.len() <= before || !items[..before].iter().all(|item| simple(item)) {
+        return None;
+    }
+    let head = format!("{},", items[..before].join(", "));
+    let message = &items[before];
+    let rest = items[before + 1..].join(", ");
+    if !fits(indent, &head) || !fits(indent, &rest) {
+        return None;
+    }
+    // The message on a line of its own, what it formats together on the last.
+    if rest.is_empty() {
+        return Some(vec![head, message.clone()]);
+    }
+    Some(vec![head, format!("{message},"), rest])
+}
+
+/// Whether rustfmt counts `item` as a simple expression (its `is_simple_expr`): a literal or a
+/// one-segment path, through references, dereferences, negations, fields and `?`.
+fn simple(item: &str) -> bool {
+    let mut rest = item;
+    loop {
+        let stripped = rest
+            .strip_prefix("&mut ")
+            .or_else(|| rest.strip_prefix(['&', '*', '!', '-']));
+        match stripped {
+            Some(next) => rest = next,
+            None => break,
+        }
+    }
+    let rest = rest.trim_end_matches('?');
+    // `a[b]`: an index of simple expressions.
+    if let Some(body) = rest.strip_suffix(']')
+        && let Some((base, index)) = body.split_once('[')
+    {
+        return simple(base) && simple(index);
+    }
+    if let Some(inner) = rest.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        return !inner.contains(['"', '\\']);
+    }
+    !rest.is_empty()
+        && rest
+            .split('.')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
 }
 
 /// Whether an overflowed expression (`f(g(` … `))`) suits rustfmt: its first line must
@@ -326,8 +537,15 @@ fn next_line(indent: usize, prefix: &str, one_line: &str) -> Option<String> {
 #[allow(clippy::needless_pass_by_value)] // minijinja hands functions owned values
 fn signature(indent: usize, head: &str, params: Vec<String>, ret: &str) -> String {
     let one_line = format!("{head}({}){ret} {{", params.join(", "));
-    if params.is_empty() || fits(indent, &one_line) {
+    if fits(indent, &one_line) {
         return one_line;
+    }
+    if params.is_empty() {
+        // Nothing to break: the brace takes the next line, a column in when the rest does not
+        // fit either (rustfmt's output, measured).
+        let bare = format!("{head}(){ret}");
+        let brace = if fits(indent, &bare) { "{" } else { " {" };
+        return format!("{bare}\n{}{brace}", pad(indent));
     }
     let inner = pad(indent + INDENT);
     let mut out = format!("{head}(\n");
@@ -363,7 +581,15 @@ fn return_type(indent: usize, ret: &str) -> String {
     if indent + format!("){ret}").chars().count() > MAX_WIDTH + 2 {
         let broken = ret.strip_prefix(" -> ").and_then(|ty| break_generic(indent, ty));
         if let Some(broken) = broken {
-            return format!(" -> {broken} {{");
+            // An argument that still does not fit its line makes rustfmt give up on the type:
+            // it keeps it as it is and puts the brace right behind it (measured).
+            let argument = pad(indent + INDENT);
+            let deeper = pad(indent + 2 * INDENT);
+            let gives_up = broken
+                .lines()
+                .any(|line| line.starts_with(&argument) && !line.starts_with(&deeper) && !fits(0, line));
+            let brace = if gives_up { "{" } else { " {" };
+            return format!(" -> {broken}{brace}");
         }
     }
     format!("{ret}\n{}{{", pad(indent))
@@ -373,6 +599,13 @@ fn return_type(indent: usize, ret: &str) -> String {
 /// does not fit: `Name<`, one argument per line with a trailing comma (each broken the same
 /// way when it does not fit either), `>`; None for other types (`impl Trait + Send`, tuples).
 fn break_generic(indent: usize, ty: &str) -> Option<String> {
+    // `impl Trait<…> + Bound`: the trait's arguments break, the bounds follow the `>`.
+    if let Some(rest) = ty.strip_prefix("impl ") {
+        let (head, bounds) = rest
+            .find("> + ")
+            .map_or((rest, ""), |at| (&rest[..=at], &rest[at + 1..]));
+        return Some(format!("impl {}{bounds}", break_generic(indent, head)?));
+    }
     let body = ty.strip_suffix('>')?;
     let (head, inner) = body.split_once('<')?;
     if head.is_empty() || head.contains([' ', '(', '[', '&', '+']) {
@@ -420,7 +653,22 @@ fn arm(indent: usize, pattern: &str, body: Option<&str>) -> String {
         if fits(indent, &one_line) {
             return one_line;
         }
-        return format!("{pattern} => {{\n{}{body}\n{}}}", pad(indent + INDENT), pad(indent));
+        let inner = indent + INDENT;
+        if fits(inner, body) {
+            return format!("{pattern} => {{\n{}{body}\n{}}}", pad(inner), pad(indent));
+        }
+        // A chain too long for a block of its own stays behind the arrow, one link per line,
+        // when its root fits there (measured); else it breaks inside the block.
+        let Some(links) = split_top_level_at(body, '.').filter(|links| links.len() > 1) else {
+            return format!("{pattern} => {{\n{}{body}\n{}}}", pad(inner), pad(indent));
+        };
+        let head = format!("{pattern} => ");
+        if fits(indent, &format!("{head}{}", links[0])) {
+            let rest = links[1..].iter().map(|link| format!(".{link}")).collect();
+            return chain(indent, &head, &links[0], rest, Some(","));
+        }
+        let broken = chain(inner, "", body, Vec::new(), None);
+        return format!("{pattern} => {{\n{}{broken}\n{}}}", pad(inner), pad(indent));
     }
     let one_line = format!("{pattern} => {{");
     if fits(indent.saturating_sub(1), &one_line) {
@@ -446,14 +694,40 @@ fn chain(indent: usize, prefix: &str, first: &str, links: Vec<String>, suffix: O
     {
         return moved;
     }
+    // A first element that breaks itself (`f(` / arguments / `)`) stays behind the assignment
+    // when its first line fits there, unless on the next line, every line a column short of
+    // the limit (measured), it takes at least two line breaks fewer (rustfmt's choice).
+    let broken_first = (!fits(indent, &format!("{prefix}{first}")))
+        .then(|| break_expression(indent, first))
+        .flatten()
+        .filter(|broken| {
+            fits(
+                indent,
+                &format!("{prefix}{}", broken.lines().next().unwrap_or_default()),
+            )
+        });
     // A first element that does not fit behind an assignment starts the next line.
     if let Some(at) = prefix.rfind(" = ")
         && prefix[at + 3..].is_empty()
         && !fits(indent, &format!("{prefix}{first}"))
     {
-        let indent = indent + INDENT;
-        let broken = chain(indent, "", first, links, Some(suffix));
-        return format!("{} =\n{}{broken}", &prefix[..at], pad(indent));
+        let moved = chain(indent + INDENT, "", first, links.clone(), Some(suffix));
+        if let Some(broken) = &broken_first {
+            let shorter = broken.lines().count() + links.len() > moved.lines().count() + 1;
+            let moved_fits = moved
+                .lines()
+                .enumerate()
+                .all(|(i, line)| fits(1 + if i == 0 { indent + INDENT } else { 0 }, line));
+            if !(shorter && moved_fits) {
+                let mut out = format!("{prefix}{broken}");
+                for link in &links {
+                    let _ = write!(out, "\n{}{link}", pad(indent));
+                }
+                out.push_str(suffix);
+                return out;
+            }
+        }
+        return format!("{} =\n{}{moved}", &prefix[..at], pad(indent + INDENT));
     }
     // A first element too long for its line breaks itself; the links follow its closing
     // bracket, one per line at its indentation.
@@ -467,8 +741,27 @@ fn chain(indent: usize, prefix: &str, first: &str, links: Vec<String>, suffix: O
         out.push_str(suffix);
         return out;
     }
+    // rustfmt keeps links on the line of a root no wider than the indentation left of it
+    // (`self.app` on a line of its own; `let x = self` / `.app` behind an assignment).
+    let mut root = first.to_owned();
+    let mut rest = Vec::new();
+    if let Some(parts) = split_top_level_at(first, '.')
+        && parts.len() > 1
+        && parts
+            .iter()
+            .all(|part| !part.is_empty() && !part.starts_with(|c: char| c.is_ascii_digit()))
+    {
+        root.clone_from(&parts[0]);
+        rest = parts[1..].iter().map(|part| format!(".{part}")).collect();
+    }
+    rest.extend(links);
+    let mut links = rest;
+    let offset = prefix.rsplit('\n').next().unwrap_or_default().chars().count();
+    while root.chars().count() <= INDENT.saturating_sub(offset) && links.len() > 1 {
+        root.push_str(&links.remove(0));
+    }
     let inner = pad(indent + INDENT);
-    let mut out = format!("{prefix}{first}");
+    let mut out = format!("{prefix}{root}");
     for (i, link) in links.iter().enumerate() {
         // A link too long for its line breaks its own arguments.
         let tail = if i + 1 == links.len() { suffix } else { "" };
@@ -480,6 +773,42 @@ fn chain(indent: usize, prefix: &str, first: &str, links: Vec<String>, suffix: O
     }
     out.push_str(suffix);
     out
+}
+
+/// The head of a block whose condition is a chain, `{head}{first}{links}{opener}` with `head`
+/// like `if ` or `let Some(x) = ` and `opener` like ` {` or ` else {`: on one line when it
+/// fits, else the chain broken and the opener on a line of its own, as rustfmt puts it.
+#[allow(clippy::needless_pass_by_value)] // minijinja hands functions owned values
+fn condition(indent: usize, head: &str, first: &str, links: Vec<String>, opener: &str) -> String {
+    let one_line = format!("{head}{first}{}{opener}", links.concat());
+    // rustfmt wants a one-line `let … else {` to end short of the limit (measured at 120).
+    let slack = usize::from(opener.contains("else"));
+    if fits(indent + slack, &one_line) {
+        return one_line;
+    }
+    let inner = indent + INDENT;
+    // Behind an assignment (`let … else`), a right-hand side that fits the next line, a column
+    // short of the limit (measured), moves there.
+    let rhs = format!("{first}{}", links.concat());
+    // Without its opener the line may fit: the opener takes the next line.
+    if fits(indent, &format!("{head}{rhs}")) {
+        return format!("{head}{rhs}\n{}{}", pad(indent), opener.trim_start());
+    }
+    if let Some(left) = head.strip_suffix(" = ")
+        && fits(inner + 1, &rhs)
+    {
+        return format!("{left} =\n{}{rhs}\n{}{}", pad(inner), pad(indent), opener.trim_start());
+    }
+    // Else the chain stays behind the head, one link per line.
+    let mut out = format!("{head}{first}");
+    for link in &links {
+        let broken = match break_expression(inner, link) {
+            Some(broken) if !fits(inner, link) => broken,
+            _ => link.clone(),
+        };
+        let _ = write!(out, "\n{}{broken}", pad(inner));
+    }
+    format!("{out}\n{}{}", pad(indent), opener.trim_start())
 }
 
 /// `{left} = {right}{suffix}` where `right` cannot be broken (a string, a path): on one line,
@@ -864,5 +1193,199 @@ mod tests {
             "{chained}"
         );
         assert!(chained.ends_with(".bind(value_number_9);"), "{chained}");
+    }
+
+    // The layouts below are what rustfmt 1.95 (style 2024, the generated `rustfmt.toml`) made of
+    // the same code with names of 60 characters; `tests/integration/formatting.rs` checks them
+    // against rustfmt itself.
+
+    #[test]
+    fn short_simple_arguments_are_packed_as_many_per_line_as_fit() {
+        let method = format!("after_create_{}", "x".repeat(96));
+        let args: Vec<String> = ["self", "&mut tx", "&created"].map(str::to_owned).to_vec();
+        assert_eq!(
+            break_expression(12, &format!(".{method}({})", args.join(", "))).unwrap(),
+            format!(".{method}(\n                self, &mut tx, &created,\n            )")
+        );
+        // One argument that is not simple (a call) or longer than 10 characters: one per line.
+        let args = vec!["tx.conn()".to_owned(), "&current".to_owned()];
+        assert_eq!(pack(16, &args), None);
+        assert_eq!(pack(16, &["&long_name_".to_owned()]), None);
+        assert!(simple("&mut input") && simple("item[\"f\"]") && simple("-1") && !simple("a::b"));
+    }
+
+    #[test]
+    fn assertions_keep_their_leading_arguments_on_the_first_line() {
+        let message = format!("\"creating the {} it refers to: {{}}\"", "x".repeat(80));
+        let items = vec![
+            "reply.status".to_owned(),
+            "201".to_owned(),
+            message.clone(),
+            "reply.body".to_owned(),
+        ];
+        assert_eq!(
+            list(4, "assert_eq!", "call", items, Some(";")).unwrap(),
+            format!("assert_eq!(\n        reply.status, 201,\n        {message},\n        reply.body\n    );")
+        );
+    }
+
+    #[test]
+    fn a_short_root_keeps_its_first_link_unless_behind_an_assignment() {
+        let method = format!(".delete_{}_at(id, version)", "x".repeat(75));
+        let links = vec![".app".to_owned(), method.clone(), ".await?".to_owned()];
+        assert_eq!(
+            chain(12, "", "self", links.clone(), Some(";")),
+            format!("self.app\n                {method}\n                .await?;")
+        );
+        assert_eq!(
+            chain(12, "let updated = ", "self", links, Some(";")),
+            format!("let updated = self\n                .app\n                {method}\n                .await?;")
+        );
+    }
+
+    #[test]
+    fn a_call_that_breaks_itself_stays_behind_the_assignment() {
+        let call = format!("store::get_{}(&mut *self.db.acquire().await?, id)", "x".repeat(80));
+        let head = call.split_once('(').unwrap().0;
+        assert_eq!(
+            chain(8, "let record = ", &call, vec![".await?".into()], Some(";")),
+            format!(
+                "let record = {head}(\n            &mut *self.db.acquire().await?,\n            id,\n        )\n        .await?;"
+            )
+        );
+    }
+
+    #[test]
+    fn an_arm_too_long_for_a_block_breaks_its_chain() {
+        let call = format!("sqlx::query({})", "X".repeat(90));
+        assert_eq!(
+            arm(8, "Some(after)", Some(&format!("{call}.bind(after.to_sql())"))),
+            format!("Some(after) => {{\n            {call}\n                .bind(after.to_sql())\n        }}")
+        );
+        let root = format!("{}_from_row(&row)", "x".repeat(70));
+        let link = format!(".and_then(reachable_{})", "x".repeat(70));
+        assert_eq!(
+            arm(8, "Some(row)", Some(&format!("{root}{link}"))),
+            format!("Some(row) => {root}\n            {link},")
+        );
+    }
+
+    #[test]
+    fn a_broken_condition_puts_the_brace_on_a_line_of_its_own() {
+        let first = format!("{}_ownership()", "x".repeat(70));
+        let link = format!(".admits(&record.{}.to_string())", "y".repeat(40));
+        assert_eq!(
+            condition(4, "if ", &first, vec![link.clone()], " {"),
+            format!("if {first}\n        {link}\n    {{")
+        );
+        assert_eq!(condition(4, "if ", "a()", vec![".b()".into()], " {"), "if a().b() {");
+        let narrow = format!(".narrow(filter.{}.take())", "y".repeat(40));
+        assert_eq!(
+            condition(4, "let Some(owner) = ", &first, vec![narrow.clone()], " else {"),
+            format!("let Some(owner) = {first}\n        {narrow}\n    else {{")
+        );
+    }
+
+    #[test]
+    fn a_closure_last_overflows_into_a_block() {
+        let from_row = format!("{}_from_row", "x".repeat(70));
+        let items = vec![
+            "&rows".to_owned(),
+            "page_size".to_owned(),
+            from_row.clone(),
+            "|item| item.id".to_owned(),
+        ];
+        assert_eq!(
+            list(4, "page", "call", items, None).unwrap(),
+            format!("page(&rows, page_size, {from_row}, |item| {{\n        item.id\n    }})")
+        );
+        // Measured: a first line of 120 columns goes vertical.
+        let from_row = format!("{}_from_row", "x".repeat(74));
+        let items = vec![
+            "&rows".to_owned(),
+            "page_size".to_owned(),
+            from_row,
+            "|item| item.id".to_owned(),
+        ];
+        assert!(list(4, "page", "call", items, None).unwrap().starts_with("page(\n"));
+    }
+
+    #[test]
+    fn a_lone_method_call_overflows_only_when_its_own_lines_would_run_long() {
+        let call = |n: usize| format!("self.0.with(\"{}\", answer)", "a".repeat(n));
+        // Measured: up to 86 characters the argument takes lines of its own, from 87 it overflows.
+        assert!(
+            list(12, "Self", "call", vec![call(86)], None)
+                .unwrap()
+                .starts_with("Self(\n")
+        );
+        assert!(
+            list(12, "Self", "call", vec![call(87)], None)
+                .unwrap()
+                .starts_with("Self(self.0.with(\n")
+        );
+        // A callee shorter than the indentation always takes it along.
+        assert!(
+            list(12, "Ok", "call", vec![call(82)], None)
+                .unwrap()
+                .starts_with("Ok(self.0.with(\n")
+        );
+    }
+
+    #[test]
+    fn types_that_cannot_fit_end_as_rustfmt_leaves_them() {
+        // An `impl Trait<…> + Send` breaks inside its brackets.
+        let ret = format!(
+            " -> impl Future<Output = Result<crate::model::{}, AppError>> + Send",
+            "A".repeat(60)
+        );
+        let sig = signature(
+            4,
+            "fn f",
+            vec!["&self".into(), format!("input: {}", "B".repeat(100))],
+            &ret,
+        );
+        assert!(
+            sig.ends_with(&format!(
+                ") -> impl Future<\n        Output = Result<crate::model::{}, AppError>,\n    > + Send {{",
+                "A".repeat(60)
+            )),
+            "{sig}"
+        );
+        // An argument too long for its line: rustfmt keeps the rest and glues the brace on.
+        let ret = format!(" -> Result<peer::{}Response, CallError>", "A".repeat(104));
+        let sig = signature(
+            4,
+            "pub async fn f",
+            vec!["&self".into(), format!("request: {}", "B".repeat(100))],
+            &ret,
+        );
+        assert!(sig.ends_with("        CallError,\n    >{"), "{sig}");
+        // A name too long for its line: the brace below, a column in once `()` does not fit.
+        assert_eq!(
+            signature(0, &format!("async fn {}", "a".repeat(108)), vec![], ""),
+            format!("async fn {}()\n{{", "a".repeat(108))
+        );
+        assert_eq!(
+            signature(0, &format!("async fn {}", "a".repeat(110)), vec![], ""),
+            format!("async fn {}()\n {{", "a".repeat(110))
+        );
+    }
+
+    #[test]
+    fn broken_items_prefer_a_chain_that_takes_fewer_lines() {
+        let field = "f".repeat(60);
+        let item = format!("{field}: query.filter(\"{field}\")?");
+        assert_eq!(
+            broken_item(8, &item, ","),
+            format!("{field}: query\n            .filter(\"{field}\")?,")
+        );
+        // Arrays overflow their call: `Policy::AnyOf(&[` / grants / `])`.
+        let grant = format!("Grant::Role(\"{}\")", "r".repeat(60));
+        let item = format!("Policy::AnyOf(&[{grant}, {grant}])");
+        assert_eq!(
+            broken_item(8, &item, ","),
+            format!("Policy::AnyOf(&[\n            {grant},\n            {grant},\n        ]),")
+        );
     }
 }

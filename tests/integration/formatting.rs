@@ -1,15 +1,12 @@
 //! Property test (issue #11): every generated Rust file is what rustfmt leaves alone, under
 //! the workspace's own `rustfmt.toml`, whatever valid names the manifest uses. Manifests get
-//! random names, most of them at or near the longest covered length: a service that calls
-//! another and subscribes to its event, entities with fields, on both databases. Each case
-//! generates in-process and runs one `rustfmt --check` over the workspace's Rust files;
-//! nothing is built.
-//!
-//! Covered: service and project names up to the naming rules' maximum (40 characters);
-//! entity, event and field names up to 40 of the 60 the rules allow (their `snake_case`
-//! forms run longer). Names of 41 to 60 characters still meet layouts the helpers in
-//! `src/render/rust_layout.rs` do not model yet (rustfmt packing short arguments such as
-//! `self, &mut tx, &created,` on one line; `field: get(row, "…")?` in `store.rs`).
+//! random names, most of them at or near the longest the naming rules allow (40 characters
+//! for services, projects, entities, events, operations and fields; roles, which have no
+//! maximum, up to 40 too). The manifest has a service that calls another and subscribes to
+//! its event, under `[auth]` with role and scope policies and an owner rule, an entity with a
+//! filtered field, a second entity referring to it, operations (one publishing, one
+//! read-only), on both databases. Each case generates in-process and runs one
+//! `rustfmt --check` over the workspace's Rust files; nothing is built.
 //!
 //! Failing cases are shrunk and their seeds kept in
 //! `tests/proptest-regressions/formatting.txt`, which is committed and replayed first.
@@ -24,7 +21,8 @@ use proptest::test_runner::{Config, FileFailurePersistence};
 
 /// The naming rules' maximum for services and projects (`src/model/names.rs`).
 const MAX_SERVICE_NAME: usize = 40;
-/// The longest entity, event and field names covered; the rules allow 60 (see above).
+/// The naming rules' maximum for entities, events, operations and fields; the longest roles
+/// covered.
 const MAX_ITEM_NAME: usize = 40;
 
 const TYPES: [&str; 8] = [
@@ -86,6 +84,11 @@ fn field(first: &'static [u8]) -> impl Strategy<Value = String> {
     name(first, LOWER_DIGITS, Some(b'_'), MAX_ITEM_NAME)
 }
 
+/// A role name of the access policies.
+fn role() -> impl Strategy<Value = String> {
+    name(LOWER, LOWER_DIGITS, Some(b'-'), MAX_ITEM_NAME)
+}
+
 #[derive(Debug, Clone)]
 struct Names {
     project: String,
@@ -93,10 +96,21 @@ struct Names {
     callee: String,
     /// The calling service, which subscribes to `event`.
     caller: String,
+    /// The callee's entity, owned by the caller whose token's subject is in `owner` unless
+    /// their token grants `role`.
     entity: String,
+    /// The callee's second entity, which refers to `entity` by `reference`.
+    child: String,
     other_entity: String,
     event: String,
     fields: [(String, &'static str); 2],
+    /// `entity`'s owner field (a filtered `uuid`) and `child`'s reference to `entity`.
+    owner: String,
+    reference: String,
+    /// The callee's operations: one answering `entity` from a path parameter and publishing
+    /// `event`, one read-only answering fields.
+    operations: [String; 2],
+    role: String,
     postgres: bool,
 }
 
@@ -105,7 +119,8 @@ fn names() -> impl Strategy<Value = Names> {
         service(LOWER),
         (service(b"abcdefghijklm"), service(b"nopqrstuvwxyz")),
         (
-            type_name(b"ABCDEFGHIJKLM"),
+            type_name(b"ABCDEF"),
+            type_name(b"GHIJKLM"),
             type_name(b"ABCDEFGHIJKLM"),
             type_name(b"NOPQRSTUVWXYZ"),
         ),
@@ -114,17 +129,35 @@ fn names() -> impl Strategy<Value = Names> {
             proptest::sample::select(&TYPES[..]),
             proptest::sample::select(&TYPES[..]),
         ),
+        (field(b"nopqrstuvwxyz"), field(b"abcdefghijklm")),
+        (field(b"abcdefghijklm"), field(b"nopqrstuvwxyz")),
+        role(),
         any::<bool>(),
     )
         .prop_map(
-            |(project, (callee, caller), (entity, other_entity, event), (a, b), (ta, tb), postgres)| Names {
+            |(
+                project,
+                (callee, caller),
+                (entity, child, other_entity, event),
+                (a, b),
+                (ta, tb),
+                (owner, reference),
+                (write, read),
+                role,
+                postgres,
+            )| Names {
                 project,
                 callee,
                 caller,
                 entity,
+                child,
                 other_entity,
                 event,
                 fields: [(a, ta), (b, tb)],
+                owner,
+                reference,
+                operations: [write, read],
+                role,
                 postgres,
             },
         )
@@ -137,9 +170,14 @@ impl Names {
             callee,
             caller,
             entity,
+            child,
             other_entity,
             event,
             fields,
+            owner,
+            reference,
+            operations: [write, read],
+            role,
             postgres,
         } = self;
         let database = if *postgres { "postgres" } else { "sqlite" };
@@ -147,11 +185,34 @@ impl Names {
             .iter()
             .map(|(name, ty)| [name.as_str(), " = \"", ty, "\"\n"].concat())
             .collect();
+        // A field named like one of `fields` would be a duplicate key: not a case.
+        let owner = if fields.contains(&format!("{owner} =")) {
+            "owner_id"
+        } else {
+            owner.as_str()
+        };
+        let reference = if fields.contains(&format!("{reference} =")) {
+            "parent_id"
+        } else {
+            reference.as_str()
+        };
         format!(
-            "version = 1\n\n[project]\nname = \"{project}\"\n\n[messaging]\nbroker = \"nats\"\n\n\
+            "version = 1\n\n[project]\nname = \"{project}\"\n\n\
+             [auth]\nissuer = \"https://id.example.com\"\naudiences = [\"api\"]\n\
+             jwks_uri = \"https://id.example.com/certs\"\n\n\
+             [messaging]\nbroker = \"nats\"\n\n\
              [services.{callee}]\ndatabase = \"{database}\"\nroute = \"/api/callee\"\npublishes = [\"{event}\"]\n\n\
-             [services.{callee}.entities.{entity}]\n{fields}\n\
+             [services.{callee}.access]\ndefault = \"authenticated\"\nread = [\"role:{role}\", \"scope:{role}\"]\n\
+             delete = \"role:{role}\"\ngrpc = [\"role:{role}\"]\noperations = {{ {read} = \"public\" }}\n\n\
+             [services.{callee}.access.entities.{entity}]\nowner = \"{owner}\"\nany_owner = \"role:{role}\"\n\n\
+             [services.{callee}.access.entities.{child}]\nupdate = \"role:{role}\"\n\n\
+             [services.{callee}.entities.{entity}]\n{fields}{owner} = {{ type = \"uuid\", filter = true }}\n\n\
+             [services.{callee}.entities.{child}]\n{fields}{reference} = \"ref({entity})\"\n\n\
              [services.{callee}.events.{event}]\n{fields}\n\
+             [services.{callee}.operations.{write}]\ninput = {{ id = \"uuid\", {owner} = \"int64\" }}\n\
+             output = \"{entity}\"\npath = \"/api/callee/{{id}}/act\"\npublishes = [\"{event}\"]\n\n\
+             [services.{callee}.operations.{read}]\nread_only = true\ninput = {{ {owner} = \"string\" }}\n\
+             output = {{ {reference} = \"int64\", {owner} = \"uuid[]\" }}\n\n\
              [services.{caller}]\ndatabase = \"sqlite\"\nroute = \"/api/caller\"\ncalls = [\"{callee}\"]\n\
              subscribes = [\"{callee}.{event}\"]\n\n\
              [services.{caller}.entities.{other_entity}]\n{fields}"

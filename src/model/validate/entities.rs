@@ -39,7 +39,13 @@ pub(super) fn types_of_service(service: &ServiceSpec, out: &mut Diagnostics) {
     for (kind, name, fields) in groups {
         {
             let text = name.get_ref();
-            if !names::is_type_name(text) {
+            if let Some((label, help)) = names::too_long(text) {
+                out.push(
+                    Diagnostic::error(Code::E021, format!("{kind} name `{text}` is too long"))
+                        .at(name.span(), label)
+                        .help(help),
+                );
+            } else if !names::is_type_name(text) {
                 out.push(
                     Diagnostic::error(Code::E021, format!("invalid {kind} name `{text}`"))
                         .at(name.span(), "not PascalCase ASCII")
@@ -311,7 +317,13 @@ fn field_settings(
 
 pub(super) fn field_name(field: &Spanned<String>, entity: bool, out: &mut Diagnostics) {
     let text = field.get_ref();
-    if !names::is_field_name(text) {
+    if let Some((label, help)) = names::too_long(text) {
+        out.push(
+            Diagnostic::error(Code::E021, format!("field name `{text}` is too long"))
+                .at(field.span(), label)
+                .help(help),
+        );
+    } else if !names::is_field_name(text) {
         out.push(
             Diagnostic::error(Code::E021, format!("invalid field name `{text}`"))
                 .at(field.span(), "not snake_case ASCII")
@@ -370,6 +382,12 @@ pub(super) fn field_type(ty: &Spanned<String>, entities: &[&str], out: &mut Diag
                             Diagnostic::error(Code::E011, format!("enum variant `{variant}` is reserved"))
                                 .at(ty.span(), "clashes with generated code")
                                 .help("`unspecified` is the generated zero value and `self` a Rust keyword; pick another word"),
+                        );
+                    } else if let Some((label, help)) = names::too_long(variant) {
+                        out.push(
+                            Diagnostic::error(Code::E021, format!("enum variant `{variant}` is too long"))
+                                .at(ty.span(), label)
+                                .help(help),
                         );
                     } else if !names::is_field_name(variant) {
                         out.push(

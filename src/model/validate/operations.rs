@@ -203,6 +203,14 @@ fn generated_names(entities: &[&str]) -> Vec<String> {
 
 fn operation_name(name: &Spanned<String>, generated: &[String], service: &ServiceSpec, out: &mut Diagnostics) {
     let text = name.get_ref();
+    if let Some((label, help)) = names::too_long(text) {
+        out.push(
+            Diagnostic::error(Code::E021, format!("operation name `{text}` is too long"))
+                .at(name.span(), label)
+                .help(help),
+        );
+        return;
+    }
     if !names::is_field_name(text) {
         out.push(
             Diagnostic::error(Code::E021, format!("invalid operation name `{text}`"))
