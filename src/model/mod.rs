@@ -16,6 +16,7 @@ pub(crate) mod recover;
 pub(crate) mod resolve;
 pub(crate) mod stabilize;
 pub(crate) mod state;
+pub(crate) mod store_sql;
 pub(crate) mod types;
 pub(crate) mod validate;
 
@@ -288,9 +289,9 @@ pub struct Entity {
     /// The lists of this entity under each entity its `ref(…)` fields name
     /// (`GET /api/orders/{id}/lines`).
     pub parent_lists: Vec<ParentList>,
-    /// Columns of fields removed from the manifest, kept with their data, that inserts fill
-    /// because they cannot be NULL (filled by `stabilize`).
-    pub retired_fills: Vec<RetiredFill>,
+    /// Its store's SQL for each database (filled by `stabilize`, which knows how each column
+    /// is stored).
+    pub sql: store_sql::StoreSql,
     /// Its unique keys and indexes over several columns (`unique` and `indexes`), in manifest
     /// order.
     pub keys: Vec<Key>,
@@ -339,13 +340,6 @@ pub struct ParentList {
     pub function: String,
     /// The foreign key of the `ref` field on PostgreSQL: `order_lines_order_id_fkey`.
     pub foreign_key: String,
-}
-
-/// A retired column an insert fills, and the SQL literal it takes.
-#[derive(Debug, Clone, Serialize)]
-pub struct RetiredFill {
-    pub column: String,
-    pub literal: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

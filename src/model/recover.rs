@@ -175,44 +175,40 @@ pub fn parse_migration(
     text: &str,
     spec_of: &dyn Fn(&str, &str) -> Option<String>,
 ) -> Result<Migration, String> {
+    use super::migrations::{POSTGRES_ONLY, SQLITE_ONLY};
     let (version, name) = migration_file_name(file_name).ok_or("its name is not `NNNN_name.sql`")?;
     let body = migration_body(text);
     let mut ops = Vec::new();
-    let mut lines = body.lines();
+    let mut lines = body.lines().peekable();
+    // PostgreSQL's form of the statement on the next line, which is SQLite's.
+    let mut postgres_form: Option<&str> = None;
     while let Some(line) = lines.next() {
+        // A statement PostgreSQL runs in its own way (a native type) comes before SQLite's,
+        // which says what it does.
+        let next_is_sqlite = lines.peek().is_some_and(|next| next.ends_with(SQLITE_ONLY));
+        if let Some(postgres) = line.strip_suffix(POSTGRES_ONLY).filter(|_| next_is_sqlite) {
+            postgres_form = Some(postgres.trim_end());
+            continue;
+        }
+        let (line, postgres) = match line.strip_suffix(SQLITE_ONLY) {
+            Some(statement) => (statement.trim_end(), postgres_form.take()),
+            None => (line, None),
+        };
+        let native = postgres.is_some();
         if let Some(table) = line.strip_prefix("CREATE TABLE ").and_then(|r| r.strip_suffix(" (")) {
-            let table = unquote(table)?;
-            let mut columns = Vec::new();
-            let mut versioned = false;
-            for column in lines.by_ref() {
-                if column == ");" {
-                    break;
-                }
-                let column = column.trim().trim_end_matches(',');
-                let (name, sql) = column.split_once(' ').ok_or("a column has no type")?;
-                let name = unquote(name)?;
-                if matches!(name.as_str(), "id" | "created_at" | "updated_at") {
-                    continue;
-                }
-                if name == "version" {
-                    versioned = true;
-                    continue;
-                }
-                let spec = spec_for(&table, &name, sql, false, spec_of)?;
-                columns.push(Column::new(name, spec));
-            }
-            ops.push(Op::CreateTable {
-                table,
-                columns,
-                versioned,
-            });
-        } else if let Some(statement) = line.strip_suffix(super::migrations::POSTGRES_ONLY) {
+            ops.push(created_table(table, &mut lines, spec_of)?);
+        } else if let Some(statement) = line.strip_suffix(POSTGRES_ONLY) {
             ops.push(
                 constraint(statement.trim_end())
                     .ok_or_else(|| format!("`{line}` is not a constraint fleetwright makes"))?,
             );
         } else if let Some(rest) = line.strip_prefix("ALTER TABLE ") {
-            ops.push(altered_table(line, rest, spec_of)?);
+            // `ALTER TABLE "t" ADD COLUMN "c" ` is the same in both forms: the types follow.
+            let postgres_type = postgres.and_then(|p| p.get(line.len() - rest.len()..)).map(|p| {
+                let (_, after) = p.split_once(" ADD COLUMN ").unwrap_or_default();
+                after.split_once(' ').map_or(after, |(_, ty)| ty).trim_end_matches(';')
+            });
+            ops.push(altered_table(line, rest, postgres_type, spec_of)?);
         } else if let Some(rest) = line
             .strip_prefix("CREATE UNIQUE INDEX ")
             .and_then(|r| r.strip_suffix(';'))
@@ -221,7 +217,14 @@ pub fn parse_migration(
         } else if let Some(index) = line.strip_prefix("DROP INDEX ").and_then(|r| r.strip_suffix(';')) {
             ops.push(Op::DropUnique { index: unquote(index)? });
         } else if let Some(rest) = line.strip_prefix("UPDATE ") {
-            ops.push(replaced_value(rest).ok_or_else(|| format!("`{line}` is not a change fleetwright makes"))?);
+            let mut op = replaced_value(rest).ok_or_else(|| format!("`{line}` is not a change fleetwright makes"))?;
+            if let Op::ReplaceValue {
+                native: list_native, ..
+            } = &mut op
+            {
+                *list_native = native;
+            }
+            ops.push(op);
         } else if let Some(table) = line.strip_prefix("DROP TABLE ").and_then(|r| r.strip_suffix(';')) {
             ops.push(Op::DropTable { table: unquote(table)? });
         } else if let Some(rest) = line.strip_prefix("CREATE INDEX ").and_then(|r| r.strip_suffix(';')) {
@@ -239,8 +242,72 @@ pub fn parse_migration(
     }
 }
 
+/// The table a `CREATE TABLE "table" (` line and the column lines after it (consumed from
+/// `lines`, up to the closing `);`) create.
+fn created_table<'a>(
+    table: &str,
+    lines: &mut impl Iterator<Item = &'a str>,
+    spec_of: &dyn Fn(&str, &str) -> Option<String>,
+) -> Result<Op, String> {
+    use super::migrations::{POSTGRES_ONLY, SQLITE_ONLY};
+    let table = unquote(table)?;
+    let mut columns = Vec::new();
+    let mut versioned = false;
+    let mut native_ids = false;
+    // The column the line before declared in PostgreSQL's native type, and that type.
+    let mut native_column: Option<(String, String)> = None;
+    for column in lines.by_ref() {
+        if column == ");" {
+            break;
+        }
+        if let Some(postgres) = column.strip_suffix(POSTGRES_ONLY) {
+            let postgres = postgres.trim().trim_end_matches(',');
+            let (name, sql) = postgres.split_once(' ').ok_or("a column has no type")?;
+            native_column = Some((unquote(name)?, sql.to_owned()));
+            continue;
+        }
+        let column = column.strip_suffix(SQLITE_ONLY).unwrap_or(column);
+        let column = column.trim().trim_end_matches(',');
+        let (name, sql) = column.split_once(' ').ok_or("a column has no type")?;
+        let name = unquote(name)?;
+        let postgres = native_column
+            .take()
+            .filter(|(native, _)| *native == name)
+            .map(|(_, sql)| sql);
+        let native = postgres.is_some();
+        if name == "id" {
+            native_ids = native;
+        }
+        if matches!(name.as_str(), "id" | "created_at" | "updated_at") {
+            continue;
+        }
+        if name == "version" {
+            versioned = true;
+            continue;
+        }
+        let spec = spec_for(&table, &name, (sql, postgres.as_deref()), false, spec_of)?;
+        columns.push(Column {
+            native,
+            ..Column::new(name, spec)
+        });
+    }
+    Ok(Op::CreateTable {
+        table,
+        columns,
+        versioned,
+        native: native_ids,
+    })
+}
+
 /// The change an `ALTER TABLE` statement (`line`; `rest` after `ALTER TABLE `) makes.
-fn altered_table(line: &str, rest: &str, spec_of: &dyn Fn(&str, &str) -> Option<String>) -> Result<Op, String> {
+/// `postgres_type` is the added column's type (and default) in PostgreSQL's form, when it is
+/// native.
+fn altered_table(
+    line: &str,
+    rest: &str,
+    postgres_type: Option<&str>,
+    spec_of: &dyn Fn(&str, &str) -> Option<String>,
+) -> Result<Op, String> {
     let (table, change) = rest.split_once(' ').ok_or("an ALTER TABLE names no change")?;
     let table = unquote(table)?;
     let change = change.strip_suffix(';').ok_or("an ALTER TABLE does not end with `;`")?;
@@ -248,7 +315,7 @@ fn altered_table(line: &str, rest: &str, spec_of: &dyn Fn(&str, &str) -> Option<
         // `version` is no field name: it is always the concurrency column.
         Ok(Op::AddVersion { table })
     } else if let Some(column) = change.strip_prefix("ADD COLUMN ") {
-        added_column(table, column, spec_of)
+        added_column(table, column, postgres_type, spec_of)
     } else if let Some(to) = change.strip_prefix("RENAME TO ") {
         Ok(Op::RenameTable {
             from: table,
@@ -272,32 +339,64 @@ fn altered_table(line: &str, rest: &str, spec_of: &dyn Fn(&str, &str) -> Option<
 }
 
 /// The column an `ADD COLUMN` (after `ADD COLUMN `, without `;`) of `table` adds.
-fn added_column(table: String, column: &str, spec_of: &dyn Fn(&str, &str) -> Option<String>) -> Result<Op, String> {
+fn added_column(
+    table: String,
+    column: &str,
+    postgres: Option<&str>,
+    spec_of: &dyn Fn(&str, &str) -> Option<String>,
+) -> Result<Op, String> {
     let (name, sql) = column.split_once(' ').ok_or("an added column has no type")?;
     let name = unquote(name)?;
+    let native = postgres.is_some();
     // The type's own default (older histories), else the manifest's. The manifest's type comes
     // first: an enum added with its first value as default and since changed is the
     // manifest's enum, not one of that value alone.
     let manifest_with_default = sql.rsplit_once(" DEFAULT ").and_then(|(bare, literal)| {
         let spec = spec_of(&table, &name)?;
         let own = super::migrations::column_type(&spec, true) == sql;
-        (!own && super::migrations::column_type(&spec, false) == bare).then(|| (spec, Some(literal.to_owned())))
+        let same = super::migrations::column_type(&spec, false) == bare
+            && postgres.is_none_or(|postgres| native_form(&spec, false, Some(literal)).as_deref() == Some(postgres));
+        (!own && same).then(|| (spec, Some(literal.to_owned())))
     });
     let (spec, default) = match manifest_with_default {
         Some(found) => found,
-        None => match spec_for(&table, &name, sql, true, spec_of) {
+        None => match spec_for(&table, &name, (sql, postgres), true, spec_of) {
             Ok(spec) => (spec, None),
             Err(why) => {
                 let (sql, literal) = sql.rsplit_once(" DEFAULT ").ok_or(why)?;
-                (spec_for(&table, &name, sql, false, spec_of)?, Some(literal.to_owned()))
+                let postgres = postgres.and_then(|p| p.rsplit_once(" DEFAULT ")).map(|(bare, _)| bare);
+                (
+                    spec_for(&table, &name, (sql, postgres), false, spec_of)?,
+                    Some(literal.to_owned()),
+                )
             }
         },
     };
     Ok(Op::AddColumn {
         table,
-        column: Column::new(name, spec),
+        column: Column {
+            native,
+            ..Column::new(name, spec)
+        },
         default,
     })
+}
+
+/// PostgreSQL's native form of a column of type `spec` (with its type's default, or the
+/// SQLite-form `literal`), as fleetwright writes it; None when the type has none.
+fn native_form(spec: &str, with_default: bool, literal: Option<&str>) -> Option<String> {
+    let column = Column {
+        native: true,
+        ..Column::new("", spec)
+    };
+    match literal {
+        Some(literal) => {
+            let native = column.native_type()?;
+            let bare = super::migrations::native_column_type(&column, false)?;
+            Some(format!("{bare} DEFAULT {}", native.literal(literal)))
+        }
+        None => super::migrations::native_column_type(&column, with_default),
+    }
 }
 
 /// An enum column's SQL type does not tell its values; the check made with the column, in the
@@ -448,6 +547,7 @@ fn replaced_value(rest: &str) -> Option<Op> {
             from,
             to,
             list: true,
+            native: false,
         });
     }
     // 'to' WHERE "c" = 'from';
@@ -459,6 +559,7 @@ fn replaced_value(rest: &str) -> Option<Op> {
         from: from.to_owned(),
         to: to.to_owned(),
         list: false,
+        native: false,
     })
 }
 
@@ -494,10 +595,12 @@ fn unquote(name: &str) -> Result<String, String> {
 
 /// A manifest type whose SQL is `sql`: the manifest's own when it still matches, else the
 /// simplest type with that SQL (the specs differ only in what SQL cannot tell apart).
+/// `sql` is the column's type in SQLite's form, with its PostgreSQL form when that differs (a
+/// native column).
 fn spec_for(
     table: &str,
     column: &str,
-    sql: &str,
+    (sql, postgres): (&str, Option<&str>),
     with_default: bool,
     spec_of: &dyn Fn(&str, &str) -> Option<String>,
 ) -> Result<String, String> {
@@ -513,8 +616,13 @@ fn spec_for(
             "float64",
             "float64?",
             "uuid",
+            "uuid?",
             "timestamp",
+            "timestamp?",
             "date",
+            "date?",
+            "bool",
+            "bool?",
             "string[]",
         ]
         .map(str::to_owned),
@@ -525,7 +633,10 @@ fn spec_for(
     }
     candidates
         .into_iter()
-        .find(|spec| super::migrations::column_type(spec, with_default) == sql)
+        .find(|spec| {
+            super::migrations::column_type(spec, with_default) == sql
+                && postgres.is_none_or(|postgres| native_form(spec, with_default, None).as_deref() == Some(postgres))
+        })
         .ok_or_else(|| format!("column `{table}.{column}` has a type fleetwright does not write: `{sql}`"))
 }
 
@@ -539,10 +650,14 @@ pub fn replay(mut start: History, migrations: Vec<Migration>) -> History {
                     table,
                     columns,
                     versioned,
+                    native,
                 } => {
                     start.tables.insert(table.clone(), columns.clone());
                     if *versioned {
                         start.versioned.insert(table.clone());
+                    }
+                    if *native {
+                        start.native.insert(table.clone());
                     }
                 }
                 Op::AddVersion { table } => {
@@ -572,6 +687,9 @@ pub fn replay(mut start: History, migrations: Vec<Migration>) -> History {
                     }
                     if start.versioned.remove(from) {
                         start.versioned.insert(to.clone());
+                    }
+                    if start.native.remove(from) {
+                        start.native.insert(to.clone());
                     }
                     let prefix = format!("{from}.");
                     start.unique = std::mem::take(&mut start.unique)
@@ -608,6 +726,7 @@ pub fn replay(mut start: History, migrations: Vec<Migration>) -> History {
                 Op::DropTable { table } => {
                     start.tables.remove(table);
                     start.versioned.remove(table);
+                    start.native.remove(table);
                     start
                         .unique
                         .retain(|key, _| key.split('.').next() != Some(table.as_str()));

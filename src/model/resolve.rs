@@ -205,7 +205,7 @@ fn service(
                 }),
                 filters: Vec::new(),
                 parent_lists: Vec::new(),
-                retired_fills: Vec::new(),
+                sql: super::store_sql::StoreSql::default(),
                 keys,
                 table: plural(&snake),
                 plural_pascal: plural(&snake).to_pascal_case(),

@@ -82,11 +82,8 @@ pub fn stabilize(workspace: &mut Workspace, previous: &State, drops: &[DropReque
                 Err(other) => return Err(other),
             };
             for entity in &mut service.entities {
-                entity.retired_fills = history
-                    .retired_fills(&entity.table)
-                    .into_iter()
-                    .map(|(column, literal)| super::RetiredFill { column, literal })
-                    .collect();
+                let fields: Vec<String> = entity.fields.iter().map(|f| f.name.clone()).collect();
+                entity.sql = super::store_sql::StoreSql::new(&entity.table, &fields, &entity.filters, &history);
             }
             service.migrations = history
                 .applied
@@ -157,6 +154,7 @@ pub(crate) fn wanted_tables(service: &Service) -> Vec<(String, Vec<Wanted>)> {
                     unique: f.unique,
                     name_span: f.name_span.clone(),
                     type_span: f.type_span.clone(),
+                    runtime: false,
                 })
                 .collect();
             (e.table.clone(), columns)

@@ -196,6 +196,9 @@ pub struct Mapping {
     pub sql: String,
     /// Literal filled into existing rows when a required column is added later.
     pub sql_default: String,
+    /// The PostgreSQL type a column created since native types are used holds instead of
+    /// [`Mapping::sql`]'s, when they differ; SQLite keeps [`Mapping::sql`].
+    pub native: Option<Native>,
     /// Enum type name (`OrderStatus`) for enum fields.
     pub enum_name: Option<String>,
     /// How the field crosses protobuf, which picks the runtime's conversion function.
@@ -206,6 +209,70 @@ pub struct Mapping {
     /// Written in a path or query string, its text is the JSON it spells (numbers, booleans);
     /// for the other types, the text itself (`fleetwright_runtime::http::Lexical`).
     pub spelled_as_json: bool,
+}
+
+/// A PostgreSQL type that a column holds natively where SQLite holds text or an integer. The
+/// generated store still binds and reads the SQLite form (sqlx's `Any` driver knows only text,
+/// numbers and booleans), so PostgreSQL converts: [`Native::param`] after each placeholder,
+/// [`Native::select`] for each column read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Native {
+    Uuid,
+    Timestamptz,
+    Date,
+    /// Bound and read as an integer, 0 or 1, as SQLite stores it.
+    Boolean,
+    /// A list, as a JSON array.
+    Jsonb,
+}
+
+impl Native {
+    /// The type's name in PostgreSQL's DDL.
+    pub(crate) fn ddl(self) -> &'static str {
+        match self {
+            Self::Uuid => "UUID",
+            Self::Timestamptz => "TIMESTAMPTZ",
+            Self::Date => "DATE",
+            Self::Boolean => "BOOLEAN",
+            Self::Jsonb => "JSONB",
+        }
+    }
+
+    /// What follows a placeholder bound with the SQLite form: `$1::uuid`.
+    pub(crate) fn param(self) -> &'static str {
+        match self {
+            Self::Uuid => "::uuid",
+            Self::Timestamptz => "::timestamptz",
+            Self::Date => "::date",
+            // An `i64` arrives as `bigint`, which PostgreSQL turns into a boolean only by way
+            // of `integer`.
+            Self::Boolean => "::integer::boolean",
+            Self::Jsonb => "::jsonb",
+        }
+    }
+
+    /// The expression that reads `column` back in the SQLite form, under the column's name;
+    /// times and dates in one spelling whatever the session's `DateStyle` and `TimeZone`.
+    pub(crate) fn select(self, column: &str) -> String {
+        match self {
+            Self::Uuid | Self::Jsonb => format!("\"{column}\"::text AS \"{column}\""),
+            Self::Timestamptz => {
+                format!("to_char(\"{column}\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS \"{column}\"")
+            }
+            Self::Date => format!("to_char(\"{column}\", 'YYYY-MM-DD') AS \"{column}\""),
+            Self::Boolean => format!("\"{column}\"::integer AS \"{column}\""),
+        }
+    }
+
+    /// `literal`, an SQL literal in the SQLite form, as this type takes it: a boolean's 0 and 1
+    /// are `FALSE` and `TRUE`; text literals convert by themselves.
+    pub(crate) fn literal(self, literal: &str) -> String {
+        match (self, literal) {
+            (Self::Boolean, "0") => "FALSE".to_owned(),
+            (Self::Boolean, "1") => "TRUE".to_owned(),
+            _ => literal.to_owned(),
+        }
+    }
 }
 
 /// How a field's value crosses protobuf: the runtime has one pair of conversion functions
@@ -318,6 +385,7 @@ impl TypeExpr {
             proto,
             sql,
             sql_default,
+            native: self.native(),
             enum_name,
             wire,
             serde_with,
@@ -327,6 +395,23 @@ impl TypeExpr {
 }
 
 impl TypeExpr {
+    /// The PostgreSQL type that holds this type natively, where SQLite holds text or an
+    /// integer.
+    fn native(&self) -> Option<Native> {
+        if self.list {
+            return Some(Native::Jsonb);
+        }
+        match &self.base {
+            BaseType::Scalar { scalar: Scalar::Uuid } | BaseType::Ref { .. } => Some(Native::Uuid),
+            BaseType::Scalar {
+                scalar: Scalar::Timestamp,
+            } => Some(Native::Timestamptz),
+            BaseType::Scalar { scalar: Scalar::Date } => Some(Native::Date),
+            BaseType::Scalar { scalar: Scalar::Bool } => Some(Native::Boolean),
+            _ => None,
+        }
+    }
+
     /// The SQL literal a manifest `default` stands for in a column of this type, in the text
     /// the generated store writes and reads (`'pending'`, `0`, `'2024-01-01'`).
     ///

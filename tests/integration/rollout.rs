@@ -115,7 +115,13 @@ fn the_app_role_reads_and_writes_rows_but_cannot_change_the_schema() {
     migrations.sort();
     assert!(!migrations.is_empty());
     for migration in &migrations {
-        ok(&migrator, &std::fs::read_to_string(migration).unwrap());
+        let text = std::fs::read_to_string(migration).unwrap();
+        let postgres: String = text
+            .lines()
+            .filter(|line| !line.ends_with("-- SQLite only"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        ok(&migrator, &postgres);
     }
 
     // The app: rows, yes (values that are valid whichever column types the schema uses).

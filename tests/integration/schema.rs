@@ -90,8 +90,11 @@ impl Database {
         self.run(sql).is_err()
     }
 
+    /// Runs `sql` with the tests' stand-in values made real (see [`FIXTURE_ID`]), and reads
+    /// them back as the tests wrote them.
     fn run(&self, sql: &str) -> Result<String, String> {
-        run(Command::new(&self.client[0]).args(&self.client[1..]), sql)
+        let sql = fixture_values(sql);
+        run(Command::new(&self.client[0]).args(&self.client[1..]), &sql).map(|out| short_ids(&out))
     }
 
     /// Whether this is the PostgreSQL database (the other is SQLite).
@@ -100,14 +103,42 @@ impl Database {
     }
 }
 
-/// A migration file as the service's runtime applies it to `db`: SQLite leaves out the
-/// statements marked PostgreSQL only (foreign keys and checks).
-fn for_database(db: &Database, sql: &str) -> String {
-    if db.is_postgres() {
-        return sql.to_owned();
+/// What the tests write as ids (`'m1'`: a letter and a digit) and times (`'t'`) go to the
+/// databases as a uuid starting with this (then the letter and the digit in hex) and as one
+/// timestamp, which PostgreSQL's native columns take.
+const FIXTURE_ID: &str = "00000000-0000-7000-8000-00000000";
+const FIXTURE_TIME: &str = "'2026-12-06T18:00:00Z'";
+
+fn fixture_values(sql: &str) -> String {
+    let mut out = sql.replace("'t'", FIXTURE_TIME);
+    for letter in 'a'..='z' {
+        for digit in '0'..='9' {
+            let id = format!("{FIXTURE_ID}{:02x}0{digit}", letter as u32);
+            out = out.replace(&format!("'{letter}{digit}'"), &format!("'{id}'"));
+        }
     }
+    out
+}
+
+/// `out` with the uuids of [`fixture_values`] written as the tests wrote them.
+fn short_ids(out: &str) -> String {
+    let mut out = out.to_owned();
+    while let Some(start) = out.find(FIXTURE_ID) {
+        let code = &out[start + FIXTURE_ID.len()..start + FIXTURE_ID.len() + 4];
+        let letter = u8::from_str_radix(&code[..2], 16).map_or('?', char::from);
+        let short = format!("{letter}{}", &code[3..]);
+        out.replace_range(start..start + FIXTURE_ID.len() + 4, &short);
+    }
+    out
+}
+
+/// A migration file as the service's runtime applies it to `db`: without the lines marked
+/// for the other database (SQLite leaves out foreign keys, checks and columns in PostgreSQL's
+/// native types; PostgreSQL the same columns in SQLite's types).
+pub(crate) fn for_database(db: &Database, sql: &str) -> String {
+    let other = if db.is_postgres() { "-- SQLite only" } else { "-- PostgreSQL only" };
     let mut kept = String::new();
-    for line in sql.lines().filter(|line| !line.ends_with("-- PostgreSQL only")) {
+    for line in sql.lines().filter(|line| !line.ends_with(other)) {
         kept.push_str(line);
         kept.push('\n');
     }
@@ -152,10 +183,14 @@ fn new_migrations(dir: &Path, applied: usize) -> Vec<String> {
         .collect()
 }
 
-/// The INSERT the generated store runs for members, with its `$n` placeholders.
-fn store_insert(scratch: &Scratch) -> String {
+/// The INSERT the generated store runs for members on `db`, with its `$n` placeholders.
+fn store_insert(scratch: &Scratch, db: &Database) -> String {
     let store = scratch.read("services/members/src/store.rs");
-    let start = store.find("INSERT INTO \"members\"").expect("the members insert");
+    let form = if db.is_postgres() { "postgres: r#\"" } else { "sqlite: r#\"" };
+    let start = store
+        .find(&format!("{form}INSERT INTO \"members\""))
+        .expect("the members insert")
+        + form.len();
     let end = store[start..].find("\"#").unwrap();
     store[start..start + end]
         .split_whitespace()
@@ -227,7 +262,8 @@ fn schema_changes_keep_stored_data_on_sqlite_and_postgresql() {
     assert!(lock.contains("retired = true"), "{lock}");
 
     // The retired required column is filled by the store's insert, which must run as it is.
-    let insert = store_insert(&scratch);
+    let sqlite = Database::sqlite(Path::new("unused"));
+    let insert = store_insert(&scratch, &sqlite);
     assert!(
         insert.contains("\"version\", \"email\") VALUES ($1, $2, $3, $4, $5, $6, 1, '')"),
         "{insert}"
@@ -244,11 +280,11 @@ fn schema_changes_keep_stored_data_on_sqlite_and_postgresql() {
     }
     // The store's insert against the migrated schema, parameters inlined as the driver binds.
     let values = ["'m2'", "'Bob'", "'basic'", "3", "'t'", "'t'"];
-    let mut sql = insert.clone();
-    for (index, value) in values.iter().enumerate().rev() {
-        sql = sql.replace(&format!("${}", index + 1), value);
-    }
     for db in &databases {
+        let mut sql = store_insert(&scratch, db);
+        for (index, value) in values.iter().enumerate().rev() {
+            sql = sql.replace(&format!("${}", index + 1), value);
+        }
         db.execute(&sql);
         assert_eq!(
             db.execute("SELECT full_name, email, COALESCE(note, 'none') FROM members WHERE id = 'm2'"),

@@ -241,11 +241,38 @@ impl Schema {
 }
 
 /// Marks the end of each statement only PostgreSQL runs: foreign keys and checks, which SQLite
-/// cannot add to a table it has (it has no `ALTER TABLE … ADD CONSTRAINT`).
+/// cannot add to a table it has (it has no `ALTER TABLE … ADD CONSTRAINT`), and columns of
+/// PostgreSQL's native types (`UUID`, `TIMESTAMPTZ`, …), each followed by its SQLite form.
 pub const POSTGRES_ONLY: &str = "-- PostgreSQL only";
 
-/// The migrator of this build's migrations, as `postgres` or SQLite runs them: a file as
-/// written on PostgreSQL, without the statements marked [`POSTGRES_ONLY`] on SQLite. Each
+/// Marks the end of each line only SQLite runs: a column or statement in SQLite's types,
+/// after the same marked [`POSTGRES_ONLY`] in PostgreSQL's.
+pub const SQLITE_ONLY: &str = "-- SQLite only";
+
+/// One statement as each database runs it: the generated store binds and reads values in the
+/// form SQLite holds (text and integers, which sqlx's `Any` driver carries for both), and on
+/// PostgreSQL converts those of columns of a native type (`$1::uuid`, `"id"::text`).
+#[derive(Debug, Clone, Copy)]
+pub struct Sql {
+    pub postgres: &'static str,
+    pub sqlite: &'static str,
+}
+
+impl Sql {
+    /// The text `conn`'s database runs.
+    pub fn on(&self, conn: &sqlx::AnyConnection) -> &'static str {
+        if is_postgres(conn) { self.postgres } else { self.sqlite }
+    }
+}
+
+/// Whether `conn` is to PostgreSQL (else SQLite).
+pub fn is_postgres(conn: &sqlx::AnyConnection) -> bool {
+    conn.backend_name() == "PostgreSQL"
+}
+
+/// The migrator of this build's migrations, as `postgres` or SQLite runs them: a file without
+/// the lines marked [`SQLITE_ONLY`] on PostgreSQL, without those marked [`POSTGRES_ONLY`] on
+/// SQLite. Each
 /// database sees one text per migration, so the checksum sqlx records for it stays the same
 /// from run to run. A database may hold newer migrations, applied by a newer build during a
 /// rollout (or before a rollback): they only expand the schema, so this build starts and
@@ -266,11 +293,12 @@ fn migrator(migrations: &[Migration], postgres: bool) -> Migrator {
 
 /// One migration's SQL for PostgreSQL (`postgres`) or SQLite.
 pub fn for_database(sql: &'static str, postgres: bool) -> SqlStr {
-    if postgres || !sql.contains(POSTGRES_ONLY) {
+    let other = if postgres { SQLITE_ONLY } else { POSTGRES_ONLY };
+    if !sql.contains(other) {
         return SqlStr::from_static(sql);
     }
     let mut kept = String::with_capacity(sql.len());
-    for line in sql.lines().filter(|line| !line.trim_end().ends_with(POSTGRES_ONLY)) {
+    for line in sql.lines().filter(|line| !line.trim_end().ends_with(other)) {
         kept.push_str(line);
         kept.push('\n');
     }
@@ -542,19 +570,32 @@ fn page_limit(page_size: u32) -> u32 {
     if page_size == 0 { DEFAULT_PAGE_SIZE } else { page_size.min(MAX_PAGE_SIZE) }
 }
 
-/// The query of one page of a list: `select` (`SELECT … FROM "table"`) with an equality
-/// condition on each column of `filters` (`"order_id" = $1`), then `"id" > $n` when continuing
-/// `after` a page, in id order, limited by the last placeholder. Only the placeholders vary:
-/// bind each filter's value in the order given, then the id to continue after (if any), then
-/// [`rows_to_fetch`]. Column names come from the generated code, never from a request.
-pub fn list_sql(select: &str, filters: &[&str], after: bool) -> String {
+/// The query of one page of a list on `conn`'s database: `select` (`SELECT … FROM "table"`)
+/// with an equality condition on each column of `filters` (`"order_id" = $1`), then
+/// `"id" > $n` when continuing `after` a page, in id order, limited by the last placeholder.
+/// On PostgreSQL a column in `casts` converts its placeholder (`$1::uuid`, see [`Sql`]). Only
+/// the placeholders vary: bind each filter's value in the order given, then the id to continue
+/// after (if any), then [`rows_to_fetch`]. Column names come from the generated code, never
+/// from a request.
+pub fn list_sql(
+    conn: &sqlx::AnyConnection,
+    select: &Sql,
+    casts: &[(&str, &str)],
+    filters: &[&str],
+    after: bool,
+) -> String {
+    list_sql_for(is_postgres(conn), select, casts, filters, after)
+}
+
+fn list_sql_for(postgres: bool, select: &Sql, casts: &[(&str, &str)], filters: &[&str], after: bool) -> String {
     use std::fmt::Write as _;
-    let mut sql = select.to_owned();
+    let mut sql = (if postgres { select.postgres } else { select.sqlite }).to_owned();
     let mut n = 0;
     let conditions = filters.iter().map(|c| (*c, "=")).chain(after.then_some(("id", ">")));
     for (column, op) in conditions {
         n += 1;
-        let _ = write!(sql, " {} \"{column}\" {op} ${n}", if n == 1 { "WHERE" } else { "AND" });
+        let cast = casts.iter().find(|(name, _)| postgres && *name == column).map_or("", |(_, cast)| *cast);
+        let _ = write!(sql, " {} \"{column}\" {op} ${n}{cast}", if n == 1 { "WHERE" } else { "AND" });
     }
     let _ = write!(sql, " ORDER BY \"id\" LIMIT ${}", n + 1);
     sql
@@ -578,17 +619,50 @@ pub fn page<T>(
 }
 
 #[cfg(test)]
+mod migration_text_tests {
+    use super::for_database;
+
+    #[test]
+    fn each_database_runs_its_own_lines() {
+        let sql = "CREATE TABLE \"t\" (\n    \"id\" UUID PRIMARY KEY NOT NULL -- PostgreSQL only\n    \"id\" TEXT PRIMARY KEY NOT NULL -- SQLite only\n);\nALTER TABLE \"t\" ADD CONSTRAINT \"c\" CHECK (1 = 1); -- PostgreSQL only\n";
+        assert_eq!(
+            for_database(sql, true).as_str(),
+            "CREATE TABLE \"t\" (\n    \"id\" UUID PRIMARY KEY NOT NULL -- PostgreSQL only\n);\nALTER TABLE \"t\" ADD CONSTRAINT \"c\" CHECK (1 = 1); -- PostgreSQL only\n"
+        );
+        assert_eq!(
+            for_database(sql, false).as_str(),
+            "CREATE TABLE \"t\" (\n    \"id\" TEXT PRIMARY KEY NOT NULL -- SQLite only\n);\n"
+        );
+        let plain = "CREATE INDEX \"i\" ON \"t\" (\"a\");\n";
+        assert_eq!(for_database(plain, true).as_str(), plain);
+        assert_eq!(for_database(plain, false).as_str(), plain);
+    }
+}
+
+#[cfg(test)]
 mod list_tests {
-    use super::list_sql;
+    use super::{Sql, list_sql_for};
+
+    const SELECT: Sql =
+        Sql { postgres: r#"SELECT "id"::text AS "id" FROM "lines""#, sqlite: r#"SELECT "id" FROM "lines""# };
+    const CASTS: &[(&str, &str)] = &[("id", "::uuid"), ("order_id", "::uuid")];
 
     #[test]
     fn a_list_query_binds_every_value() {
-        let select = r#"SELECT "id" FROM "lines""#;
-        assert_eq!(list_sql(select, &[], false), r#"SELECT "id" FROM "lines" ORDER BY "id" LIMIT $1"#);
-        assert_eq!(list_sql(select, &[], true), r#"SELECT "id" FROM "lines" WHERE "id" > $1 ORDER BY "id" LIMIT $2"#);
+        let sqlite = |filters: &[&str], after| list_sql_for(false, &SELECT, CASTS, filters, after);
+        assert_eq!(sqlite(&[], false), r#"SELECT "id" FROM "lines" ORDER BY "id" LIMIT $1"#);
+        assert_eq!(sqlite(&[], true), r#"SELECT "id" FROM "lines" WHERE "id" > $1 ORDER BY "id" LIMIT $2"#);
         assert_eq!(
-            list_sql(select, &["order_id", "sku"], true),
+            sqlite(&["order_id", "sku"], true),
             r#"SELECT "id" FROM "lines" WHERE "order_id" = $1 AND "sku" = $2 AND "id" > $3 ORDER BY "id" LIMIT $4"#
+        );
+    }
+
+    #[test]
+    fn postgresql_converts_the_placeholders_of_native_columns() {
+        assert_eq!(
+            list_sql_for(true, &SELECT, CASTS, &["order_id", "sku"], true),
+            r#"SELECT "id"::text AS "id" FROM "lines" WHERE "order_id" = $1::uuid AND "sku" = $2 AND "id" > $3::uuid ORDER BY "id" LIMIT $4"#
         );
     }
 }

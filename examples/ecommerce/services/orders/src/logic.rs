@@ -15,6 +15,7 @@
 
 use fleetwright_runtime::auth::Caller;
 use fleetwright_runtime::codec::{Enumeration as _, Text as _, now};
+use fleetwright_runtime::db::Sql;
 use uuid::Uuid;
 
 use crate::app::App;
@@ -237,11 +238,23 @@ async fn require_draft(app: &App, order_id: Uuid) -> Result<(), AppError> {
     }
 }
 
+// Ids are bound as text, which PostgreSQL turns into its `uuid` (see `store.rs`).
+const COUNT_LINES: Sql = Sql {
+    postgres: r#"SELECT COUNT(*) FROM "order_lines" WHERE "order_id" = $1::uuid"#,
+    sqlite: r#"SELECT COUNT(*) FROM "order_lines" WHERE "order_id" = $1"#,
+};
+const SUM_LINES: Sql = Sql {
+    postgres: r#"SELECT CAST(COALESCE(SUM("quantity" * "unit_price_cents"), 0) AS BIGINT) FROM "order_lines" WHERE "order_id" = $1::uuid"#,
+    sqlite: r#"SELECT CAST(COALESCE(SUM("quantity" * "unit_price_cents"), 0) AS BIGINT) FROM "order_lines" WHERE "order_id" = $1"#,
+};
+const SET_TOTAL: Sql = Sql {
+    postgres: r#"UPDATE "orders" SET "total_cents" = $1 WHERE "id" = $2::uuid"#,
+    sqlite: r#"UPDATE "orders" SET "total_cents" = $1 WHERE "id" = $2"#,
+};
+
 async fn count_lines(tx: &mut Tx, order_id: Uuid) -> Result<i64, AppError> {
-    Ok(sqlx::query_scalar(r#"SELECT COUNT(*) FROM "order_lines" WHERE "order_id" = $1"#)
-        .bind(order_id.to_string())
-        .fetch_one(tx.conn())
-        .await?)
+    let conn = tx.conn();
+    Ok(sqlx::query_scalar(COUNT_LINES.on(conn)).bind(order_id.to_string()).fetch_one(conn).await?)
 }
 
 /// Writes `input` over `order` if it is still the version read, else refuses: another request
@@ -254,17 +267,9 @@ async fn write_over(tx: &mut Tx, order: &Order, input: OrderInput) -> Result<Ord
 
 /// Sets an order's total to the sum of its lines, inside the transaction that changed them.
 async fn recompute_total(tx: &mut Tx, order_id: Uuid) -> Result<(), AppError> {
-    let total: i64 = sqlx::query_scalar(
-        r#"SELECT CAST(COALESCE(SUM("quantity" * "unit_price_cents"), 0) AS BIGINT) FROM "order_lines" WHERE "order_id" = $1"#,
-    )
-    .bind(order_id.to_string())
-    .fetch_one(tx.conn())
-    .await?;
-    sqlx::query(r#"UPDATE "orders" SET "total_cents" = $1 WHERE "id" = $2"#)
-        .bind(total)
-        .bind(order_id.to_string())
-        .execute(tx.conn())
-        .await?;
+    let conn = tx.conn();
+    let total: i64 = sqlx::query_scalar(SUM_LINES.on(conn)).bind(order_id.to_string()).fetch_one(&mut *conn).await?;
+    sqlx::query(SET_TOTAL.on(conn)).bind(total).bind(order_id.to_string()).execute(conn).await?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! `PaymentCompleted` goes out in the same transaction that records the payment.
 
 use fleetwright_runtime::codec::{Text as _, now};
+use fleetwright_runtime::db::Sql;
 
 use crate::app::App;
 use crate::grpc::{pb, peers};
@@ -14,6 +15,13 @@ use crate::{AppError, Tx, store};
 /// No state of its own.
 #[derive(Debug, Default)]
 pub struct Logic {}
+
+/// The payment of an order, if any; ids are bound as text, which PostgreSQL turns into its
+/// `uuid` and back (see `store.rs`).
+const PAYMENT_OF_ORDER: Sql = Sql {
+    postgres: r#"SELECT "id"::text FROM "payments" WHERE "order_id" = $1::uuid"#,
+    sqlite: r#"SELECT "id" FROM "payments" WHERE "order_id" = $1"#,
+};
 
 impl Logic {
     pub fn new(_config: &crate::Config) -> Self {
@@ -34,10 +42,9 @@ impl Hooks for Logic {
         event: &peers::orders::OrderPlaced,
     ) -> Result<(), AppError> {
         let order_id = uuid::Uuid::from_text(&event.order_id, "order_id")?;
-        let existing: Option<String> = sqlx::query_scalar(r#"SELECT "id" FROM "payments" WHERE "order_id" = $1"#)
-            .bind(order_id.to_string())
-            .fetch_optional(tx.conn())
-            .await?;
+        let conn = tx.conn();
+        let existing: Option<String> =
+            sqlx::query_scalar(PAYMENT_OF_ORDER.on(conn)).bind(order_id.to_string()).fetch_optional(&mut *conn).await?;
         if let Some(payment_id) = existing {
             tracing::info!(%order_id, payment_id, "order already charged");
             return Ok(());
