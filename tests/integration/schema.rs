@@ -136,7 +136,11 @@ fn short_ids(out: &str) -> String {
 /// for the other database (SQLite leaves out foreign keys, checks and columns in PostgreSQL's
 /// native types; PostgreSQL the same columns in SQLite's types).
 pub(crate) fn for_database(db: &Database, sql: &str) -> String {
-    let other = if db.is_postgres() { "-- SQLite only" } else { "-- PostgreSQL only" };
+    let other = if db.is_postgres() {
+        "-- SQLite only"
+    } else {
+        "-- PostgreSQL only"
+    };
     let mut kept = String::new();
     for line in sql.lines().filter(|line| !line.ends_with(other)) {
         kept.push_str(line);
@@ -186,7 +190,11 @@ fn new_migrations(dir: &Path, applied: usize) -> Vec<String> {
 /// The INSERT the generated store runs for members on `db`, with its `$n` placeholders.
 fn store_insert(scratch: &Scratch, db: &Database) -> String {
     let store = scratch.read("services/members/src/store.rs");
-    let form = if db.is_postgres() { "postgres: r#\"" } else { "sqlite: r#\"" };
+    let form = if db.is_postgres() {
+        "postgres: r#\""
+    } else {
+        "sqlite: r#\""
+    };
     let start = store
         .find(&format!("{form}INSERT INTO \"members\""))
         .expect("the members insert")
