@@ -110,8 +110,14 @@ for url in "$generated_url" "$baseline_url"; do
   fi
 done
 
+# The example has `[auth]`: products trusts the development key, as under ./dev.sh, reads are
+# public (what wrk measures), and the product is created with an admin's token.
+jwks=$(sed -n "s/.*AUTH_JWKS='\([^']*\)'.*/\1/p" "$work/shop/dev.sh" | head -n 1)
+[ -n "$jwks" ] || die "no AUTH_JWKS in the generated dev.sh"
+token=$("$fleetwright" -C "$work/shop" dev token --sub bench --role admin) || die "fleetwright dev token failed"
+
 step "start products on $generated_url (SQLite file $work/products.db)"
-HTTP_ADDR="127.0.0.1:$port" GRPC_ADDR="127.0.0.1:$((port + 1))" DATABASE_URL="$database_url" \
+HTTP_ADDR="127.0.0.1:$port" GRPC_ADDR="127.0.0.1:$((port + 1))" DATABASE_URL="$database_url" AUTH_JWKS="$jwks" \
   DATABASE_MAX_CONNECTIONS="$db_connections" RUST_LOG="$rust_log" "$generated_bin" >"$work/products.log" 2>&1 &
 pids+=("$!")
 wait_for "$generated_url/healthz" "$!" products
@@ -121,7 +127,7 @@ wait_for "$generated_url/healthz" "$!" products
 sample=$(tr '\n' ' ' <"$service_dir/tests/api.rs" | sed -n 's/.*const PRODUCT_SAMPLE: &str = *r#"\([^#]*\)"#;.*/\1/p')
 [ -n "$sample" ] || die "no PRODUCT_SAMPLE in $service_dir/tests/api.rs"
 status=$(curl -sS -o "$work/created.json" -D "$work/created.headers" -w '%{http_code}' \
-  -H 'content-type: application/json' --data "$sample" "$generated_url/api/products")
+  -H 'content-type: application/json' -H "authorization: Bearer $token" --data "$sample" "$generated_url/api/products")
 [ "$status" = 201 ] || die "POST /api/products answered $status: $(cat "$work/created.json")"
 location=$(tr -d '\r' <"$work/created.headers" | sed -n 's/^[Ll]ocation: *//p')
 id=${location##*/}

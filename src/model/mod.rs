@@ -421,7 +421,8 @@ pub struct Operation {
     /// Where the input fields its path does not name come from.
     pub rest_of_input: RestOfInput,
     /// The Rust type its hook answers: `crate::model::Order`,
-    /// `fleetwright_runtime::db::Page<crate::model::Order>`, `crate::model::QuoteOutput` or `()`.
+    /// `Page<crate::model::Order>` (`fleetwright_runtime::db::Page`), `crate::model::QuoteOutput`
+    /// or `()`.
     pub rust_output: String,
     /// Events of the service it publishes.
     pub publishes: Vec<String>,

@@ -350,7 +350,9 @@ fn operation(base: &str, name: &str, spec: &OperationSpec) -> Result<Operation, 
         Some(OutputSpec::Fields(fields)) => (Some(message("Response", "Output", fields)?), None, false),
     };
     let rust_output = match (&output_entity, &output) {
-        (Some(entity), _) if output_page => format!("fleetwright_runtime::db::Page<crate::model::{}>", entity.name),
+        // `Page` is imported where the type is written (`app.rs`, `hooks.rs`): the whole path
+        // made signatures too long for one line, whose layout rustfmt decides case by case.
+        (Some(entity), _) if output_page => format!("Page<crate::model::{}>", entity.name),
         (Some(entity), _) => format!("crate::model::{}", entity.name),
         (None, Some(fields)) => format!("crate::model::{}", fields.rust),
         (None, None) => "()".to_owned(),

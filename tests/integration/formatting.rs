@@ -5,7 +5,7 @@
 //! maximum, up to 40 too). The manifest has a service that calls another and subscribes to
 //! its event, under `[auth]` with role and scope policies and an owner rule, an entity with a
 //! filtered field, a second entity referring to it, operations (one publishing, one
-//! read-only), on both databases. Each case generates in-process and runs one
+//! read-only answering fields, one a page of entities), on both databases. Each case generates in-process and runs one
 //! `rustfmt --check` over the workspace's Rust files; nothing is built.
 //!
 //! Failing cases are shrunk and their seeds kept in
@@ -108,8 +108,8 @@ struct Names {
     owner: String,
     reference: String,
     /// The callee's operations: one answering `entity` from a path parameter and publishing
-    /// `event`, one read-only answering fields.
-    operations: [String; 2],
+    /// `event`, one read-only answering fields, one read-only answering a page of `entity`.
+    operations: [String; 3],
     role: String,
     postgres: bool,
 }
@@ -130,7 +130,7 @@ fn names() -> impl Strategy<Value = Names> {
             proptest::sample::select(&TYPES[..]),
         ),
         (field(b"nopqrstuvwxyz"), field(b"abcdefghijklm")),
-        (field(b"abcdefghijklm"), field(b"nopqrstuvwxyz")),
+        (field(b"abcdefghi"), field(b"nopqrstuvwxyz"), field(b"jklm")),
         role(),
         any::<bool>(),
     )
@@ -142,7 +142,7 @@ fn names() -> impl Strategy<Value = Names> {
                 (a, b),
                 (ta, tb),
                 (owner, reference),
-                (write, read),
+                (write, read, page),
                 role,
                 postgres,
             )| Names {
@@ -156,7 +156,7 @@ fn names() -> impl Strategy<Value = Names> {
                 fields: [(a, ta), (b, tb)],
                 owner,
                 reference,
-                operations: [write, read],
+                operations: [write, read, page],
                 role,
                 postgres,
             },
@@ -176,7 +176,7 @@ impl Names {
             fields,
             owner,
             reference,
-            operations: [write, read],
+            operations: [write, read, page],
             role,
             postgres,
         } = self;
@@ -213,6 +213,8 @@ impl Names {
              output = \"{entity}\"\npath = \"/api/callee/{{id}}/act\"\npublishes = [\"{event}\"]\n\n\
              [services.{callee}.operations.{read}]\nread_only = true\ninput = {{ {owner} = \"string\" }}\n\
              output = {{ {reference} = \"int64\", {owner} = \"uuid[]\" }}\n\n\
+             [services.{callee}.operations.{page}]\nread_only = true\ninput = {{ {reference} = \"string\" }}\n\
+             output = \"page({entity})\"\n\n\
              [services.{caller}]\ndatabase = \"sqlite\"\nroute = \"/api/caller\"\ncalls = [\"{callee}\"]\n\
              subscribes = [\"{callee}.{event}\"]\n\n\
              [services.{caller}.entities.{other_entity}]\n{fields}"
