@@ -31,6 +31,7 @@ struct Product {
     tags: Vec<String>,
     created_at: String,
     updated_at: String,
+    version: i64,
 }
 
 impl FromRow<'_, SqliteRow> for Product {
@@ -45,13 +46,14 @@ impl FromRow<'_, SqliteRow> for Product {
             tags: serde_json::from_str(&tags).map_err(|e| sqlx::Error::Decode(e.into()))?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
+            version: row.try_get("version")?,
         })
     }
 }
 
 async fn get_product(State(pool): State<SqlitePool>, Path(id): Path<String>) -> Result<Json<Product>, StatusCode> {
     sqlx::query_as::<_, Product>(
-        r#"SELECT "id", "sku", "name", "description", "price_cents", "tags", "created_at", "updated_at" FROM "products" WHERE "id" = $1"#,
+        r#"SELECT "id", "sku", "name", "description", "price_cents", "tags", "created_at", "updated_at", "version" FROM "products" WHERE "id" = $1"#,
     )
     .bind(id)
     .fetch_optional(&pool)
