@@ -99,7 +99,7 @@ impl Database {
             .test_before_acquire(!url.starts_with("sqlite"))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
-                    if conn.backend_name() == "SQLite" {
+                    if !is_postgres(conn) {
                         sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
                         sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
                         if sqlite_file {
@@ -153,16 +153,16 @@ impl Database {
         }
     }
 
-    /// The migration history as the database holds it, read without changing anything.
     /// Whether the database is PostgreSQL (else SQLite).
     fn is_postgres(&self) -> bool {
         self.pool.connect_options().database_url.scheme().starts_with("postgres")
     }
 
+    /// The migration history as the database holds it, read without changing anything.
     async fn schema(&self) -> anyhow::Result<Schema> {
         use sqlx::migrate::Migrate as _;
         let mut conn = self.pool.acquire().await.context("connecting to the database")?;
-        let exists = if conn.backend_name() == "PostgreSQL" {
+        let exists = if is_postgres(&conn) {
             "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE tablename = '_sqlx_migrations' \
              AND schemaname = ANY(current_schemas(false))"
         } else {
