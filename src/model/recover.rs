@@ -204,10 +204,10 @@ pub fn parse_migration(
             );
         } else if let Some(rest) = line.strip_prefix("ALTER TABLE ") {
             // `ALTER TABLE "t" ADD COLUMN "c" ` is the same in both forms: the types follow.
-            let postgres_type = postgres.and_then(|p| p.get(line.len() - rest.len()..)).map(|p| {
-                let (_, after) = p.split_once(" ADD COLUMN ").unwrap_or_default();
-                after.split_once(' ').map_or(after, |(_, ty)| ty).trim_end_matches(';')
-            });
+            let postgres_type = postgres
+                .and_then(|p| p.split_once(" ADD COLUMN "))
+                .and_then(|(_, column)| column.split_once(' '))
+                .map(|(_, ty)| ty.trim_end_matches(';'));
             ops.push(altered_table(line, rest, postgres_type, spec_of)?);
         } else if let Some(rest) = line
             .strip_prefix("CREATE UNIQUE INDEX ")
