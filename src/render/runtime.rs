@@ -14,13 +14,23 @@ pub const DIR: &str = "runtime/rust";
 /// Every file of the crate as (path in the workspace, text), sorted by path.
 pub fn files() -> Vec<(String, &'static str)> {
     let mut files = vec![(format!("{DIR}/Cargo.toml"), MANIFEST)];
-    for file in SOURCES.files() {
-        if let Some(text) = file.contents_utf8() {
-            files.push((format!("{DIR}/src/{}", file.path().to_string_lossy()), text));
-        }
-    }
+    add_files(&SOURCES, &mut files);
     files.sort_unstable();
     files
+}
+
+/// The files of `dir` and of every directory in it; paths are relative to `src`.
+fn add_files(dir: &'static Dir<'static>, files: &mut Vec<(String, &'static str)>) {
+    for entry in dir.entries() {
+        match entry {
+            include_dir::DirEntry::Dir(dir) => add_files(dir, files),
+            include_dir::DirEntry::File(file) => {
+                if let Some(text) = file.contents_utf8() {
+                    files.push((format!("{DIR}/src/{}", file.path().to_string_lossy()), text));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -32,7 +42,8 @@ mod tests {
         for expected in [
             "runtime/rust/Cargo.toml",
             "runtime/rust/src/lib.rs",
-            "runtime/rust/src/events.rs",
+            "runtime/rust/src/events/mod.rs",
+            "runtime/rust/src/events/nats.rs",
         ] {
             assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
         }

@@ -1,24 +1,26 @@
-//! Events through NATS JetStream: one stream per project, each event on
-//! `<project>.<service>.<event>` as its protobuf message.
+//! Events between services, whatever the broker: the transactional outbox, the idempotent
+//! inbox, retries and dead letters. What is particular to a broker (connecting, publishing with
+//! its acknowledgements, consuming, acknowledging) lives beside this module, behind two small
+//! traits: [`Publisher`] for the outbox relay and [`Delivery`] for a consumed message. Today
+//! that is NATS JetStream ([`nats`]).
 //!
 //! Publishing is reliable: [`crate::db::Tx::publish`] writes the event to the `outbox` table in
 //! the transaction of the change, and the relay publishes unpublished rows in batches, oldest
-//! first, marking them only after JetStream acknowledged them. On PostgreSQL the relay claims
+//! first, marking them only after the broker acknowledged them. On PostgreSQL the relay claims
 //! its batch with `FOR UPDATE SKIP LOCKED` inside the transaction that marks it, so replicas
 //! share the outbox and each row has one publisher (rows another relay holds are skipped, so
 //! across replicas events of different batches may leave out of order). SQLite has one writer
-//! and one relay. While NATS is down rows wait and the relay retries with backoff; the event
-//! id is the `Nats-Msg-Id`, so a row published twice (a crash between the ack and the commit)
-//! is dropped by JetStream's duplicate window.
+//! and one relay. While the broker is down rows wait and the relay retries with backoff. A row
+//! published twice (a crash between the acknowledgement and the commit) carries the same event
+//! id both times.
 //!
-//! Consuming is reliable: a durable pull consumer per subscribed event; [`handle`] records the
-//! event id in the `inbox` table and runs the service's handler in one transaction, and the
-//! message is acknowledged only after that commit. A redelivered event finds its id in the
-//! inbox and is skipped, so each event takes effect once. A handler that fails is retried
-//! after growing pauses ([`Retry`]) while the events behind it go on; after the last attempt
-//! (at once for an event that cannot be decoded) the event moves to the project's dead-letter
-//! stream (`<STREAM>_DEAD_LETTER`, subject `dead-letter.<event subject>`), with headers saying
-//! which consumer gave up, after how many deliveries and why.
+//! Consuming is reliable: [`handle`] records the event id in the `inbox` table and runs the
+//! service's handler in one transaction, and the message is acknowledged only after that
+//! commit. A redelivered event finds its id in the inbox and is skipped, so each event takes
+//! effect once. A handler that fails is retried after growing pauses ([`Retry`]) while the
+//! events behind it go on; after the last attempt (at once for an event that cannot be
+//! decoded) the event moves to the dead letters, with headers saying which consumer gave up,
+//! after how many deliveries and why.
 //!
 //! Each event carries the W3C trace context of the code that published it (`traceparent`), so
 //! one trace spans publisher, relay and consumer. Metrics: `events_outbox_backlog` and
@@ -31,14 +33,15 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use async_nats::jetstream;
-use futures_util::StreamExt as _;
 use sqlx::Row as _;
-use tracing::Instrument as _;
 
 use crate::codec::Text as _;
 use crate::db::{Database, Tx};
 use crate::error::AppError;
+
+pub mod nats;
+
+pub use nats::inbox_prefix;
 
 /// An event a service publishes: a protobuf message and its subject.
 pub trait Event: prost::Message {
@@ -130,11 +133,11 @@ impl Subscription {
     }
 }
 
-/// Longest pause between two attempts while NATS is unreachable.
+/// Longest pause between two attempts while the broker is unreachable.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// How long the stream keeps events. A consumer that is away longer misses them.
-const STREAM_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long the broker keeps events. A consumer that is away longer misses them.
+const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// How often old outbox and inbox rows are deleted, so the tables stay small.
 const CLEANUP_EVERY: Duration = Duration::from_secs(3600);
@@ -145,16 +148,14 @@ const BATCH: i64 = 100;
 /// How often the outbox backlog and a consumer's pending count are measured for metrics.
 const MEASURE_EVERY: Duration = Duration::from_secs(10);
 
-/// How long the dead-letter stream keeps events: long enough to notice and replay them.
-const DEAD_LETTER_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
-
-/// Connects to NATS at `url` and starts the outbox relay (when `publishes`) and one consumer
-/// per subscription. Returns at once; the tasks reconnect on their own while NATS is down, and
-/// stop when aborted (safe at any point: nothing is marked published or acknowledged before it
-/// is durable). `url` unset: nothing connects, and published events wait in the outbox.
+/// Connects to the broker at `url` (NATS) and starts the outbox relay (when `publishes`) and one
+/// consumer per subscription. Returns at once; the tasks reconnect on their own while the
+/// broker is down, and stop when aborted (safe at any point: nothing is marked published or
+/// acknowledged before it is durable). `url` unset: nothing connects, and published events
+/// wait in the outbox.
 ///
 /// # Errors
-/// When `url` is not a NATS address.
+/// When `url` is not a broker address.
 pub async fn start<H: Handler>(
     service: &'static str,
     url: Option<&str>,
@@ -168,64 +169,21 @@ pub async fn start<H: Handler>(
         tracing::info!("NATS_URL is not set: events are off; published events wait in the outbox");
         return Ok(Vec::new());
     };
-    // The client does not read a user from the URL itself: it connects as the one named there.
-    let (address, user) = credentials(url);
-    let options = match user {
-        Some((user, password)) => async_nats::ConnectOptions::with_user_and_password(user, password),
-        None => async_nats::ConnectOptions::new(),
-    };
-    // Replies (publish acknowledgements, pulled messages) come to this service's own inbox
-    // prefix, the only subjects the broker lets it subscribe to.
-    let client = options
-        .name(service)
-        .custom_inbox_prefix(inbox_prefix(service))
-        .retry_on_initial_connect()
-        .connect(address.as_str())
-        .await
-        .with_context(|| format!("NATS_URL={:?}", without_password(url)))?;
-    let jetstream = jetstream::new(client);
-    let mut tasks = Vec::new();
-    if publishes {
-        tasks.push(tokio::spawn(relay(database.clone(), jetstream.clone(), stream)));
-    }
-    for subscription in subscriptions {
-        let consumer = consume(database.clone(), handler.clone(), jetstream.clone(), stream, *subscription);
-        tasks.push(tokio::spawn(consumer));
-    }
-    Ok(tasks)
+    nats::start(service, url, database, stream, publishes, subscriptions, handler).await
 }
 
-/// `url` with the password of its user, if it names one, left out (for messages and logs).
-fn without_password(url: &str) -> String {
-    match credentials(url) {
-        (address, Some((user, _))) => address.replacen("://", &format!("://{user}:***@"), 1),
-        (address, None) => address,
-    }
-}
+/// What the outbox relay needs of a broker.
+pub(crate) trait Publisher: Send {
+    /// Creates what publishing needs on the broker (a stream, an exchange) when it is missing.
+    fn prepare(&mut self) -> impl Future<Output = anyhow::Result<()>> + Send;
 
-/// `nats://user:password@host:4222` taken apart: the address without the user, and the user
-/// and password (percent-decoded), if the URL names them. A URL that does not parse is left
-/// whole, for the client to refuse with its own message.
-fn credentials(url: &str) -> (String, Option<(String, String)>) {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return (url.to_owned(), None);
-    };
-    if parsed.username().is_empty() {
-        return (url.to_owned(), None);
-    }
-    let decoded = |text: &str| percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned();
-    let user = (decoded(parsed.username()), decoded(parsed.password().unwrap_or_default()));
-    // Both fail only for a URL that cannot have a user, which this one has.
-    let _ = parsed.set_username("");
-    let _ = parsed.set_password(None);
-    (parsed.to_string(), Some(user))
-}
-
-/// The subjects replies to `service` come on: `_INBOX_<service>.…`. The broker's permissions
-/// (`deploy/nats/nats.conf`) let each service subscribe to its own prefix only, so no service
-/// reads what another one pulls.
-pub fn inbox_prefix(service: &str) -> String {
-    format!("_INBOX_{service}")
+    /// Sends `batch` in order without waiting between events, then waits for the broker to
+    /// acknowledge each. Returns the (id, subject) of each acknowledged event, and the first
+    /// failure (after which nothing more is sent).
+    fn publish(
+        &mut self,
+        batch: Vec<Outgoing>,
+    ) -> impl Future<Output = (Vec<(String, String)>, Option<anyhow::Error>)> + Send;
 }
 
 /// Outbox order: microseconds since the epoch, strictly increasing within the process, so
@@ -247,7 +205,7 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
     })
 }
 
-fn from_hex(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }
@@ -281,41 +239,11 @@ async fn forget_old_rows(database: &Database, sql: &'static str, age: Duration) 
     }
 }
 
-/// The project's stream, created on first use. Only settings NATS 2.9 knows are set.
-async fn ensure_stream(jetstream: &jetstream::Context, stream: Stream) -> anyhow::Result<jetstream::stream::Stream> {
-    jetstream
-        .get_or_create_stream(jetstream::stream::Config {
-            name: stream.name.to_owned(),
-            subjects: vec![stream.subjects.to_owned()],
-            duplicate_window: Duration::from_secs(120),
-            max_age: STREAM_MAX_AGE,
-            ..Default::default()
-        })
-        .await
-        .map_err(|error| anyhow::anyhow!("stream {}: {error}", stream.name))
-}
-
-/// The project's dead-letter stream, created on first use.
-async fn ensure_dead_letter_stream(jetstream: &jetstream::Context, stream: Stream) -> anyhow::Result<()> {
-    let name = stream.dead_letter_name();
-    jetstream
-        .get_or_create_stream(jetstream::stream::Config {
-            name: name.clone(),
-            subjects: vec![Stream::dead_letter_subject(stream.subjects)],
-            duplicate_window: Duration::from_secs(120),
-            max_age: DEAD_LETTER_MAX_AGE,
-            ..Default::default()
-        })
-        .await
-        .map_err(|error| anyhow::anyhow!("stream {name}: {error}"))?;
-    Ok(())
-}
-
 /// Publishes the outbox, oldest first, forever: woken by each commit that published events,
 /// and every second in case another replica wrote rows.
-async fn relay(database: Database, jetstream: jetstream::Context, stream: Stream) {
+pub(crate) async fn relay(database: Database, mut publisher: impl Publisher) {
     let mut backoff = Duration::from_millis(100);
-    let mut stream_ready = false;
+    let mut prepared = false;
     let mut last_cleanup = Instant::now();
     let mut last_measure: Option<Instant> = None;
     loop {
@@ -329,11 +257,11 @@ async fn relay(database: Database, jetstream: jetstream::Context, stream: Stream
             measure_outbox(&database).await;
         }
         let attempt = async {
-            if !stream_ready {
-                ensure_stream(&jetstream, stream).await?;
-                stream_ready = true;
+            if !prepared {
+                publisher.prepare().await?;
+                prepared = true;
             }
-            publish_pending(&database, &jetstream).await
+            publish_pending(&database, &mut publisher).await
         };
         match attempt.await {
             Ok(0) => {
@@ -342,7 +270,7 @@ async fn relay(database: Database, jetstream: jetstream::Context, stream: Stream
             }
             Ok(_) => backoff = Duration::from_millis(100),
             Err(error) => {
-                stream_ready = false;
+                prepared = false;
                 let retry_in_ms = backoff.as_millis();
                 tracing::warn!(
                     error = format!("{error:#}"),
@@ -375,13 +303,13 @@ async fn measure_outbox(database: &Database) {
     }
 }
 
-/// One claimed outbox row.
-struct Pending {
-    id: String,
-    subject: String,
-    payload: Vec<u8>,
-    traceparent: Option<String>,
-    caused_by: Option<String>,
+/// One claimed outbox row, on its way to the broker.
+pub(crate) struct Outgoing {
+    pub id: String,
+    pub subject: String,
+    pub payload: Vec<u8>,
+    pub traceparent: Option<String>,
+    pub caused_by: Option<String>,
 }
 
 /// The oldest unpublished rows, up to [`BATCH`]; `FOR UPDATE SKIP LOCKED` on PostgreSQL, where
@@ -401,7 +329,7 @@ fn claim_sql(postgres: bool) -> &'static str {
 /// claimed. On PostgreSQL claim and mark are one transaction, so the rows stay locked against
 /// other relays until marked. On SQLite the rows are read and marked outside a transaction:
 /// holding SQLite's single writer while waiting for the broker would stall every request.
-async fn publish_pending(database: &Database, jetstream: &jetstream::Context) -> anyhow::Result<usize> {
+async fn publish_pending(database: &Database, publisher: &mut impl Publisher) -> anyhow::Result<usize> {
     let postgres = database.pool.connect_options().database_url.scheme().starts_with("postgres");
     let mut tx = if postgres { Some(database.pool.begin().await?) } else { None };
     let claim = sqlx::query(claim_sql(postgres)).bind(BATCH);
@@ -414,7 +342,7 @@ async fn publish_pending(database: &Database, jetstream: &jetstream::Context) ->
         let id: String = row.try_get("id")?;
         let payload = from_hex(&row.try_get::<String, _>("payload")?)
             .with_context(|| format!("outbox row {id} holds no hex payload"))?;
-        batch.push(Pending {
+        batch.push(Outgoing {
             subject: row.try_get("subject")?,
             payload,
             traceparent: row.try_get("traceparent")?,
@@ -422,7 +350,7 @@ async fn publish_pending(database: &Database, jetstream: &jetstream::Context) ->
             id,
         });
     }
-    let (published, failure) = publish_batch(jetstream, batch).await;
+    let (published, failure) = publisher.publish(batch).await;
     if !published.is_empty() {
         let now = crate::codec::now().to_text();
         let placeholders: Vec<String> = (0..published.len()).map(|i| format!("${}", i + 3)).collect();
@@ -446,55 +374,6 @@ async fn publish_pending(database: &Database, jetstream: &jetstream::Context) ->
         metrics::counter!("events_published_total", "subject" => subject).increment(1);
     }
     failure.map_or(Ok(rows.len()), Err)
-}
-
-/// Publishes `batch` in order without waiting between messages, then waits for JetStream's
-/// acknowledgements. Returns the (id, subject) of each acknowledged row, and the first failure
-/// (after which nothing more is sent).
-async fn publish_batch(
-    jetstream: &jetstream::Context,
-    batch: Vec<Pending>,
-) -> (Vec<(String, String)>, Option<anyhow::Error>) {
-    let mut sent = Vec::with_capacity(batch.len());
-    let mut failure = None;
-    for event in batch {
-        let span = tracing::info_span!(
-            "publish event",
-            otel.name = %event.subject,
-            otel.kind = "producer",
-            messaging.system = "nats",
-            event.id = %event.id,
-            trace_id = tracing::field::Empty,
-            span_id = tracing::field::Empty,
-        );
-        crate::telemetry::join_trace(&span, event.traceparent.as_deref());
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", event.id.as_str());
-        if let Some(traceparent) = crate::telemetry::traceparent(&span).or(event.traceparent) {
-            headers.insert("traceparent", traceparent.as_str());
-        }
-        if let Some(caused_by) = &event.caused_by {
-            headers.insert(CAUSED_BY_HEADER, caused_by.as_str());
-        }
-        let publish = jetstream.publish_with_headers(event.subject.clone(), headers, event.payload.into());
-        match publish.instrument(span).await {
-            Ok(ack) => sent.push((event.id, event.subject, ack)),
-            Err(error) => {
-                failure = Some(anyhow::anyhow!("publishing {}: {error}", event.subject));
-                break;
-            }
-        }
-    }
-    let mut published = Vec::with_capacity(sent.len());
-    for (id, subject, ack) in sent {
-        match ack.await {
-            Ok(_) => published.push((id, subject)),
-            Err(error) => {
-                failure.get_or_insert_with(|| anyhow::anyhow!("JetStream did not acknowledge {subject}: {error}"));
-            }
-        }
-    }
-    (published, failure)
 }
 
 /// What became of a delivered event.
@@ -579,215 +458,94 @@ async fn remember(tx: &mut Tx, id: &str, subject: &str) -> Result<bool, AppError
     Ok(inserted.rows_affected() == 1)
 }
 
-/// Consumes one subscription forever through its durable pull consumer, reconnecting with
-/// backoff while NATS is unreachable.
-async fn consume<H: Handler>(
-    database: Database,
-    handler: H,
-    jetstream: jetstream::Context,
-    stream: Stream,
-    subscription: Subscription,
-) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let consumed = consume_until_error(&database, &handler, &jetstream, stream, subscription, &mut backoff);
-        if let Err(error) = consumed.await {
-            let retry_in_ms = backoff.as_millis();
-            let durable = subscription.durable;
-            tracing::warn!(error = format!("{error:#}"), durable, retry_in_ms, "consuming events failed");
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
+/// A consumed message, as the broker that delivered it lets it be settled.
+pub(crate) trait Delivery: Sync {
+    /// The event's subject.
+    fn subject(&self) -> &str;
+    /// The event's id (the outbox row's), the same in every delivery of it.
+    fn id(&self) -> &str;
+    fn payload(&self) -> &[u8];
+    /// How many times the broker has delivered the message, this time included.
+    fn delivered(&self) -> i64;
+    /// Done with: never deliver it again.
+    fn ack(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// Deliver it again after `delay`.
+    fn retry_after(&self, delay: Duration) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// Stores a copy in the dead letters, with which consumer gave up (`durable`), after how
+    /// many deliveries and why.
+    fn dead_letter(&self, durable: &str, reason: &str) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// Given up on, after it reached the dead letters: never deliver it again.
+    fn terminate(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
-async fn consume_until_error<H: Handler>(
+/// Handles a delivered event and settles the message: acknowledged; delivered again after a
+/// pause; or, after the last attempt or for an event that never can be handled, moved to the
+/// dead letters and terminated. An error means the broker connection failed.
+pub(crate) async fn settle<H: Handler>(
+    delivery: &impl Delivery,
+    subscription: Subscription,
     database: &Database,
     handler: &H,
-    jetstream: &jetstream::Context,
-    stream: Stream,
-    subscription: Subscription,
-    backoff: &mut Duration,
 ) -> anyhow::Result<()> {
-    let durable = subscription.durable;
-    ensure_dead_letter_stream(jetstream, stream).await?;
-    let consumer: jetstream::consumer::PullConsumer = ensure_stream(jetstream, stream)
-        .await?
-        .get_or_create_consumer(
-            durable,
-            jetstream::consumer::pull::Config {
-                durable_name: Some(durable.to_owned()),
-                filter_subject: subscription.subject.to_owned(),
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
-    let mut messages = consumer.messages().await.map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
-    // Counted from zero, so that an alert on their increase sees the first one.
-    metrics::counter!("events_dead_lettered_total", "subject" => subscription.subject, "durable" => durable)
-        .increment(0);
-    metrics::counter!("events_redelivered_total", "durable" => durable).increment(0);
-    let mut last_cleanup = Instant::now();
-    let mut measure = tokio::time::interval(MEASURE_EVERY);
-    loop {
-        let message = tokio::select! {
-            message = messages.next() => message,
-            _ = measure.tick() => {
-                if let Ok(info) = consumer.get_info().await {
-                    #[allow(clippy::cast_precision_loss)] // a count far below 2^52
-                    metrics::gauge!("events_consumer_pending", "durable" => durable).set(info.num_pending as f64);
-                }
-                continue;
+    let Subscription { durable, subject, retry } = subscription;
+    let (id, delivered) = (delivery.id(), delivery.delivered());
+    if delivered > 1 {
+        metrics::counter!("events_redelivered_total", "durable" => durable).increment(1);
+    }
+    let failure = if delivered > retry.max_deliveries {
+        // Delivered again after its last attempt ended without an answer (a crash, or the dead
+        // letters were unreachable): do not try it again.
+        Some(format!("no outcome after {} deliveries", retry.max_deliveries))
+    } else {
+        match handle(database, handler, delivery.subject(), id, delivery.payload()).await {
+            Ok(handled) => {
+                tracing::debug!(durable, id, ?handled, "event handled");
+                metrics::counter!("events_consumed_total", "subject" => subject).increment(1);
+                None
             }
-        };
-        let Some(message) = message else { return Ok(()) };
-        if last_cleanup.elapsed() > CLEANUP_EVERY {
-            last_cleanup = Instant::now();
-            // An id must outlive every redelivery of its event: the stream keeps events no longer.
-            let age = STREAM_MAX_AGE + Duration::from_secs(24 * 3600);
-            forget_old_rows(database, r#"DELETE FROM "inbox" WHERE "created_at" < $1"#, age).await;
+            Err(AppError::Invalid(reason)) => Some(reason),
+            // The whole cause: a dead letter is read by operators, not answered to a client.
+            Err(AppError::Internal(error)) if delivered >= retry.max_deliveries => Some(format!("{error:#}")),
+            Err(error) if delivered >= retry.max_deliveries => Some(error.to_string()),
+            Err(error) => {
+                let retry_in = retry.delay(delivered);
+                let retry_in_ms = retry_in.as_millis();
+                tracing::warn!(durable, id, delivered, retry_in_ms, %error, "event handler failed; it will be delivered again");
+                return delivery.retry_after(retry_in).await;
+            }
         }
-        let message = message.map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
-        *backoff = Duration::from_millis(100);
-        let header = |name: &str| {
-            message.headers.as_ref().and_then(|headers| headers.get(name)).map(|value| value.as_str().to_owned())
-        };
-        let info = message.info().ok();
-        let delivered = info.as_ref().map_or(1, |info| info.delivered);
-        let id = header("Nats-Msg-Id")
-            .or_else(|| info.as_ref().map(|info| format!("{}:{}", info.stream, info.stream_sequence)))
-            .unwrap_or_default();
-        let span = tracing::info_span!(
-            "consume event",
-            otel.name = %message.subject,
-            otel.kind = "consumer",
-            messaging.system = "nats",
-            durable,
-            event.id = %id,
-            delivered,
-            trace_id = tracing::field::Empty,
-            span_id = tracing::field::Empty,
-        );
-        crate::telemetry::join_trace(&span, header("traceparent").as_deref());
-        let delivery = Delivery { subscription, message: &message, id: &id, delivered };
-        let settled = delivery.settle(database, handler, jetstream).instrument(span);
-        CAUSED_BY.scope(header(CAUSED_BY_HEADER), settled).await?;
+    };
+    let Some(reason) = failure else {
+        return delivery.ack().await;
+    };
+    match delivery.dead_letter(durable, &reason).await {
+        Ok(()) => {
+            tracing::error!(durable, id, delivered, reason, "event moved to the dead letters");
+            metrics::counter!("events_dead_lettered_total", "subject" => subject, "durable" => durable).increment(1);
+            delivery.terminate().await
+        }
+        Err(error) => {
+            let error = format!("{error:#}");
+            tracing::error!(
+                durable,
+                id,
+                reason,
+                error,
+                "the dead letters are unreachable; the event will be delivered again"
+            );
+            delivery.retry_after(retry.delay(delivered)).await
+        }
     }
 }
 
-/// One delivered message and what is known of it.
-struct Delivery<'a> {
-    subscription: Subscription,
-    message: &'a jetstream::Message,
-    id: &'a str,
-    delivered: i64,
-}
-
-impl Delivery<'_> {
-    /// Handles the event and acknowledges the message: done; delivered again after a pause;
-    /// or, after the last attempt or for an event that never can be handled, moved to the
-    /// dead-letter stream and terminated. An error means the connection failed.
-    async fn settle<H: Handler>(
-        &self,
-        database: &Database,
-        handler: &H,
-        jetstream: &jetstream::Context,
-    ) -> anyhow::Result<()> {
-        let Subscription { durable, subject, retry } = self.subscription;
-        let (id, delivered) = (self.id, self.delivered);
-        if delivered > 1 {
-            metrics::counter!("events_redelivered_total", "durable" => durable).increment(1);
-        }
-        let failure = if delivered > retry.max_deliveries {
-            // Delivered again after its last attempt ended without an answer (a crash, or
-            // the dead-letter stream was unreachable): do not try it again.
-            Some(format!("no outcome after {} deliveries", retry.max_deliveries))
-        } else {
-            match handle(database, handler, self.message.subject.as_str(), id, &self.message.payload).await {
-                Ok(handled) => {
-                    tracing::debug!(durable, id, ?handled, "event handled");
-                    metrics::counter!("events_consumed_total", "subject" => subject).increment(1);
-                    None
-                }
-                Err(AppError::Invalid(reason)) => Some(reason),
-                // The whole cause: a dead letter is read by operators, not answered to a client.
-                Err(AppError::Internal(error)) if delivered >= retry.max_deliveries => Some(format!("{error:#}")),
-                Err(error) if delivered >= retry.max_deliveries => Some(error.to_string()),
-                Err(error) => {
-                    let retry_in = retry.delay(delivered);
-                    let retry_in_ms = retry_in.as_millis();
-                    tracing::warn!(durable, id, delivered, retry_in_ms, %error, "event handler failed; it will be delivered again");
-                    let nak = self.message.ack_with(jetstream::AckKind::Nak(Some(retry_in))).await;
-                    return nak.map_err(|error| anyhow::anyhow!("acknowledging {id}: {error}"));
-                }
-            }
-        };
-        let ack = match failure {
-            None => self.message.ack().await,
-            Some(reason) => match self.dead_letter(jetstream, &reason).await {
-                Ok(()) => {
-                    tracing::error!(durable, id, delivered, reason, "event moved to the dead-letter stream");
-                    metrics::counter!("events_dead_lettered_total", "subject" => subject, "durable" => durable)
-                        .increment(1);
-                    self.message.ack_with(jetstream::AckKind::Term).await
-                }
-                Err(error) => {
-                    let error = format!("{error:#}");
-                    tracing::error!(
-                        durable,
-                        id,
-                        reason,
-                        error,
-                        "the dead-letter stream is unreachable; the event will be delivered again"
-                    );
-                    self.message.ack_with(jetstream::AckKind::Nak(Some(retry.delay(delivered)))).await
-                }
-            },
-        };
-        ack.map_err(|error| anyhow::anyhow!("acknowledging {id}: {error}"))
-    }
-
-    /// Publishes the message to the dead-letter stream with its payload and headers (the trace
-    /// context included), plus which consumer gave up, after how many deliveries and why.
-    async fn dead_letter(&self, jetstream: &jetstream::Context, reason: &str) -> anyhow::Result<()> {
-        let durable = self.subscription.durable;
-        let mut headers = self.message.headers.clone().unwrap_or_default();
-        // Per consumer: two consumers giving up on one event are two dead letters.
-        headers.insert("Nats-Msg-Id", format!("{durable}:{}", self.id).as_str());
-        headers.insert("Fleetwright-Event-Id", self.id);
-        headers.insert("Fleetwright-Subject", self.message.subject.as_str());
-        headers.insert("Fleetwright-Durable", durable);
-        headers.insert("Fleetwright-Deliveries", self.delivered.to_string().as_str());
-        let reason: String = reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(500).collect();
-        headers.insert("Fleetwright-Error", reason.as_str());
-        let subject = Stream::dead_letter_subject(self.message.subject.as_str());
-        let ack = jetstream
-            .publish_with_headers(subject.clone(), headers, self.message.payload.clone())
-            .await
-            .map_err(|error| anyhow::anyhow!("publishing {subject}: {error}"))?;
-        ack.await.map_err(|error| anyhow::anyhow!("JetStream did not acknowledge {subject}: {error}"))?;
-        Ok(())
-    }
+/// A dead letter's reason as a header value: one line, at most 500 characters.
+pub(crate) fn reason_header(reason: &str) -> String {
+    reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(500).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_nats_url_is_shown_without_its_password() {
-        assert_eq!(without_password("nats://orders:s3cret@nats:4222"), "nats://orders:***@nats:4222");
-        assert_eq!(without_password("nats://orders@nats:4222"), "nats://orders:***@nats:4222");
-        let (address, user) = credentials("nats://orders:p%40ss%3Aw0rd@nats:4222");
-        assert_eq!(address, "nats://nats:4222");
-        assert_eq!(user, Some(("orders".to_owned(), "p@ss:w0rd".to_owned())));
-        assert_eq!(credentials("nats://127.0.0.1:4222"), ("nats://127.0.0.1:4222".to_owned(), None));
-        assert_eq!(without_password("nats://nats:4222"), "nats://nats:4222");
-        assert_eq!(inbox_prefix("order-items"), "_INBOX_order-items");
-    }
 
     #[test]
     fn payloads_survive_the_hex_column() {

@@ -1,0 +1,370 @@
+//! Events through NATS JetStream: one stream per project, each event on
+//! `<project>.<service>.<event>` as its protobuf message, a durable pull consumer per
+//! subscribed event, and the project's dead-letter stream (`<STREAM>_DEAD_LETTER`, subject
+//! `dead-letter.<event subject>`). The event id is the `Nats-Msg-Id`, so a row the relay
+//! publishes twice is dropped by JetStream's duplicate window. What the outbox and the inbox do
+//! is the same for every broker (see [`super`]).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use async_nats::jetstream;
+use futures_util::StreamExt as _;
+use tracing::Instrument as _;
+
+use super::{
+    CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Delivery, Handler, MAX_BACKOFF, MEASURE_EVERY, Outgoing, Publisher,
+    RETENTION, Stream, Subscription, forget_old_rows, reason_header, settle,
+};
+use crate::db::Database;
+
+/// How long the dead-letter stream keeps events: long enough to notice and replay them.
+const DEAD_LETTER_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Connects to NATS at `url` and starts the relay and the consumers (see [`super::start`]).
+///
+/// # Errors
+/// When `url` is not a NATS address.
+pub(crate) async fn start<H: Handler>(
+    service: &'static str,
+    url: &str,
+    database: &Database,
+    stream: Stream,
+    publishes: bool,
+    subscriptions: &'static [Subscription],
+    handler: H,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    // The client does not read a user from the URL itself: it connects as the one named there.
+    let (address, user) = credentials(url);
+    let options = match user {
+        Some((user, password)) => async_nats::ConnectOptions::with_user_and_password(user, password),
+        None => async_nats::ConnectOptions::new(),
+    };
+    // Replies (publish acknowledgements, pulled messages) come to this service's own inbox
+    // prefix, the only subjects the broker lets it subscribe to.
+    let client = options
+        .name(service)
+        .custom_inbox_prefix(inbox_prefix(service))
+        .retry_on_initial_connect()
+        .connect(address.as_str())
+        .await
+        .with_context(|| format!("NATS_URL={:?}", without_password(url)))?;
+    let jetstream = jetstream::new(client);
+    let mut tasks = Vec::new();
+    if publishes {
+        tasks.push(tokio::spawn(super::relay(database.clone(), Relay { jetstream: jetstream.clone(), stream })));
+    }
+    for subscription in subscriptions {
+        let consumer = consume(database.clone(), handler.clone(), jetstream.clone(), stream, *subscription);
+        tasks.push(tokio::spawn(consumer));
+    }
+    Ok(tasks)
+}
+
+/// `url` with the password of its user, if it names one, left out (for messages and logs).
+fn without_password(url: &str) -> String {
+    match credentials(url) {
+        (address, Some((user, _))) => address.replacen("://", &format!("://{user}:***@"), 1),
+        (address, None) => address,
+    }
+}
+
+/// `nats://user:password@host:4222` taken apart: the address without the user, and the user
+/// and password (percent-decoded), if the URL names them. A URL that does not parse is left
+/// whole, for the client to refuse with its own message.
+fn credentials(url: &str) -> (String, Option<(String, String)>) {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return (url.to_owned(), None);
+    };
+    if parsed.username().is_empty() {
+        return (url.to_owned(), None);
+    }
+    let decoded = |text: &str| percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned();
+    let user = (decoded(parsed.username()), decoded(parsed.password().unwrap_or_default()));
+    // Both fail only for a URL that cannot have a user, which this one has.
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    (parsed.to_string(), Some(user))
+}
+
+/// The subjects replies to `service` come on: `_INBOX_<service>.…`. The broker's permissions
+/// (`deploy/nats/nats.conf`) let each service subscribe to its own prefix only, so no service
+/// reads what another one pulls.
+pub fn inbox_prefix(service: &str) -> String {
+    format!("_INBOX_{service}")
+}
+
+/// The project's stream, created on first use. Only settings NATS 2.9 knows are set.
+async fn ensure_stream(jetstream: &jetstream::Context, stream: Stream) -> anyhow::Result<jetstream::stream::Stream> {
+    jetstream
+        .get_or_create_stream(jetstream::stream::Config {
+            name: stream.name.to_owned(),
+            subjects: vec![stream.subjects.to_owned()],
+            duplicate_window: Duration::from_secs(120),
+            max_age: RETENTION,
+            ..Default::default()
+        })
+        .await
+        .map_err(|error| anyhow::anyhow!("stream {}: {error}", stream.name))
+}
+
+/// The project's dead-letter stream, created on first use.
+async fn ensure_dead_letter_stream(jetstream: &jetstream::Context, stream: Stream) -> anyhow::Result<()> {
+    let name = stream.dead_letter_name();
+    jetstream
+        .get_or_create_stream(jetstream::stream::Config {
+            name: name.clone(),
+            subjects: vec![Stream::dead_letter_subject(stream.subjects)],
+            duplicate_window: Duration::from_secs(120),
+            max_age: DEAD_LETTER_MAX_AGE,
+            ..Default::default()
+        })
+        .await
+        .map_err(|error| anyhow::anyhow!("stream {name}: {error}"))?;
+    Ok(())
+}
+
+/// The outbox relay's side of JetStream.
+struct Relay {
+    jetstream: jetstream::Context,
+    stream: Stream,
+}
+
+impl Publisher for Relay {
+    async fn prepare(&mut self) -> anyhow::Result<()> {
+        ensure_stream(&self.jetstream, self.stream).await.map(|_| ())
+    }
+
+    async fn publish(&mut self, batch: Vec<Outgoing>) -> (Vec<(String, String)>, Option<anyhow::Error>) {
+        publish_batch(&self.jetstream, batch).await
+    }
+}
+
+/// [`Publisher::publish`] on JetStream.
+async fn publish_batch(
+    jetstream: &jetstream::Context,
+    batch: Vec<Outgoing>,
+) -> (Vec<(String, String)>, Option<anyhow::Error>) {
+    let mut sent = Vec::with_capacity(batch.len());
+    let mut failure = None;
+    for event in batch {
+        let span = tracing::info_span!(
+            "publish event",
+            otel.name = %event.subject,
+            otel.kind = "producer",
+            messaging.system = "nats",
+            event.id = %event.id,
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
+        );
+        crate::telemetry::join_trace(&span, event.traceparent.as_deref());
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", event.id.as_str());
+        if let Some(traceparent) = crate::telemetry::traceparent(&span).or(event.traceparent) {
+            headers.insert("traceparent", traceparent.as_str());
+        }
+        if let Some(caused_by) = &event.caused_by {
+            headers.insert(CAUSED_BY_HEADER, caused_by.as_str());
+        }
+        let publish = jetstream.publish_with_headers(event.subject.clone(), headers, event.payload.into());
+        match publish.instrument(span).await {
+            Ok(ack) => sent.push((event.id, event.subject, ack)),
+            Err(error) => {
+                failure = Some(anyhow::anyhow!("publishing {}: {error}", event.subject));
+                break;
+            }
+        }
+    }
+    let mut published = Vec::with_capacity(sent.len());
+    for (id, subject, ack) in sent {
+        match ack.await {
+            Ok(_) => published.push((id, subject)),
+            Err(error) => {
+                failure.get_or_insert_with(|| anyhow::anyhow!("JetStream did not acknowledge {subject}: {error}"));
+            }
+        }
+    }
+    (published, failure)
+}
+
+/// Consumes one subscription forever through its durable pull consumer, reconnecting with
+/// backoff while NATS is unreachable.
+async fn consume<H: Handler>(
+    database: Database,
+    handler: H,
+    jetstream: jetstream::Context,
+    stream: Stream,
+    subscription: Subscription,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let consumed = consume_until_error(&database, &handler, &jetstream, stream, subscription, &mut backoff);
+        if let Err(error) = consumed.await {
+            let retry_in_ms = backoff.as_millis();
+            let durable = subscription.durable;
+            tracing::warn!(error = format!("{error:#}"), durable, retry_in_ms, "consuming events failed");
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+async fn consume_until_error<H: Handler>(
+    database: &Database,
+    handler: &H,
+    jetstream: &jetstream::Context,
+    stream: Stream,
+    subscription: Subscription,
+    backoff: &mut Duration,
+) -> anyhow::Result<()> {
+    let durable = subscription.durable;
+    ensure_dead_letter_stream(jetstream, stream).await?;
+    let consumer: jetstream::consumer::PullConsumer = ensure_stream(jetstream, stream)
+        .await?
+        .get_or_create_consumer(
+            durable,
+            jetstream::consumer::pull::Config {
+                durable_name: Some(durable.to_owned()),
+                filter_subject: subscription.subject.to_owned(),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(30),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
+    let mut messages = consumer.messages().await.map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
+    // Counted from zero, so that an alert on their increase sees the first one.
+    metrics::counter!("events_dead_lettered_total", "subject" => subscription.subject, "durable" => durable)
+        .increment(0);
+    metrics::counter!("events_redelivered_total", "durable" => durable).increment(0);
+    let mut last_cleanup = Instant::now();
+    let mut measure = tokio::time::interval(MEASURE_EVERY);
+    loop {
+        let message = tokio::select! {
+            message = messages.next() => message,
+            _ = measure.tick() => {
+                if let Ok(info) = consumer.get_info().await {
+                    #[allow(clippy::cast_precision_loss)] // a count far below 2^52
+                    metrics::gauge!("events_consumer_pending", "durable" => durable).set(info.num_pending as f64);
+                }
+                continue;
+            }
+        };
+        let Some(message) = message else { return Ok(()) };
+        if last_cleanup.elapsed() > CLEANUP_EVERY {
+            last_cleanup = Instant::now();
+            // An id must outlive every redelivery of its event: the stream keeps events no longer.
+            let age = RETENTION + Duration::from_secs(24 * 3600);
+            forget_old_rows(database, r#"DELETE FROM "inbox" WHERE "created_at" < $1"#, age).await;
+        }
+        let message = message.map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
+        *backoff = Duration::from_millis(100);
+        let header = |name: &str| {
+            message.headers.as_ref().and_then(|headers| headers.get(name)).map(|value| value.as_str().to_owned())
+        };
+        let info = message.info().ok();
+        let delivered = info.as_ref().map_or(1, |info| info.delivered);
+        let id = header("Nats-Msg-Id")
+            .or_else(|| info.as_ref().map(|info| format!("{}:{}", info.stream, info.stream_sequence)))
+            .unwrap_or_default();
+        let span = tracing::info_span!(
+            "consume event",
+            otel.name = %message.subject,
+            otel.kind = "consumer",
+            messaging.system = "nats",
+            durable,
+            event.id = %id,
+            delivered,
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
+        );
+        crate::telemetry::join_trace(&span, header("traceparent").as_deref());
+        let delivery = Message { message: &message, jetstream, id: &id, delivered };
+        let settled = settle(&delivery, subscription, database, handler).instrument(span);
+        CAUSED_BY.scope(header(CAUSED_BY_HEADER), settled).await?;
+    }
+}
+
+/// One delivered JetStream message and what is known of it.
+struct Message<'a> {
+    message: &'a jetstream::Message,
+    jetstream: &'a jetstream::Context,
+    id: &'a str,
+    delivered: i64,
+}
+
+impl Message<'_> {
+    async fn ack_with(&self, kind: jetstream::AckKind) -> anyhow::Result<()> {
+        let id = self.id;
+        self.message.ack_with(kind).await.map_err(|error| anyhow::anyhow!("acknowledging {id}: {error}"))
+    }
+}
+
+impl Delivery for Message<'_> {
+    fn subject(&self) -> &str {
+        self.message.subject.as_str()
+    }
+
+    fn id(&self) -> &str {
+        self.id
+    }
+
+    fn payload(&self) -> &[u8] {
+        &self.message.payload
+    }
+
+    fn delivered(&self) -> i64 {
+        self.delivered
+    }
+
+    async fn ack(&self) -> anyhow::Result<()> {
+        self.ack_with(jetstream::AckKind::Ack).await
+    }
+
+    async fn retry_after(&self, delay: Duration) -> anyhow::Result<()> {
+        self.ack_with(jetstream::AckKind::Nak(Some(delay))).await
+    }
+
+    async fn terminate(&self) -> anyhow::Result<()> {
+        self.ack_with(jetstream::AckKind::Term).await
+    }
+
+    /// Publishes the message to the dead-letter stream with its payload and headers (the trace
+    /// context included), plus which consumer gave up, after how many deliveries and why.
+    async fn dead_letter(&self, durable: &str, reason: &str) -> anyhow::Result<()> {
+        let mut headers = self.message.headers.clone().unwrap_or_default();
+        // Per consumer: two consumers giving up on one event are two dead letters.
+        headers.insert("Nats-Msg-Id", format!("{durable}:{}", self.id).as_str());
+        headers.insert("Fleetwright-Event-Id", self.id);
+        headers.insert("Fleetwright-Subject", self.message.subject.as_str());
+        headers.insert("Fleetwright-Durable", durable);
+        headers.insert("Fleetwright-Deliveries", self.delivered.to_string().as_str());
+        headers.insert("Fleetwright-Error", reason_header(reason).as_str());
+        let subject = Stream::dead_letter_subject(self.message.subject.as_str());
+        let ack = self
+            .jetstream
+            .publish_with_headers(subject.clone(), headers, self.message.payload.clone())
+            .await
+            .map_err(|error| anyhow::anyhow!("publishing {subject}: {error}"))?;
+        ack.await.map_err(|error| anyhow::anyhow!("JetStream did not acknowledge {subject}: {error}"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nats_url_is_shown_without_its_password() {
+        assert_eq!(without_password("nats://orders:s3cret@nats:4222"), "nats://orders:***@nats:4222");
+        assert_eq!(without_password("nats://orders@nats:4222"), "nats://orders:***@nats:4222");
+        let (address, user) = credentials("nats://orders:p%40ss%3Aw0rd@nats:4222");
+        assert_eq!(address, "nats://nats:4222");
+        assert_eq!(user, Some(("orders".to_owned(), "p@ss:w0rd".to_owned())));
+        assert_eq!(credentials("nats://127.0.0.1:4222"), ("nats://127.0.0.1:4222".to_owned(), None));
+        assert_eq!(without_password("nats://nats:4222"), "nats://nats:4222");
+        assert_eq!(inbox_prefix("order-items"), "_INBOX_order-items");
+    }
+}
