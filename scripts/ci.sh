@@ -24,6 +24,10 @@ step "PostgreSQL on 127.0.0.1:15432"
 FLEETWRIGHT_TEST_POSTGRES=$(scripts/postgres.sh start)
 export FLEETWRIGHT_TEST_POSTGRES
 trap 'scripts/postgres.sh stop' EXIT
+step "RabbitMQ on 127.0.0.1:15673 (apt: rabbitmq-server)"
+FLEETWRIGHT_TEST_RABBITMQ=$(scripts/rabbitmq.sh start)
+export FLEETWRIGHT_TEST_RABBITMQ
+trap 'scripts/postgres.sh stop; scripts/rabbitmq.sh stop' EXIT
 
 step "format"
 cargo fmt --all -- --check

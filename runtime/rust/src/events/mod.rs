@@ -1,8 +1,8 @@
 //! Events between services, whatever the broker: the transactional outbox, the idempotent
 //! inbox, retries and dead letters. What is particular to a broker (connecting, publishing with
 //! its acknowledgements, consuming, acknowledging) lives beside this module, behind two small
-//! traits: [`Publisher`] for the outbox relay and [`Delivery`] for a consumed message. Today
-//! that is NATS JetStream ([`nats`]).
+//! traits: [`Publisher`] for the outbox relay and [`Delivery`] for a consumed message: NATS
+//! JetStream ([`nats`]) and, with the feature `rabbitmq`, RabbitMQ ([`rabbitmq`]).
 //!
 //! Publishing is reliable: [`crate::db::Tx::publish`] writes the event to the `outbox` table in
 //! the transaction of the change, and the relay publishes unpublished rows in batches, oldest
@@ -40,6 +40,8 @@ use crate::db::{Database, Tx};
 use crate::error::AppError;
 
 pub mod nats;
+#[cfg(feature = "rabbitmq")]
+pub mod rabbitmq;
 
 pub use nats::inbox_prefix;
 
@@ -148,7 +150,7 @@ const BATCH: i64 = 100;
 /// How often the outbox backlog and a consumer's pending count are measured for metrics.
 const MEASURE_EVERY: Duration = Duration::from_secs(10);
 
-/// Connects to the broker at `url` (NATS) and starts the outbox relay (when `publishes`) and one
+/// Connects to the broker at `url` (NATS, or RabbitMQ for `amqp://` and `amqps://`) and starts the outbox relay (when `publishes`) and one
 /// consumer per subscription. Returns at once; the tasks reconnect on their own while the
 /// broker is down, and stop when aborted (safe at any point: nothing is marked published or
 /// acknowledged before it is durable). `url` unset: nothing connects, and published events
@@ -169,7 +171,23 @@ pub async fn start<H: Handler>(
         tracing::info!("NATS_URL is not set: events are off; published events wait in the outbox");
         return Ok(Vec::new());
     };
+    if url.starts_with("amqp://") || url.starts_with("amqps://") {
+        #[cfg(feature = "rabbitmq")]
+        return rabbitmq::start(service, url, database, stream, publishes, subscriptions, handler);
+        #[cfg(not(feature = "rabbitmq"))]
+        anyhow::bail!(
+            "the broker URL {:?} is RabbitMQ's, and this service was built without the runtime's `rabbitmq` feature",
+            without_password(url)
+        );
+    }
     nats::start(service, url, database, stream, publishes, subscriptions, handler).await
+}
+
+/// Deletes inbox rows older than any redelivery of their event can be: the broker keeps events
+/// no longer than [`RETENTION`].
+pub(crate) async fn forget_old_inbox_rows(database: &Database) {
+    let age = RETENTION + Duration::from_secs(24 * 3600);
+    forget_old_rows(database, r#"DELETE FROM "inbox" WHERE "created_at" < $1"#, age).await;
 }
 
 /// What the outbox relay needs of a broker.
@@ -184,6 +202,32 @@ pub(crate) trait Publisher: Send {
         &mut self,
         batch: Vec<Outgoing>,
     ) -> impl Future<Output = (Vec<(String, String)>, Option<anyhow::Error>)> + Send;
+}
+
+/// `url` with the password of its user, if it names one, left out (for messages and logs).
+pub(crate) fn without_password(url: &str) -> String {
+    match credentials(url) {
+        (address, Some((user, _))) => address.replacen("://", &format!("://{user}:***@"), 1),
+        (address, None) => address,
+    }
+}
+
+/// A broker URL (`nats://user:password@host:4222`) taken apart: the address without the user, and the user
+/// and password (percent-decoded), if the URL names them. A URL that does not parse is left
+/// whole, for the client to refuse with its own message.
+pub(crate) fn credentials(url: &str) -> (String, Option<(String, String)>) {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return (url.to_owned(), None);
+    };
+    if parsed.username().is_empty() {
+        return (url.to_owned(), None);
+    }
+    let decoded = |text: &str| percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned();
+    let user = (decoded(parsed.username()), decoded(parsed.password().unwrap_or_default()));
+    // Both fail only for a URL that cannot have a user, which this one has.
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    (parsed.to_string(), Some(user))
 }
 
 /// Outbox order: microseconds since the epoch, strictly increasing within the process, so
@@ -546,6 +590,19 @@ pub(crate) fn reason_header(reason: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broker_url_is_shown_without_its_password() {
+        assert_eq!(without_password("nats://orders:s3cret@nats:4222"), "nats://orders:***@nats:4222");
+        assert_eq!(without_password("nats://orders@nats:4222"), "nats://orders:***@nats:4222");
+        let (address, user) = credentials("nats://orders:p%40ss%3Aw0rd@nats:4222");
+        assert_eq!(address, "nats://nats:4222");
+        assert_eq!(user, Some(("orders".to_owned(), "p@ss:w0rd".to_owned())));
+        assert_eq!(credentials("nats://127.0.0.1:4222"), ("nats://127.0.0.1:4222".to_owned(), None));
+        assert_eq!(without_password("nats://nats:4222"), "nats://nats:4222");
+        let amqp = "amqp://payments:s3cret@rabbitmq:5672/%2f";
+        assert_eq!(without_password(amqp), "amqp://payments:***@rabbitmq:5672/%2f");
+    }
 
     #[test]
     fn payloads_survive_the_hex_column() {

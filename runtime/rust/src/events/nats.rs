@@ -14,7 +14,7 @@ use tracing::Instrument as _;
 
 use super::{
     CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Delivery, Handler, MAX_BACKOFF, MEASURE_EVERY, Outgoing, Publisher,
-    RETENTION, Stream, Subscription, forget_old_rows, reason_header, settle,
+    RETENTION, Stream, Subscription, credentials, forget_old_inbox_rows, reason_header, settle, without_password,
 };
 use crate::db::Database;
 
@@ -59,32 +59,6 @@ pub(crate) async fn start<H: Handler>(
         tasks.push(tokio::spawn(consumer));
     }
     Ok(tasks)
-}
-
-/// `url` with the password of its user, if it names one, left out (for messages and logs).
-fn without_password(url: &str) -> String {
-    match credentials(url) {
-        (address, Some((user, _))) => address.replacen("://", &format!("://{user}:***@"), 1),
-        (address, None) => address,
-    }
-}
-
-/// `nats://user:password@host:4222` taken apart: the address without the user, and the user
-/// and password (percent-decoded), if the URL names them. A URL that does not parse is left
-/// whole, for the client to refuse with its own message.
-fn credentials(url: &str) -> (String, Option<(String, String)>) {
-    let Ok(mut parsed) = url::Url::parse(url) else {
-        return (url.to_owned(), None);
-    };
-    if parsed.username().is_empty() {
-        return (url.to_owned(), None);
-    }
-    let decoded = |text: &str| percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned();
-    let user = (decoded(parsed.username()), decoded(parsed.password().unwrap_or_default()));
-    // Both fail only for a URL that cannot have a user, which this one has.
-    let _ = parsed.set_username("");
-    let _ = parsed.set_password(None);
-    (parsed.to_string(), Some(user))
 }
 
 /// The subjects replies to `service` come on: `_INBOX_<service>.…`. The broker's permissions
@@ -254,9 +228,7 @@ async fn consume_until_error<H: Handler>(
         let Some(message) = message else { return Ok(()) };
         if last_cleanup.elapsed() > CLEANUP_EVERY {
             last_cleanup = Instant::now();
-            // An id must outlive every redelivery of its event: the stream keeps events no longer.
-            let age = RETENTION + Duration::from_secs(24 * 3600);
-            forget_old_rows(database, r#"DELETE FROM "inbox" WHERE "created_at" < $1"#, age).await;
+            forget_old_inbox_rows(database).await;
         }
         let message = message.map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
         *backoff = Duration::from_millis(100);
@@ -357,14 +329,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_nats_url_is_shown_without_its_password() {
-        assert_eq!(without_password("nats://orders:s3cret@nats:4222"), "nats://orders:***@nats:4222");
-        assert_eq!(without_password("nats://orders@nats:4222"), "nats://orders:***@nats:4222");
-        let (address, user) = credentials("nats://orders:p%40ss%3Aw0rd@nats:4222");
-        assert_eq!(address, "nats://nats:4222");
-        assert_eq!(user, Some(("orders".to_owned(), "p@ss:w0rd".to_owned())));
-        assert_eq!(credentials("nats://127.0.0.1:4222"), ("nats://127.0.0.1:4222".to_owned(), None));
-        assert_eq!(without_password("nats://nats:4222"), "nats://nats:4222");
+    fn replies_come_to_the_services_own_inbox_prefix() {
         assert_eq!(inbox_prefix("order-items"), "_INBOX_order-items");
     }
 }

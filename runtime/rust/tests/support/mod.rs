@@ -1,6 +1,7 @@
 //! What the event tests share: a nats-server with JetStream started per test (from
 //! `NATS_SERVER`, else `nats-server` on PATH), a database on the PostgreSQL server at
-//! `FLEETWRIGHT_TEST_POSTGRES` (`scripts/postgres.sh start` prints it) or in memory, the event
+//! `FLEETWRIGHT_TEST_POSTGRES` (`scripts/postgres.sh start` prints it) or in memory, the
+//! RabbitMQ node at `FLEETWRIGHT_TEST_RABBITMQ` (`scripts/rabbitmq.sh start`), the event
 //! tables, and a handler that records what it handled. Without a server a test is skipped,
 //! except under CI (`CI` set), where a missing server fails it.
 #![allow(dead_code)] // each test binary uses part of it
@@ -139,6 +140,17 @@ impl Drop for Nats {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The RabbitMQ node at `FLEETWRIGHT_TEST_RABBITMQ` (`scripts/rabbitmq.sh start` prints it), and
+/// a name no earlier run on it used, for this test's exchange and queues.
+pub fn rabbitmq(name: &str) -> Option<(String, String)> {
+    let Ok(url) = std::env::var("FLEETWRIGHT_TEST_RABBITMQ") else {
+        required("RabbitMQ (FLEETWRIGHT_TEST_RABBITMQ, from scripts/rabbitmq.sh start)");
+        return None;
+    };
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    Some((url, format!("{name}-{}-{nanos}", std::process::id())))
 }
 
 /// A fresh database on the test PostgreSQL server, if there is one.
