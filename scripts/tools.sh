@@ -21,6 +21,15 @@ command -v sqlite3 >/dev/null 2>&1 || need_apt+=(sqlite3)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 # The broker the generated services publish to and consume from in the end-to-end test.
 command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
+# The runtime's Kafka client builds the librdkafka it bundles: make, pkg-config, and the headers
+# of OpenSSL (TLS, SCRAM logins) and zlib.
+command -v make >/dev/null 2>&1 || need_apt+=(make)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkgconf)
+pkg-config --exists openssl 2>/dev/null || need_apt+=(libssl-dev)
+pkg-config --exists zlib 2>/dev/null || need_apt+=(zlib1g-dev)
+# Kafka's broker runs from Maven Central's jars (scripts/kafka.sh) on Java 17.
+command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "tools: apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

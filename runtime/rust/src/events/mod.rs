@@ -2,7 +2,7 @@
 //! inbox, retries and dead letters. What is particular to a broker (connecting, publishing with
 //! its acknowledgements, consuming, acknowledging) lives beside this module, behind two small
 //! traits: [`Publisher`] for the outbox relay and [`Delivery`] for a consumed message: NATS
-//! JetStream ([`nats`]) and, with the feature `rabbitmq`, RabbitMQ ([`rabbitmq`]).
+//! JetStream ([`nats`]) and, with their features, RabbitMQ ([`rabbitmq`]) and Kafka ([`kafka`]).
 //!
 //! Publishing is reliable: [`crate::db::Tx::publish`] writes the event to the `outbox` table in
 //! the transaction of the change, and the relay publishes unpublished rows in batches, oldest
@@ -39,6 +39,8 @@ use crate::codec::Text as _;
 use crate::db::{Database, Tx};
 use crate::error::AppError;
 
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod nats;
 #[cfg(feature = "rabbitmq")]
 pub mod rabbitmq;
@@ -150,7 +152,8 @@ const BATCH: i64 = 100;
 /// How often the outbox backlog and a consumer's pending count are measured for metrics.
 const MEASURE_EVERY: Duration = Duration::from_secs(10);
 
-/// Connects to the broker at `url` (NATS, or RabbitMQ for `amqp://` and `amqps://`) and starts the outbox relay (when `publishes`) and one
+/// Connects to the broker at `url` (NATS; RabbitMQ for `amqp://` and `amqps://`; Kafka for
+/// `kafka://` and `kafkas://`) and starts the outbox relay (when `publishes`) and one
 /// consumer per subscription. Returns at once; the tasks reconnect on their own while the
 /// broker is down, and stop when aborted (safe at any point: nothing is marked published or
 /// acknowledged before it is durable). `url` unset: nothing connects, and published events
@@ -180,6 +183,15 @@ pub async fn start<H: Handler>(
             without_password(url)
         );
     }
+    if url.starts_with("kafka://") || url.starts_with("kafkas://") {
+        #[cfg(feature = "kafka")]
+        return kafka::start(service, url, database, stream, publishes, subscriptions, handler);
+        #[cfg(not(feature = "kafka"))]
+        anyhow::bail!(
+            "the broker URL {:?} is Kafka's, and this service was built without the runtime's `kafka` feature",
+            without_password(url)
+        );
+    }
     nats::start(service, url, database, stream, publishes, subscriptions, handler).await
 }
 
@@ -188,6 +200,46 @@ pub async fn start<H: Handler>(
 pub(crate) async fn forget_old_inbox_rows(database: &Database) {
     let age = RETENTION + Duration::from_secs(24 * 3600);
     forget_old_rows(database, r#"DELETE FROM "inbox" WHERE "created_at" < $1"#, age).await;
+}
+
+/// The span of an event on its way to the broker (`system`: `nats`, `rabbitmq`, `kafka`), in the
+/// trace of the code that published it.
+pub(crate) fn publish_span(system: &'static str, event: &Outgoing) -> tracing::Span {
+    let span = tracing::info_span!(
+        "publish event",
+        otel.name = %event.subject,
+        otel.kind = "producer",
+        messaging.system = system,
+        event.id = %event.id,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+    );
+    crate::telemetry::join_trace(&span, event.traceparent.as_deref());
+    span
+}
+
+/// The span of a delivered event being handled, in the trace of its publisher (`traceparent`).
+pub(crate) fn consume_span(
+    system: &'static str,
+    subject: &str,
+    durable: &str,
+    id: &str,
+    delivered: i64,
+    traceparent: Option<&str>,
+) -> tracing::Span {
+    let span = tracing::info_span!(
+        "consume event",
+        otel.name = %subject,
+        otel.kind = "consumer",
+        messaging.system = system,
+        durable,
+        event.id = %id,
+        delivered,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+    );
+    crate::telemetry::join_trace(&span, traceparent);
+    span
 }
 
 /// What the outbox relay needs of a broker.

@@ -14,7 +14,8 @@ use tracing::Instrument as _;
 
 use super::{
     CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Delivery, Handler, MAX_BACKOFF, MEASURE_EVERY, Outgoing, Publisher,
-    RETENTION, Stream, Subscription, credentials, forget_old_inbox_rows, reason_header, settle, without_password,
+    RETENTION, Stream, Subscription, consume_span, credentials, forget_old_inbox_rows, publish_span, reason_header,
+    settle, without_password,
 };
 use crate::db::Database;
 
@@ -122,16 +123,7 @@ async fn publish_batch(
     let mut sent = Vec::with_capacity(batch.len());
     let mut failure = None;
     for event in batch {
-        let span = tracing::info_span!(
-            "publish event",
-            otel.name = %event.subject,
-            otel.kind = "producer",
-            messaging.system = "nats",
-            event.id = %event.id,
-            trace_id = tracing::field::Empty,
-            span_id = tracing::field::Empty,
-        );
-        crate::telemetry::join_trace(&span, event.traceparent.as_deref());
+        let span = publish_span("nats", &event);
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", event.id.as_str());
         if let Some(traceparent) = crate::telemetry::traceparent(&span).or(event.traceparent) {
@@ -240,18 +232,8 @@ async fn consume_until_error<H: Handler>(
         let id = header("Nats-Msg-Id")
             .or_else(|| info.as_ref().map(|info| format!("{}:{}", info.stream, info.stream_sequence)))
             .unwrap_or_default();
-        let span = tracing::info_span!(
-            "consume event",
-            otel.name = %message.subject,
-            otel.kind = "consumer",
-            messaging.system = "nats",
-            durable,
-            event.id = %id,
-            delivered,
-            trace_id = tracing::field::Empty,
-            span_id = tracing::field::Empty,
-        );
-        crate::telemetry::join_trace(&span, header("traceparent").as_deref());
+        let traceparent = header("traceparent");
+        let span = consume_span("nats", &message.subject, durable, &id, delivered, traceparent.as_deref());
         let delivery = Message { message: &message, jetstream, id: &id, delivered };
         let settled = settle(&delivery, subscription, database, handler).instrument(span);
         CAUSED_BY.scope(header(CAUSED_BY_HEADER), settled).await?;

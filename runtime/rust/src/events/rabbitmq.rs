@@ -37,7 +37,7 @@ use tracing::Instrument as _;
 
 use super::{
     CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Delivery, Handler, MAX_BACKOFF, MEASURE_EVERY, Outgoing, Publisher,
-    Stream, Subscription, forget_old_inbox_rows, reason_header, settle, without_password,
+    Stream, Subscription, consume_span, forget_old_inbox_rows, publish_span, reason_header, settle, without_password,
 };
 use crate::db::Database;
 
@@ -281,16 +281,7 @@ impl Publisher for Relay {
         let mut sent = Vec::with_capacity(batch.len());
         let mut failure = None;
         for event in batch {
-            let span = tracing::info_span!(
-                "publish event",
-                otel.name = %event.subject,
-                otel.kind = "producer",
-                messaging.system = "rabbitmq",
-                event.id = %event.id,
-                trace_id = tracing::field::Empty,
-                span_id = tracing::field::Empty,
-            );
-            crate::telemetry::join_trace(&span, event.traceparent.as_deref());
+            let span = publish_span("rabbitmq", &event);
             let mut headers = Vec::new();
             if let Some(traceparent) = crate::telemetry::traceparent(&span).or(event.traceparent) {
                 headers.push(("traceparent", text(&traceparent)));
@@ -407,18 +398,15 @@ impl<H: Handler> Consumer<H> {
                 .as_ref()
                 .map_or_else(|| format!("{durable}:{}", delivery.delivery_tag), |id| id.as_str().to_owned());
             let delivered = returns(properties).map_or(if delivery.redelivered { 2 } else { 1 }, |returns| returns + 1);
-            let span = tracing::info_span!(
-                "consume event",
-                otel.name = %delivery.routing_key,
-                otel.kind = "consumer",
-                messaging.system = "rabbitmq",
+            let traceparent = header_text(properties, "traceparent");
+            let span = consume_span(
+                "rabbitmq",
+                delivery.routing_key.as_str(),
                 durable,
-                event.id = %id,
+                &id,
                 delivered,
-                trace_id = tracing::field::Empty,
-                span_id = tracing::field::Empty,
+                traceparent.as_deref(),
             );
-            crate::telemetry::join_trace(&span, header_text(properties, "traceparent").as_deref());
             let message =
                 Message { delivery: &delivery, channel: &channel, exchanges: &self.exchanges, id: &id, delivered };
             let settled = settle(&message, self.subscription, &self.database, &self.handler).instrument(span);
