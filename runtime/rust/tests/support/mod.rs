@@ -170,7 +170,10 @@ pub fn kafka(name: &str) -> Option<(String, String)> {
 /// [`Tx::publish`] would: for tests whose broker keeps every earlier run's events by subject.
 pub async fn publish_as(database: &Database, subject: &str, notes: &[&str]) {
     use prost::Message as _;
-    for (position, note) in notes.iter().enumerate() {
+    // Outbox order: microseconds, as the runtime writes it.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros();
+    for (index, note) in notes.iter().enumerate() {
+        let position = i64::try_from(now).unwrap() + i64::try_from(index).unwrap();
         let id = uuid::Uuid::now_v7().to_string();
         let payload: String =
             Ping { note: (*note).to_owned() }.encode_to_vec().iter().map(|b| format!("{b:02x}")).collect();
@@ -182,7 +185,7 @@ pub async fn publish_as(database: &Database, subject: &str, notes: &[&str]) {
         .bind(id)
         .bind(subject.to_owned())
         .bind(payload)
-        .bind(i64::try_from(position).unwrap())
+        .bind(position)
         .bind(now)
         .bind(now)
         .execute(&database.pool)
@@ -245,5 +248,74 @@ pub async fn stream_messages(jetstream: &jetstream::Context, name: &str) -> u64 
     match jetstream.get_stream(name).await {
         Ok(mut stream) => stream.info().await.map_or(0, |info| info.state.messages),
         Err(_) => 0,
+    }
+}
+
+/// A TCP proxy on loopback to `target` that can be taken down (every connection cut, nothing
+/// listening) and brought back on the same port: the broker going away, as its clients see it.
+pub struct Proxy {
+    pub port: u16,
+    target: String,
+    accept: Option<tokio::task::JoinHandle<()>>,
+    connections: Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>,
+}
+
+impl Proxy {
+    pub async fn start(target: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::default();
+        let mut proxy = Self { port, target: target.to_owned(), accept: None, connections };
+        proxy.serve(listener);
+        proxy
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let (target, connections) = (self.target.clone(), self.connections.clone());
+        self.accept = Some(tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                let target = target.clone();
+                connections.lock().unwrap().spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Stops listening and cuts every connection; returns once they are closed.
+    pub async fn down(&mut self) {
+        if let Some(accept) = self.accept.take() {
+            accept.abort();
+            let _ = accept.await;
+        }
+        let mut connections = std::mem::take(&mut *self.connections.lock().unwrap());
+        connections.shutdown().await;
+    }
+
+    /// Listens again, on the same port.
+    pub async fn up(&mut self) {
+        let started = Instant::now();
+        let listener = loop {
+            match tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(listener) => break listener,
+                Err(error) => {
+                    assert!(started.elapsed() < Duration::from_secs(10), "port {} stays taken: {error}", self.port);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        self.serve(listener);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Some(accept) = self.accept.take() {
+            accept.abort();
+        }
+        self.connections.lock().unwrap().abort_all();
     }
 }
