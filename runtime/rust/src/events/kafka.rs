@@ -16,6 +16,7 @@
 //!   events behind it on its partition wait meanwhile (at most about a minute and a half with
 //!   the default pauses). The attempts are counted by this consumer: after a restart an event
 //!   starts again from its first attempt.
+//! - **Metrics:** as on the other brokers; `events_consumer_pending` is the consumer's lag.
 //! - **Dead letters:** the topic `<project>.dead-letter` holds what a consumer gave up on, keyed
 //!   by the event's subject, with the same `Fleetwright-*` headers as on NATS.
 //!
@@ -24,6 +25,7 @@
 //! `Read` on the topics and groups it consumes.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -38,8 +40,8 @@ use rdkafka::types::RDKafkaErrorCode;
 use tracing::Instrument as _;
 
 use super::{
-    CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Delivery, Handler, MAX_BACKOFF, Outgoing, Publisher, Stream,
-    Subscription, consume_span, credentials, forget_old_inbox_rows, publish_span, reason_header, settle,
+    CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Delivery, Handler, MAX_BACKOFF, MEASURE_EVERY, Outgoing, Publisher,
+    Stream, Subscription, consume_span, credentials, forget_old_inbox_rows, publish_span, reason_header, settle,
     without_password,
 };
 use crate::db::Database;
@@ -262,21 +264,32 @@ impl<H: Handler> Consumer<H> {
         ensure_topic(&admin, subject).await?;
         ensure_topic(&admin, &self.dead_letter).await?;
         let producer = producer(&self.brokers, self.service)?;
-        let consumer: StreamConsumer = self
+        let consumer: Arc<StreamConsumer> = self
             .brokers
             .config(self.service)
             .set("group.id", durable)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .create()
+            .map(Arc::new)
             .context("creating the Kafka consumer")?;
         consumer.subscribe(&[subject]).with_context(|| format!("subscribing to {subject}"))?;
         // Counted from zero, so that an alert on their increase sees the first one.
         metrics::counter!("events_dead_lettered_total", "subject" => subject, "durable" => durable).increment(0);
         metrics::counter!("events_redelivered_total", "durable" => durable).increment(0);
         let mut last_cleanup = Instant::now();
+        let mut measure = tokio::time::interval(MEASURE_EVERY);
         loop {
-            let message = consumer.recv().await.with_context(|| format!("consuming {subject}"))?;
+            let message = tokio::select! {
+                message = consumer.recv() => message,
+                _ = measure.tick() => {
+                    let consumer = Arc::clone(&consumer);
+                    // librdkafka asks the brokers for the watermarks synchronously.
+                    tokio::task::spawn_blocking(move || measure_lag(&consumer, durable));
+                    continue;
+                }
+            };
+            let message = message.with_context(|| format!("consuming {subject}"))?;
             *backoff = Duration::from_millis(100);
             if last_cleanup.elapsed() > CLEANUP_EVERY {
                 last_cleanup = Instant::now();
@@ -306,6 +319,26 @@ impl<H: Handler> Consumer<H> {
             }
         }
     }
+}
+
+/// Sets `events_consumer_pending`: the messages of the consumer's partitions it has not reached
+/// yet (each partition's high watermark less the consumer's position). A failure leaves the
+/// gauge as it was.
+fn measure_lag(consumer: &StreamConsumer, durable: &'static str) {
+    let Ok(positions) = consumer.position() else { return };
+    let mut pending = 0_i64;
+    for partition in positions.elements() {
+        let Ok((low, high)) =
+            consumer.fetch_watermarks(partition.topic(), partition.partition(), Duration::from_secs(1))
+        else {
+            return;
+        };
+        // Before its first message a partition has no position: all of it is pending.
+        let position = partition.offset().to_raw().filter(|offset| *offset >= 0).unwrap_or(low);
+        pending += (high - position).max(0);
+    }
+    #[allow(clippy::cast_precision_loss)] // a count far below 2^52
+    metrics::gauge!("events_consumer_pending", "durable" => durable).set(pending as f64);
 }
 
 /// A header's value as text.
