@@ -242,6 +242,30 @@ pub(crate) fn consume_span(
     span
 }
 
+/// What a subscription's consumer does on a broker; [`keep_consuming`] runs it.
+pub(crate) trait Consume: Send + Sync {
+    /// The subscription's durable name, for logs.
+    fn durable(&self) -> &'static str;
+
+    /// Connects, then consumes until the connection fails. Sets `backoff` back to its least
+    /// once messages come again.
+    fn consume_until_error(&self, backoff: &mut Duration) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// Runs `consumer` forever, connecting again after each failure with a backoff that doubles up
+/// to [`MAX_BACKOFF`] while the broker is unreachable.
+pub(crate) async fn keep_consuming(consumer: impl Consume) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if let Err(error) = consumer.consume_until_error(&mut backoff).await {
+            let (durable, retry_in_ms) = (consumer.durable(), backoff.as_millis());
+            tracing::warn!(error = format!("{error:#}"), durable, retry_in_ms, "consuming events failed");
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
 /// What the outbox relay needs of a broker.
 pub(crate) trait Publisher: Send {
     /// Creates what publishing needs on the broker (a stream, an exchange) when it is missing.

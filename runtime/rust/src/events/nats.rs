@@ -13,9 +13,9 @@ use futures_util::StreamExt as _;
 use tracing::Instrument as _;
 
 use super::{
-    CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Delivery, Handler, MAX_BACKOFF, MEASURE_EVERY, Outgoing, Publisher,
-    RETENTION, Stream, Subscription, consume_span, credentials, forget_old_inbox_rows, publish_span, reason_header,
-    settle, without_password,
+    CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Consume, Delivery, Handler, MEASURE_EVERY, Outgoing, Publisher,
+    RETENTION, Stream, Subscription, consume_span, credentials, forget_old_inbox_rows, keep_consuming, publish_span,
+    reason_header, settle, without_password,
 };
 use crate::db::Database;
 
@@ -56,8 +56,14 @@ pub(crate) async fn start<H: Handler>(
         tasks.push(tokio::spawn(super::relay(database.clone(), Relay { jetstream: jetstream.clone(), stream })));
     }
     for subscription in subscriptions {
-        let consumer = consume(database.clone(), handler.clone(), jetstream.clone(), stream, *subscription);
-        tasks.push(tokio::spawn(consumer));
+        let consumer = Consumer {
+            database: database.clone(),
+            handler: handler.clone(),
+            jetstream: jetstream.clone(),
+            stream,
+            subscription: *subscription,
+        };
+        tasks.push(tokio::spawn(keep_consuming(consumer)));
     }
     Ok(tasks)
 }
@@ -153,90 +159,78 @@ async fn publish_batch(
     (published, failure)
 }
 
-/// Consumes one subscription forever through its durable pull consumer, reconnecting with
-/// backoff while NATS is unreachable.
-async fn consume<H: Handler>(
+/// One subscription's durable pull consumer.
+struct Consumer<H> {
     database: Database,
     handler: H,
     jetstream: jetstream::Context,
     stream: Stream,
     subscription: Subscription,
-) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let consumed = consume_until_error(&database, &handler, &jetstream, stream, subscription, &mut backoff);
-        if let Err(error) = consumed.await {
-            let retry_in_ms = backoff.as_millis();
-            let durable = subscription.durable;
-            tracing::warn!(error = format!("{error:#}"), durable, retry_in_ms, "consuming events failed");
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
 }
 
-async fn consume_until_error<H: Handler>(
-    database: &Database,
-    handler: &H,
-    jetstream: &jetstream::Context,
-    stream: Stream,
-    subscription: Subscription,
-    backoff: &mut Duration,
-) -> anyhow::Result<()> {
-    let durable = subscription.durable;
-    ensure_dead_letter_stream(jetstream, stream).await?;
-    let consumer: jetstream::consumer::PullConsumer = ensure_stream(jetstream, stream)
-        .await?
-        .get_or_create_consumer(
-            durable,
-            jetstream::consumer::pull::Config {
-                durable_name: Some(durable.to_owned()),
-                filter_subject: subscription.subject.to_owned(),
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
-    let mut messages = consumer.messages().await.map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
-    // Counted from zero, so that an alert on their increase sees the first one.
-    metrics::counter!("events_dead_lettered_total", "subject" => subscription.subject, "durable" => durable)
-        .increment(0);
-    metrics::counter!("events_redelivered_total", "durable" => durable).increment(0);
-    let mut last_cleanup = Instant::now();
-    let mut measure = tokio::time::interval(MEASURE_EVERY);
-    loop {
-        let message = tokio::select! {
-            message = messages.next() => message,
-            _ = measure.tick() => {
-                if let Ok(info) = consumer.get_info().await {
-                    #[allow(clippy::cast_precision_loss)] // a count far below 2^52
-                    metrics::gauge!("events_consumer_pending", "durable" => durable).set(info.num_pending as f64);
+impl<H: Handler> Consume for Consumer<H> {
+    fn durable(&self) -> &'static str {
+        self.subscription.durable
+    }
+
+    async fn consume_until_error(&self, backoff: &mut Duration) -> anyhow::Result<()> {
+        let Self { database, handler, jetstream, stream, subscription } = self;
+        let (stream, subscription) = (*stream, *subscription);
+        let durable = subscription.durable;
+        ensure_dead_letter_stream(jetstream, stream).await?;
+        let consumer: jetstream::consumer::PullConsumer = ensure_stream(jetstream, stream)
+            .await?
+            .get_or_create_consumer(
+                durable,
+                jetstream::consumer::pull::Config {
+                    durable_name: Some(durable.to_owned()),
+                    filter_subject: subscription.subject.to_owned(),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: Duration::from_secs(30),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
+        let mut messages = consumer.messages().await.map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
+        // Counted from zero, so that an alert on their increase sees the first one.
+        metrics::counter!("events_dead_lettered_total", "subject" => subscription.subject, "durable" => durable)
+            .increment(0);
+        metrics::counter!("events_redelivered_total", "durable" => durable).increment(0);
+        let mut last_cleanup = Instant::now();
+        let mut measure = tokio::time::interval(MEASURE_EVERY);
+        loop {
+            let message = tokio::select! {
+                message = messages.next() => message,
+                _ = measure.tick() => {
+                    if let Ok(info) = consumer.get_info().await {
+                        #[allow(clippy::cast_precision_loss)] // a count far below 2^52
+                        metrics::gauge!("events_consumer_pending", "durable" => durable).set(info.num_pending as f64);
+                    }
+                    continue;
                 }
-                continue;
+            };
+            let Some(message) = message else { return Ok(()) };
+            if last_cleanup.elapsed() > CLEANUP_EVERY {
+                last_cleanup = Instant::now();
+                forget_old_inbox_rows(database).await;
             }
-        };
-        let Some(message) = message else { return Ok(()) };
-        if last_cleanup.elapsed() > CLEANUP_EVERY {
-            last_cleanup = Instant::now();
-            forget_old_inbox_rows(database).await;
+            let message = message.map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
+            *backoff = Duration::from_millis(100);
+            let header = |name: &str| {
+                message.headers.as_ref().and_then(|headers| headers.get(name)).map(|value| value.as_str().to_owned())
+            };
+            let info = message.info().ok();
+            let delivered = info.as_ref().map_or(1, |info| info.delivered);
+            let id = header("Nats-Msg-Id")
+                .or_else(|| info.as_ref().map(|info| format!("{}:{}", info.stream, info.stream_sequence)))
+                .unwrap_or_default();
+            let traceparent = header("traceparent");
+            let span = consume_span("nats", &message.subject, durable, &id, delivered, traceparent.as_deref());
+            let delivery = Message { message: &message, jetstream, id: &id, delivered };
+            let settled = settle(&delivery, subscription, database, handler).instrument(span);
+            CAUSED_BY.scope(header(CAUSED_BY_HEADER), settled).await?;
         }
-        let message = message.map_err(|error| anyhow::anyhow!("consumer {durable}: {error}"))?;
-        *backoff = Duration::from_millis(100);
-        let header = |name: &str| {
-            message.headers.as_ref().and_then(|headers| headers.get(name)).map(|value| value.as_str().to_owned())
-        };
-        let info = message.info().ok();
-        let delivered = info.as_ref().map_or(1, |info| info.delivered);
-        let id = header("Nats-Msg-Id")
-            .or_else(|| info.as_ref().map(|info| format!("{}:{}", info.stream, info.stream_sequence)))
-            .unwrap_or_default();
-        let traceparent = header("traceparent");
-        let span = consume_span("nats", &message.subject, durable, &id, delivered, traceparent.as_deref());
-        let delivery = Message { message: &message, jetstream, id: &id, delivered };
-        let settled = settle(&delivery, subscription, database, handler).instrument(span);
-        CAUSED_BY.scope(header(CAUSED_BY_HEADER), settled).await?;
     }
 }
 

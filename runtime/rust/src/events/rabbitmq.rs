@@ -36,8 +36,9 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Exchange
 use tracing::Instrument as _;
 
 use super::{
-    CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Delivery, Handler, MAX_BACKOFF, MEASURE_EVERY, Outgoing, Publisher,
-    Stream, Subscription, consume_span, forget_old_inbox_rows, publish_span, reason_header, settle, without_password,
+    CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Consume, Delivery, Handler, MEASURE_EVERY, Outgoing, Publisher, Stream,
+    Subscription, consume_span, forget_old_inbox_rows, keep_consuming, publish_span, reason_header, settle,
+    without_password,
 };
 use crate::db::Database;
 
@@ -109,7 +110,7 @@ pub(crate) fn start<H: Handler>(
             database: database.clone(),
             handler: handler.clone(),
         };
-        tasks.push(tokio::spawn(consumer.run()));
+        tasks.push(tokio::spawn(keep_consuming(consumer)));
     }
     Ok(tasks)
 }
@@ -335,19 +336,9 @@ struct Consumer<H> {
     handler: H,
 }
 
-impl<H: Handler> Consumer<H> {
-    /// Consumes forever, reconnecting with backoff while RabbitMQ is unreachable.
-    async fn run(self) {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            if let Err(error) = self.consume_until_error(&mut backoff).await {
-                let retry_in_ms = backoff.as_millis();
-                let durable = self.subscription.durable;
-                tracing::warn!(error = format!("{error:#}"), durable, retry_in_ms, "consuming events failed");
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
+impl<H: Handler> Consume for Consumer<H> {
+    fn durable(&self) -> &'static str {
+        self.subscription.durable
     }
 
     async fn consume_until_error(&self, backoff: &mut Duration) -> anyhow::Result<()> {
