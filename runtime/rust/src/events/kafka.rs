@@ -40,8 +40,8 @@ use rdkafka::types::RDKafkaErrorCode;
 use tracing::Instrument as _;
 
 use super::{
-    CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Consume, Delivery, Handler, MEASURE_EVERY, Outgoing, Publisher, Stream,
-    Subscription, consume_span, credentials, forget_old_inbox_rows, keep_consuming, publish_span, reason_header,
+    CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Consume, DeadLetter, Delivery, Handler, MEASURE_EVERY, Outgoing,
+    Publisher, Stream, Subscription, consume_span, credentials, forget_old_inbox_rows, keep_consuming, publish_span,
     settle, without_password,
 };
 use crate::db::Database;
@@ -50,7 +50,7 @@ use crate::db::Database;
 pub const PARTITIONS: i32 = 3;
 
 /// The header that carries the event id (Kafka messages have none of their own).
-pub const EVENT_ID_HEADER: &str = "Fleetwright-Event-Id";
+pub const EVENT_ID_HEADER: &str = DeadLetter::EVENT_ID;
 
 /// How long the producer keeps trying to deliver an event before the relay hears of the
 /// failure (and tries again later: the event stays in the outbox).
@@ -132,7 +132,7 @@ pub(crate) fn start<H: Handler>(
             database: database.clone(),
             handler: handler.clone(),
         };
-        tasks.push(tokio::spawn(keep_consuming(consumer)));
+        tasks.push(tokio::spawn(keep_consuming(subscription.durable, consumer)));
     }
     Ok(tasks)
 }
@@ -244,10 +244,6 @@ struct Consumer<H> {
 }
 
 impl<H: Handler> Consume for Consumer<H> {
-    fn durable(&self) -> &'static str {
-        self.subscription.durable
-    }
-
     async fn consume_until_error(&self, backoff: &mut Duration) -> anyhow::Result<()> {
         let Subscription { durable, subject, .. } = self.subscription;
         let admin = admin(&self.brokers, self.service)?;
@@ -389,25 +385,16 @@ impl Delivery for Message<'_> {
     }
 
     /// Publishes the message to the dead-letter topic with its payload and headers (the trace
-    /// context included), plus which consumer gave up, after how many deliveries and why.
-    async fn dead_letter(&self, durable: &str, reason: &str) -> anyhow::Result<()> {
+    /// context included), plus `letter`'s.
+    async fn dead_letter(&self, letter: &DeadLetter<'_>) -> anyhow::Result<()> {
         let mut headers = OwnedHeaders::new();
         if let Some(original) = self.message.headers() {
             for header in original.iter().filter(|header| header.key != EVENT_ID_HEADER) {
                 headers = headers.insert(Header { key: header.key, value: header.value });
             }
         }
-        let delivered = self.delivered.to_string();
-        let reason = reason_header(reason);
-        let added = [
-            (EVENT_ID_HEADER, self.id),
-            ("Fleetwright-Subject", self.subject()),
-            ("Fleetwright-Durable", durable),
-            ("Fleetwright-Deliveries", delivered.as_str()),
-            ("Fleetwright-Error", reason.as_str()),
-        ];
-        for (key, value) in added {
-            headers = headers.insert(Header { key, value: Some(value) });
+        for (key, value) in letter.headers() {
+            headers = headers.insert(Header { key, value: Some(&value) });
         }
         let record = FutureRecord::to(self.dead_letter).key(self.subject()).payload(self.payload()).headers(headers);
         let topic = self.dead_letter;

@@ -244,21 +244,18 @@ pub(crate) fn consume_span(
 
 /// What a subscription's consumer does on a broker; [`keep_consuming`] runs it.
 pub(crate) trait Consume: Send + Sync {
-    /// The subscription's durable name, for logs.
-    fn durable(&self) -> &'static str;
-
     /// Connects, then consumes until the connection fails. Sets `backoff` back to its least
     /// once messages come again.
     fn consume_until_error(&self, backoff: &mut Duration) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
-/// Runs `consumer` forever, connecting again after each failure with a backoff that doubles up
-/// to [`MAX_BACKOFF`] while the broker is unreachable.
-pub(crate) async fn keep_consuming(consumer: impl Consume) {
+/// Runs the consumer of the subscription `durable` forever, connecting again after each failure
+/// with a backoff that doubles up to [`MAX_BACKOFF`] while the broker is unreachable.
+pub(crate) async fn keep_consuming(durable: &'static str, consumer: impl Consume) {
     let mut backoff = Duration::from_millis(100);
     loop {
         if let Err(error) = consumer.consume_until_error(&mut backoff).await {
-            let (durable, retry_in_ms) = (consumer.durable(), backoff.as_millis());
+            let retry_in_ms = backoff.as_millis();
             tracing::warn!(error = format!("{error:#}"), durable, retry_in_ms, "consuming events failed");
         }
         tokio::time::sleep(backoff).await;
@@ -591,9 +588,8 @@ pub(crate) trait Delivery: Sync {
     fn ack(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
     /// Deliver it again after `delay`.
     fn retry_after(&self, delay: Duration) -> impl Future<Output = anyhow::Result<()>> + Send;
-    /// Stores a copy in the dead letters, with which consumer gave up (`durable`), after how
-    /// many deliveries and why.
-    fn dead_letter(&self, durable: &str, reason: &str) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// Stores a copy in the dead letters, with `letter`'s headers.
+    fn dead_letter(&self, letter: &DeadLetter<'_>) -> impl Future<Output = anyhow::Result<()>> + Send;
     /// Given up on, after it reached the dead letters: never deliver it again.
     fn terminate(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
@@ -638,7 +634,8 @@ pub(crate) async fn settle<H: Handler>(
     let Some(reason) = failure else {
         return delivery.ack().await;
     };
-    match delivery.dead_letter(durable, &reason).await {
+    let letter = DeadLetter { id, subject: delivery.subject(), durable, delivered, reason: &reason };
+    match delivery.dead_letter(&letter).await {
         Ok(()) => {
             tracing::error!(durable, id, delivered, reason, "event moved to the dead letters");
             metrics::counter!("events_dead_lettered_total", "subject" => subject, "durable" => durable).increment(1);
@@ -658,9 +655,37 @@ pub(crate) async fn settle<H: Handler>(
     }
 }
 
-/// A dead letter's reason as a header value: one line, at most 500 characters.
-pub(crate) fn reason_header(reason: &str) -> String {
-    reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(500).collect()
+/// What a dead letter says besides the event: which event, which consumer gave up on it, after
+/// how many deliveries and why. Every broker writes it as the same headers.
+pub(crate) struct DeadLetter<'a> {
+    pub id: &'a str,
+    pub subject: &'a str,
+    pub durable: &'a str,
+    pub delivered: i64,
+    pub reason: &'a str,
+}
+
+impl DeadLetter<'_> {
+    /// The header that carries the event id, on Kafka also on the event itself.
+    pub(crate) const EVENT_ID: &'static str = "Fleetwright-Event-Id";
+
+    /// The `Fleetwright-*` headers; the reason on one line of at most 500 characters.
+    pub(crate) fn headers(&self) -> [(&'static str, String); 5] {
+        let reason = self.reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(500).collect();
+        [
+            (Self::EVENT_ID, self.id.to_owned()),
+            ("Fleetwright-Subject", self.subject.to_owned()),
+            ("Fleetwright-Durable", self.durable.to_owned()),
+            ("Fleetwright-Deliveries", self.delivered.to_string()),
+            ("Fleetwright-Error", reason),
+        ]
+    }
+
+    /// The dead letter's own id, for brokers that deduplicate by id: per consumer, since two
+    /// consumers giving up on one event are two dead letters.
+    pub(crate) fn letter_id(&self) -> String {
+        format!("{}:{}", self.durable, self.id)
+    }
 }
 
 #[cfg(test)]
@@ -678,6 +703,22 @@ mod tests {
         assert_eq!(without_password("nats://nats:4222"), "nats://nats:4222");
         let amqp = "amqp://payments:s3cret@rabbitmq:5672/%2f";
         assert_eq!(without_password(amqp), "amqp://payments:***@rabbitmq:5672/%2f");
+    }
+
+    #[test]
+    fn a_dead_letter_says_which_event_which_consumer_how_often_and_why_on_one_line() {
+        let reason = format!("first line\nsecond {}", "x".repeat(600));
+        let letter =
+            DeadLetter { id: "e1", subject: "shop.orders.placed", durable: "pay", delivered: 5, reason: &reason };
+        let headers = letter.headers();
+        let value = |name: &str| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str());
+        assert_eq!(value("Fleetwright-Event-Id"), Some("e1"));
+        assert_eq!(value("Fleetwright-Subject"), Some("shop.orders.placed"));
+        assert_eq!(value("Fleetwright-Durable"), Some("pay"));
+        assert_eq!(value("Fleetwright-Deliveries"), Some("5"));
+        let error = value("Fleetwright-Error").unwrap();
+        assert!(error.starts_with("first line second x") && error.chars().count() == 500, "{error:?}");
+        assert_eq!(letter.letter_id(), "pay:e1");
     }
 
     #[test]

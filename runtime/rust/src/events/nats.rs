@@ -13,9 +13,9 @@ use futures_util::StreamExt as _;
 use tracing::Instrument as _;
 
 use super::{
-    CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Consume, Delivery, Handler, MEASURE_EVERY, Outgoing, Publisher,
-    RETENTION, Stream, Subscription, consume_span, credentials, forget_old_inbox_rows, keep_consuming, publish_span,
-    reason_header, settle, without_password,
+    CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Consume, DeadLetter, Delivery, Handler, MEASURE_EVERY, Outgoing,
+    Publisher, RETENTION, Stream, Subscription, consume_span, credentials, forget_old_inbox_rows, keep_consuming,
+    publish_span, settle, without_password,
 };
 use crate::db::Database;
 
@@ -63,7 +63,7 @@ pub(crate) async fn start<H: Handler>(
             stream,
             subscription: *subscription,
         };
-        tasks.push(tokio::spawn(keep_consuming(consumer)));
+        tasks.push(tokio::spawn(keep_consuming(subscription.durable, consumer)));
     }
     Ok(tasks)
 }
@@ -169,10 +169,6 @@ struct Consumer<H> {
 }
 
 impl<H: Handler> Consume for Consumer<H> {
-    fn durable(&self) -> &'static str {
-        self.subscription.durable
-    }
-
     async fn consume_until_error(&self, backoff: &mut Duration) -> anyhow::Result<()> {
         let Self { database, handler, jetstream, stream, subscription } = self;
         let (stream, subscription) = (*stream, *subscription);
@@ -279,16 +275,13 @@ impl Delivery for Message<'_> {
     }
 
     /// Publishes the message to the dead-letter stream with its payload and headers (the trace
-    /// context included), plus which consumer gave up, after how many deliveries and why.
-    async fn dead_letter(&self, durable: &str, reason: &str) -> anyhow::Result<()> {
+    /// context included), plus `letter`'s.
+    async fn dead_letter(&self, letter: &DeadLetter<'_>) -> anyhow::Result<()> {
         let mut headers = self.message.headers.clone().unwrap_or_default();
-        // Per consumer: two consumers giving up on one event are two dead letters.
-        headers.insert("Nats-Msg-Id", format!("{durable}:{}", self.id).as_str());
-        headers.insert("Fleetwright-Event-Id", self.id);
-        headers.insert("Fleetwright-Subject", self.message.subject.as_str());
-        headers.insert("Fleetwright-Durable", durable);
-        headers.insert("Fleetwright-Deliveries", self.delivered.to_string().as_str());
-        headers.insert("Fleetwright-Error", reason_header(reason).as_str());
+        headers.insert("Nats-Msg-Id", letter.letter_id().as_str());
+        for (name, value) in letter.headers() {
+            headers.insert(name, value.as_str());
+        }
         let subject = Stream::dead_letter_subject(self.message.subject.as_str());
         let ack = self
             .jetstream

@@ -36,8 +36,8 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Exchange
 use tracing::Instrument as _;
 
 use super::{
-    CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Consume, Delivery, Handler, MEASURE_EVERY, Outgoing, Publisher, Stream,
-    Subscription, consume_span, forget_old_inbox_rows, keep_consuming, publish_span, reason_header, settle,
+    CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Consume, DeadLetter, Delivery, Handler, MEASURE_EVERY, Outgoing,
+    Publisher, Stream, Subscription, consume_span, forget_old_inbox_rows, keep_consuming, publish_span, settle,
     without_password,
 };
 use crate::db::Database;
@@ -110,7 +110,7 @@ pub(crate) fn start<H: Handler>(
             database: database.clone(),
             handler: handler.clone(),
         };
-        tasks.push(tokio::spawn(keep_consuming(consumer)));
+        tasks.push(tokio::spawn(keep_consuming(subscription.durable, consumer)));
     }
     Ok(tasks)
 }
@@ -337,10 +337,6 @@ struct Consumer<H> {
 }
 
 impl<H: Handler> Consume for Consumer<H> {
-    fn durable(&self) -> &'static str {
-        self.subscription.durable
-    }
-
     async fn consume_until_error(&self, backoff: &mut Duration) -> anyhow::Result<()> {
         let Subscription { durable, subject, .. } = self.subscription;
         let queue = self.exchanges.queue(self.service, subject);
@@ -458,24 +454,14 @@ impl Delivery for Message<'_> {
     }
 
     /// Publishes the message to the dead-letter exchange with its payload and headers (the
-    /// trace context included), plus which consumer gave up, after how many deliveries and why,
-    /// and waits for the broker's confirm.
-    async fn dead_letter(&self, durable: &str, reason: &str) -> anyhow::Result<()> {
-        let properties = &self.delivery.properties;
-        let mut headers = properties.headers().clone().unwrap_or_default();
-        let added = [
-            ("Fleetwright-Event-Id", self.id.to_owned()),
-            ("Fleetwright-Subject", self.subject().to_owned()),
-            ("Fleetwright-Durable", durable.to_owned()),
-            ("Fleetwright-Deliveries", self.delivered.to_string()),
-            ("Fleetwright-Error", reason_header(reason)),
-        ];
-        for (name, value) in added {
+    /// trace context included), plus `letter`'s, and waits for the broker's confirm.
+    async fn dead_letter(&self, letter: &DeadLetter<'_>) -> anyhow::Result<()> {
+        let mut headers = self.delivery.properties.headers().clone().unwrap_or_default();
+        for (name, value) in letter.headers() {
             headers.insert(name.into(), text(&value));
         }
-        let letter = BasicProperties::default()
-            // Per consumer: two consumers giving up on one event are two dead letters.
-            .with_message_id(format!("{durable}:{}", self.id).into())
+        let properties = BasicProperties::default()
+            .with_message_id(letter.letter_id().into())
             .with_content_type("application/x-protobuf".into())
             .with_delivery_mode(PERSISTENT)
             .with_headers(headers);
@@ -487,7 +473,7 @@ impl Delivery for Message<'_> {
                 routing_key.as_str().into(),
                 BasicPublishOptions::default(),
                 &self.delivery.data,
-                letter,
+                properties,
             )
             .await
             .with_context(|| format!("publishing {routing_key}"))?
