@@ -40,8 +40,8 @@ use rdkafka::types::RDKafkaErrorCode;
 use tracing::Instrument as _;
 
 use super::{
-    CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Consume, DeadLetter, Delivery, Handler, MEASURE_EVERY, Outgoing,
-    Publisher, Stream, Subscription, consume_span, credentials, forget_old_inbox_rows, keep_consuming, publish_span,
+    Acknowledgement, CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Consume, DeadLetter, Delivery, Handler, MEASURE_EVERY,
+    Outgoing, Publisher, Stream, Subscription, consume_span, credentials, forget_old_inbox_rows, keep_consuming,
     settle, without_password,
 };
 use crate::db::Database;
@@ -179,6 +179,8 @@ struct Relay {
 }
 
 impl Publisher for Relay {
+    const SYSTEM: &'static str = "kafka";
+
     async fn prepare(&mut self) -> anyhow::Result<()> {
         if self.connected.is_none() {
             self.connected = Some((producer(&self.brokers, self.service)?, admin(&self.brokers, self.service)?));
@@ -186,50 +188,28 @@ impl Publisher for Relay {
         Ok(())
     }
 
-    async fn publish(&mut self, batch: Vec<Outgoing>) -> (Vec<(String, String)>, Option<anyhow::Error>) {
-        let Some((producer, admin)) = &self.connected else {
-            return (Vec::new(), Some(anyhow::anyhow!("no Kafka producer")));
-        };
-        let mut sent = Vec::with_capacity(batch.len());
-        let mut failure = None;
-        for event in batch {
-            if !self.topics.contains(&event.subject) {
-                if let Err(error) = ensure_topic(admin, &event.subject).await {
-                    failure = Some(error);
-                    break;
-                }
-                self.topics.insert(event.subject.clone());
-            }
-            let span = publish_span("kafka", &event);
-            let mut headers = OwnedHeaders::new().insert(Header { key: EVENT_ID_HEADER, value: Some(&event.id) });
-            if let Some(traceparent) = crate::telemetry::traceparent(&span).or(event.traceparent) {
-                headers = headers.insert(Header { key: "traceparent", value: Some(&traceparent) });
-            }
-            if let Some(caused_by) = &event.caused_by {
-                headers = headers.insert(Header { key: CAUSED_BY_HEADER, value: Some(caused_by) });
-            }
-            let record = FutureRecord::to(&event.subject).key(&event.subject).payload(&event.payload).headers(headers);
-            match producer.send_result(record) {
-                Ok(delivery) => sent.push((event.id, event.subject, delivery)),
-                Err((error, _)) => {
-                    failure = Some(anyhow::anyhow!("publishing {}: {error}", event.subject));
-                    break;
-                }
-            }
+    async fn send(&mut self, event: Outgoing) -> anyhow::Result<Acknowledgement> {
+        let Some((producer, admin)) = &self.connected else { anyhow::bail!("no Kafka producer") };
+        if !self.topics.contains(&event.subject) {
+            ensure_topic(admin, &event.subject).await?;
+            self.topics.insert(event.subject.clone());
         }
-        let mut published = Vec::with_capacity(sent.len());
-        for (id, subject, delivery) in sent {
+        let mut headers = OwnedHeaders::new().insert(Header { key: EVENT_ID_HEADER, value: Some(&event.id) });
+        if let Some(traceparent) = &event.traceparent {
+            headers = headers.insert(Header { key: "traceparent", value: Some(traceparent) });
+        }
+        if let Some(caused_by) = &event.caused_by {
+            headers = headers.insert(Header { key: CAUSED_BY_HEADER, value: Some(caused_by) });
+        }
+        let record = FutureRecord::to(&event.subject).key(&event.subject).payload(&event.payload).headers(headers);
+        let delivery = producer.send_result(record).map_err(|(error, _)| anyhow::anyhow!("{error}"))?;
+        Ok(Box::pin(async move {
             match delivery.await {
-                Ok(Ok(_)) => published.push((id, subject)),
-                Ok(Err((error, _))) => {
-                    failure.get_or_insert_with(|| anyhow::anyhow!("Kafka did not take {subject}: {error}"));
-                }
-                Err(_) => {
-                    failure.get_or_insert_with(|| anyhow::anyhow!("the Kafka producer stopped before {subject}"));
-                }
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err((error, _))) => Err(anyhow::anyhow!("Kafka did not take it: {error}")),
+                Err(_) => Err(anyhow::anyhow!("the Kafka producer stopped first")),
             }
-        }
-        (published, failure)
+        }))
     }
 }
 

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use sqlx::Row as _;
+use tracing::Instrument as _;
 
 use crate::codec::Text as _;
 use crate::db::{Database, Tx};
@@ -265,17 +266,19 @@ pub(crate) async fn keep_consuming(durable: &'static str, consumer: impl Consume
 
 /// What the outbox relay needs of a broker.
 pub(crate) trait Publisher: Send {
+    /// The broker's name in spans (`messaging.system`).
+    const SYSTEM: &'static str;
+
     /// Creates what publishing needs on the broker (a stream, an exchange) when it is missing.
     fn prepare(&mut self) -> impl Future<Output = anyhow::Result<()>> + Send;
 
-    /// Sends `batch` in order without waiting between events, then waits for the broker to
-    /// acknowledge each. Returns the (id, subject) of each acknowledged event, and the first
-    /// failure (after which nothing more is sent).
-    fn publish(
-        &mut self,
-        batch: Vec<Outgoing>,
-    ) -> impl Future<Output = (Vec<(String, String)>, Option<anyhow::Error>)> + Send;
+    /// Sends one event without waiting for the broker to take it; the returned future is the
+    /// broker's acknowledgement. The event's `traceparent` is already the publishing span's.
+    fn send(&mut self, event: Outgoing) -> impl Future<Output = anyhow::Result<Acknowledgement>> + Send;
 }
+
+/// A broker's acknowledgement of one sent event, still to come.
+pub(crate) type Acknowledgement = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
 /// `url` with the password of its user, if it names one, left out (for messages and logs).
 pub(crate) fn without_password(url: &str) -> String {
@@ -441,6 +444,39 @@ fn claim_sql(postgres: bool) -> &'static str {
     }
 }
 
+/// Sends `batch` in order without waiting between events, then waits for the broker to
+/// acknowledge each. Returns the (id, subject) of each acknowledged event, and the first failure
+/// (after which nothing more is sent).
+async fn publish_batch<P: Publisher>(
+    publisher: &mut P,
+    batch: Vec<Outgoing>,
+) -> (Vec<(String, String)>, Option<anyhow::Error>) {
+    let mut sent = Vec::with_capacity(batch.len());
+    let mut failure = None;
+    for mut event in batch {
+        let span = publish_span(P::SYSTEM, &event);
+        event.traceparent = crate::telemetry::traceparent(&span).or(event.traceparent);
+        let (id, subject) = (event.id.clone(), event.subject.clone());
+        match publisher.send(event).instrument(span).await {
+            Ok(acknowledgement) => sent.push((id, subject, acknowledgement)),
+            Err(error) => {
+                failure = Some(anyhow::anyhow!("publishing {subject}: {error:#}"));
+                break;
+            }
+        }
+    }
+    let mut published = Vec::with_capacity(sent.len());
+    for (id, subject, acknowledgement) in sent {
+        match acknowledgement.await {
+            Ok(()) => published.push((id, subject)),
+            Err(error) => {
+                failure.get_or_insert_with(|| anyhow::anyhow!("publishing {subject}: {error:#}"));
+            }
+        }
+    }
+    (published, failure)
+}
+
 /// Claims a batch of unpublished outbox rows, publishes them (all sent, then every
 /// acknowledgement awaited) and marks the acknowledged ones published; returns how many were
 /// claimed. On PostgreSQL claim and mark are one transaction, so the rows stay locked against
@@ -467,7 +503,7 @@ async fn publish_pending(database: &Database, publisher: &mut impl Publisher) ->
             id,
         });
     }
-    let (published, failure) = publisher.publish(batch).await;
+    let (published, failure) = publish_batch(publisher, batch).await;
     if !published.is_empty() {
         let now = crate::codec::now().to_text();
         let placeholders: Vec<String> = (0..published.len()).map(|i| format!("${}", i + 3)).collect();

@@ -13,9 +13,9 @@ use futures_util::StreamExt as _;
 use tracing::Instrument as _;
 
 use super::{
-    CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Consume, DeadLetter, Delivery, Handler, MEASURE_EVERY, Outgoing,
-    Publisher, RETENTION, Stream, Subscription, consume_span, credentials, forget_old_inbox_rows, keep_consuming,
-    publish_span, settle, without_password,
+    Acknowledgement, CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Consume, DeadLetter, Delivery, Handler, MEASURE_EVERY,
+    Outgoing, Publisher, RETENTION, Stream, Subscription, consume_span, credentials, forget_old_inbox_rows,
+    keep_consuming, settle, without_password,
 };
 use crate::db::Database;
 
@@ -112,51 +112,28 @@ struct Relay {
 }
 
 impl Publisher for Relay {
+    const SYSTEM: &'static str = "nats";
+
     async fn prepare(&mut self) -> anyhow::Result<()> {
         ensure_stream(&self.jetstream, self.stream).await.map(|_| ())
     }
 
-    async fn publish(&mut self, batch: Vec<Outgoing>) -> (Vec<(String, String)>, Option<anyhow::Error>) {
-        publish_batch(&self.jetstream, batch).await
-    }
-}
-
-/// [`Publisher::publish`] on JetStream.
-async fn publish_batch(
-    jetstream: &jetstream::Context,
-    batch: Vec<Outgoing>,
-) -> (Vec<(String, String)>, Option<anyhow::Error>) {
-    let mut sent = Vec::with_capacity(batch.len());
-    let mut failure = None;
-    for event in batch {
-        let span = publish_span("nats", &event);
+    /// The event id is the `Nats-Msg-Id`, so JetStream drops a second copy within its duplicate
+    /// window.
+    async fn send(&mut self, event: Outgoing) -> anyhow::Result<Acknowledgement> {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Msg-Id", event.id.as_str());
-        if let Some(traceparent) = crate::telemetry::traceparent(&span).or(event.traceparent) {
+        if let Some(traceparent) = &event.traceparent {
             headers.insert("traceparent", traceparent.as_str());
         }
         if let Some(caused_by) = &event.caused_by {
             headers.insert(CAUSED_BY_HEADER, caused_by.as_str());
         }
-        let publish = jetstream.publish_with_headers(event.subject.clone(), headers, event.payload.into());
-        match publish.instrument(span).await {
-            Ok(ack) => sent.push((event.id, event.subject, ack)),
-            Err(error) => {
-                failure = Some(anyhow::anyhow!("publishing {}: {error}", event.subject));
-                break;
-            }
-        }
+        let ack = self.jetstream.publish_with_headers(event.subject, headers, event.payload.into()).await?;
+        Ok(Box::pin(async move {
+            ack.await.map(|_| ()).map_err(|error| anyhow::anyhow!("JetStream did not acknowledge it: {error}"))
+        }))
     }
-    let mut published = Vec::with_capacity(sent.len());
-    for (id, subject, ack) in sent {
-        match ack.await {
-            Ok(_) => published.push((id, subject)),
-            Err(error) => {
-                failure.get_or_insert_with(|| anyhow::anyhow!("JetStream did not acknowledge {subject}: {error}"));
-            }
-        }
-    }
-    (published, failure)
 }
 
 /// One subscription's durable pull consumer.

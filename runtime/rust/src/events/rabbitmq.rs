@@ -36,8 +36,8 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Exchange
 use tracing::Instrument as _;
 
 use super::{
-    CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Consume, DeadLetter, Delivery, Handler, MEASURE_EVERY, Outgoing,
-    Publisher, Stream, Subscription, consume_span, forget_old_inbox_rows, keep_consuming, publish_span, settle,
+    Acknowledgement, CAUSED_BY, CAUSED_BY_HEADER, CLEANUP_EVERY, Consume, DeadLetter, Delivery, Handler, MEASURE_EVERY,
+    Outgoing, Publisher, Stream, Subscription, consume_span, forget_old_inbox_rows, keep_consuming, settle,
     without_password,
 };
 use crate::db::Database;
@@ -264,6 +264,8 @@ struct Relay {
 }
 
 impl Publisher for Relay {
+    const SYSTEM: &'static str = "rabbitmq";
+
     async fn prepare(&mut self) -> anyhow::Result<()> {
         if let Some((connection, _)) = self.connected.take() {
             let _ = connection.close(200, "reconnecting".into()).await;
@@ -274,55 +276,36 @@ impl Publisher for Relay {
         Ok(())
     }
 
-    async fn publish(&mut self, batch: Vec<Outgoing>) -> (Vec<(String, String)>, Option<anyhow::Error>) {
-        let Some((_, channel)) = &self.connected else {
-            return (Vec::new(), Some(anyhow::anyhow!("not connected to RabbitMQ")));
-        };
-        let exchange = self.exchanges.events.as_str();
-        let mut sent = Vec::with_capacity(batch.len());
-        let mut failure = None;
-        for event in batch {
-            let span = publish_span("rabbitmq", &event);
-            let mut headers = Vec::new();
-            if let Some(traceparent) = crate::telemetry::traceparent(&span).or(event.traceparent) {
-                headers.push(("traceparent", text(&traceparent)));
-            }
-            if let Some(caused_by) = &event.caused_by {
-                headers.push((CAUSED_BY_HEADER, text(caused_by)));
-            }
-            let properties = BasicProperties::default()
-                .with_message_id(event.id.as_str().into())
-                .with_content_type("application/x-protobuf".into())
-                .with_delivery_mode(PERSISTENT)
-                .with_headers(table(&headers));
-            let publish = channel.basic_publish(
-                exchange.into(),
+    async fn send(&mut self, event: Outgoing) -> anyhow::Result<Acknowledgement> {
+        let Some((_, channel)) = &self.connected else { anyhow::bail!("not connected to RabbitMQ") };
+        let mut headers = Vec::new();
+        if let Some(traceparent) = &event.traceparent {
+            headers.push(("traceparent", text(traceparent)));
+        }
+        if let Some(caused_by) = &event.caused_by {
+            headers.push((CAUSED_BY_HEADER, text(caused_by)));
+        }
+        let properties = BasicProperties::default()
+            .with_message_id(event.id.as_str().into())
+            .with_content_type("application/x-protobuf".into())
+            .with_delivery_mode(PERSISTENT)
+            .with_headers(table(&headers));
+        let confirm = channel
+            .basic_publish(
+                self.exchanges.events.as_str().into(),
                 event.subject.as_str().into(),
                 BasicPublishOptions::default(),
                 &event.payload,
                 properties,
-            );
-            match publish.instrument(span).await {
-                Ok(confirm) => sent.push((event.id, event.subject, confirm)),
-                Err(error) => {
-                    failure = Some(anyhow::anyhow!("publishing {}: {error}", event.subject));
-                    break;
-                }
-            }
-        }
-        let mut published = Vec::with_capacity(sent.len());
-        for (id, subject, confirm) in sent {
+            )
+            .await?;
+        Ok(Box::pin(async move {
             match confirm.await {
-                Ok(confirmation) if confirmation.is_ack() => published.push((id, subject)),
-                Ok(_) => {
-                    failure.get_or_insert_with(|| anyhow::anyhow!("RabbitMQ refused {subject} (a negative confirm)"));
-                }
-                Err(error) => {
-                    failure.get_or_insert_with(|| anyhow::anyhow!("RabbitMQ did not confirm {subject}: {error}"));
-                }
+                Ok(confirmation) if confirmation.is_ack() => Ok(()),
+                Ok(_) => Err(anyhow::anyhow!("RabbitMQ refused it (a negative confirm)")),
+                Err(error) => Err(anyhow::anyhow!("RabbitMQ did not confirm it: {error}")),
             }
-        }
-        (published, failure)
+        }))
     }
 }
 
