@@ -16,7 +16,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::{Header, Headers as _, Message as _, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use support::{Ping, Recorder, SCHEMA, eventually, handled, kafka, publish_as, sqlite};
+use support::{Ping, Recorder, SCHEMA, assert_handled_once, eventually, handled, kafka, publish_as, sqlite};
 
 fn leak(text: String) -> &'static str {
     Box::leak(text.into_boxed_str())
@@ -75,11 +75,7 @@ async fn events_reach_a_subscriber_through_kafka_and_a_redelivered_one_takes_eff
     // An event published after it is behind it on the same partition, so once it is handled,
     // the redelivery was too.
     publish_as(&database, subject, &["d"]).await;
-    assert!(eventually(Duration::from_secs(30), || async { handled(&database).await.len() == 4 }).await);
-    let notes: Vec<String> = handled(&database).await.into_iter().map(|(note, _)| note).collect();
-    assert_eq!(notes, ["a", "b", "c", "d"], "each event took effect once");
-    let inbox: i64 = sqlx::query_scalar(r#"SELECT COUNT(*) FROM "inbox""#).fetch_one(&database.pool).await.unwrap();
-    assert_eq!(inbox, 4);
+    assert_handled_once(&database, &["a", "b", "c", "d"], Duration::from_secs(30)).await;
     for task in tasks {
         task.abort();
     }

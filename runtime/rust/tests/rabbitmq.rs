@@ -14,7 +14,7 @@ use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use prost::Message as _;
-use support::{Ping, Recorder, SCHEMA, eventually, handled, publish, rabbitmq, sqlite};
+use support::{Ping, Recorder, SCHEMA, assert_handled_once, eventually, handled, publish, rabbitmq, sqlite};
 
 /// A project of its own for one test: its exchanges are `<name>.events` and
 /// `<name>.dead-letter`, and the consumer's queue `<name>.consumer.test.orders.ping`.
@@ -98,11 +98,7 @@ async fn events_reach_a_subscriber_through_rabbitmq_and_a_redelivered_one_takes_
     // An event published after it reaches the consumer after it (one queue, in order), so once
     // it is handled, the redelivery was too.
     publish(&database, &["d".to_owned()]).await;
-    assert!(eventually(Duration::from_secs(10), || async { handled(&database).await.len() == 4 }).await);
-    let notes: Vec<String> = handled(&database).await.into_iter().map(|(note, _)| note).collect();
-    assert_eq!(notes, ["a", "b", "c", "d"], "each event took effect once");
-    let inbox: i64 = sqlx::query_scalar(r#"SELECT COUNT(*) FROM "inbox""#).fetch_one(&database.pool).await.unwrap();
-    assert_eq!(inbox, 4);
+    assert_handled_once(&database, &["a", "b", "c", "d"], Duration::from_secs(10)).await;
     for task in tasks {
         task.abort();
     }

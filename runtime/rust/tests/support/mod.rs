@@ -236,6 +236,16 @@ pub async fn handled(database: &Database) -> Vec<(String, Option<String>)> {
         .unwrap()
 }
 
+/// Waits up to `limit` until `notes` are handled, then asserts that each took effect once: the
+/// handler ran once per note and the inbox holds one id per event.
+pub async fn assert_handled_once(database: &Database, notes: &[&str], limit: Duration) {
+    assert!(eventually(limit, || async { handled(database).await.len() >= notes.len() }).await);
+    let handled: Vec<String> = handled(database).await.into_iter().map(|(note, _)| note).collect();
+    assert_eq!(handled, notes, "each event took effect once");
+    let inbox: i64 = sqlx::query_scalar(r#"SELECT COUNT(*) FROM "inbox""#).fetch_one(&database.pool).await.unwrap();
+    assert_eq!(inbox, i64::try_from(notes.len()).unwrap());
+}
+
 /// Who caused each handled ping, by note.
 pub async fn causes(database: &Database) -> Vec<(String, Option<String>)> {
     sqlx::query_as(r#"SELECT "note", "caused_by" FROM "handled" ORDER BY "note""#)
